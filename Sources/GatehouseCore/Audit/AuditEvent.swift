@@ -1,0 +1,131 @@
+import Crypto
+import Foundation
+import GRDB
+
+/// One row of the audit log, as read back.
+public struct AuditEvent: Sendable, Equatable, Codable, FetchableRecord {
+    public var seq: Int64
+    public var at: Date
+    public var actorType: String
+    public var actorId: String?
+    public var action: String
+    public var targetType: String?
+    public var targetId: String?
+    public var outcome: String
+    public var reason: String?
+    public var ip: String?
+    public var userAgent: String?
+    public var requestId: String?
+    /// A JSON object with sorted keys, or nil.
+    public var details: String?
+    public var prevHash: Data
+    public var hash: Data
+
+    enum CodingKeys: String, CodingKey {
+        case seq, at, action, outcome, reason, ip, details, hash
+        case actorType = "actor_type", actorId = "actor_id", targetType = "target_type"
+        case targetId = "target_id", userAgent = "user_agent", requestId = "request_id"
+        case prevHash = "prev_hash"
+    }
+
+    public static let databaseDateDecodingStrategy = DatabaseDateDecodingStrategy.timeIntervalSince1970
+
+    /// The canonical bytes that the hash chain covers.
+    ///
+    /// Each field is written as `<byte length>:<utf8>;` (nil as `-;`), in a fixed order, so no
+    /// two different rows can encode alike. Time is whole milliseconds, which survives the
+    /// round trip through a REAL column exactly.
+    static func canonicalEncoding(seq: Int64, atMilliseconds: Int64, actorType: String, actorId: String?,
+                                  action: String, targetType: String?, targetId: String?, outcome: String,
+                                  reason: String?, ip: String?, userAgent: String?, requestId: String?,
+                                  details: String?) -> Data {
+        var out = Data()
+        out.reserveCapacity(256)
+        func field(_ value: String?) {
+            guard let value else { out.append(contentsOf: Array("-;".utf8)); return }
+            let utf8 = Array(value.utf8)
+            out.append(contentsOf: Array("\(utf8.count):".utf8))
+            out.append(contentsOf: utf8)
+            out.append(UInt8(ascii: ";"))
+        }
+        field(String(seq))
+        field(String(atMilliseconds))
+        field(actorType)
+        field(actorId)
+        field(action)
+        field(targetType)
+        field(targetId)
+        field(outcome)
+        field(reason)
+        field(ip)
+        field(userAgent)
+        field(requestId)
+        field(details)
+        return out
+    }
+
+    static func chainHash(previous: Data, canonical: Data) -> Data {
+        var hasher = SHA256()
+        hasher.update(data: previous)
+        hasher.update(data: canonical)
+        return Data(hasher.finalize())
+    }
+
+    /// The hash this row should have, recomputed from its content and `previous`.
+    func expectedHash(previous: Data) -> Data {
+        let canonical = Self.canonicalEncoding(
+            seq: seq, atMilliseconds: Int64((at.timeIntervalSince1970 * 1000).rounded()),
+            actorType: actorType, actorId: actorId, action: action, targetType: targetType,
+            targetId: targetId, outcome: outcome, reason: reason, ip: ip, userAgent: userAgent,
+            requestId: requestId, details: details)
+        return Self.chainHash(previous: previous, canonical: canonical)
+    }
+}
+
+/// What a caller asks the audit log to record.
+public struct AuditEntry: Sendable {
+    public enum Outcome: String, Sendable { case success, failure, denied }
+
+    public var actor: Actor
+    public var action: String
+    public var targetType: String?
+    public var targetId: String?
+    public var outcome: Outcome
+    public var reason: String?
+    public var context: RequestContext
+    public var details: [String: String]
+
+    public init(actor: Actor, action: String, targetType: String? = nil, targetId: String? = nil,
+                outcome: Outcome = .success, reason: String? = nil, context: RequestContext = .none,
+                details: [String: String] = [:]) {
+        self.actor = actor
+        self.action = action
+        self.targetType = targetType
+        self.targetId = targetId
+        self.outcome = outcome
+        self.reason = reason
+        self.context = context
+        self.details = details
+    }
+
+    /// Details as a JSON object with sorted keys (stable bytes for the hash chain). Operator
+    /// rows always name the front end and the SSH client, even when the caller did not.
+    var detailsJSON: String? {
+        var all = details
+        if case .operator(let identity) = actor {
+            all["via"] = identity.via
+            if let client = identity.sshClient { all["ssh_client"] = client }
+        }
+        guard !all.isEmpty else { return nil }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return (try? encoder.encode(all)).map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// The address recorded for the row: the request's, or the operator's SSH client.
+    var ip: String? {
+        if let ip = context.ip { return ip }
+        if case .operator(let identity) = actor { return identity.sshClient }
+        return nil
+    }
+}

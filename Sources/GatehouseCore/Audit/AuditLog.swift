@@ -1,0 +1,146 @@
+import Foundation
+import GRDB
+
+/// The append-only, hash-chained audit log.
+///
+/// Services append inside their own write transaction (`append(_:in:at:)`), so a state change
+/// and its audit row commit together or not at all. Triggers refuse UPDATE and DELETE; the hash
+/// chain catches whoever drops the triggers first.
+public final class AuditLog: Sendable {
+    let database: GatehouseDatabase
+    let clock: any GatehouseClock
+    let throttlePolicies: [RateLimitPolicy]
+
+    init(database: GatehouseDatabase, clock: any GatehouseClock, throttlePolicies: [RateLimitPolicy]) {
+        self.database = database
+        self.clock = clock
+        self.throttlePolicies = throttlePolicies
+    }
+
+    static let genesisHash = Data(repeating: 0, count: 32)
+
+    /// Appends one row, chained to the last one. Call inside a write transaction.
+    @discardableResult
+    static func append(_ entry: AuditEntry, in db: Database, at now: Date) throws -> Int64 {
+        let previous = try Data.fetchOne(db, sql: "SELECT hash FROM audit_events ORDER BY seq DESC LIMIT 1") ?? genesisHash
+        // AUTOINCREMENT never reuses a number, so the next seq is known before the insert and
+        // can be part of the hashed content.
+        let seq = (try Int64.fetchOne(db, sql: "SELECT seq FROM sqlite_sequence WHERE name = 'audit_events'") ?? 0) + 1
+        let milliseconds = Int64((now.timeIntervalSince1970 * 1000).rounded())
+        let details = entry.detailsJSON
+        let ip = entry.ip
+        let canonical = AuditEvent.canonicalEncoding(
+            seq: seq, atMilliseconds: milliseconds, actorType: entry.actor.typeName,
+            actorId: entry.actor.identifier, action: entry.action, targetType: entry.targetType,
+            targetId: entry.targetId, outcome: entry.outcome.rawValue, reason: entry.reason, ip: ip,
+            userAgent: entry.context.userAgent, requestId: entry.context.requestId, details: details)
+        let hash = AuditEvent.chainHash(previous: previous, canonical: canonical)
+        try db.execute(sql: """
+            INSERT INTO audit_events (seq, at, actor_type, actor_id, action, target_type, target_id,
+                outcome, reason, ip, user_agent, request_id, details, prev_hash, hash)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """, arguments: [seq, Double(milliseconds) / 1000, entry.actor.typeName, entry.actor.identifier,
+                             entry.action, entry.targetType, entry.targetId, entry.outcome.rawValue,
+                             entry.reason, ip, entry.context.userAgent, entry.context.requestId,
+                             details, previous, hash])
+        return seq
+    }
+
+    /// Appends a row for an event that an attacker can cause at will (a failed lookup, a
+    /// blocked request), unless this client or everyone together exceeded the throttle. The
+    /// throttle's own bucket counts what was left out, so a flood stays visible without
+    /// filling the disk. Returns whether the row was written.
+    @discardableResult
+    static func appendThrottled(_ entry: AuditEntry, in db: Database, at now: Date, policies: [RateLimitPolicy]) throws -> Bool {
+        for (index, policy) in policies.enumerated() {
+            // The first policy is per client, the others are global.
+            let key = index == 0 ? entry.context.clientKey : "*"
+            guard try RateLimiter.consume(policy: policy, key: key, in: db, at: now).allowed else { return false }
+        }
+        try append(entry, in: db, at: now)
+        return true
+    }
+
+    /// Appends one row in its own transaction (for actions that change nothing else).
+    @discardableResult
+    public func record(_ entry: AuditEntry) async throws -> Int64 {
+        let now = clock.now()
+        return try await database.write { db in try Self.append(entry, in: db, at: now) }
+    }
+
+    // MARK: - Reading
+
+    /// The newest `limit` events, oldest first (what `tail` prints).
+    public func tail(limit: Int) async throws -> [AuditEvent] {
+        try await database.read { db in
+            try AuditEvent.fetchAll(db, sql: "SELECT * FROM (SELECT * FROM audit_events ORDER BY seq DESC LIMIT ?) ORDER BY seq", arguments: [limit])
+        }
+    }
+
+    /// Events with `seq` greater than `seq`, oldest first (what `tail --follow` polls for).
+    public func events(after seq: Int64, limit: Int = 1000) async throws -> [AuditEvent] {
+        try await database.read { db in
+            try AuditEvent.fetchAll(db, sql: "SELECT * FROM audit_events WHERE seq > ? ORDER BY seq LIMIT ?", arguments: [seq, limit])
+        }
+    }
+
+    /// Events about one target (a session handle, a token fingerprint, a user), oldest first.
+    public func events(targetType: String, targetId: String, limit: Int = 500) async throws -> [AuditEvent] {
+        try await database.read { db in
+            try AuditEvent.fetchAll(db, sql: """
+                SELECT * FROM audit_events WHERE target_type = ? AND target_id = ? ORDER BY seq LIMIT ?
+                """, arguments: [targetType, targetId, limit])
+        }
+    }
+
+    // MARK: - Verification
+
+    /// Walks the whole chain and names the first row that does not match.
+    public func verify() async throws -> AuditVerification {
+        try await database.read { db in try Self.verify(in: db) }
+    }
+
+    static func verify(in db: Database) throws -> AuditVerification {
+        var previous = genesisHash
+        var expectedSeq: Int64? = nil
+        var checked = 0
+        let cursor = try AuditEvent.fetchCursor(db, sql: "SELECT * FROM audit_events ORDER BY seq")
+        while let event = try cursor.next() {
+            if event.prevHash != previous {
+                let problem = expectedSeq.map { event.seq != $0 ? "rows \($0)–\(event.seq - 1) are missing" : "its prev_hash does not match row \($0 - 1)" }
+                    ?? "the first row does not start from the genesis hash"
+                return AuditVerification(checked: checked, firstBrokenSeq: event.seq, problem: problem)
+            }
+            if event.expectedHash(previous: previous) != event.hash {
+                return AuditVerification(checked: checked, firstBrokenSeq: event.seq,
+                                         problem: "its content does not match its hash (changed after it was written)")
+            }
+            previous = event.hash
+            expectedSeq = event.seq + 1
+            checked += 1
+        }
+        // Deleting the newest rows leaves a consistent chain; AUTOINCREMENT remembers them.
+        let highest = try Int64.fetchOne(db, sql: "SELECT seq FROM sqlite_sequence WHERE name = 'audit_events'") ?? 0
+        let last = (expectedSeq ?? 1) - 1
+        if highest > last {
+            return AuditVerification(checked: checked, firstBrokenSeq: last + 1,
+                                     problem: "rows \(last + 1)–\(highest) were deleted from the end")
+        }
+        return AuditVerification(checked: checked, firstBrokenSeq: nil, problem: nil)
+    }
+}
+
+/// The result of walking the hash chain.
+public struct AuditVerification: Sendable, Equatable, Codable {
+    public var checked: Int
+    /// The first row that does not verify; nil when the whole chain is intact.
+    public var firstBrokenSeq: Int64?
+    public var problem: String?
+
+    public var isIntact: Bool { firstBrokenSeq == nil }
+
+    enum CodingKeys: String, CodingKey {
+        case checked, problem
+        case firstBrokenSeq = "first_broken_seq"
+    }
+}

@@ -1,0 +1,152 @@
+import Foundation
+import GRDB
+
+/// A mail in the development sink. The body carries the link, as real mail would, so the outbox
+/// is as sensitive as a mailbox: no screen or log shows it.
+public struct OutboxMessage: Sendable, Equatable, Codable, FetchableRecord {
+    public var id: Int64
+    public var createdAt: Date
+    public var recipient: String
+    public var subject: String
+    public var body: String
+
+    enum CodingKeys: String, CodingKey {
+        case id, recipient, subject, body
+        case createdAt = "created_at"
+    }
+
+    public static let databaseDateDecodingStrategy = DatabaseDateDecodingStrategy.timeIntervalSince1970
+}
+
+/// What `requestMagicLink` did. `token` is for tests and `serve --dev`; the mail has it too.
+public struct MagicLinkRequest: Sendable {
+    public var user: User
+    public var token: SecretToken
+    public var expiresAt: Date
+    public var outboxId: Int64
+}
+
+/// How a successful login proves itself from now on.
+public enum LoginCredential: Sendable, Equatable {
+    /// A `web` session's cookie value.
+    case cookie(SecretToken)
+    /// An `api` session's tokens.
+    case tokens(TokenPair)
+}
+
+public struct Login: Sendable {
+    public var user: User
+    public var session: Session
+    public var credential: LoginCredential
+}
+
+/// Passwordless login: a single-use link by mail, exchanged for a session.
+public final class MagicLinkService: Sendable {
+    let database: GatehouseDatabase
+    let clock: any GatehouseClock
+    let configuration: GatehouseConfiguration
+    let refreshTokens: RefreshTokenService
+
+    init(database: GatehouseDatabase, clock: any GatehouseClock, configuration: GatehouseConfiguration,
+         refreshTokens: RefreshTokenService) {
+        self.database = database
+        self.clock = clock
+        self.configuration = configuration
+        self.refreshTokens = refreshTokens
+    }
+
+    /// Issues a link for `email` (creating the user on first use) and puts the mail in the outbox.
+    public func requestMagicLink(email: String, context: RequestContext = .none) async throws -> MagicLinkRequest {
+        let normalized = try EmailAddress.normalize(email)
+        let now = clock.now()
+        let configuration = configuration
+        let result = try await database.write { db -> Result<MagicLinkRequest, AuthError> in
+            let policies = configuration.rateLimits
+            for (policy, key) in [(policies.magicLinkIP, context.clientKey), (policies.magicLinkEmail, normalized)] {
+                let decision = try RateLimiter.consume(policy: policy, key: key, in: db, at: now)
+                if !decision.allowed { return .failure(.rateLimited(decision)) }
+            }
+            let user = try User.findOrCreate(email: normalized, in: db, at: now, context: context)
+            let token = SecretToken.generate()
+            let expiresAt = now.addingTimeInterval(configuration.magicLinkTTL)
+            try db.execute(sql: """
+                INSERT INTO magic_links (token_hash, user_id, created_at, expires_at, ip, user_agent)
+                VALUES (?, ?, ?, ?, ?, ?)
+                """, arguments: [token.hash.bytes, user.id, now.unixSeconds, expiresAt.unixSeconds, context.ip, context.userAgent])
+            let minutes = Int((configuration.magicLinkTTL / 60).rounded())
+            try db.execute(sql: "INSERT INTO outbox (created_at, recipient, subject, body) VALUES (?, ?, ?, ?)",
+                           arguments: [now.unixSeconds, normalized, "Your Gatehouse sign-in link", """
+                               Sign in: \(configuration.magicLinkBaseURL)?token=\(token.value)
+
+                               The link works once, for \(minutes) minutes. If you did not ask for it, ignore this mail.
+                               """])
+            let outboxId = db.lastInsertedRowID
+            try AuditLog.append(AuditEntry(
+                actor: .user(id: user.id), action: "magic_link.issued", targetType: "user", targetId: normalized,
+                context: context, details: ["link": token.hash.fingerprint]), in: db, at: now)
+            return .success(MagicLinkRequest(user: user, token: token, expiresAt: expiresAt, outboxId: outboxId))
+        }
+        return try result.get()
+    }
+
+    /// Exchanges a link for a new session of `kind`: a cookie secret for `web`, an access and
+    /// refresh token pair for `api`. Each link works once.
+    public func verifyMagicLink(token: String, kind: Session.Kind = .api, context: RequestContext = .none) async throws -> Login {
+        let presented = SecretToken(value: token)
+        let now = clock.now()
+        let configuration = configuration
+        let key = try refreshTokens.requiredKey
+        /// The session, and the secret that proves it: a cookie (web) or a first refresh token (api).
+        typealias Created = (user: User, session: Session, secret: SecretToken)
+        let result = try await database.write { db -> Result<Created, AuthError> in
+            let decision = try RateLimiter.consume(policy: configuration.rateLimits.verify, key: context.clientKey, in: db, at: now)
+            guard decision.allowed else { return .failure(.rateLimited(decision)) }
+            func fail(_ failure: CredentialFailure, user: String? = nil) throws -> Result<Created, AuthError> {
+                try AuditLog.appendThrottled(AuditEntry(
+                    actor: .system, action: "magic_link.failed", targetType: "user", targetId: user, outcome: .failure,
+                    reason: failure.rawValue, context: context, details: ["link": presented.hash.fingerprint]),
+                    in: db, at: now, policies: [configuration.rateLimits.auditFailuresPerClient, configuration.rateLimits.auditFailuresTotal])
+                return .failure(.invalidCredential(failure))
+            }
+            guard presented.isWellFormed else { return try fail(.malformed) }
+            guard let link = try Row.fetchOne(db, sql: """
+                SELECT m.id, m.expires_at, m.consumed_at, u.email FROM magic_links m JOIN users u ON u.id = m.user_id
+                WHERE m.token_hash = ?
+                """, arguments: [presented.hash.bytes]) else { return try fail(.unknown) }
+            let email: String = link["email"]
+            if (link["consumed_at"] as Double?) != nil { return try fail(.alreadyUsed, user: email) }
+            if now.unixSeconds >= link["expires_at"] as Double { return try fail(.expired, user: email) }
+
+            try db.execute(sql: "UPDATE magic_links SET consumed_at = ? WHERE id = ?", arguments: [now.unixSeconds, link["id"] as Int64])
+            guard let user = try User.find(email: email, in: db) else { return try fail(.unknown) }
+            try AuditLog.append(AuditEntry(
+                actor: .user(id: user.id), action: "magic_link.consumed", targetType: "user", targetId: email,
+                context: context, details: ["link": presented.hash.fingerprint]), in: db, at: now)
+            let (session, cookie) = try SessionService.create(user: user, kind: kind, context: context,
+                                                              configuration: configuration, in: db, at: now)
+            if let cookie { return .success((user, session, cookie)) }
+            let refresh = try RefreshTokenService.issue(session: session, parent: nil, key: key, ttl: configuration.refreshTokenTTL, in: db, at: now)
+            return .success((user, session, refresh))
+        }
+        let created = try result.get()
+        if kind == .web {
+            return Login(user: created.user, session: created.session, credential: .cookie(created.secret))
+        }
+        // Signed after the commit: signing is the slow part and needs no lock.
+        let access = try await refreshTokens.accessTokens.issue(for: created.session, user: created.user)
+        return Login(user: created.user, session: created.session, credential: .tokens(TokenPair(
+            accessToken: access.token, refreshToken: created.secret, expiresIn: access.expiresIn,
+            sessionHandle: created.session.handle)))
+    }
+
+    /// The newest mails for `recipient`, newest first (the development mail sink).
+    public func outbox(recipient: String? = nil, limit: Int = 20) async throws -> [OutboxMessage] {
+        let normalized = try recipient.map { try EmailAddress.normalize($0) }
+        return try await database.read { db in
+            if let normalized {
+                return try OutboxMessage.fetchAll(db, sql: "SELECT * FROM outbox WHERE recipient = ? ORDER BY id DESC LIMIT ?", arguments: [normalized, limit])
+            }
+            return try OutboxMessage.fetchAll(db, sql: "SELECT * FROM outbox ORDER BY id DESC LIMIT ?", arguments: [limit])
+        }
+    }
+}

@@ -1,0 +1,155 @@
+import Foundation
+import GRDB
+
+/// The answer to "may this request go ahead?", with what the API turns into headers.
+public struct RateLimitDecision: Sendable, Equatable {
+    public var allowed: Bool
+    public var policy: RateLimitPolicy
+    public var key: String
+    /// Requests still allowed right now.
+    public var remaining: Int
+    /// Seconds until one more request would be allowed (0 when allowed).
+    public var retryAfter: TimeInterval
+    /// Seconds until the bucket is completely full again.
+    public var resetAfter: TimeInterval
+}
+
+/// A bucket as operators see it.
+public struct RateLimitBucket: Sendable, Equatable, Codable, FetchableRecord {
+    public var key: String
+    public var policy: String
+    public var limit: Int
+    public var period: TimeInterval
+    /// GCRA's theoretical arrival time: the bucket is full again at this moment.
+    public var tat: Date
+    public var allowedTotal: Int64
+    public var blockedTotal: Int64
+    public var lastBlockedAt: Date?
+    public var updatedAt: Date
+
+    enum CodingKeys: String, CodingKey {
+        case key, policy, limit, period, tat
+        case allowedTotal = "allowed_total", blockedTotal = "blocked_total"
+        case lastBlockedAt = "last_blocked_at", updatedAt = "updated_at"
+    }
+
+    public static let databaseDateDecodingStrategy = DatabaseDateDecodingStrategy.timeIntervalSince1970
+
+    /// Requests that would be allowed at `now`.
+    public func remaining(at now: Date) -> Int {
+        let interval = period / Double(limit)
+        let backlog = max(0, tat.timeIntervalSince(now))
+        return max(0, min(limit, Int(((period - backlog) / interval).rounded(.down))))
+    }
+}
+
+public enum RateLimitBucketOrder: String, Sendable, CaseIterable {
+    case blocked, recent, key
+}
+
+/// Persistent rate limiting with GCRA (the generic cell rate algorithm).
+///
+/// One row per bucket holds a single timestamp (`tat`). A check reads and updates that row in
+/// the caller's `BEGIN IMMEDIATE` transaction, so two processes can never both take the last
+/// slot: SQLite hands the write lock to one of them at a time.
+public final class RateLimiter: Sendable {
+    let database: GatehouseDatabase
+    let clock: any GatehouseClock
+
+    init(database: GatehouseDatabase, clock: any GatehouseClock) {
+        self.database = database
+        self.clock = clock
+    }
+
+    /// Takes one request from `policy`'s bucket for `key` in its own transaction.
+    public func check(_ policy: RateLimitPolicy, key: String) async throws -> RateLimitDecision {
+        let now = clock.now()
+        return try await database.write { db in try Self.consume(policy: policy, key: key, in: db, at: now) }
+    }
+
+    /// Synchronous form of `check`, for worker processes and benchmarks that are not async.
+    public func checkNow(_ policy: RateLimitPolicy, key: String) throws -> RateLimitDecision {
+        let now = clock.now()
+        return try database.writeSync { db in try Self.consume(policy: policy, key: key, in: db, at: now) }
+    }
+
+    static func bucketKey(policy: RateLimitPolicy, key: String) -> String { "\(policy.name):\(key)" }
+
+    /// GCRA in one read and one write; call inside a write transaction.
+    static func consume(policy: RateLimitPolicy, key: String, in db: Database, at now: Date) throws -> RateLimitDecision {
+        let bucketKey = bucketKey(policy: policy, key: key)
+        let nowSeconds = now.unixSeconds
+        let storedTAT = try Double.fetchOne(db, sql: "SELECT tat FROM rate_limit_buckets WHERE key = ?", arguments: [bucketKey])
+        let interval = policy.emissionInterval
+        let tat = max(storedTAT ?? nowSeconds, nowSeconds)
+        let newTAT = tat + interval
+        // A request is allowed when, after it, the bucket is no more than `period` ahead of now.
+        let allowAt = newTAT - policy.period
+        let allowed = allowAt <= nowSeconds + 1e-9
+
+        let decision: RateLimitDecision
+        if allowed {
+            decision = RateLimitDecision(
+                allowed: true, policy: policy, key: key,
+                remaining: max(0, Int(((nowSeconds + policy.period - newTAT) / interval + 1e-9).rounded(.down))),
+                retryAfter: 0, resetAfter: newTAT - nowSeconds)
+        } else {
+            decision = RateLimitDecision(
+                allowed: false, policy: policy, key: key, remaining: 0,
+                retryAfter: allowAt - nowSeconds, resetAfter: tat - nowSeconds)
+        }
+
+        try db.execute(sql: """
+            INSERT INTO rate_limit_buckets (key, policy, "limit", period, tat, allowed_total, blocked_total, last_blocked_at, updated_at)
+            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+            ON CONFLICT(key) DO UPDATE SET
+                policy = ?2, "limit" = ?3, period = ?4, tat = ?5,
+                allowed_total = allowed_total + ?6, blocked_total = blocked_total + ?7,
+                last_blocked_at = coalesce(?8, last_blocked_at), updated_at = ?9
+            """, arguments: [bucketKey, policy.name, policy.limit, policy.period,
+                             allowed ? newTAT : tat, allowed ? 1 : 0, allowed ? 0 : 1,
+                             allowed ? nil : nowSeconds, nowSeconds])
+        return decision
+    }
+
+    // MARK: - Operators
+
+    public func buckets(orderedBy order: RateLimitBucketOrder = .blocked, policy: String? = nil, limit: Int = 100) async throws -> [RateLimitBucket] {
+        let orderBy = switch order {
+        case .blocked: "blocked_total DESC, key"
+        case .recent: "updated_at DESC, key"
+        case .key: "key"
+        }
+        return try await database.read { db in
+            if let policy {
+                return try RateLimitBucket.fetchAll(db, sql: "SELECT * FROM rate_limit_buckets WHERE policy = ? ORDER BY \(orderBy) LIMIT ?", arguments: [policy, limit])
+            }
+            return try RateLimitBucket.fetchAll(db, sql: "SELECT * FROM rate_limit_buckets ORDER BY \(orderBy) LIMIT ?", arguments: [limit])
+        }
+    }
+
+    public func bucket(key: String) async throws -> RateLimitBucket? {
+        try await database.read { db in
+            try RateLimitBucket.fetchOne(db, sql: "SELECT * FROM rate_limit_buckets WHERE key = ?", arguments: [key])
+        }
+    }
+
+    /// Empties a bucket so that its client may go again at once. Audited with the actor.
+    /// Returns false when there was no such bucket.
+    @discardableResult
+    public func reset(key: String, by actor: Actor, context: RequestContext = .none) async throws -> Bool {
+        let now = clock.now()
+        return try await database.write { db in
+            guard let bucket = try RateLimitBucket.fetchOne(db, sql: "SELECT * FROM rate_limit_buckets WHERE key = ?", arguments: [key]) else {
+                return false
+            }
+            try db.execute(sql: "UPDATE rate_limit_buckets SET tat = ?, updated_at = ? WHERE key = ?",
+                           arguments: [now.unixSeconds, now.unixSeconds, key])
+            try AuditLog.append(AuditEntry(
+                actor: actor, action: "rate_limit.reset", targetType: "rate_limit", targetId: key,
+                context: context, details: ["policy": bucket.policy, "blocked_total": String(bucket.blockedTotal)]),
+                in: db, at: now)
+            return true
+        }
+    }
+}

@@ -1,0 +1,89 @@
+import Foundation
+import GRDB
+
+/// A login. Operators know it by `handle`; clients prove it with a rotating secret (a cookie
+/// for `web` sessions, the refresh-token family for `api` sessions).
+public struct Session: Sendable, Equatable, Codable, FetchableRecord {
+    public enum Kind: String, Sendable, Codable, CaseIterable { case web, api }
+    public enum State: String, Sendable, Codable, CaseIterable {
+        case active
+        case loggedOut = "logged_out"
+        case revoked
+        case expired
+    }
+
+    public var id: Int64
+    public var handle: String
+    public var userId: Int64
+    public var kind: Kind
+    /// The stored state. An `active` row past its deadlines is reported by `effectiveState`.
+    public var state: State
+    /// Why it ended: a `CredentialFailure` raw value or an operator's reason.
+    public var endReason: String?
+    /// `Actor.label` of whoever ended it.
+    public var endedBy: String?
+    public var endedAt: Date?
+    public var createdAt: Date
+    public var lastSeenAt: Date
+    public var idleTimeout: TimeInterval
+    public var absoluteExpiresAt: Date
+    public var ip: String?
+    public var userAgent: String?
+    public var refreshFamily: String?
+
+    enum CodingKeys: String, CodingKey {
+        case id, handle, kind, state, ip
+        case userId = "user_id", endReason = "end_reason", endedBy = "ended_by", endedAt = "ended_at"
+        case createdAt = "created_at", lastSeenAt = "last_seen_at", idleTimeout = "idle_timeout"
+        case absoluteExpiresAt = "absolute_expires_at", userAgent = "user_agent"
+        case refreshFamily = "refresh_family"
+    }
+
+    public static let databaseDateDecodingStrategy = DatabaseDateDecodingStrategy.timeIntervalSince1970
+
+    public var idleExpiresAt: Date { lastSeenAt.addingTimeInterval(idleTimeout) }
+
+    /// The moment it will expire if nothing happens: the earlier of the two deadlines.
+    public var expiresAt: Date { min(idleExpiresAt, absoluteExpiresAt) }
+
+    /// Why an active session is no longer valid at `now`, or nil while it is.
+    public func expiry(at now: Date) -> CredentialFailure? {
+        if now >= absoluteExpiresAt { return .expiredAbsolute }
+        if now >= idleExpiresAt { return .expiredIdle }
+        return nil
+    }
+
+    /// The state as of `now`: sessions past a deadline are expired even before a sweep or a
+    /// lookup has written that down.
+    public func effectiveState(at now: Date) -> State {
+        state == .active && expiry(at: now) != nil ? .expired : state
+    }
+
+    static func find(handle: String, in db: Database) throws -> Session? {
+        try Session.fetchOne(db, sql: "SELECT * FROM sessions WHERE handle = ?", arguments: [handle])
+    }
+
+    static func find(id: Int64, in db: Database) throws -> Session? {
+        try Session.fetchOne(db, sql: "SELECT * FROM sessions WHERE id = ?", arguments: [id])
+    }
+}
+
+/// A session row joined with what listings show next to it.
+public struct SessionSummary: Sendable, Equatable, FetchableRecord {
+    public var session: Session
+    public var email: String
+    /// Refresh tokens issued in this session's family.
+    public var familySize: Int
+
+    public init(row: Row) throws {
+        session = try Session(row: row)
+        email = row["email"]
+        familySize = row["family_size"] ?? 0
+    }
+
+    public init(session: Session, email: String, familySize: Int) {
+        self.session = session
+        self.email = email
+        self.familySize = familySize
+    }
+}

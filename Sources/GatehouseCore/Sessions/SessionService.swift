@@ -1,0 +1,304 @@
+import Foundation
+import GRDB
+
+/// A session that a presented secret proved.
+public struct AuthenticatedSession: Sendable, Equatable {
+    public var session: Session
+    public var user: User
+    /// True when the secret was one that `regenerate` replaced and is still inside its grace
+    /// period: the caller should serve the request and stop sending that secret.
+    public var usedPreviousSecret: Bool
+}
+
+/// Server-side sessions: creation, lookup by secret, regeneration, logout and revocation.
+public final class SessionService: Sendable {
+    let database: GatehouseDatabase
+    let clock: any GatehouseClock
+    let configuration: GatehouseConfiguration
+
+    init(database: GatehouseDatabase, clock: any GatehouseClock, configuration: GatehouseConfiguration) {
+        self.database = database
+        self.clock = clock
+        self.configuration = configuration
+    }
+
+    // MARK: - Creation (inside a caller's transaction)
+
+    /// Inserts a session and, for `web` sessions, its first secret. `api` sessions get a refresh
+    /// family name; their first token is issued by `RefreshTokenService`.
+    static func create(user: User, kind: Session.Kind, context: RequestContext, configuration: GatehouseConfiguration,
+                       in db: Database, at now: Date) throws -> (Session, SecretToken?) {
+        let handle = Handle.make("ses_")
+        let family = kind == .api ? Handle.make("fam_") : nil
+        let absolute = now.addingTimeInterval(configuration.sessionAbsoluteLifetime)
+        try db.execute(sql: """
+            INSERT INTO sessions (handle, user_id, kind, state, created_at, last_seen_at, idle_timeout,
+                                  absolute_expires_at, ip, user_agent, refresh_family)
+            VALUES (?, ?, ?, 'active', ?, ?, ?, ?, ?, ?, ?)
+            """, arguments: [handle, user.id, kind.rawValue, now.unixSeconds, now.unixSeconds,
+                             configuration.sessionIdleTimeout, absolute.unixSeconds, context.ip,
+                             context.userAgent, family])
+        let session = Session(id: db.lastInsertedRowID, handle: handle, userId: user.id, kind: kind, state: .active,
+                              endReason: nil, endedBy: nil, endedAt: nil, createdAt: now, lastSeenAt: now,
+                              idleTimeout: configuration.sessionIdleTimeout, absoluteExpiresAt: absolute,
+                              ip: context.ip, userAgent: context.userAgent, refreshFamily: family)
+        var secret: SecretToken? = nil
+        var details = ["kind": kind.rawValue, "user": user.email]
+        if kind == .web {
+            let fresh = SecretToken.generate()
+            try insertSecret(fresh.hash, sessionId: session.id, in: db, at: now)
+            details["secret"] = fresh.hash.fingerprint
+            secret = fresh
+        }
+        if let family { details["family"] = family }
+        try AuditLog.append(AuditEntry(actor: .user(id: user.id), action: "session.created", targetType: "session",
+                                       targetId: handle, context: context, details: details), in: db, at: now)
+        return (session, secret)
+    }
+
+    private static func insertSecret(_ hash: SecretHash, sessionId: Int64, in db: Database, at now: Date) throws {
+        try db.execute(sql: "INSERT INTO session_secrets (secret_hash, session_id, created_at) VALUES (?, ?, ?)",
+                       arguments: [hash.bytes, sessionId, now.unixSeconds])
+    }
+
+    // MARK: - Lookup
+
+    private enum SecretLookup {
+        case valid(Session, inGrace: Bool)
+        case failed(CredentialFailure, Session?)
+    }
+
+    private static func evaluate(_ hash: SecretHash, in db: Database, at now: Date) throws -> SecretLookup {
+        guard let row = try Row.fetchOne(db, sql: """
+            SELECT s.*, ss.superseded_at AS secret_superseded_at, ss.grace_until AS secret_grace_until
+            FROM session_secrets ss JOIN sessions s ON s.id = ss.session_id
+            WHERE ss.secret_hash = ?
+            """, arguments: [hash.bytes]) else { return .failed(.unknown, nil) }
+        let session = try Session(row: row)
+        if let failure = endedFailure(session) { return .failed(failure, session) }
+        if let expiry = session.expiry(at: now) { return .failed(expiry, session) }
+        let supersededAt: Double? = row["secret_superseded_at"]
+        if supersededAt != nil {
+            let graceUntil: Double = row["secret_grace_until"] ?? 0
+            if now.unixSeconds > graceUntil { return .failed(.rotated, session) }
+            return .valid(session, inGrace: true)
+        }
+        return .valid(session, inGrace: false)
+    }
+
+    /// The failure a session that is no longer active answers with.
+    static func endedFailure(_ session: Session) -> CredentialFailure? {
+        switch session.state {
+        case .active: nil
+        case .revoked: .revoked
+        case .loggedOut: .loggedOut
+        case .expired: CredentialFailure(rawValue: session.endReason ?? "") ?? .expiredIdle
+        }
+    }
+
+    /// Finds the session a cookie secret belongs to.
+    ///
+    /// A valid lookup is a read unless `last_seen_at` is older than the touch interval; a
+    /// failed one records why (throttled) and marks a session past its deadline as expired.
+    public func authenticate(secret: String, context: RequestContext = .none) async throws -> AuthenticatedSession {
+        let token = SecretToken(value: secret)
+        let now = clock.now()
+        let touchInterval = configuration.sessionTouchInterval
+        let hash = token.hash
+        if token.isWellFormed {
+            let fast = try await database.read { db -> AuthenticatedSession? in
+                guard case .valid(let session, let inGrace) = try Self.evaluate(hash, in: db, at: now),
+                      now.timeIntervalSince(session.lastSeenAt) < touchInterval,
+                      let user = try User.find(id: session.userId, in: db) else { return nil }
+                return AuthenticatedSession(session: session, user: user, usedPreviousSecret: inGrace)
+            }
+            if let fast { return fast }
+        }
+        let policies = [configuration.rateLimits.auditFailuresPerClient, configuration.rateLimits.auditFailuresTotal]
+        let result = try await database.write { db -> Result<AuthenticatedSession, AuthError> in
+            let lookup: SecretLookup = token.isWellFormed ? try Self.evaluate(hash, in: db, at: now) : .failed(.malformed, nil)
+            switch lookup {
+            case .valid(var session, let inGrace):
+                if now.timeIntervalSince(session.lastSeenAt) >= touchInterval {
+                    try db.execute(sql: "UPDATE sessions SET last_seen_at = ? WHERE id = ?", arguments: [now.unixSeconds, session.id])
+                    session.lastSeenAt = now
+                }
+                guard let user = try User.find(id: session.userId, in: db) else { return .failure(.invalidCredential(.unknown)) }
+                return .success(AuthenticatedSession(session: session, user: user, usedPreviousSecret: inGrace))
+            case .failed(let failure, let session):
+                if let session, session.state == .active, failure == .expiredIdle || failure == .expiredAbsolute {
+                    try Self.end(session, state: .expired, reason: failure.rawValue, actor: .system,
+                                 context: context, in: db, at: now)
+                } else {
+                    try AuditLog.appendThrottled(AuditEntry(
+                        actor: .system, action: "session.lookup_failed", targetType: "session",
+                        targetId: session?.handle, outcome: .failure, reason: failure.rawValue, context: context,
+                        details: ["secret": hash.fingerprint]), in: db, at: now, policies: policies)
+                }
+                return .failure(.invalidCredential(failure))
+            }
+        }
+        return try result.get()
+    }
+
+    // MARK: - Regeneration
+
+    /// Gives the session of `secret` a new secret in one transaction.
+    ///
+    /// The new secret works from the commit on; the old one keeps working until the grace
+    /// period ends. Because both facts commit together, a request carrying either secret is
+    /// accepted at every instant: there is no window in which the session has no valid secret.
+    public func regenerate(secret: String, context: RequestContext = .none) async throws -> (AuthenticatedSession, SecretToken) {
+        let presented = SecretToken(value: secret)
+        guard presented.isWellFormed else { throw AuthError.invalidCredential(.malformed) }
+        let now = clock.now()
+        let grace = configuration.sessionRotationGrace
+        let result = try await database.write { db -> Result<(AuthenticatedSession, SecretToken), AuthError> in
+            guard case .valid(let session, _) = try Self.evaluate(presented.hash, in: db, at: now) else {
+                return .failure(.invalidCredential(.unknown))
+            }
+            let fresh = SecretToken.generate()
+            try db.execute(sql: """
+                UPDATE session_secrets SET superseded_at = ?, grace_until = ?
+                WHERE session_id = ? AND superseded_at IS NULL
+                """, arguments: [now.unixSeconds, now.unixSeconds + grace, session.id])
+            try Self.insertSecret(fresh.hash, sessionId: session.id, in: db, at: now)
+            try db.execute(sql: "UPDATE sessions SET last_seen_at = ? WHERE id = ?", arguments: [now.unixSeconds, session.id])
+            try AuditLog.append(AuditEntry(
+                actor: .user(id: session.userId), action: "session.regenerated", targetType: "session",
+                targetId: session.handle, context: context,
+                details: ["previous_secret": presented.hash.fingerprint, "secret": fresh.hash.fingerprint,
+                          "grace_seconds": String(Int(grace))]), in: db, at: now)
+            guard let user = try User.find(id: session.userId, in: db) else { return .failure(.invalidCredential(.unknown)) }
+            var current = session
+            current.lastSeenAt = now
+            return .success((AuthenticatedSession(session: current, user: user, usedPreviousSecret: false), fresh))
+        }
+        return try result.get()
+    }
+
+    // MARK: - Ending sessions
+
+    /// Ends a session and every active refresh token of its family, with one audit row.
+    static func end(_ session: Session, state: Session.State, reason: String, actor: Actor, context: RequestContext,
+                    in db: Database, at now: Date, details: [String: String] = [:]) throws {
+        try db.execute(sql: """
+            UPDATE sessions SET state = ?, end_reason = ?, ended_by = ?, ended_at = ? WHERE id = ?
+            """, arguments: [state.rawValue, reason, actor.label, now.unixSeconds, session.id])
+        let tokens = try RefreshTokenService.revokeActive(sessionId: session.id, reason: reason, in: db, at: now)
+        var details = details
+        if tokens > 0 { details["refresh_tokens_revoked"] = String(tokens) }
+        let action = switch state {
+        case .revoked: "session.revoked"
+        case .loggedOut: "session.logged_out"
+        case .expired: "session.expired"
+        case .active: "session.updated"
+        }
+        try AuditLog.append(AuditEntry(actor: actor, action: action, targetType: "session", targetId: session.handle,
+                                       reason: reason, context: context, details: details), in: db, at: now)
+    }
+
+    /// The user ends their own session (logout). Idempotent: an ended session stays as it was.
+    public func logout(sessionHandle: String, context: RequestContext = .none) async throws {
+        let now = clock.now()
+        try await database.write { db in
+            guard let session = try Session.find(handle: sessionHandle, in: db) else { throw AuthError.notFound("session \(sessionHandle)") }
+            guard session.state == .active else { return }
+            try Self.end(session, state: .loggedOut, reason: CredentialFailure.loggedOut.rawValue,
+                         actor: .user(id: session.userId), context: context, in: db, at: now)
+        }
+    }
+
+    /// Revokes one session now: its secrets and refresh tokens stop working at the next request.
+    /// Returns false when it had already ended.
+    @discardableResult
+    public func revoke(handle: String, by actor: Actor, reason: String = "revoked by operator") async throws -> Bool {
+        let now = clock.now()
+        return try await database.write { db in
+            guard let session = try Session.find(handle: handle, in: db) else { throw AuthError.notFound("session \(handle)") }
+            guard session.state == .active else { return false }
+            try Self.end(session, state: .revoked, reason: reason, actor: actor, context: .none, in: db, at: now)
+            return true
+        }
+    }
+
+    /// Revokes every active session of a user; returns the handles it revoked.
+    public func revokeAll(email: String, by actor: Actor, reason: String = "revoked by operator") async throws -> [String] {
+        let normalized = try EmailAddress.normalize(email)
+        let now = clock.now()
+        return try await database.write { db in
+            guard let user = try User.find(email: normalized, in: db) else { throw AuthError.notFound("user \(normalized)") }
+            let sessions = try Session.fetchAll(db, sql: "SELECT * FROM sessions WHERE user_id = ? AND state = 'active'", arguments: [user.id])
+            for session in sessions {
+                try Self.end(session, state: .revoked, reason: reason, actor: actor, context: .none, in: db, at: now,
+                             details: ["scope": "user"])
+            }
+            return sessions.map(\.handle)
+        }
+    }
+
+    // MARK: - Reading
+
+    public struct Filter: Sendable, Equatable {
+        public var email: String?
+        /// Matches the effective state, so `expired` includes active rows past a deadline.
+        public var state: Session.State?
+        public init(email: String? = nil, state: Session.State? = nil) {
+            self.email = email
+            self.state = state
+        }
+    }
+
+    /// Newest first, `limit` at a time; pass the last row's id as `beforeId` for the next page
+    /// (keyset paging: every page costs the same, however deep).
+    public func list(_ filter: Filter = .init(), limit: Int = 100, beforeId: Int64? = nil) async throws -> [SessionSummary] {
+        let now = clock.now().unixSeconds
+        var conditions: [String] = []
+        var arguments: [(any DatabaseValueConvertible)?] = []
+        if let email = filter.email {
+            conditions.append("u.email = ?")
+            arguments.append(try EmailAddress.normalize(email))
+        }
+        if let state = filter.state {
+            let live = "(s.absolute_expires_at > ? AND s.last_seen_at + s.idle_timeout > ?)"
+            switch state {
+            case .active: conditions.append("s.state = 'active' AND \(live)")
+            case .expired: conditions.append("(s.state = 'expired' OR (s.state = 'active' AND NOT \(live)))")
+            case .revoked, .loggedOut: conditions.append("s.state = '\(state.rawValue)'")
+            }
+            if state == .active || state == .expired { arguments += [now, now] }
+        }
+        if let beforeId {
+            conditions.append("s.id < ?")
+            arguments.append(beforeId)
+        }
+        arguments.append(limit)
+        let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+        let sql = "\(Self.summarySelect) \(whereClause) ORDER BY s.id DESC LIMIT ?"
+        let statementArguments = StatementArguments(arguments)
+        return try await database.read { db in
+            try SessionSummary.fetchAll(db, sql: sql, arguments: statementArguments)
+        }
+    }
+
+    private static let summarySelect = """
+        SELECT s.*, u.email,
+               (SELECT count(*) FROM refresh_tokens r WHERE r.session_id = s.id) AS family_size
+        FROM sessions s JOIN users u ON u.id = s.user_id
+        """
+
+    public func summary(handle: String) async throws -> SessionSummary? {
+        try await database.read { db in
+            try SessionSummary.fetchOne(db, sql: "\(Self.summarySelect) WHERE s.handle = ?", arguments: [handle])
+        }
+    }
+
+    public func count(state: Session.State? = nil) async throws -> Int {
+        try await database.read { db in
+            if let state {
+                return try Int.fetchOne(db, sql: "SELECT count(*) FROM sessions WHERE state = ?", arguments: [state.rawValue]) ?? 0
+            }
+            return try Int.fetchOne(db, sql: "SELECT count(*) FROM sessions") ?? 0
+        }
+    }
+}

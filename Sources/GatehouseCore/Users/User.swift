@@ -1,0 +1,59 @@
+import Foundation
+import GRDB
+
+/// An end user, known by a normalised email address.
+public struct User: Sendable, Equatable, Codable, FetchableRecord {
+    public var id: Int64
+    public var email: String
+    public var createdAt: Date
+    /// Credits bought through the payment webhook, in the currency's minor unit.
+    public var credits: Int64
+
+    enum CodingKeys: String, CodingKey {
+        case id, email, credits
+        case createdAt = "created_at"
+    }
+
+    public static let databaseDateDecodingStrategy = DatabaseDateDecodingStrategy.timeIntervalSince1970
+
+    static func find(email: String, in db: Database) throws -> User? {
+        try User.fetchOne(db, sql: "SELECT * FROM users WHERE email = ?", arguments: [email])
+    }
+
+    static func find(id: Int64, in db: Database) throws -> User? {
+        try User.fetchOne(db, sql: "SELECT * FROM users WHERE id = ?", arguments: [id])
+    }
+
+    /// The user with this email, created (and audited) on first use.
+    static func findOrCreate(email: String, in db: Database, at now: Date, context: RequestContext) throws -> User {
+        if let user = try find(email: email, in: db) { return user }
+        try db.execute(sql: "INSERT INTO users (email, created_at) VALUES (?, ?)", arguments: [email, now.unixSeconds])
+        let user = User(id: db.lastInsertedRowID, email: email, createdAt: now, credits: 0)
+        try AuditLog.append(AuditEntry(actor: .system, action: "user.created", targetType: "user",
+                                       targetId: email, context: context), in: db, at: now)
+        return user
+    }
+}
+
+/// Email addresses as Gatehouse accepts them: trimmed, lowercased, one `@`, a dotted domain.
+///
+/// Deliberately simpler than RFC 5322: magic links go to addresses people type, and a quoted
+/// local part with spaces is far more likely a mistake than a real mailbox.
+public enum EmailAddress {
+    public static func normalize(_ raw: String) throws(AuthError) -> String {
+        let email = raw.trimmingCharacters(in: .whitespacesAndNewlines).lowercased()
+        guard email.utf8.count <= 254 else { throw .invalidEmail("longer than 254 characters") }
+        let parts = email.split(separator: "@", omittingEmptySubsequences: false)
+        guard parts.count == 2 else { throw .invalidEmail("needs exactly one @") }
+        let (local, domain) = (parts[0], parts[1])
+        guard !local.isEmpty, local.utf8.count <= 64 else { throw .invalidEmail("the part before @ must be 1–64 characters") }
+        guard domain.contains("."), !domain.hasPrefix("."), !domain.hasSuffix("."), !domain.contains("..") else {
+            throw .invalidEmail("the domain must look like example.com")
+        }
+        let forbidden = CharacterSet.whitespacesAndNewlines.union(.controlCharacters).union(CharacterSet(charactersIn: "<>()[],;:\\\""))
+        guard email.unicodeScalars.allSatisfy({ !forbidden.contains($0) }) else {
+            throw .invalidEmail("contains spaces or characters such as <>()[],;:\\\"")
+        }
+        return email
+    }
+}

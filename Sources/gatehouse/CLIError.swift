@@ -1,0 +1,46 @@
+import Foundation
+import GatehouseCore
+import GRDB
+
+/// Errors the CLI reports itself; everything else is described by Core's typed errors.
+enum CLIError: Error, CustomStringConvertible {
+    case failed(String)
+    case usage(String)
+    case refusedWithoutTerminal(String)
+    case cancelled
+
+    var description: String {
+        switch self {
+        case .failed(let message), .usage(let message): message
+        case .refusedWithoutTerminal(let action):
+            "refusing to \(action) without confirmation: standard input is not a terminal; pass --yes"
+        case .cancelled: "cancelled; nothing was changed"
+        }
+    }
+
+    var exitCode: Int32 {
+        switch self {
+        case .usage, .refusedWithoutTerminal: 2
+        case .failed, .cancelled: 1
+        }
+    }
+
+    /// Turns SQLite errors met after opening (a lock held too long, a disk that filled) into
+    /// sentences.
+    static func wrap<T>(_ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch let error as DatabaseError {
+            switch error.resultCode {
+            case .SQLITE_BUSY, .SQLITE_LOCKED:
+                throw CLIError.failed("the database is locked by another process; try again (it waited 5 s)")
+            case .SQLITE_FULL:
+                throw CLIError.failed("the disk is full; nothing was changed")
+            case .SQLITE_READONLY:
+                throw CLIError.failed("the database is read-only for this user")
+            default:
+                throw CLIError.failed("database error: \(error.message ?? error.description)")
+            }
+        }
+    }
+}

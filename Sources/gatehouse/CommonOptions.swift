@@ -1,0 +1,45 @@
+import ArgumentParser
+import Foundation
+import GatehouseCore
+
+/// `--db PATH`, shared by every command.
+struct DatabaseOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("The SQLite file (default: $GATEHOUSE_DB, else ./gatehouse.sqlite).", valueName: "path"))
+    var db: String?
+
+    var path: String {
+        db ?? ProcessInfo.processInfo.environment["GATEHOUSE_DB"].flatMap { $0.isEmpty ? nil : $0 } ?? "gatehouse.sqlite"
+    }
+
+    /// Opens an existing database; only `init` creates one.
+    func open(readOnly: Bool = false, create: Bool = false) throws -> Gatehouse {
+        try Gatehouse.open(path: path, options: GatehouseCore.DatabaseOptions(readOnly: readOnly, createIfMissing: create))
+    }
+}
+
+/// `--json`, shared by every listing.
+struct OutputOptions: ParsableArguments {
+    @Flag(name: .long, help: "Print one JSON document with stable field names instead of a table.")
+    var json = false
+}
+
+/// `--yes`, shared by every destructive command.
+struct ConfirmationOptions: ParsableArguments {
+    @Flag(name: [.long, .customShort("y")], help: "Do not ask; required when standard input is not a terminal.")
+    var yes = false
+
+    /// Asks `question` on the terminal unless `--yes` was given. Without a terminal and without
+    /// `--yes`, refuses: a script must say what it means.
+    func confirm(_ question: String, action: String) throws {
+        if yes { return }
+        guard isatty(STDIN_FILENO) == 1 else { throw CLIError.refusedWithoutTerminal(action) }
+        FileHandle.standardError.write(Data("\(question) [y/N] ".utf8))
+        guard let answer = readLine()?.trimmingCharacters(in: .whitespaces).lowercased(),
+              answer == "y" || answer == "yes" else { throw CLIError.cancelled }
+    }
+}
+
+/// The person running this command, for the audit log.
+func currentOperator() -> Actor {
+    .operator(OperatorIdentity.current(via: "cli"))
+}

@@ -1,0 +1,127 @@
+import ArgumentParser
+import Foundation
+import GatehouseCore
+
+struct SessionsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sessions",
+        abstract: "List, inspect and revoke sessions.",
+        subcommands: [List.self, Show.self, Revoke.self]
+    )
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List sessions, newest first.")
+        @OptionGroup var database: DatabaseOptions
+        @OptionGroup var output: OutputOptions
+        @Option(help: "Only this user's sessions.") var user: String?
+        @Option(help: "Only sessions in this state: active, expired, revoked, logged_out.") var state: Session.State?
+        @Option(help: "At most this many rows.") var limit = 50
+
+        func run() async throws {
+            let gatehouse = try database.open(readOnly: true)
+            let rows = try await CLIError.wrap {
+                try await gatehouse.sessions.list(.init(email: user, state: state), limit: limit)
+            }
+            let now = gatehouse.clock.now()
+            if output.json { return try printJSON(["sessions": rows.map { SessionJSON($0, now: now) }]) }
+            var table = TextTable("HANDLE", "USER", "KIND", "STATE", "CREATED", "LAST SEEN", "EXPIRES", "IP", "TOKENS", "USER AGENT")
+            for row in rows {
+                let s = row.session
+                let state = s.effectiveState(at: now)
+                table.add(s.handle, row.email, s.kind.rawValue, state.rawValue,
+                          RelativeTime.describe(s.createdAt, now: now), RelativeTime.describe(s.lastSeenAt, now: now),
+                          state == .active ? RelativeTime.describe(s.expiresAt, now: now) : "-",
+                          s.ip ?? "-", String(row.familySize), String((s.userAgent ?? "-").prefix(40)))
+            }
+            table.print(emptyMessage: "no sessions")
+        }
+    }
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show one session with its refresh tokens and audit trail.")
+        @OptionGroup var database: DatabaseOptions
+        @OptionGroup var output: OutputOptions
+        @Argument(help: "The session handle (ses_…).") var handle: String
+
+        func run() async throws {
+            let gatehouse = try database.open(readOnly: true)
+            let (summary, tokens, events) = try await CLIError.wrap {
+                guard let summary = try await gatehouse.sessions.summary(handle: handle) else {
+                    throw AuthError.notFound("session \(handle)")
+                }
+                let tokens = try await gatehouse.refreshTokens.list(.init(sessionHandle: handle), limit: 200)
+                let events = try await gatehouse.audit.events(targetType: "session", targetId: handle)
+                return (summary, tokens, events)
+            }
+            let now = gatehouse.clock.now()
+            if output.json {
+                return try printJSON(SessionDetailJSON(session: SessionJSON(summary, now: now),
+                                                       refreshTokens: tokens.map(TokenJSON.init),
+                                                       audit: events.map(AuditEventJSON.init)))
+            }
+            let s = summary.session
+            let lines: [(String, String)] = [
+                ("handle", s.handle), ("user", summary.email), ("kind", s.kind.rawValue),
+                ("state", s.effectiveState(at: now).rawValue + (s.endReason.map { " (\($0))" } ?? "")),
+                ("ended by", s.endedBy ?? "-"), ("created", Self.timestamp(s.createdAt, now: now)),
+                ("last seen", Self.timestamp(s.lastSeenAt, now: now)),
+                ("idle expiry", Self.timestamp(s.idleExpiresAt, now: now)),
+                ("absolute expiry", Self.timestamp(s.absoluteExpiresAt, now: now)),
+                ("ip", s.ip ?? "-"), ("user agent", s.userAgent ?? "-"), ("refresh family", s.refreshFamily ?? "-"),
+            ]
+            for (label, value) in lines { print(label.padding(toLength: 16, withPad: " ", startingAt: 0) + value) }
+            print("\nREFRESH TOKENS")
+            TokensCommand.table(tokens, now: now).print(emptyMessage: "none")
+            print("\nAUDIT TRAIL")
+            AuditCommand.table(events).print(emptyMessage: "none")
+        }
+
+        static func timestamp(_ date: Date, now: Date) -> String {
+            "\(date.formatted(.iso8601)) (\(RelativeTime.describe(date, now: now)))"
+        }
+    }
+
+    struct Revoke: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Revoke sessions now: their cookies and refresh tokens stop working at the next request.",
+            discussion: "Give session handles, or --user EMAIL for every active session of that user.")
+        @OptionGroup var database: DatabaseOptions
+        @OptionGroup var confirmation: ConfirmationOptions
+        @OptionGroup var output: OutputOptions
+        @Argument(help: "Session handles (ses_…).") var handles: [String] = []
+        @Option(help: "Revoke every active session of this user.") var user: String?
+        @Option(help: "Why, for the audit log.") var reason = "revoked by operator"
+
+        func validate() throws {
+            if handles.isEmpty == (user == nil) {
+                throw ValidationError("give session handles or --user EMAIL (one of the two)")
+            }
+        }
+
+        func run() async throws {
+            let gatehouse = try database.open()
+            let actor = currentOperator()
+            var revoked: [String] = []
+            try await CLIError.wrap {
+                if let user {
+                    let active = try await gatehouse.sessions.list(.init(email: user, state: .active), limit: 1000)
+                    guard !active.isEmpty else { throw CLIError.failed("\(user) has no active sessions") }
+                    try confirmation.confirm("Revoke all \(active.count) active session(s) of \(user)?", action: "revoke sessions")
+                    revoked = try await gatehouse.sessions.revokeAll(email: user, by: actor, reason: reason)
+                } else {
+                    for handle in handles where try await gatehouse.sessions.summary(handle: handle) == nil {
+                        throw AuthError.notFound("session \(handle)")
+                    }
+                    try confirmation.confirm("Revoke \(handles.joined(separator: ", "))?", action: "revoke sessions")
+                    for handle in handles where try await gatehouse.sessions.revoke(handle: handle, by: actor, reason: reason) {
+                        revoked.append(handle)
+                    }
+                }
+            }
+            if output.json { return try printJSON(["revoked": revoked]) }
+            print(revoked.isEmpty ? "nothing to revoke: already ended" : "revoked \(revoked.joined(separator: ", "))")
+        }
+    }
+}
+
+extension Session.State: ExpressibleByArgument {}
