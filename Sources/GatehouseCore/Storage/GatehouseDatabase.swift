@@ -55,16 +55,17 @@ public final class GatehouseDatabase: Sendable {
         config.readonly = options.readOnly
         config.busyMode = .timeout(options.busyTimeout)
         config.foreignKeysEnabled = true
-        let synchronous = options.synchronous.rawValue
-        config.prepareDatabase { db in
-            if !db.configuration.readonly {
-                try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
-            }
-        }
 
         let pool: DatabasePool
         do {
             pool = try DatabasePool(path: path, configuration: config)
+            if !options.readOnly {
+                // GRDB sets NORMAL when it enables WAL, after any prepareDatabase hook; the pool
+                // keeps this one writer connection, so setting it here lasts.
+                try pool.writeWithoutTransaction { db in
+                    try db.execute(sql: "PRAGMA synchronous = \(options.synchronous.rawValue)")
+                }
+            }
             try prepareSchema(pool, path: path, options: options)
         } catch let error as DatabaseOpenError {
             throw error

@@ -1,0 +1,66 @@
+import Crypto
+import Foundation
+import Testing
+@testable import GatehouseCore
+
+@Suite("Access tokens")
+struct AccessTokenTests {
+    private static func decodeSegment(_ segment: Substring) throws -> Data {
+        try #require(Base64URL.decode(String(segment)))
+    }
+
+    /// Verifies with nothing but the JWKS and swift-crypto, as an unrelated service would.
+    @Test("a token verifies from the JWKS alone and carries whole-second claims")
+    func verifiesFromJWKS() async throws {
+        let test = try TestGatehouse()
+        let (login, pair) = try await test.apiLogin()
+        let jwks = try JSONSerialization.jsonObject(with: Data(try await test.gatehouse.accessTokens.jwks().utf8)) as! [String: Any]
+        let key = try #require((jwks["keys"] as? [[String: String]])?.first)
+        #expect(key["kty"] == "EC" && key["crv"] == "P-256" && key["alg"] == "ES256")
+
+        let parts = pair.accessToken.split(separator: ".")
+        #expect(parts.count == 3)
+        let header = try JSONSerialization.jsonObject(with: Self.decodeSegment(parts[0])) as! [String: Any]
+        #expect(header["alg"] as? String == "ES256")
+        #expect(header["kid"] as? String == key["kid"])
+
+        let x = try #require(Base64URL.decode(key["x"]!)), y = try #require(Base64URL.decode(key["y"]!))
+        let publicKey = try P256.Signing.PublicKey(rawRepresentation: x + y)
+        let signature = try P256.Signing.ECDSASignature(rawRepresentation: Self.decodeSegment(parts[2]))
+        #expect(publicKey.isValidSignature(signature, for: Data("\(parts[0]).\(parts[1])".utf8)))
+
+        let payloadText = String(decoding: try Self.decodeSegment(parts[1]), as: UTF8.self)
+        let payload = try JSONSerialization.jsonObject(with: Data(payloadText.utf8)) as! [String: Any]
+        #expect(payload["sid"] as? String == login.session.handle)
+        #expect(payload["sub"] as? String == String(login.user.id))
+        // Whole seconds, as integers in the JSON text (not 1800000000.0).
+        #expect(payloadText.range(of: #""iat":\d+[,}]"#, options: .regularExpression) != nil)
+        #expect(payloadText.range(of: #""exp":\d+[,}]"#, options: .regularExpression) != nil)
+        let iat = try #require(payload["iat"] as? Int), exp = try #require(payload["exp"] as? Int)
+        #expect(exp - iat == 900)
+    }
+
+    @Test("every process sharing the file signs with the same key")
+    func keyIsShared() async throws {
+        let test = try TestGatehouse()
+        let other = try Gatehouse.open(path: test.path, clock: test.clock)
+        #expect(try await test.gatehouse.accessTokens.keyID() == other.accessTokens.keyID())
+        let (_, pair) = try await test.apiLogin()
+        _ = try await other.authenticateAccessToken(pair.accessToken)
+    }
+
+    @Test("an access token stops working the moment its session is revoked, and at exp")
+    func revocationIsImmediate() async throws {
+        let test = try TestGatehouse()
+        let (login, pair) = try await test.apiLogin()
+        let authenticated = try await test.gatehouse.authenticateAccessToken(pair.accessToken)
+        #expect(authenticated.user.email == "alice@example.com")
+        try await test.gatehouse.sessions.revoke(handle: login.session.handle, by: .system)
+        #expect(await failure { try await test.gatehouse.authenticateAccessToken(pair.accessToken) } == .revoked)
+
+        let (_, second) = try await test.apiLogin()
+        test.clock.advance(by: 900)
+        #expect(await failure { try await test.gatehouse.authenticateAccessToken(second.accessToken) } == .expired)
+        #expect(await failure { try await test.gatehouse.authenticateAccessToken("a.b.c") } == .malformed)
+    }
+}

@@ -1,0 +1,144 @@
+import Foundation
+import Testing
+@testable import GatehouseCore
+
+/// The `gatehouse` executable as a script would use it: real process, real file, exit codes.
+@Suite("CLI")
+struct CLITests {
+    private func gatehouse(_ arguments: String..., db: String) throws -> GatehouseBinary.Result {
+        try GatehouseBinary.run(Array(arguments) + ["--db", db])
+    }
+
+    private func json(_ result: GatehouseBinary.Result) throws -> [String: Any] {
+        try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any], "\(result.stdout)")
+    }
+
+    @Test("init creates a 0600 database; other commands refuse a missing file with exit 1")
+    func initAndMissing() throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.path("cli.sqlite")
+        let missing = try gatehouse("sessions", "list", db: path)
+        #expect(missing.status == 1 && missing.stderr.contains("gatehouse init"))
+        #expect(!FileManager.default.fileExists(atPath: path))
+        let created = try gatehouse("init", db: path)
+        #expect(created.status == 0 && created.stdout.contains("created"))
+        let mode = try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? NSNumber
+        #expect(mode?.uint16Value == 0o600)
+        let again = try GatehouseBinary.run(["init"], environment: ["GATEHOUSE_DB": path])
+        #expect(again.status == 0 && again.stdout.contains("opened"))
+    }
+
+    @Test("usage errors exit 2, not 64")
+    func usage() throws {
+        let directory = try TemporaryDirectory()
+        #expect(try gatehouse("sessions", "list", "--bogus", db: directory.path("x")).status == 2)
+        #expect(try gatehouse("tokens", "revoke", db: directory.path("x")).status == 2)
+        #expect(try gatehouse("tokens", "revoke", "--family", "a", "--session", "b", db: directory.path("x")).status == 2)
+        #expect(try GatehouseBinary.run(["--help"]).status == 0)
+    }
+
+    @Test("a non-SQLite file is refused with a sentence and exit 1")
+    func notSQLite() throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.path("junk")
+        try Data(String(repeating: "junk", count: 1000).utf8).write(to: URL(fileURLWithPath: path))
+        let result = try gatehouse("sessions", "list", db: path)
+        #expect(result.status == 1 && result.stderr.contains("not an SQLite database"))
+    }
+
+    @Test("sessions list/show/revoke with --json, confirmation and the audit trail")
+    func sessions() async throws {
+        let test = try TestGatehouse()
+        let (login, _) = try await test.apiLogin("heidi@example.com")
+        _ = try await test.apiLogin("ivan@example.com")
+
+        let listed = try json(gatehouse("sessions", "list", "--json", db: test.path))
+        let sessions = try #require(listed["sessions"] as? [[String: Any]])
+        #expect(sessions.count == 2)
+        #expect(Set(sessions.compactMap { $0["user"] as? String }) == ["heidi@example.com", "ivan@example.com"])
+        #expect(sessions.allSatisfy { $0["state"] as? String == "active" && $0["refresh_tokens"] as? Int == 1 })
+
+        let human = try gatehouse("sessions", "list", "--user", "heidi@example.com", db: test.path)
+        #expect(human.status == 0 && human.stdout.contains(login.session.handle) && !human.stdout.contains("ivan"))
+
+        // Without a terminal and without --yes, a destructive command refuses and changes nothing.
+        let refused = try gatehouse("sessions", "revoke", login.session.handle, db: test.path)
+        #expect(refused.status == 2 && refused.stderr.contains("--yes"))
+        #expect(try await test.gatehouse.sessions.summary(handle: login.session.handle)?.session.state == .active)
+
+        let revoked = try GatehouseBinary.run(["sessions", "revoke", login.session.handle, "--yes", "--db", test.path],
+                                              environment: ["SSH_CONNECTION": "203.0.113.9 50000 10.0.0.1 22"])
+        #expect(revoked.status == 0, "\(revoked.stderr)")
+        #expect(try await test.gatehouse.sessions.summary(handle: login.session.handle)?.session.state == .revoked)
+        let event = try #require(try await test.gatehouse.audit.tail(limit: 5).last)
+        #expect(event.action == "session.revoked" && event.actorType == "operator" && event.ip == "203.0.113.9")
+
+        let shown = try json(gatehouse("sessions", "show", login.session.handle, "--json", db: test.path))
+        #expect((shown["session"] as? [String: Any])?["state"] as? String == "revoked")
+        #expect((shown["audit"] as? [[String: Any]])?.map { $0["action"] as? String }.contains("session.revoked") == true)
+
+        let unknown = try gatehouse("sessions", "show", "ses_nope", db: test.path)
+        #expect(unknown.status == 1 && unknown.stderr.contains("not found"))
+    }
+
+    @Test("tokens list/revoke by fingerprint, family and user; never printing a secret")
+    func tokens() async throws {
+        let test = try TestGatehouse()
+        let (login, pair) = try await test.apiLogin("judy@example.com")
+        let listed = try gatehouse("tokens", "list", "--json", db: test.path)
+        #expect(!listed.stdout.contains(pair.refreshToken.value))
+        let tokens = try #require(try json(listed)["refresh_tokens"] as? [[String: Any]])
+        let fingerprint = try #require(tokens.first?["fingerprint"] as? String)
+        #expect(fingerprint == pair.refreshToken.hash.fingerprint)
+
+        let byToken = try gatehouse("tokens", "revoke", "--token", fingerprint, "--yes", db: test.path)
+        #expect(byToken.status == 0 && byToken.stdout.contains("revoked"), "\(byToken.stderr)")
+        #expect(await failure { try await test.gatehouse.refreshTokens.refresh(pair.refreshToken.value) } == .revoked)
+
+        let (second, _) = try await test.apiLogin("judy@example.com")
+        let byFamily = try gatehouse("tokens", "revoke", "--family", second.session.refreshFamily!, "--yes", db: test.path)
+        #expect(byFamily.status == 0 && byFamily.stdout.contains("revoked 1 token"))
+
+        let byUser = try gatehouse("tokens", "revoke", "--user", "judy@example.com", "--yes", "--json", db: test.path)
+        #expect(byUser.status == 0 && byUser.stdout.contains("revoked 2 session"))
+        #expect(try await test.gatehouse.sessions.summary(handle: login.session.handle)?.session.state == .revoked)
+    }
+
+    @Test("limits list and reset")
+    func limits() async throws {
+        let test = try TestGatehouse()
+        let policy = RateLimitPolicy(name: "refresh", limit: 2, period: 60)
+        for _ in 0..<4 { _ = try await test.gatehouse.rateLimits.check(policy, key: "192.0.2.1") }
+        let listed = try json(gatehouse("limits", "list", "--json", db: test.path))
+        let bucket = try #require((listed["buckets"] as? [[String: Any]])?.first)
+        #expect(bucket["key"] as? String == "refresh:192.0.2.1" && bucket["blocked_total"] as? Int == 2)
+        let reset = try gatehouse("limits", "reset", "refresh:192.0.2.1", "--yes", db: test.path)
+        #expect(reset.status == 0)
+        #expect(try gatehouse("limits", "reset", "refresh:absent", "--yes", db: test.path).status == 1)
+    }
+
+    @Test("audit tail and verify; verify exits 1 naming the tampered row")
+    func audit() async throws {
+        let test = try TestGatehouse()
+        _ = try await test.apiLogin()
+        let tail = try json(gatehouse("audit", "tail", "--json", "--limit", "3", db: test.path))
+        #expect((tail["events"] as? [[String: Any]])?.count == 3)
+        let ok = try gatehouse("audit", "verify", db: test.path)
+        #expect(ok.status == 0 && ok.stdout.contains("intact"))
+        try test.rawWrite("DROP TRIGGER audit_events_no_update; UPDATE audit_events SET reason = 'x' WHERE seq = 2;")
+        let broken = try gatehouse("audit", "verify", db: test.path)
+        #expect(broken.status == 1 && broken.stderr.contains("seq 2"))
+    }
+
+    @Test("audit tail --follow prints events committed by another process")
+    func follow() async throws {
+        let test = try TestGatehouse()
+        let started = try GatehouseBinary.start(["audit", "tail", "--follow", "--interval", "0.1", "--db", test.path])
+        try await Task.sleep(for: .milliseconds(500))
+        let (login, _) = try await test.apiLogin("kim@example.com")
+        try await Task.sleep(for: .milliseconds(700))
+        started.0.terminate()
+        let result = GatehouseBinary.finish(started)
+        #expect(result.stdout.contains("session.created") && result.stdout.contains(login.session.handle))
+    }
+}
