@@ -27,9 +27,7 @@ public final class Gatehouse: Sendable {
         magicLinks = MagicLinkService(database: database, clock: clock, configuration: configuration,
                                       refreshTokens: refreshTokens)
         rateLimits = RateLimiter(database: database, clock: clock)
-        audit = AuditLog(database: database, clock: clock,
-                         throttlePolicies: [configuration.rateLimits.auditFailuresPerClient,
-                                            configuration.rateLimits.auditFailuresTotal])
+        audit = AuditLog(database: database, clock: clock)
     }
 
     /// Opens (and with `createIfMissing`, creates) the database at `path`.
@@ -39,16 +37,32 @@ public final class Gatehouse: Sendable {
     }
 
     /// Verifies an access token and that its session is still active, so that an operator's
-    /// revocation cuts access at once rather than when the token expires.
+    /// revocation cuts access at once rather than when the token expires. A refusal is recorded
+    /// (throttled) with its reason and, when the token named one, the session.
     public func authenticateAccessToken(_ token: String, context: RequestContext = .none) async throws -> AuthenticatedSession {
-        let claims = try await accessTokens.verify(token)
-        guard let summary = try await sessions.summary(handle: claims.sid) else { throw AuthError.invalidCredential(.unknown) }
-        let now = clock.now()
-        if let ended = SessionService.endedFailure(summary.session) { throw AuthError.invalidCredential(ended) }
-        if let expiry = summary.session.expiry(at: now) { throw AuthError.invalidCredential(expiry) }
-        guard let user = try await database.read({ db in try User.find(id: summary.session.userId, in: db) }) else {
-            throw AuthError.invalidCredential(.unknown)
+        var sessionHandle: String? = nil
+        do {
+            let claims = try await accessTokens.verify(token)
+            sessionHandle = claims.sid
+            let now = clock.now()
+            let found = try await database.read { db -> (Session, User)? in
+                guard let session = try Session.find(handle: claims.sid, in: db),
+                      let user = try User.find(id: session.userId, in: db) else { return nil }
+                return (session, user)
+            }
+            guard let (session, user) = found else { throw AuthError.invalidCredential(.unknown) }
+            if let ended = SessionService.endedFailure(session) { throw AuthError.invalidCredential(ended) }
+            if let expiry = session.expiry(at: now) { throw AuthError.invalidCredential(expiry) }
+            return AuthenticatedSession(session: session, user: user, usedPreviousSecret: false)
+        } catch AuthError.invalidCredential(let failure) {
+            let now = clock.now()
+            let policies = configuration.rateLimits.auditFailures
+            let entry = AuditEntry(actor: .system, action: "access_token.rejected", targetType: "session",
+                                   targetId: sessionHandle, outcome: .failure, reason: failure.rawValue, context: context)
+            if !database.options.readOnly {
+                try await database.write { db in try AuditLog.appendThrottled(entry, in: db, at: now, policies: policies) }
+            }
+            throw AuthError.invalidCredential(failure)
         }
-        return AuthenticatedSession(session: summary.session, user: user, usedPreviousSecret: false)
     }
 }

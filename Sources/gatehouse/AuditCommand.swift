@@ -19,7 +19,7 @@ struct AuditCommand: AsyncParsableCommand {
 
         func run() async throws {
             let gatehouse = try database.open(readOnly: true)
-            let initial = try await CLIError.wrap { try await gatehouse.audit.tail(limit: limit) }
+            let initial = try await CLIError.wrap(gatehouse) { try await gatehouse.audit.tail(limit: limit) }
             // With --follow and --json, one JSON object per line (JSON Lines) so a pipe can read it live.
             if output.json && !follow { return try printJSON(["events": initial.map(AuditEventJSON.init)]) }
             var last = initial.last?.seq ?? 0
@@ -29,7 +29,7 @@ struct AuditCommand: AsyncParsableCommand {
             if initial.isEmpty, let newest = try await gatehouse.audit.tail(limit: 1).last { last = newest.seq }
             while true {
                 try await Task.sleep(for: .seconds(max(0.05, interval)))
-                let events = try await CLIError.wrap { try await gatehouse.audit.events(after: last) }
+                let events = try await CLIError.wrap(gatehouse) { try await gatehouse.audit.events(after: last) }
                 emit(events)
                 last = events.last?.seq ?? last
             }
@@ -77,7 +77,7 @@ struct AuditCommand: AsyncParsableCommand {
 
         func run() async throws {
             let gatehouse = try database.open(readOnly: true)
-            let result = try await CLIError.wrap { try await gatehouse.audit.verify() }
+            let result = try await CLIError.wrap(gatehouse) { try await gatehouse.audit.verify() }
             if output.json {
                 try printJSON(result)
             } else if result.isIntact {

@@ -27,13 +27,13 @@ enum CLIError: Error, CustomStringConvertible {
 
     /// Turns SQLite errors met after opening (a lock held too long, a disk that filled) into
     /// sentences.
-    static func wrap<T>(_ body: () async throws -> T) async throws -> T {
+    static func wrap<T>(_ gatehouse: Gatehouse, _ body: () async throws -> T) async throws -> T {
         do {
             return try await body()
         } catch let error as DatabaseError {
             switch error.resultCode {
             case .SQLITE_BUSY, .SQLITE_LOCKED:
-                throw CLIError.failed("the database is locked by another process; try again (it waited 5 s)")
+                throw CLIError.failed(gatehouse.database.lockedMessage() + "; nothing was changed, try again")
             case .SQLITE_FULL:
                 throw CLIError.failed("the disk is full; nothing was changed")
             case .SQLITE_READONLY:

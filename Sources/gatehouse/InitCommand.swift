@@ -12,7 +12,7 @@ struct InitCommand: AsyncParsableCommand {
     func run() async throws {
         let existed = FileManager.default.fileExists(atPath: database.path)
         let gatehouse = try database.open(create: true)
-        let kid = try await CLIError.wrap { try await gatehouse.accessTokens.keyID() }
+        let kid = try await CLIError.wrap(gatehouse) { try await gatehouse.accessTokens.keyID() }
         let pragmas = try gatehouse.database.pragmas()
         if output.json {
             return try printJSON(["path": database.path, "created": existed ? "false" : "true", "signing_key": kid,

@@ -19,7 +19,7 @@ struct LimitsCommand: AsyncParsableCommand {
 
         func run() async throws {
             let gatehouse = try database.open(readOnly: true)
-            let buckets = try await CLIError.wrap { try await gatehouse.rateLimits.buckets(orderedBy: sort, policy: policy, limit: limit) }
+            let buckets = try await CLIError.wrap(gatehouse) { try await gatehouse.rateLimits.buckets(orderedBy: sort, policy: policy, limit: limit) }
             let now = gatehouse.clock.now()
             if output.json { return try printJSON(["buckets": buckets.map { BucketJSON($0, now: now) }]) }
             var table = TextTable("KEY", "RATE", "REMAINING", "ALLOWED", "BLOCKED", "LAST BLOCKED", "FULL")
@@ -41,7 +41,7 @@ struct LimitsCommand: AsyncParsableCommand {
 
         func run() async throws {
             let gatehouse = try database.open()
-            try await CLIError.wrap {
+            try await CLIError.wrap(gatehouse) {
                 guard try await gatehouse.rateLimits.bucket(key: key) != nil else { throw AuthError.notFound("rate-limit bucket \(key)") }
                 try confirmation.confirm("Reset rate-limit bucket \(key)?", action: "reset a bucket")
                 try await gatehouse.rateLimits.reset(key: key, by: currentOperator())

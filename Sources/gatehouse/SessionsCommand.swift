@@ -19,7 +19,7 @@ struct SessionsCommand: AsyncParsableCommand {
 
         func run() async throws {
             let gatehouse = try database.open(readOnly: true)
-            let rows = try await CLIError.wrap {
+            let rows = try await CLIError.wrap(gatehouse) {
                 try await gatehouse.sessions.list(.init(email: user, state: state), limit: limit)
             }
             let now = gatehouse.clock.now()
@@ -45,7 +45,7 @@ struct SessionsCommand: AsyncParsableCommand {
 
         func run() async throws {
             let gatehouse = try database.open(readOnly: true)
-            let (summary, tokens, events) = try await CLIError.wrap {
+            let (summary, tokens, events) = try await CLIError.wrap(gatehouse) {
                 guard let summary = try await gatehouse.sessions.summary(handle: handle) else {
                     throw AuthError.notFound("session \(handle)")
                 }
@@ -102,7 +102,7 @@ struct SessionsCommand: AsyncParsableCommand {
             let gatehouse = try database.open()
             let actor = currentOperator()
             var revoked: [String] = []
-            try await CLIError.wrap {
+            try await CLIError.wrap(gatehouse) {
                 if let user {
                     let active = try await gatehouse.sessions.list(.init(email: user, state: .active), limit: 1000)
                     guard !active.isEmpty else { throw CLIError.failed("\(user) has no active sessions") }

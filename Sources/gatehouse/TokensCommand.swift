@@ -21,7 +21,7 @@ struct TokensCommand: AsyncParsableCommand {
 
         func run() async throws {
             let gatehouse = try database.open(readOnly: true)
-            let rows = try await CLIError.wrap {
+            let rows = try await CLIError.wrap(gatehouse) {
                 try await gatehouse.refreshTokens.list(.init(sessionHandle: session, family: family, email: user, state: state), limit: limit)
             }
             if output.json { return try printJSON(["refresh_tokens": rows.map(TokenJSON.init)]) }
@@ -66,7 +66,7 @@ struct TokensCommand: AsyncParsableCommand {
         func run() async throws {
             let gatehouse = try database.open()
             let actor = currentOperator()
-            let result: [String: String] = try await CLIError.wrap {
+            let result: [String: String] = try await CLIError.wrap(gatehouse) {
                 if let token {
                     let found = try await gatehouse.refreshTokens.find(token)
                     try confirmation.confirm("Revoke refresh token \(found.fingerprint) of family \(found.family)?", action: "revoke a token")

@@ -57,6 +57,8 @@ struct AccessTokenTests {
         #expect(authenticated.user.email == "alice@example.com")
         try await test.gatehouse.sessions.revoke(handle: login.session.handle, by: .system)
         #expect(await failure { try await test.gatehouse.authenticateAccessToken(pair.accessToken) } == .revoked)
+        let rejected = try #require(try await test.gatehouse.audit.tail(limit: 5).last)
+        #expect(rejected.action == "access_token.rejected" && rejected.reason == "revoked" && rejected.targetId == login.session.handle)
 
         let (_, second) = try await test.apiLogin()
         test.clock.advance(by: 900)

@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import Testing
 @testable import GatehouseCore
 
@@ -115,6 +116,21 @@ struct CLITests {
         let reset = try gatehouse("limits", "reset", "refresh:192.0.2.1", "--yes", db: test.path)
         #expect(reset.status == 0)
         #expect(try gatehouse("limits", "reset", "refresh:absent", "--yes", db: test.path).status == 1)
+    }
+
+    @Test("a write blocked by another process's lock fails after 5 s naming that process's pid")
+    func lockedNamesPid() async throws {
+        let test = try TestGatehouse()
+        let (login, _) = try await test.apiLogin()
+        let holder = try DatabaseQueue(path: test.path)
+        try await holder.writeWithoutTransaction { db in
+            try db.execute(sql: "BEGIN IMMEDIATE")
+            let result = try GatehouseBinary.run(["sessions", "revoke", login.session.handle, "--yes", "--db", test.path])
+            try db.execute(sql: "ROLLBACK")
+            #expect(result.status == 1)
+            #expect(result.stderr.contains("locked by pid \(getpid())"), "\(result.stderr)")
+        }
+        #expect(try await test.gatehouse.sessions.summary(handle: login.session.handle)?.session.state == .active)
     }
 
     @Test("audit tail and verify; verify exits 1 naming the tampered row")

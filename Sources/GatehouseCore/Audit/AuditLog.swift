@@ -9,12 +9,10 @@ import GRDB
 public final class AuditLog: Sendable {
     let database: GatehouseDatabase
     let clock: any GatehouseClock
-    let throttlePolicies: [RateLimitPolicy]
 
-    init(database: GatehouseDatabase, clock: any GatehouseClock, throttlePolicies: [RateLimitPolicy]) {
+    init(database: GatehouseDatabase, clock: any GatehouseClock) {
         self.database = database
         self.clock = clock
-        self.throttlePolicies = throttlePolicies
     }
 
     static let genesisHash = Data(repeating: 0, count: 32)

@@ -105,7 +105,7 @@ public final class MagicLinkService: Sendable {
                 try AuditLog.appendThrottled(AuditEntry(
                     actor: .system, action: "magic_link.failed", targetType: "user", targetId: user, outcome: .failure,
                     reason: failure.rawValue, context: context, details: ["link": presented.hash.fingerprint]),
-                    in: db, at: now, policies: [configuration.rateLimits.auditFailuresPerClient, configuration.rateLimits.auditFailuresTotal])
+                    in: db, at: now, policies: configuration.rateLimits.auditFailures)
                 return .failure(.invalidCredential(failure))
             }
             guard presented.isWellFormed else { return try fail(.malformed) }

@@ -75,6 +75,9 @@ public struct RateLimitPolicies: Sendable, Equatable {
 
     public init() {}
 
+    /// The throttle for audit rows a client can cause at will: per client first, then global.
+    public var auditFailures: [RateLimitPolicy] { [auditFailuresPerClient, auditFailuresTotal] }
+
     public var all: [RateLimitPolicy] {
         [refresh, magicLinkEmail, magicLinkIP, verify, auditFailuresPerClient, auditFailuresTotal]
     }

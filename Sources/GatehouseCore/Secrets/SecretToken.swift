@@ -13,11 +13,10 @@ public struct SecretToken: Sendable, Hashable {
 
     public init(value: String) { self.value = value }
 
-    /// A fresh random secret from the system CSPRNG.
+    /// A fresh random secret from BoringSSL's CSPRNG (one call, not one syscall per byte).
     public static func generate() -> SecretToken {
-        var generator = SystemRandomNumberGenerator()
-        let bytes = (0..<byteCount).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
-        return SecretToken(value: Base64URL.encode(bytes))
+        let key = SymmetricKey(size: .bits256)
+        return SecretToken(value: key.withUnsafeBytes { Base64URL.encode($0) })
     }
 
     /// A secret derived from another with a service key: the same input always gives the same
@@ -101,10 +100,17 @@ public enum Fingerprint {
 enum Handle {
     private static let alphabet = Array("abcdefghjkmnpqrstuvwxyz23456789")
 
-    /// `prefix` + 12 characters from an unambiguous alphabet (~59 bits).
+    /// `prefix` + 12 characters from an unambiguous alphabet (~59 bits), all from one 64-bit
+    /// draw. Handles are identifiers, not secrets: uniqueness is what matters here.
     static func make(_ prefix: String) -> String {
         var generator = SystemRandomNumberGenerator()
-        let body = (0..<12).map { _ in alphabet[Int.random(in: 0..<alphabet.count, using: &generator)] }
+        var bits = generator.next()
+        var body: [Character] = []
+        body.reserveCapacity(12)
+        for _ in 0..<12 {
+            body.append(alphabet[Int(bits % UInt64(alphabet.count))])
+            bits /= UInt64(alphabet.count)
+        }
         return prefix + String(body)
     }
 }

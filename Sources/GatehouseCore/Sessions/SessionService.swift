@@ -114,7 +114,7 @@ public final class SessionService: Sendable {
             }
             if let fast { return fast }
         }
-        let policies = [configuration.rateLimits.auditFailuresPerClient, configuration.rateLimits.auditFailuresTotal]
+        let policies = configuration.rateLimits.auditFailures
         let result = try await database.write { db -> Result<AuthenticatedSession, AuthError> in
             let lookup: SecretLookup = token.isWellFormed ? try Self.evaluate(hash, in: db, at: now) : .failed(.malformed, nil)
             switch lookup {

@@ -102,7 +102,7 @@ public final class GatehouseDatabase: Sendable {
         case .SQLITE_NOTADB, .SQLITE_CORRUPT:
             return .notADatabase(path: path)
         case .SQLITE_BUSY, .SQLITE_LOCKED:
-            return .locked(path: path, seconds: options.busyTimeout)
+            return .locked(path: path, seconds: options.busyTimeout, holders: LockHolders.writers(of: path))
         case .SQLITE_PERM, .SQLITE_READONLY, .SQLITE_AUTH:
             return .permissionDenied(path: path)
         case .SQLITE_CANTOPEN:
@@ -130,6 +130,15 @@ public final class GatehouseDatabase: Sendable {
 
     func readSync<T>(_ body: (Database) throws -> T) throws -> T {
         try pool.read(body)
+    }
+
+    /// Processes other than this one holding a write lock on the file right now (Linux only),
+    /// for messages such as "database is locked by pid 4121".
+    public func lockHolders() -> [Int32] { LockHolders.writers(of: path) }
+
+    /// "locked by pid 4121 (waited 5 s)": the sentence for an SQLITE_BUSY met after opening.
+    public func lockedMessage() -> String {
+        DatabaseOpenError.locked(path: path, seconds: options.busyTimeout, holders: lockHolders()).description
     }
 
     /// Current pragmas, for `gatehouse init` and the tests.

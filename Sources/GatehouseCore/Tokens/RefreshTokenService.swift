@@ -85,7 +85,7 @@ public final class RefreshTokenService: Sendable {
     /// so that what they record (blocked counts, evidence rows) commits.
     private static func rotate(_ token: SecretToken, key: SymmetricKey, configuration: GatehouseConfiguration,
                                context: RequestContext, in db: Database, at now: Date) throws -> RefreshOutcome {
-        let policies = [configuration.rateLimits.auditFailuresPerClient, configuration.rateLimits.auditFailuresTotal]
+        let policies = configuration.rateLimits.auditFailures
         func fail(_ failure: CredentialFailure, _ session: Session?, tokenFingerprint: String? = nil) throws -> RefreshOutcome {
             var details: [String: String] = [:]
             if let tokenFingerprint { details["token"] = tokenFingerprint }

@@ -1,0 +1,32 @@
+import Foundation
+
+/// Which processes hold write locks on a database, so that "locked" can name a pid.
+///
+/// SQLite in WAL mode takes POSIX advisory locks on the `-shm` file (and the main file);
+/// Linux lists every such lock in /proc/locks with the pid and the file's inode. Elsewhere
+/// this answers an empty list and messages simply omit the pid.
+enum LockHolders {
+    static func writers(of path: String) -> [Int32] {
+        guard let table = try? String(contentsOfFile: "/proc/locks", encoding: .utf8) else { return [] }
+        let inodes = Set([path, path + "-shm", path + "-wal"].compactMap(inode))
+        guard !inodes.isEmpty else { return [] }
+        let me = getpid()
+        var pids: [Int32] = []
+        // "1: POSIX  ADVISORY  WRITE 4121 08:01:1311883 120 120"
+        for line in table.split(separator: "\n") {
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+            guard fields.count >= 6, fields[1] == "POSIX", fields[3] == "WRITE",
+                  let pid = Int32(fields[4]), pid != me,
+                  let inode = fields[5].split(separator: ":").last.flatMap({ UInt64($0) }),
+                  inodes.contains(inode), !pids.contains(pid) else { continue }
+            pids.append(pid)
+        }
+        return pids
+    }
+
+    private static func inode(_ path: String) -> UInt64? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        return UInt64(info.st_ino)
+    }
+}
