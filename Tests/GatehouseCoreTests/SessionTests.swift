@@ -112,6 +112,16 @@ struct SessionTests {
         #expect(event.details?.contains(#""via":"cli""#) == true)
     }
 
+    @Test("regenerating an ended or unknown session says why it cannot")
+    func regenerateRefused() async throws {
+        let test = try TestGatehouse()
+        let (login, cookie) = try await test.webLogin()
+        try await test.gatehouse.sessions.logout(sessionHandle: login.session.handle)
+        #expect(await failure { try await test.gatehouse.sessions.regenerate(secret: cookie.value) } == .loggedOut)
+        #expect(await failure { try await test.gatehouse.sessions.regenerate(secret: SecretToken.generate().value) } == .unknown)
+        #expect(await failure { try await test.gatehouse.sessions.regenerate(secret: "short") } == .malformed)
+    }
+
     @Test("logout ends the session and its refresh family")
     func logout() async throws {
         let test = try TestGatehouse()

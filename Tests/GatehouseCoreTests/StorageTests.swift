@@ -5,11 +5,14 @@ import Testing
 
 @Suite("Storage")
 struct StorageTests {
-    @Test("a new file is 0600, WAL, synchronous NORMAL, foreign keys on, busy timeout 5 s")
-    func newFileSettings() throws {
+    @Test("a new file (and its -wal and -shm) is 0600, WAL, synchronous NORMAL, foreign keys on, busy timeout 5 s")
+    func newFileSettings() async throws {
         let test = try TestGatehouse()
-        let mode = try FileManager.default.attributesOfItem(atPath: test.path)[.posixPermissions] as? NSNumber
-        #expect(mode?.uint16Value == 0o600)
+        _ = try await test.apiLogin()
+        for path in [test.path, test.path + "-wal", test.path + "-shm"] {
+            let mode = try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? NSNumber
+            #expect(mode?.uint16Value == 0o600, "\(path)")
+        }
         let pragmas = try test.gatehouse.database.pragmas()
         #expect(pragmas["journal_mode"] == "wal")
         #expect(pragmas["synchronous"] == "1")

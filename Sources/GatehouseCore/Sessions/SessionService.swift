@@ -154,8 +154,10 @@ public final class SessionService: Sendable {
         let now = clock.now()
         let grace = configuration.sessionRotationGrace
         let result = try await database.write { db -> Result<(AuthenticatedSession, SecretToken), AuthError> in
-            guard case .valid(let session, _) = try Self.evaluate(presented.hash, in: db, at: now) else {
-                return .failure(.invalidCredential(.unknown))
+            let session: Session
+            switch try Self.evaluate(presented.hash, in: db, at: now) {
+            case .valid(let found, _): session = found
+            case .failed(let failure, _): return .failure(.invalidCredential(failure))
             }
             let fresh = SecretToken.generate()
             try db.execute(sql: """
