@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .executable(name: "gatehouse", targets: ["gatehouse"]),
         .library(name: "GatehouseCore", targets: ["GatehouseCore"]),
+        .library(name: "TerminalKit", targets: ["TerminalKit"]),
     ],
     dependencies: [
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
@@ -23,10 +24,14 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
+        .systemLibrary(name: "CNCursesW", path: "Sources/CNCursesW"),
+        .target(name: "TerminalKit", dependencies: ["CNCursesW"]),
+        .target(name: "GatehouseConsole", dependencies: ["GatehouseCore", "TerminalKit"]),
         .executableTarget(
             name: "gatehouse",
             dependencies: [
                 "GatehouseCore",
+                "GatehouseConsole",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -37,6 +42,11 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
+        ),
+        .testTarget(name: "TerminalKitTests", dependencies: ["TerminalKit"]),
+        .testTarget(
+            name: "GatehouseConsoleTests",
+            dependencies: ["GatehouseConsole", "GatehouseCore", "TerminalKit"]
         ),
     ],
     swiftLanguageModes: [.v6]

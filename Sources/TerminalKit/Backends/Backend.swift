@@ -1,0 +1,47 @@
+/// Where frames go and events come from: a real terminal, or memory in tests.
+///
+/// A backend is used from one thread only (curses is not thread-safe).
+public protocol Backend: AnyObject {
+    var size: Size { get }
+    /// Whether the terminal can show colours; without them widgets rely on attributes alone.
+    var supportsColor: Bool { get }
+    /// Draws the given runs; nothing is visible before `flush`.
+    func draw(_ runs: [CellRun])
+    func flush()
+    /// Forget what the terminal shows (after a resize or a stray write) so the next frame is drawn whole.
+    func invalidate()
+    /// Waits up to `timeout` seconds for an event.
+    func nextEvent(timeout: Double) -> Event?
+}
+
+/// Draws frames on a backend, sending only what changed since the last one.
+public final class Terminal {
+    public let backend: any Backend
+    private var previous: Buffer?
+
+    public init(backend: any Backend) {
+        self.backend = backend
+    }
+
+    public var size: Size { backend.size }
+
+    /// Renders one frame: `draw` paints a fresh buffer of the terminal's size.
+    @discardableResult
+    public func draw(_ paint: (inout Buffer) -> Void) -> Buffer {
+        var buffer = Buffer(size: backend.size)
+        paint(&buffer)
+        let runs = buffer.changes(since: previous)
+        if !runs.isEmpty {
+            backend.draw(runs)
+            backend.flush()
+        }
+        previous = buffer
+        return buffer
+    }
+
+    /// Makes the next frame a full redraw.
+    public func invalidate() {
+        previous = nil
+        backend.invalidate()
+    }
+}
