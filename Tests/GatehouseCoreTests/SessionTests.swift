@@ -161,9 +161,17 @@ struct SessionTests {
         let test = try TestGatehouse { $0.sessionIdleTimeout = 100 }
         for index in 0..<7 { _ = try await test.webLogin("user\(index)@example.com") }
         let firstPage = try await test.gatehouse.sessions.list(limit: 3)
-        let secondPage = try await test.gatehouse.sessions.list(limit: 3, beforeId: firstPage.last?.session.id)
+        let secondPage = try await test.gatehouse.sessions.list(limit: 3, page: .after(SessionService.pageKey(firstPage.last!.session)))
         #expect(firstPage.map(\.email) == ["user6@example.com", "user5@example.com", "user4@example.com"])
         #expect(secondPage.map(\.email) == ["user3@example.com", "user2@example.com", "user1@example.com"])
+        let back = try await test.gatehouse.sessions.list(limit: 3, page: .before(SessionService.pageKey(secondPage.first!.session)))
+        #expect(back.map(\.email) == firstPage.map(\.email))
+        let from = try await test.gatehouse.sessions.list(limit: 2, page: .from(SessionService.pageKey(secondPage.first!.session)))
+        #expect(from.map(\.email) == ["user3@example.com", "user2@example.com"])
+        let last = try await test.gatehouse.sessions.list(limit: 3, page: .last)
+        #expect(last.map(\.email) == ["user2@example.com", "user1@example.com", "user0@example.com"])
+        #expect(try await test.gatehouse.sessions.list(.init(text: TextFilter(pattern: "USER[35]"))).map(\.email) == ["user5@example.com", "user3@example.com"])
+        #expect(try await test.gatehouse.sessions.list(.init(text: TextFilter(typed: "!user[0-4]"))).count == 2)
         #expect(try await test.gatehouse.sessions.list(.init(email: "user2@example.com")).count == 1)
         test.clock.advance(by: 101)
         #expect(try await test.gatehouse.sessions.list(.init(state: .expired)).count == 7)

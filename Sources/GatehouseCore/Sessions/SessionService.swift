@@ -245,15 +245,20 @@ public final class SessionService: Sendable {
         public var email: String?
         /// Matches the effective state, so `expired` includes active rows past a deadline.
         public var state: Session.State?
-        public init(email: String? = nil, state: Session.State? = nil) {
+        /// Matched against handle, email, kind, state, IP and user agent.
+        public var text: TextFilter?
+        public init(email: String? = nil, state: Session.State? = nil, text: TextFilter? = nil) {
             self.email = email
             self.state = state
+            self.text = text
         }
     }
 
-    /// Newest first, `limit` at a time; pass the last row's id as `beforeId` for the next page
-    /// (keyset paging: every page costs the same, however deep).
-    public func list(_ filter: Filter = .init(), limit: Int = 100, beforeId: Int64? = nil) async throws -> [SessionSummary] {
+    /// The key that orders session listings (newest first) and that `Page` cursors hold.
+    public static func pageKey(_ session: Session) -> [Int64] { [session.id] }
+
+    /// One window of sessions, newest first (keyset paging: every page costs the same, however deep).
+    public func list(_ filter: Filter = .init(), limit: Int = 100, page: Page = .first) async throws -> [SessionSummary] {
         let now = clock.now().unixSeconds
         var conditions: [String] = []
         var arguments: [(any DatabaseValueConvertible)?] = []
@@ -270,17 +275,24 @@ public final class SessionService: Sendable {
             }
             if state == .active || state == .expired { arguments += [now, now] }
         }
-        if let beforeId {
-            conditions.append("s.id < ?")
-            arguments.append(beforeId)
+        if let text = filter.text {
+            let match = text.condition(haystack: "s.handle || ' ' || u.email || ' ' || s.kind || ' ' || s.state || ' ' || coalesce(s.ip, '') || ' ' || coalesce(s.user_agent, '')")
+            conditions.append(match.sql)
+            arguments.append(match.argument)
+        }
+        let keyset = Keyset(columns: ["s.id"]).clause(for: page)
+        if let condition = keyset.condition {
+            conditions.append(condition)
+            arguments += keyset.arguments.map { $0 }
         }
         arguments.append(limit)
         let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
-        let sql = "\(Self.summarySelect) \(whereClause) ORDER BY s.id DESC LIMIT ?"
+        let sql = "\(Self.summarySelect) \(whereClause) ORDER BY \(keyset.orderBy) LIMIT ?"
         let statementArguments = StatementArguments(arguments)
-        return try await database.read { db in
+        let rows = try await database.read { db in
             try SessionSummary.fetchAll(db, sql: sql, arguments: statementArguments)
         }
+        return keyset.reversed ? rows.reversed() : rows
     }
 
     private static let summarySelect = """

@@ -55,6 +55,7 @@ public final class GatehouseDatabase: Sendable {
         config.readonly = options.readOnly
         config.busyMode = .timeout(options.busyTimeout)
         config.foreignKeysEnabled = true
+        config.prepareDatabase { db in db.add(function: TextMatchFunction.function) }
 
         let pool: DatabasePool
         do {

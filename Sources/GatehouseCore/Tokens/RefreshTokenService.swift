@@ -258,23 +258,39 @@ public final class RefreshTokenService: Sendable {
         public var family: String?
         public var email: String?
         public var state: RefreshToken.State?
-        public init(sessionHandle: String? = nil, family: String? = nil, email: String? = nil, state: RefreshToken.State? = nil) {
+        /// Matched against family, session handle, email, state and fingerprint.
+        public var text: TextFilter?
+        public init(sessionHandle: String? = nil, family: String? = nil, email: String? = nil,
+                    state: RefreshToken.State? = nil, text: TextFilter? = nil) {
             self.sessionHandle = sessionHandle
             self.family = family
             self.email = email
             self.state = state
+            self.text = text
         }
     }
 
-    /// Newest first; keyset paging with `beforeId`.
-    public func list(_ filter: Filter = .init(), limit: Int = 100, beforeId: Int64? = nil) async throws -> [RefreshTokenSummary] {
+    /// Tokens list grouped by family: newest session first, newest token first within it.
+    public static func pageKey(_ token: RefreshToken) -> [Int64] { [token.sessionId, token.id] }
+
+    /// One window of tokens in family order; keyset paging as for sessions.
+    public func list(_ filter: Filter = .init(), limit: Int = 100, page: Page = .first) async throws -> [RefreshTokenSummary] {
         var conditions: [String] = []
         var arguments: [(any DatabaseValueConvertible)?] = []
         if let handle = filter.sessionHandle { conditions.append("s.handle = ?"); arguments.append(handle) }
         if let family = filter.family { conditions.append("rt.family = ?"); arguments.append(family) }
         if let email = filter.email { conditions.append("u.email = ?"); arguments.append(try EmailAddress.normalize(email)) }
         if let state = filter.state { conditions.append("rt.state = ?"); arguments.append(state.rawValue) }
-        if let beforeId { conditions.append("rt.id < ?"); arguments.append(beforeId) }
+        if let text = filter.text {
+            let match = text.condition(haystack: "rt.family || ' ' || s.handle || ' ' || u.email || ' ' || rt.state || ' ' || lower(hex(substr(rt.token_hash, 1, 6)))")
+            conditions.append(match.sql)
+            arguments.append(match.argument)
+        }
+        let keyset = Keyset(columns: ["rt.session_id", "rt.id"]).clause(for: page)
+        if let condition = keyset.condition {
+            conditions.append(condition)
+            arguments += keyset.arguments.map { $0 }
+        }
         arguments.append(limit)
         let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
         let sql = """
@@ -283,9 +299,10 @@ public final class RefreshTokenService: Sendable {
             JOIN sessions s ON s.id = rt.session_id
             JOIN users u ON u.id = s.user_id
             LEFT JOIN refresh_tokens p ON p.id = rt.parent_id
-            \(whereClause) ORDER BY rt.id DESC LIMIT ?
+            \(whereClause) ORDER BY \(keyset.orderBy) LIMIT ?
             """
         let statementArguments = StatementArguments(arguments)
-        return try await database.read { db in try RefreshTokenSummary.fetchAll(db, sql: sql, arguments: statementArguments) }
+        let rows = try await database.read { db in try RefreshTokenSummary.fetchAll(db, sql: sql, arguments: statementArguments) }
+        return keyset.reversed ? rows.reversed() : rows
     }
 }

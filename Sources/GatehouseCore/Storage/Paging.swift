@@ -1,0 +1,109 @@
+import Foundation
+import GRDB
+import Synchronization
+
+/// Which window of a newest-first listing to read. Listings page by keyset (the key of a row,
+/// never OFFSET), so the millionth row costs what the first does.
+public enum Page: Sendable, Equatable {
+    /// The newest rows.
+    case first
+    /// Rows from this key on (inclusive), towards older ones: re-reads a window in place.
+    case from([Int64])
+    /// Rows older than this key: the next page down.
+    case after([Int64])
+    /// The rows just newer than this key, still returned newest first: the page up.
+    case before([Int64])
+    /// The oldest rows, returned newest first: the bottom of the list.
+    case last
+}
+
+/// Builds the keyset condition and order for a `Page` over key columns that sort descending.
+struct Keyset {
+    /// SQL expressions forming the key, most significant first (e.g. `["s.id"]`).
+    var columns: [String]
+
+    struct Clause {
+        var condition: String?
+        var arguments: [Int64]
+        var orderBy: String
+        /// True when the query reads ascending and the caller must reverse the rows.
+        var reversed: Bool
+    }
+
+    func clause(for page: Page) -> Clause {
+        let key = "(" + columns.joined(separator: ", ") + ")"
+        let descending = columns.map { "\($0) DESC" }.joined(separator: ", ")
+        let ascending = columns.map { "\($0) ASC" }.joined(separator: ", ")
+        func placeholders(_ values: [Int64]) -> String { "(" + values.map { _ in "?" }.joined(separator: ", ") + ")" }
+        switch page {
+        case .first: return Clause(condition: nil, arguments: [], orderBy: descending, reversed: false)
+        case .from(let cursor): return Clause(condition: "\(key) <= \(placeholders(cursor))", arguments: cursor, orderBy: descending, reversed: false)
+        case .after(let cursor): return Clause(condition: "\(key) < \(placeholders(cursor))", arguments: cursor, orderBy: descending, reversed: false)
+        case .before(let cursor): return Clause(condition: "\(key) > \(placeholders(cursor))", arguments: cursor, orderBy: ascending, reversed: true)
+        case .last: return Clause(condition: nil, arguments: [], orderBy: ascending, reversed: true)
+        }
+    }
+}
+
+/// A free-text filter as operators type it: a case-insensitive regular expression (plain text
+/// is a regular expression too), optionally inverted with a leading `!`.
+public struct TextFilter: Sendable, Equatable {
+    public var pattern: String
+    public var inverted: Bool
+
+    public init(pattern: String, inverted: Bool = false) {
+        self.pattern = pattern
+        self.inverted = inverted
+    }
+
+    /// Parses what follows `/`: `!text` inverts. Nil for an empty filter.
+    public init?(typed: String) {
+        var text = typed
+        let inverted = text.hasPrefix("!")
+        if inverted { text.removeFirst() }
+        guard !text.isEmpty else { return nil }
+        self.init(pattern: text, inverted: inverted)
+    }
+
+    /// Why the pattern is not a valid regular expression, or nil when it is.
+    public var problem: String? {
+        do {
+            _ = try NSRegularExpression(pattern: pattern)
+            return nil
+        } catch {
+            return "not a valid regular expression: \(pattern)"
+        }
+    }
+
+    /// The SQL condition matching `haystack` (an SQL expression) against this filter.
+    func condition(haystack: String) -> (sql: String, argument: String) {
+        ("gatehouse_match(?, \(haystack)) = \(inverted ? 0 : 1)", pattern)
+    }
+}
+
+/// The SQL function `gatehouse_match(pattern, text)`, registered on every connection.
+enum TextMatchFunction {
+    private static let cache = RegexCache()
+
+    static let function = DatabaseFunction("gatehouse_match", argumentCount: 2, pure: true) { values in
+        guard let pattern = String.fromDatabaseValue(values[0].databaseValue) else { return false }
+        let text = String.fromDatabaseValue(values[1].databaseValue) ?? ""
+        return cache.matches(pattern: pattern, text: text)
+    }
+
+    final class RegexCache: Sendable {
+        private let compiled = Mutex<[String: NSRegularExpression?]>([:])
+
+        func matches(pattern: String, text: String) -> Bool {
+            let regex = compiled.withLock { cache -> NSRegularExpression? in
+                if let hit = cache[pattern] { return hit }
+                let made = try? NSRegularExpression(pattern: pattern, options: [.caseInsensitive])
+                if cache.count > 64 { cache.removeAll() }
+                cache[pattern] = made
+                return made
+            }
+            guard let regex else { return text.range(of: pattern, options: .caseInsensitive) != nil }
+            return regex.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)) != nil
+        }
+    }
+}
