@@ -32,13 +32,16 @@ let package = Package(
             dependencies: [
                 "GatehouseCore",
                 "GatehouseConsole",
+                "TerminalKit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        .target(name: "GatehouseTestSupport", path: "Tests/GatehouseTestSupport"),
         .testTarget(
             name: "GatehouseCoreTests",
             dependencies: [
                 "GatehouseCore",
+                "GatehouseTestSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
@@ -46,7 +49,7 @@ let package = Package(
         .testTarget(name: "TerminalKitTests", dependencies: ["TerminalKit"]),
         .testTarget(
             name: "GatehouseConsoleTests",
-            dependencies: ["GatehouseConsole", "GatehouseCore", "TerminalKit"]
+            dependencies: ["GatehouseConsole", "GatehouseCore", "TerminalKit", "GatehouseTestSupport"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import GatehouseCore
+import TerminalKit
 
 /// `gatehouse`: argument parsing and wiring only; everything it does is a Core call.
 @main
@@ -10,7 +11,7 @@ struct GatehouseCommand: AsyncParsableCommand {
         abstract: "Magic-link login, sessions, rotating refresh tokens, rate limits and a hash-chained audit log over one SQLite file.",
         discussion: "Every command takes --db PATH (default: $GATEHOUSE_DB, else ./gatehouse.sqlite).",
         version: "0.1.0",
-        subcommands: [InitCommand.self, SessionsCommand.self, TokensCommand.self, LimitsCommand.self,
+        subcommands: [InitCommand.self, ConsoleCommand.self, SessionsCommand.self, TokensCommand.self, LimitsCommand.self,
                       AuditCommand.self, DebugCommand.self]
     )
 
@@ -44,6 +45,9 @@ struct GatehouseCommand: AsyncParsableCommand {
             printError(error.description)
             return 1
         case let error as DatabaseOpenError:
+            printError(error.description)
+            return 1
+        case let error as TerminalError:
             printError(error.description)
             return 1
         case let error as ExitCode:

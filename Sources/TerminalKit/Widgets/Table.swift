@@ -49,11 +49,11 @@ public struct Table {
             let shown = widths.filter { $0 > 0 }
             return shown.reduce(0, +) + max(0, shown.count - 1) * Self.gap
         }
-        // Shrink flexible columns towards their minimum, widest first.
-        while total(desired) > width {
-            let candidates = desired.indices.filter { columns[$0].flex > 0 && desired[$0] > columns[$0].minWidth }
-            guard let widest = candidates.max(by: { desired[$0] < desired[$1] }) else { break }
-            desired[widest] -= 1
+        // Shrink flexible columns towards their minimum, rightmost (least important) first.
+        for index in desired.indices.reversed() where columns[index].flex > 0 {
+            let excess = total(desired) - width
+            guard excess > 0 else { break }
+            desired[index] -= min(excess, desired[index] - columns[index].minWidth)
         }
         // Drop columns from the right until the rest fit.
         var last = desired.count - 1

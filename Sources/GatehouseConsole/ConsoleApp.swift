@@ -1,0 +1,121 @@
+import Foundation
+import GatehouseCore
+import Synchronization
+import TerminalKit
+
+/// How the console was started.
+public struct ConsoleOptions: Sendable {
+    public var readOnly: Bool
+    /// Seconds between checks for changes (0.1 at the least).
+    public var refreshInterval: Double
+    public var operatorIdentity: OperatorIdentity
+
+    public init(readOnly: Bool = false, refreshInterval: Double = 0.5, operatorIdentity: OperatorIdentity) {
+        self.readOnly = readOnly
+        self.refreshInterval = max(0.1, refreshInterval)
+        self.operatorIdentity = operatorIdentity
+    }
+}
+
+/// The console's loop: events and command results in, frames out.
+///
+/// Everything here runs on one thread, the one that owns the backend (curses is not
+/// thread-safe). Database work runs in tasks whose results come back through `inbox`.
+public final class ConsoleApp {
+    private let backend: any Backend
+    private let terminal: Terminal
+    private let options: ConsoleOptions
+    private let update: ConsoleUpdate
+    private let theme: ConsoleTheme
+    private let clock: any GatehouseClock
+    private var model: ConsoleModel
+    private let inbox = Inbox()
+    /// Commands started and not yet answered; tests wait for zero.
+    private var inFlight = 0
+    private var lastTick = Date.distantPast
+
+    final class Inbox: Sendable {
+        private let messages = Mutex<[ConsoleMessage]>([])
+        func post(_ message: ConsoleMessage) { messages.withLock { $0.append(message) } }
+        func take() -> [ConsoleMessage] { messages.withLock { queue in defer { queue.removeAll() }; return queue } }
+    }
+
+    public init(gatehouse: Gatehouse, options: ConsoleOptions, backend: any Backend) throws {
+        self.backend = backend
+        terminal = Terminal(backend: backend)
+        self.options = options
+        clock = gatehouse.clock
+        update = ConsoleUpdate(data: ConsoleDataSource(gatehouse: gatehouse, changes: try ChangeDetector(database: gatehouse.database),
+                                                       actor: .operator(options.operatorIdentity)))
+        theme = backend.supportsColor && ProcessInfo.processInfo.environment["NO_COLOR"] == nil ? .standard : .monochrome
+        model = ConsoleModel(readOnly: options.readOnly || gatehouse.database.options.readOnly, size: backend.size,
+                             databasePath: gatehouse.database.path,
+                             operatorName: options.operatorIdentity.name + (options.operatorIdentity.sshClient.map { "@\($0)" } ?? ""))
+    }
+
+    /// Runs until the person quits or `stop` says so. Blocks the calling thread.
+    public func run(stop: () -> Bool = { false }) {
+        start()
+        while !model.quit && !stop() {
+            let event = backend.nextEvent(timeout: 0.05)
+            if let event { send(.event(event)) }
+            pump()
+            render()
+        }
+    }
+
+    /// Loads the first windows; the loop or a test calls this once.
+    public func start() {
+        execute(update.reloadAll(model))
+        _ = try? update.data.changes.hasChanged()  // the first answer is always "changed"
+        lastTick = Date()
+    }
+
+    /// Feeds one message through `update` and starts the commands it returns.
+    func send(_ message: ConsoleMessage) {
+        execute(update.update(&model, message, now: clock.now()))
+    }
+
+    public func send(_ event: Event) { send(.event(event)) }
+
+    /// Delivers finished command results and, when due, a tick.
+    public func pump() {
+        for message in inbox.take() {
+            inFlight -= 1
+            send(message)
+        }
+        if Date().timeIntervalSince(lastTick) >= options.refreshInterval {
+            lastTick = Date()
+            send(.tick)
+        }
+    }
+
+    /// Draws the current model; only changed cells reach the terminal.
+    @discardableResult
+    public func render() -> Buffer {
+        let now = clock.now()
+        let model = self.model
+        let theme = self.theme
+        return terminal.draw { buffer in ConsoleView.render(model, theme: theme, now: now, into: &buffer) }
+    }
+
+    public var isFinished: Bool { model.quit }
+
+    /// Waits until every started command has answered and been applied (for tests).
+    public func settle(timeout: Double = 5) async {
+        let deadline = Date().addingTimeInterval(timeout)
+        repeat {
+            pump()
+            if inFlight == 0 { return }
+            try? await Task.sleep(for: .milliseconds(2))
+        } while Date() < deadline
+    }
+
+    private func execute(_ commands: [ConsoleCommand]) {
+        for command in commands {
+            inFlight += 1
+            let inbox = self.inbox
+            Task.detached { inbox.post(await command()) }
+        }
+    }
+}

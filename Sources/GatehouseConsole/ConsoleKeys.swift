@@ -1,0 +1,51 @@
+import TerminalKit
+
+/// What a key can ask the console to do.
+enum ConsoleAction: Hashable, Sendable {
+    case quit, help, command, filter, back, details, refresh, pause
+    case up, down, pageUp, pageDown, top, bottom
+    case nextPane, previousPane, pane(Int)
+    case revoke, revokeUser, revokeFamily
+}
+
+/// The console's key map. Help and the hint bar are built from it; read-only mode has no
+/// action keys at all. No single Ctrl-key does anything destructive.
+enum ConsoleKeys {
+    static func map(readOnly: Bool, pane: PaneID) -> KeyMap<ConsoleAction> {
+        var bindings: [KeyBinding<ConsoleAction>] = []
+        if !readOnly {
+            switch pane {
+            case .sessions:
+                bindings.append(KeyBinding([.character("d")], .revoke, "revoke the selected session (asks first)", hint: "revoke", section: "Actions"))
+            case .tokens:
+                bindings.append(KeyBinding([.character("d")], .revoke, "revoke the selected refresh token (asks first)", hint: "revoke token", section: "Actions"))
+                bindings.append(KeyBinding([.character("f")], .revokeFamily, "revoke the selected token's whole family (asks first)", hint: "revoke family", section: "Actions"))
+            }
+            bindings.append(KeyBinding([.character("D")], .revokeUser, "revoke every session of the selected user (type the email to confirm)", hint: "revoke user", section: "Actions"))
+        }
+        bindings += [
+            KeyBinding([.enter], .details, "details: token lineage and audit trail", hint: "details", section: "Views"),
+            KeyBinding([.character("/")], .filter, "filter rows (regular expression; !text inverts)", hint: "filter", section: "Views"),
+            KeyBinding([.character(":")], .command, "command: :sessions, :tokens [email], :q", hint: "cmd", section: "Views"),
+            KeyBinding([.character(" ")], .pause, "pause or resume live updates", hint: "pause", section: "Views"),
+            KeyBinding([.character("r")], .refresh, "refresh now", section: "Views"),
+            KeyBinding([.character("?")], .help, "this help", hint: "help", section: "Views"),
+            KeyBinding([.escape], .back, "back: close a view, clear the filter", section: "Views"),
+            KeyBinding([.character("q"), .control("c")], .quit, "quit", hint: "quit", section: "Views"),
+            KeyBinding([.tab], .nextPane, "next pane", section: "Panes"),
+            KeyBinding([.backTab], .previousPane, "previous pane", section: "Panes"),
+        ]
+        for pane in PaneID.allCases {
+            bindings.append(KeyBinding([.character(Character(String(pane.rawValue + 1)))], .pane(pane.rawValue), "\(pane.title) pane", section: "Panes"))
+        }
+        bindings += [
+            KeyBinding([.up, .character("k")], .up, "move up", section: "Navigation"),
+            KeyBinding([.down, .character("j")], .down, "move down", section: "Navigation"),
+            KeyBinding([.pageUp, .control("b")], .pageUp, "page up", section: "Navigation"),
+            KeyBinding([.pageDown, .control("f")], .pageDown, "page down", section: "Navigation"),
+            KeyBinding([.home, .character("g")], .top, "newest (top)", section: "Navigation"),
+            KeyBinding([.end, .character("G")], .bottom, "oldest (bottom)", section: "Navigation"),
+        ]
+        return KeyMap(bindings)
+    }
+}

@@ -1,0 +1,137 @@
+import Foundation
+import GatehouseCore
+import TerminalKit
+
+/// The panes, in tab order; `1`…`n` select them.
+public enum PaneID: Int, CaseIterable, Sendable {
+    case sessions, tokens
+
+    var title: String {
+        switch self {
+        case .sessions: "Sessions"
+        case .tokens: "Tokens"
+        }
+    }
+}
+
+/// A row a pane can show: a stable key for sticky selection and paging, and value equality for
+/// spotting changed rows.
+protocol PaneRow: Sendable, Equatable {
+    var pageKey: [Int64] { get }
+}
+
+extension SessionSummary: PaneRow {
+    var pageKey: [Int64] { SessionService.pageKey(session) }
+}
+
+extension RefreshTokenSummary: PaneRow {
+    var pageKey: [Int64] { RefreshTokenService.pageKey(token) }
+}
+
+/// One pane's window onto a listing: the rows on screen (plus one, to know if more follow),
+/// where the window starts, what is selected and what just changed.
+struct PaneState<Row: PaneRow> {
+    var rows: [Row] = []
+    /// How the current window was read; reloads re-read from the same top row.
+    var anchor: Page = .first
+    var selectedKey: [Int64]?
+    var selectedIndex = 0
+    var hasMoreBelow = false
+    var filter: TextFilter?
+    var loaded = false
+    /// Keys of rows that appeared or changed, and until when they are highlighted.
+    var highlights: [[Int64]: (changed: Bool, until: Date)] = [:]
+
+    var selectedRow: Row? { rows.indices.contains(selectedIndex) ? rows[selectedIndex] : nil }
+
+    /// Takes a freshly read window, keeping the selection on the same row when it is still there
+    /// and marking rows that are new or different since the last read.
+    mutating func apply(_ fresh: [Row], windowSize: Int, now: Date, highlightFor seconds: TimeInterval = 2) {
+        let visible = Array(fresh.prefix(windowSize))
+        if loaded {
+            let previous = Dictionary(rows.map { ($0.pageKey, $0) }, uniquingKeysWith: { first, _ in first })
+            let newestBefore = rows.first?.pageKey
+            for row in visible {
+                if let old = previous[row.pageKey] {
+                    if old != row { highlights[row.pageKey] = (true, now.addingTimeInterval(seconds)) }
+                } else if let newestBefore, row.pageKey.lexicographicallyPrecedes(newestBefore) == false, anchor == .first {
+                    highlights[row.pageKey] = (false, now.addingTimeInterval(seconds))
+                }
+            }
+        }
+        highlights = highlights.filter { $0.value.until > now }
+        rows = visible
+        hasMoreBelow = fresh.count > windowSize
+        loaded = true
+        if let key = selectedKey, let index = rows.firstIndex(where: { $0.pageKey == key }) {
+            selectedIndex = index
+        } else {
+            selectedIndex = min(selectedIndex, max(0, rows.count - 1))
+            selectedKey = selectedRow?.pageKey
+        }
+    }
+
+    mutating func select(_ index: Int) {
+        selectedIndex = max(0, min(index, rows.count - 1))
+        selectedKey = selectedRow?.pageKey
+    }
+
+    /// The page that re-reads this window in place.
+    var reloadPage: Page {
+        if anchor == .first { return .first }
+        return rows.first.map { .from($0.pageKey) } ?? .first
+    }
+}
+
+/// What covers the panes, if anything.
+enum Overlay {
+    case help(TextView)
+    case detail(TextView)
+    case confirm(ConfirmDialog, PendingAction)
+    case prompt(PromptKind, LineEditor)
+}
+
+enum PromptKind: Equatable {
+    case command, filter
+
+    var symbol: String { self == .command ? ":" : "/" }
+}
+
+/// A destructive action waiting for its confirmation.
+enum PendingAction: Sendable, Equatable {
+    case revokeSession(handle: String)
+    case revokeUser(email: String)
+    case revokeToken(hashHex: String, fingerprint: String)
+    case revokeFamily(String)
+}
+
+struct StatusMessage: Equatable {
+    enum Kind { case info, error }
+    var text: String
+    var kind: Kind
+}
+
+/// Everything the console shows. One model, changed only by `update`.
+struct ConsoleModel {
+    var pane: PaneID = .sessions
+    var sessions = PaneState<SessionSummary>()
+    var tokens = PaneState<RefreshTokenSummary>()
+    /// `:tokens alice@example.com` narrows the tokens pane to one user.
+    var tokensUser: String?
+    var overlay: Overlay?
+    var message: StatusMessage?
+    var paused = false
+    var readOnly: Bool
+    var size: Size
+    var quit = false
+    var databasePath: String
+    var operatorName: String
+    /// The time of the message being handled, from Gatehouse's clock.
+    var now = Date()
+
+    /// Table rows that fit: the screen less the header, tabs, table header, status and hints.
+    var windowSize: Int { max(1, size.height - 6) }
+
+    static let minimumSize = Size(width: 80, height: 24)
+    var isTooSmall: Bool { size.width < Self.minimumSize.width || size.height < Self.minimumSize.height }
+}

@@ -1,0 +1,193 @@
+import Foundation
+import GatehouseCore
+import TerminalKit
+
+/// The update function: the only place the model changes. Side effects come back as commands.
+struct ConsoleUpdate {
+    let data: ConsoleDataSource
+
+    func update(_ model: inout ConsoleModel, _ message: ConsoleMessage, now: Date) -> [ConsoleCommand] {
+        model.now = now
+        switch message {
+        case .event(.resize(let size)):
+            model.size = size
+            return reloadAll(model)
+        case .event(.key(let key)):
+            return handle(key, &model, now: now)
+        case .event(.mouse):
+            return []
+        case .tick:
+            return [data.checkChanges()]
+        case .databaseChanged(let changed):
+            return changed && !model.paused ? reloadAll(model) : []
+        case .sessionsLoaded(let rows, let anchor, let select):
+            model.sessions.anchor = anchor
+            if let select { model.sessions.selectedKey = select }
+            model.sessions.apply(rows, windowSize: model.windowSize, now: now)
+            return []
+        case .tokensLoaded(let rows, let anchor, let select):
+            model.tokens.anchor = anchor
+            if let select { model.tokens.selectedKey = select }
+            model.tokens.apply(rows, windowSize: model.windowSize, now: now)
+            return []
+        case .reanchor(let pane, let page, let select):
+            return [load(pane, model, page: page, select: select)]
+        case .detailLoaded(let view):
+            model.overlay = .detail(view)
+            return []
+        case .actionDone(let text):
+            model.message = StatusMessage(text: text, kind: .info)
+            return reloadAll(model)
+        case .failed(let text):
+            model.message = StatusMessage(text: text, kind: .error)
+            return []
+        }
+    }
+
+    // MARK: - Loading
+
+    func reloadAll(_ model: ConsoleModel) -> [ConsoleCommand] {
+        [load(.sessions, model, page: model.sessions.reloadPage), load(.tokens, model, page: model.tokens.reloadPage)]
+    }
+
+    func load(_ pane: PaneID, _ model: ConsoleModel, page: Page, select: [Int64]? = nil) -> ConsoleCommand {
+        let limit = model.windowSize + 1
+        switch pane {
+        case .sessions: return data.loadSessions(page: page, filter: model.sessions.filter, limit: limit, select: select)
+        case .tokens: return data.loadTokens(page: page, filter: model.tokens.filter, email: model.tokensUser, limit: limit, select: select)
+        }
+    }
+
+    // MARK: - Keys
+
+    private func handle(_ key: Key, _ model: inout ConsoleModel, now: Date) -> [ConsoleCommand] {
+        if let overlay = model.overlay { return handleOverlay(overlay, key, &model) }
+        if model.isTooSmall {
+            if key == .character("q") || key == .control("c") { model.quit = true }
+            return []
+        }
+        guard let action = ConsoleKeys.map(readOnly: model.readOnly, pane: model.pane).action(for: key) else { return [] }
+        return perform(action, &model)
+    }
+
+    private func perform(_ action: ConsoleAction, _ model: inout ConsoleModel) -> [ConsoleCommand] {
+        switch action {
+        case .quit: model.quit = true
+        case .help:
+            let lines = ConsoleKeys.map(readOnly: model.readOnly, pane: model.pane).helpLines
+            model.overlay = .help(TextView(title: "Keys — \(model.pane.title)\(model.readOnly ? " (read-only)" : "")", lines: lines))
+        case .command: model.overlay = .prompt(.command, LineEditor())
+        case .filter:
+            let current = filter(of: model.pane, model).map { ($0.inverted ? "!" : "") + $0.pattern } ?? ""
+            model.overlay = .prompt(.filter, LineEditor(current))
+        case .back:
+            if filter(of: model.pane, model) != nil {
+                setFilter(nil, &model)
+                return [load(model.pane, model, page: .first)]
+            }
+            if model.pane == .tokens, model.tokensUser != nil {
+                model.tokensUser = nil
+                return [load(.tokens, model, page: .first)]
+            }
+            model.message = nil
+        case .refresh: return reloadAll(model)
+        case .pause:
+            model.paused.toggle()
+            model.message = StatusMessage(text: model.paused ? "live updates paused (space resumes)" : "live updates resumed", kind: .info)
+            return model.paused ? [] : reloadAll(model)
+        case .details: return details(model)
+        case .nextPane: model.pane = PaneID(rawValue: (model.pane.rawValue + 1) % PaneID.allCases.count)!
+        case .previousPane: model.pane = PaneID(rawValue: (model.pane.rawValue + PaneID.allCases.count - 1) % PaneID.allCases.count)!
+        case .pane(let index): model.pane = PaneID(rawValue: index) ?? model.pane
+        case .up, .down, .pageUp, .pageDown, .top, .bottom: return navigate(action, &model)
+        case .revoke, .revokeUser, .revokeFamily: confirm(action, &model)
+        }
+        return []
+    }
+
+    private func filter(of pane: PaneID, _ model: ConsoleModel) -> TextFilter? {
+        pane == .sessions ? model.sessions.filter : model.tokens.filter
+    }
+
+    private func setFilter(_ filter: TextFilter?, _ model: inout ConsoleModel) {
+        switch model.pane {
+        case .sessions: model.sessions.filter = filter; model.sessions.selectedKey = nil; model.sessions.selectedIndex = 0
+        case .tokens: model.tokens.filter = filter; model.tokens.selectedKey = nil; model.tokens.selectedIndex = 0
+        }
+    }
+
+    private func details(_ model: ConsoleModel) -> [ConsoleCommand] {
+        switch model.pane {
+        case .sessions: return model.sessions.selectedRow.map { [data.loadSessionDetail(handle: $0.session.handle)] } ?? []
+        case .tokens: return model.tokens.selectedRow.map { [data.loadSessionDetail(handle: $0.sessionHandle)] } ?? []
+        }
+    }
+
+    // MARK: - Overlays
+
+    private func handleOverlay(_ overlay: Overlay, _ key: Key, _ model: inout ConsoleModel) -> [ConsoleCommand] {
+        let page = max(1, model.size.height - 4)
+        switch overlay {
+        case .help(var view), .detail(var view):
+            if key == .escape || key == .character("q") || key == .enter || (key == .character("?") && { if case .help = overlay { return true }; return false }()) {
+                model.overlay = nil
+            } else if view.handle(key, pageHeight: page) {
+                if case .help = overlay { model.overlay = .help(view) } else { model.overlay = .detail(view) }
+            }
+            return []
+        case .confirm(var dialog, let action):
+            switch dialog.handle(key) {
+            case .pending: model.overlay = .confirm(dialog, action)
+            case .cancelled:
+                model.overlay = nil
+                model.message = StatusMessage(text: "cancelled; nothing was changed", kind: .info)
+            case .confirmed:
+                model.overlay = nil
+                return [data.perform(action)]
+            }
+            return []
+        case .prompt(let kind, var editor):
+            switch key {
+            case .escape: model.overlay = nil
+            case .enter:
+                model.overlay = nil
+                return kind == .command ? runCommand(editor.text, &model) : applyFilter(editor.text, &model)
+            default:
+                _ = editor.handle(key)
+                model.overlay = .prompt(kind, editor)
+            }
+            return []
+        }
+    }
+
+    private func applyFilter(_ text: String, _ model: inout ConsoleModel) -> [ConsoleCommand] {
+        let filter = TextFilter(typed: text)
+        if let problem = filter?.problem {
+            model.message = StatusMessage(text: problem, kind: .error)
+            return []
+        }
+        setFilter(filter, &model)
+        return [load(model.pane, model, page: .first)]
+    }
+
+    private func runCommand(_ text: String, _ model: inout ConsoleModel) -> [ConsoleCommand] {
+        let words = text.split(separator: " ").map(String.init)
+        guard let name = words.first?.lowercased() else { return [] }
+        switch name {
+        case "q", "q!", "quit", "exit": model.quit = true
+        case "help", "h": return perform(.help, &model)
+        case "sessions", "session", "s":
+            model.pane = .sessions
+            if words.count > 1 { return applyFilter(words.dropFirst().joined(separator: " "), &model) }
+        case "tokens", "token", "t":
+            model.pane = .tokens
+            model.tokensUser = words.count > 1 ? words[1] : nil
+            model.tokens.selectedKey = nil
+            model.tokens.selectedIndex = 0
+            return [load(.tokens, model, page: .first)]
+        default:
+            model.message = StatusMessage(text: "unknown command :\(name) (try :sessions, :tokens EMAIL, :q)", kind: .error)
+        }
+        return []
+    }
+}

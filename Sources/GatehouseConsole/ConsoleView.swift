@@ -1,0 +1,129 @@
+import Foundation
+import GatehouseCore
+import TerminalKit
+
+/// Renders the model into a frame. Pure: the same model and time give the same buffer.
+enum ConsoleView {
+    static func render(_ model: ConsoleModel, theme: ConsoleTheme, now: Date, into buffer: inout Buffer) {
+        let area = buffer.area
+        if model.isTooSmall {
+            let lines = ["Enlarge the terminal", "Gatehouse needs at least 80×24; this one is \(area.width)×\(area.height).", "q quits"]
+            for (offset, line) in lines.enumerated() {
+                let y = area.height / 2 - 1 + offset
+                let x = max(0, (area.width - DisplayWidth.of(line)) / 2)
+                buffer.put(line, x: x, y: y, style: offset == 0 ? theme.header : .plain, maxWidth: area.width - x)
+            }
+            return
+        }
+        let (headerArea, rest) = area.splitTop(1)
+        let (tabsArea, body) = rest.splitTop(1)
+        let (main, footer) = body.splitBottom(2)
+        let (statusArea, hintsArea) = footer.splitTop(1)
+
+        renderHeader(model, theme: theme, area: headerArea, into: &buffer)
+        var tabs = TabBar(titles: PaneID.allCases.map(\.title), selected: model.pane.rawValue)
+        tabs.selectedStyle = theme.tabSelected
+        tabs.render(into: &buffer, area: tabsArea)
+        renderPaneTitle(model, theme: theme, area: tabsArea, into: &buffer)
+
+        switch model.pane {
+        case .sessions:
+            table(model.sessions, columns: SessionsPane.columns, sortColumn: 4, theme: theme, now: now,
+                  cells: { SessionsPane.cells($0, now: now) }, ended: { SessionsPane.isEnded($0, now: now) })
+                .render(into: &buffer, area: main)
+        case .tokens:
+            table(model.tokens, columns: TokensPane.columns, sortColumn: 2, theme: theme, now: now,
+                  cells: { TokensPane.cells($0, now: now) }, ended: TokensPane.isEnded)
+                .render(into: &buffer, area: main)
+        }
+        if emptyPane(model) {
+            buffer.put(emptyText(model), x: main.x + 2, y: main.y + 2, style: theme.muted, maxWidth: main.width - 4)
+        }
+
+        renderStatus(model, theme: theme, area: statusArea, into: &buffer)
+        var hints = KeyHintBar(hints: ConsoleKeys.map(readOnly: model.readOnly, pane: model.pane).hints)
+        hints.keyStyle = theme.header
+        hints.render(into: &buffer, area: hintsArea)
+
+        renderOverlay(model, theme: theme, area: body, into: &buffer)
+    }
+
+    private static func renderHeader(_ model: ConsoleModel, theme: ConsoleTheme, area: Rect, into buffer: inout Buffer) {
+        buffer.fill(area)
+        var right = "operator \(model.operatorName)"
+        if model.readOnly { right = "READ-ONLY  " + right }
+        if model.paused { right = "PAUSED  " + right }
+        // The flags on the right matter more than the path, which gives way first.
+        let rightWidth = min(DisplayWidth.of(right), area.width)
+        buffer.put(right, x: area.maxX - rightWidth, y: area.y, style: model.paused || model.readOnly ? theme.changedRow : theme.muted)
+        let x = buffer.put("Gatehouse console", x: 0, y: area.y, style: theme.header, maxWidth: area.width - rightWidth - 1)
+        let room = area.width - rightWidth - x - 3
+        if room > 8 {
+            buffer.put("  " + DisplayWidth.truncate(model.databasePath, to: room), x: x, y: area.y, style: theme.muted)
+        }
+    }
+
+    private static func renderPaneTitle(_ model: ConsoleModel, theme: ConsoleTheme, area: Rect, into buffer: inout Buffer) {
+        var parts: [String] = []
+        let filter = model.pane == .sessions ? model.sessions.filter : model.tokens.filter
+        if model.pane == .tokens, let user = model.tokensUser { parts.append("user \(user)") }
+        if let filter { parts.append("filter /\(filter.inverted ? "!" : "")\(filter.pattern)") }
+        guard !parts.isEmpty else { return }
+        let text = parts.joined(separator: "  ") + "  (esc clears)"
+        let width = DisplayWidth.of(text)
+        if area.width > width + 30 { buffer.put(text, x: area.maxX - width, y: area.y, style: theme.info) }
+    }
+
+    /// `sortColumn` marks the column whose order the listing follows (newest first).
+    private static func table<Row: PaneRow>(_ state: PaneState<Row>, columns: [TableColumn], sortColumn: Int, theme: ConsoleTheme, now: Date,
+                                            cells: (Row) -> [String], ended: (Row) -> Bool) -> Table {
+        var table = Table(columns: columns, rows: state.rows.map(cells))
+        table.selected = state.rows.isEmpty ? nil : state.selectedIndex
+        table.sortColumn = sortColumn
+        table.headerStyle = theme.tableHeader
+        table.selectionStyle = theme.selection
+        for (index, row) in state.rows.enumerated() {
+            if let mark = state.highlights[row.pageKey], mark.until > now {
+                table.rowStyles[index] = mark.changed ? theme.changedRow : theme.newRow
+            } else if ended(row) {
+                table.rowStyles[index] = theme.ended
+            }
+        }
+        return table
+    }
+
+    private static func emptyPane(_ model: ConsoleModel) -> Bool {
+        switch model.pane {
+        case .sessions: model.sessions.loaded && model.sessions.rows.isEmpty
+        case .tokens: model.tokens.loaded && model.tokens.rows.isEmpty
+        }
+    }
+
+    private static func emptyText(_ model: ConsoleModel) -> String {
+        let filtered = (model.pane == .sessions ? model.sessions.filter : model.tokens.filter) != nil || (model.pane == .tokens && model.tokensUser != nil)
+        if filtered { return "Nothing matches. esc clears the filter." }
+        return model.pane == .sessions ? "No sessions yet. They appear here as soon as anyone logs in." : "No refresh tokens yet."
+    }
+
+    private static func renderStatus(_ model: ConsoleModel, theme: ConsoleTheme, area: Rect, into buffer: inout Buffer) {
+        buffer.fill(area)
+        if case .prompt(let kind, let editor) = model.overlay {
+            editor.render(into: &buffer, area: area, prompt: kind.symbol)
+            return
+        }
+        if let message = model.message {
+            buffer.put(message.text, x: area.x, y: area.y, style: message.kind == .error ? theme.error : theme.info, maxWidth: area.width)
+        }
+    }
+
+    private static func renderOverlay(_ model: ConsoleModel, theme: ConsoleTheme, area: Rect, into buffer: inout Buffer) {
+        switch model.overlay {
+        case .help(let view), .detail(let view):
+            view.render(into: &buffer, area: area, border: theme.border)
+        case .confirm(let dialog, _):
+            dialog.render(into: &buffer, area: area, accent: theme.error)
+        case .prompt, .none:
+            break
+        }
+    }
+}
