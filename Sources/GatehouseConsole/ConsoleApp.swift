@@ -9,9 +9,12 @@ public struct ConsoleOptions: Sendable {
     /// Seconds between checks for changes (0.1 at the least).
     public var refreshInterval: Double
     public var operatorIdentity: OperatorIdentity
+    /// No colours even on a colour terminal (https://no-color.org: the CLI sets it from NO_COLOR).
+    public var noColor: Bool
 
-    public init(readOnly: Bool = false, refreshInterval: Double = 0.5, operatorIdentity: OperatorIdentity) {
+    public init(readOnly: Bool = false, refreshInterval: Double = 0.5, operatorIdentity: OperatorIdentity, noColor: Bool = false) {
         self.readOnly = readOnly
+        self.noColor = noColor
         self.refreshInterval = max(0.1, refreshInterval)
         self.operatorIdentity = operatorIdentity
     }
@@ -47,7 +50,7 @@ public final class ConsoleApp {
         clock = gatehouse.clock
         update = ConsoleUpdate(data: ConsoleDataSource(gatehouse: gatehouse, changes: try ChangeDetector(database: gatehouse.database),
                                                        actor: .operator(options.operatorIdentity)))
-        theme = backend.supportsColor && ProcessInfo.processInfo.environment["NO_COLOR"] == nil ? .standard : .monochrome
+        theme = backend.supportsColor && !options.noColor ? .standard : .monochrome
         model = ConsoleModel(readOnly: options.readOnly || gatehouse.database.options.readOnly, size: backend.size,
                              databasePath: gatehouse.database.path,
                              operatorName: options.operatorIdentity.name + (options.operatorIdentity.sshClient.map { "@\($0)" } ?? ""))

@@ -21,7 +21,8 @@ struct ConsoleCommand: AsyncParsableCommand {
     func run() async throws {
         let gatehouse = try database.open(readOnly: readOnly)
         let options = ConsoleOptions(readOnly: readOnly, refreshInterval: refresh,
-                                     operatorIdentity: OperatorIdentity.current(via: "console"))
+                                     operatorIdentity: OperatorIdentity.current(via: "console"),
+                                     noColor: !(ProcessInfo.processInfo.environment["NO_COLOR"] ?? "").isEmpty)
         let mouse = self.mouse
         // curses wants one thread of its own for its whole life; the loop blocks it.
         let signal: Int32? = try await withCheckedThrowingContinuation { continuation in

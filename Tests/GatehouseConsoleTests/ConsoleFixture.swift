@@ -76,7 +76,13 @@ final class ConsoleFixture {
         return text
     }
 
+    /// The screen as drawn, handles and fingerprints included.
+    var raw: String { backend.screen.text }
+
     func line(_ y: Int) -> String { backend.screen.line(y) }
+
+    /// The status line (prompts and messages), second from the bottom.
+    var statusLine: String { backend.screen.line(backend.size.height - 2) }
 
     func style(x: Int, y: Int) -> Style { backend.screen[x, y].style }
 }
