@@ -59,11 +59,17 @@ public final class ConsoleApp {
     /// Runs until the person quits or `stop` says so. Blocks the calling thread.
     public func run(stop: () -> Bool = { false }) {
         start()
+        var lastFrame = Date.distantPast
         while !model.quit && !stop() {
             let event = backend.nextEvent(timeout: 0.05)
             if let event { send(.event(event)) }
-            pump()
-            render()
+            let delivered = pump()
+            // Draw after anything happened, and once a second for the countdowns; an idle
+            // console then costs a poll, not a frame, every 50 ms.
+            if event != nil || delivered > 0 || Date().timeIntervalSince(lastFrame) >= 1 {
+                render()
+                lastFrame = Date()
+            }
         }
     }
 
@@ -81,9 +87,11 @@ public final class ConsoleApp {
 
     public func send(_ event: Event) { send(.event(event)) }
 
-    /// Delivers finished command results and, when due, a tick.
-    public func pump() {
-        for message in inbox.take() {
+    /// Delivers finished command results and, when due, a tick. Returns how many results it delivered.
+    @discardableResult
+    public func pump() -> Int {
+        let messages = inbox.take()
+        for message in messages {
             inFlight -= 1
             send(message)
         }
@@ -91,6 +99,7 @@ public final class ConsoleApp {
             lastTick = Date()
             send(.tick)
         }
+        return messages.count
     }
 
     /// Draws the current model; only changed cells reach the terminal.

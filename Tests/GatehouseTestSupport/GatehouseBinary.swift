@@ -43,3 +43,18 @@ public enum GatehouseBinary {
         finish(try start(arguments, environment: environment))
     }
 }
+
+extension GatehouseBinary {
+    /// Runs another program and returns its standard output.
+    public static func runTool(_ path: String, _ arguments: [String]) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: path)
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return String(decoding: data, as: UTF8.self)
+    }
+}

@@ -1,0 +1,136 @@
+import Foundation
+import GatehouseCore
+import GatehouseTestSupport
+import Testing
+
+/// The real console binary in a real terminal (tmux), against a real database that this test
+/// process writes to at the same time, as the server would.
+@Suite("Console in a terminal", .serialized)
+struct ConsoleTerminalTests {
+    struct Setup {
+        let directory: TemporaryDirectory
+        let gatehouse: Gatehouse
+        var path: String { directory.path("console.sqlite") }
+
+        init() throws {
+            directory = try TemporaryDirectory()
+            var configuration = GatehouseConfiguration()
+            for name in ["magic-link-email", "magic-link-ip", "verify", "refresh"] {
+                try configuration.rateLimits.override(name, rate: "100000/minute")
+            }
+            gatehouse = try Gatehouse.open(path: directory.path("console.sqlite"), options: .init(createIfMissing: true), configuration: configuration)
+        }
+
+        func login(_ email: String) async throws -> Login {
+            let link = try await gatehouse.magicLinks.requestMagicLink(email: email, context: .init(ip: "198.51.100.20"))
+            return try await gatehouse.magicLinks.verifyMagicLink(token: link.token.value, context: .init(ip: "198.51.100.20", userAgent: "curl/8.0"))
+        }
+
+        /// The console under tmux; the shell line prints its exit status when it ends.
+        func console(term: String = "xterm-256color", width: Int = 120, height: Int = 40, extra: String = "") throws -> TmuxSession {
+            let command = "env LANG=C.UTF-8 TERM=\(term) SSH_CONNECTION='203.0.113.77 50000 10.0.0.1 22' \(extra) "
+                + "\(TmuxSession.quote(GatehouseBinary.url.path)) console --db \(TmuxSession.quote(path)); echo EXIT=$?; sleep 30"
+            return try TmuxSession(socket: directory.path("tmux.sock"), width: width, height: height, command: command)
+        }
+    }
+
+    @Test("sessions created elsewhere appear within a second; d y revokes one, audited with the operator")
+    func endToEnd() async throws {
+        let setup = try Setup()
+        _ = try await setup.login("early@example.com")
+        let tmux = try setup.console()
+        #expect(await tmux.waitFor("early@example.com").0)
+
+        let login = try await setup.login("alice@example.com")
+        let started = Date()
+        let (appeared, screen) = await tmux.waitFor(login.session.handle, timeout: 1.0)
+        #expect(appeared, "not on screen within a second:\n\(screen)")
+        #expect(Date().timeIntervalSince(started) < 1.0)
+
+        // Select it by filtering on its handle, then revoke it from the keyboard.
+        try tmux.send("/")
+        try tmux.type(login.session.handle)
+        try tmux.send("Enter")
+        #expect(await tmux.waitFor { $0.contains("filter /\(login.session.handle)") && !$0.contains("early@example.com") }.0)
+        try tmux.send("d")
+        #expect(await tmux.waitFor("Revoke session \(login.session.handle) of alice@example.com?").0)
+        try tmux.send("y")
+        #expect(await tmux.waitFor("revoked session \(login.session.handle)").0)
+
+        let summary = try await setup.gatehouse.sessions.summary(handle: login.session.handle)
+        #expect(summary?.session.state == .revoked)
+        let operatorName = OperatorIdentity.current(via: "console").name
+        #expect(summary?.session.endedBy == "operator:\(operatorName)@203.0.113.77")
+        let event = try #require(try await setup.gatehouse.audit.tail(limit: 1).last)
+        #expect(event.action == "session.revoked" && event.actorType == "operator")
+        #expect(event.actorId == operatorName && event.ip == "203.0.113.77")
+
+        try tmux.send("q")
+        #expect(await tmux.waitFor("EXIT=0").0)
+    }
+
+    @Test("resizing while it runs re-lays the screen; too small asks to enlarge; the terminal is restored on quit")
+    func resize() async throws {
+        let setup = try Setup()
+        _ = try await setup.login("resize@example.com")
+        let tmux = try setup.console()
+        #expect(await tmux.waitFor("resize@example.com").0)
+        #expect(tmux.display("#{alternate_on}") == "1")
+
+        try tmux.resize(width: 90, height: 26)
+        let (narrow, narrowScreen) = await tmux.waitFor { screen in
+            let lines = screen.split(separator: "\n", omittingEmptySubsequences: false)
+            return lines.count >= 26 && lines[25].hasPrefix("d revoke") && screen.contains("resize@example.com")
+        }
+        #expect(narrow, "\(narrowScreen)")
+        #expect(narrowScreen.split(separator: "\n").allSatisfy { $0.count <= 90 })
+
+        try tmux.resize(width: 60, height: 20)
+        #expect(await tmux.waitFor("Enlarge the terminal").0)
+
+        try tmux.resize(width: 120, height: 40)
+        #expect(await tmux.waitFor { $0.contains("resize@example.com") && !$0.contains("Enlarge") }.0)
+
+        try tmux.send("q")
+        #expect(await tmux.waitFor("EXIT=0").0)
+        #expect(tmux.display("#{alternate_on}") == "0")
+    }
+
+    @Test("usable under xterm-256color, screen-256color, linux and vt100", arguments: ["xterm-256color", "screen-256color", "linux", "vt100"])
+    func terminals(term: String) async throws {
+        let setup = try Setup()
+        _ = try await setup.login("小林@example.jp")
+        let tmux = try setup.console(term: term)
+        let (ok, screen) = await tmux.waitFor("小林@example.jp")
+        #expect(ok, "\(term):\n\(screen)")
+        #expect(screen.contains("Gatehouse console") && screen.contains("HANDLE"))
+        try tmux.send("?")
+        #expect(await tmux.waitFor("Keys — Sessions").0)
+        try tmux.send("Escape")
+        try tmux.send("q")
+        #expect(await tmux.waitFor("EXIT=0").0)
+    }
+
+    @Test("SIGTERM restores the terminal before the console exits")
+    func sigterm() async throws {
+        let setup = try Setup()
+        let tmux = try setup.console()
+        #expect(await tmux.waitFor("No sessions yet").0)
+        #expect(tmux.display("#{alternate_on}") == "1")
+        // The pane runs a shell; the console is its child.
+        let shell = tmux.display("#{pane_pid}")
+        let pgrep = try GatehouseBinary.runTool("/usr/bin/pgrep", ["-P", shell, "-f", "console"])
+        let pid = try #require(Int32(pgrep.split(separator: "\n").first ?? ""))
+        kill(pid, SIGTERM)
+        let (exited, screen) = await tmux.waitFor("EXIT=143")
+        #expect(exited, "\(screen)")
+        #expect(tmux.display("#{alternate_on}") == "0")
+    }
+
+    @Test("a missing database is a message, not a crash")
+    func missingDatabase() async throws {
+        let directory = try TemporaryDirectory()
+        let result = try GatehouseBinary.run(["console", "--db", directory.path("absent.sqlite")])
+        #expect(result.status == 1 && result.stderr.contains("database not found"))
+    }
+}

@@ -1,0 +1,95 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A real terminal for end-to-end tests: tmux on a private socket, driven like a person would.
+public final class TmuxSession: @unchecked Sendable {
+    public let socket: String
+    private let target = "gatehouse-test"
+
+    /// Starts `command` (a shell command line) in a detached session of the given size.
+    public init(socket: String, width: Int = 120, height: Int = 40, command: String) throws {
+        self.socket = socket
+        let result = try Self.tmux(["-S", socket, "new-session", "-d", "-s", target, "-x", String(width), "-y", String(height), command],
+                                   capture: false)
+        guard result.status == 0 else { throw TmuxError.failed("new-session: \(result.output)") }
+    }
+
+    deinit { _ = try? Self.tmux(["-S", socket, "kill-server"], capture: false) }
+
+    public enum TmuxError: Error { case failed(String) }
+
+    /// Keys in tmux's names: "j", "Enter", "Escape", "C-c", or literal text.
+    public func send(_ keys: String...) throws {
+        _ = try Self.tmux(["-S", socket, "send-keys", "-t", target] + keys)
+    }
+
+    /// Types text literally (no key-name lookup).
+    public func type(_ text: String) throws {
+        _ = try Self.tmux(["-S", socket, "send-keys", "-t", target, "-l", text])
+    }
+
+    public func capture() -> String {
+        (try? Self.tmux(["-S", socket, "capture-pane", "-p", "-t", target]).output) ?? ""
+    }
+
+    public func resize(width: Int, height: Int) throws {
+        _ = try Self.tmux(["-S", socket, "resize-window", "-t", target, "-x", String(width), "-y", String(height)])
+    }
+
+    /// A tmux format value for the pane, e.g. `#{alternate_on}` or `#{pane_pid}`.
+    public func display(_ format: String) -> String {
+        ((try? Self.tmux(["-S", socket, "display-message", "-p", "-t", target, format]).output) ?? "")
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// Polls the screen until `predicate` holds or `timeout` passes; returns the last screen.
+    @discardableResult
+    public func waitFor(timeout: Double = 5, _ predicate: (String) -> Bool) async -> (Bool, String) {
+        let deadline = Date().addingTimeInterval(timeout)
+        var screen = capture()
+        while !predicate(screen) {
+            if Date() > deadline { return (false, screen) }
+            try? await Task.sleep(for: .milliseconds(25))
+            screen = capture()
+        }
+        return (true, screen)
+    }
+
+    public func waitFor(_ text: String, timeout: Double = 5) async -> (Bool, String) {
+        await waitFor(timeout: timeout) { $0.contains(text) }
+    }
+
+    public static var isAvailable: Bool {
+        (try? tmux(["-V"]).status) == 0
+    }
+
+    /// Runs tmux with posix_spawn and waitpid, its output going to a file. (Foundation's
+    /// Process waits for a pipe's end, which the daemonised tmux server inherits and keeps.)
+    private static func tmux(_ arguments: [String], capture: Bool = true) throws -> (status: Int32, output: String) {
+        let outputPath = FileManager.default.temporaryDirectory.appendingPathComponent("tmux-\(UUID().uuidString).out").path
+        defer { unlink(outputPath) }
+        var actions: posix_spawn_file_actions_t = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, capture ? outputPath : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        let argv = (["tmux"] + arguments).map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        var pid: pid_t = 0
+        let spawned = posix_spawnp(&pid, "tmux", &actions, nil, argv, environ)
+        guard spawned == 0 else { throw TmuxError.failed("cannot start tmux (error \(spawned)); is it installed?") }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+        let output = capture ? ((try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? "") : ""
+        let exitStatus = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+        return (exitStatus, output)
+    }
+
+    /// Single-quotes a word for the shell command tmux runs.
+    public static func quote(_ word: String) -> String {
+        "'" + word.replacingOccurrences(of: "'", with: "'\\''") + "'"
+    }
+}
