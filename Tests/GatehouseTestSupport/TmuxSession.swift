@@ -7,6 +7,8 @@ import Glibc
 public final class TmuxSession: @unchecked Sendable {
     public let socket: String
     private let target = "gatehouse-test"
+    /// The server's pid: the socket file may be gone (its folder removed) by the time we stop it.
+    private var serverPID: pid_t = 0
 
     /// Starts `command` (a shell command line) in a detached session of the given size.
     public init(socket: String, width: Int = 120, height: Int = 40, command: String) throws {
@@ -14,9 +16,13 @@ public final class TmuxSession: @unchecked Sendable {
         let result = try Self.tmux(["-S", socket, "new-session", "-d", "-s", target, "-x", String(width), "-y", String(height), command],
                                    capture: false)
         guard result.status == 0 else { throw TmuxError.failed("new-session: \(result.output)") }
+        serverPID = pid_t(display("#{pid}")) ?? 0
     }
 
-    deinit { _ = try? Self.tmux(["-S", socket, "kill-server"], capture: false) }
+    /// Stops the server and with it the program in the pane (which gets SIGHUP).
+    deinit {
+        if serverPID > 0 { kill(serverPID, SIGTERM) } else { _ = try? Self.tmux(["-S", socket, "kill-server"], capture: false) }
+    }
 
     public enum TmuxError: Error { case failed(String) }
 
