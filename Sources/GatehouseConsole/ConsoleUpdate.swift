@@ -14,8 +14,8 @@ struct ConsoleUpdate {
             return reloadAll(model)
         case .event(.key(let key)):
             return handle(key, &model, now: now)
-        case .event(.mouse):
-            return []
+        case .event(.mouse(let button, _, let y)):
+            return mouse(button, row: y, &model)
         case .tick:
             return [data.checkChanges()]
         case .databaseChanged(let changed):
@@ -120,6 +120,25 @@ struct ConsoleUpdate {
         switch model.pane {
         case .sessions: return model.sessions.selectedRow.map { [data.loadSessionDetail(handle: $0.session.handle)] } ?? []
         case .tokens: return model.tokens.selectedRow.map { [data.loadSessionDetail(handle: $0.sessionHandle)] } ?? []
+        }
+    }
+
+    /// With `--mouse`: the wheel moves the selection, a click selects a row.
+    private func mouse(_ button: MouseButton, row y: Int, _ model: inout ConsoleModel) -> [ConsoleCommand] {
+        guard model.overlay == nil, !model.isTooSmall else { return [] }
+        switch button {
+        case .wheelUp: return navigate(.up, &model)
+        case .wheelDown: return navigate(.down, &model)
+        case .left:
+            // Rows start below the header, the tabs and the column titles.
+            let index = y - 3
+            switch model.pane {
+            case .sessions where model.sessions.rows.indices.contains(index): model.sessions.select(index)
+            case .tokens where model.tokens.rows.indices.contains(index): model.tokens.select(index)
+            default: break
+            }
+            return []
+        default: return []
         }
     }
 

@@ -37,6 +37,19 @@ struct ConsoleBehaviourTests {
         #expect(fixture.style(x: 0, y: 4) == ConsoleTheme.standard.changedRow)
     }
 
+    @Test("with the mouse on, a click selects a row and the wheel moves the selection")
+    func mouse() async throws {
+        let fixture = try ConsoleFixture()
+        for name in ["a", "b", "c"] { try await fixture.login("\(name)@example.com") }
+        await fixture.start()
+        fixture.app.send(.mouse(button: .left, x: 10, y: 5))
+        await fixture.press()
+        #expect(fixture.style(x: 0, y: 5).attributes.contains(.reverse))
+        fixture.app.send(.mouse(button: .wheelUp, x: 10, y: 5))
+        await fixture.press()
+        #expect(fixture.style(x: 0, y: 4).attributes.contains(.reverse))
+    }
+
     @Test("space pauses live updates and resumes them")
     func pause() async throws {
         let fixture = try ConsoleFixture()
