@@ -75,7 +75,7 @@ public final class ConsoleApp {
 
     /// Loads the first windows; the loop or a test calls this once.
     public func start() {
-        execute(update.reloadAll(model))
+        execute(update.reloadAll(&model))
         _ = try? update.data.changes.hasChanged()  // the first answer is always "changed"
         lastTick = Date()
     }

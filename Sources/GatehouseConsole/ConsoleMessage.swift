@@ -8,10 +8,13 @@ enum ConsoleMessage: Sendable {
     case tick
     /// The change detector answered: reload when true.
     case databaseChanged(Bool)
-    case sessionsLoaded([SessionSummary], anchor: Page, select: [Int64]?)
-    case tokensLoaded([RefreshTokenSummary], anchor: Page, select: [Int64]?)
+    /// `generation` tells a stale answer from the latest (see `LoadTracker`).
+    case sessionsLoaded([SessionSummary], anchor: Page, select: [Int64]?, generation: Int)
+    case tokensLoaded([RefreshTokenSummary], anchor: Page, select: [Int64]?, generation: Int)
     /// A page-up/home/end lookup found where the window should start.
     case reanchor(PaneID, Page, select: [Int64]?)
+    /// A pane's read failed (locked, deleted file…): shown, and the pane may load again.
+    case loadFailed(PaneID, String)
     case detailLoaded(TextView)
     case actionDone(String)
     case failed(String)
@@ -32,21 +35,21 @@ struct ConsoleDataSource: Sendable {
         }
     }
 
-    func loadSessions(page: Page, filter: TextFilter?, limit: Int, select: [Int64]? = nil) -> ConsoleCommand {
+    func loadSessions(page: Page, filter: TextFilter?, limit: Int, select: [Int64]?, generation: Int) -> ConsoleCommand {
         { [gatehouse] in
             do {
                 let rows = try await gatehouse.sessions.list(.init(text: filter), limit: limit, page: page)
-                return .sessionsLoaded(rows, anchor: page, select: select)
-            } catch { return .failed(describe(error)) }
+                return .sessionsLoaded(rows, anchor: page, select: select, generation: generation)
+            } catch { return .loadFailed(.sessions, describe(error)) }
         }
     }
 
-    func loadTokens(page: Page, filter: TextFilter?, email: String?, limit: Int, select: [Int64]? = nil) -> ConsoleCommand {
+    func loadTokens(page: Page, filter: TextFilter?, email: String?, limit: Int, select: [Int64]?, generation: Int) -> ConsoleCommand {
         { [gatehouse] in
             do {
                 let rows = try await gatehouse.refreshTokens.list(.init(email: email, text: filter), limit: limit, page: page)
-                return .tokensLoaded(rows, anchor: page, select: select)
-            } catch { return .failed(describe(error)) }
+                return .tokensLoaded(rows, anchor: page, select: select, generation: generation)
+            } catch { return .loadFailed(.tokens, describe(error)) }
         }
     }
 

@@ -83,6 +83,30 @@ struct PaneState<Row: PaneRow> {
     }
 }
 
+/// Keeps pane reads in order and bounded. Every read gets a generation; an answer that is not
+/// the latest is dropped (two quick page-downs must not land out of order). A change noticed
+/// while a read is still running marks the pane stale instead of starting another read, so a
+/// slow filtered scan over a busy database never piles up.
+struct LoadTracker {
+    private(set) var issued: [PaneID: Int] = [:]
+    private(set) var running: [PaneID: Int] = [:]
+    var stale: Set<PaneID> = []
+
+    mutating func begin(_ pane: PaneID) -> Int {
+        running[pane, default: 0] += 1
+        issued[pane, default: 0] += 1
+        return issued[pane]!
+    }
+
+    /// Records an answer; true when it is the latest and should be shown.
+    mutating func finish(_ pane: PaneID, generation: Int) -> Bool {
+        running[pane] = max(0, running[pane, default: 0] - 1)
+        return generation == issued[pane, default: 0]
+    }
+
+    func isRunning(_ pane: PaneID) -> Bool { running[pane, default: 0] > 0 }
+}
+
 /// What covers the panes, if anything.
 enum Overlay {
     case help(TextView)
@@ -116,6 +140,7 @@ struct ConsoleModel {
     var pane: PaneID = .sessions
     var sessions = PaneState<SessionSummary>()
     var tokens = PaneState<RefreshTokenSummary>()
+    var loads = LoadTracker()
     /// `:tokens alice@example.com` narrows the tokens pane to one user.
     var tokensUser: String?
     var overlay: Overlay?

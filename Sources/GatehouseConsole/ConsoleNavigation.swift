@@ -5,72 +5,88 @@ import TerminalKit
 /// Moving through a pane that holds only one window of rows: at the window's edges the
 /// selection moves the window, by asking Core for the neighbouring keyset page.
 extension ConsoleUpdate {
+    /// What a navigation key needs beyond moving the selection inside the window.
+    private enum WindowMove {
+        case none
+        /// Read a window; `select` picks a row by key, nil keeps the index.
+        case load(Page, select: [Int64]?)
+        /// Ask where a window above or at the bottom starts, then read it.
+        case find(Page, count: Int, selectLast: Bool)
+        /// Move the window one row down and select the row that came into view.
+        case slide(top: [Int64])
+    }
+
     func navigate(_ action: ConsoleAction, _ model: inout ConsoleModel) -> [ConsoleCommand] {
-        switch model.pane {
-        case .sessions: return navigate(action, &model.sessions, pane: .sessions, model)
-        case .tokens: return navigate(action, &model.tokens, pane: .tokens, model)
+        let window = model.windowSize
+        let move = switch model.pane {
+        case .sessions: Self.move(action, &model.sessions, window: window)
+        case .tokens: Self.move(action, &model.tokens, window: window)
+        }
+        let pane = model.pane
+        switch move {
+        case .none:
+            return []
+        case .load(let page, let select):
+            return [load(pane, &model, page: page, select: select)]
+        case .find(let page, let count, let selectLast):
+            let filter = pane == .sessions ? model.sessions.filter : model.tokens.filter
+            return [data.findAnchor(pane: pane, page: page, filter: filter, email: model.tokensUser, count: count, selectLast: selectLast)]
+        case .slide(let top):
+            return [slideDown(pane, top: top, &model)]
         }
     }
 
-    private func navigate<Row: PaneRow>(_ action: ConsoleAction, _ state: inout PaneState<Row>, pane: PaneID,
-                                        _ model: ConsoleModel) -> [ConsoleCommand] {
-        let window = model.windowSize
-        let email = pane == .tokens ? model.tokensUser : nil
+    private static func move<Row: PaneRow>(_ action: ConsoleAction, _ state: inout PaneState<Row>, window: Int) -> WindowMove {
         switch action {
         case .down:
             if state.selectedIndex + 1 < state.rows.count {
                 state.select(state.selectedIndex + 1)
             } else if state.hasMoreBelow, state.rows.count > 1 {
-                // Slide the window down one row and select the row that comes into view.
-                return [slideDown(pane, state, model)]
+                return .slide(top: state.rows[1].pageKey)
             }
         case .up:
             if state.selectedIndex > 0 {
                 state.select(state.selectedIndex - 1)
             } else if state.anchor != .first, let top = state.rows.first {
-                return [data.findAnchor(pane: pane, page: .before(top.pageKey), filter: state.filter, email: email, count: 1, selectLast: false)]
+                return .find(.before(top.pageKey), count: 1, selectLast: false)
             }
         case .pageDown:
-            if state.hasMoreBelow, let last = state.rows.last {
-                return [load(pane, model, page: .after(last.pageKey), select: nil)]
-            }
+            if state.hasMoreBelow, let last = state.rows.last { return .load(.after(last.pageKey), select: nil) }
             state.select(state.rows.count - 1)
         case .pageUp:
-            if state.anchor != .first, let top = state.rows.first {
-                return [data.findAnchor(pane: pane, page: .before(top.pageKey), filter: state.filter, email: email, count: window, selectLast: false)]
-            }
+            if state.anchor != .first, let top = state.rows.first { return .find(.before(top.pageKey), count: window, selectLast: false) }
             state.select(0)
         case .top:
             state.selectedKey = nil
             state.selectedIndex = 0
-            return [load(pane, model, page: .first)]
+            return .load(.first, select: nil)
         case .bottom:
-            return [data.findAnchor(pane: pane, page: .last, filter: state.filter, email: email, count: window, selectLast: true)]
+            return .find(.last, count: window, selectLast: true)
         default:
             break
         }
-        return []
+        return .none
     }
 
     /// Re-reads the window one row lower and selects the row that came into view at the bottom.
-    private func slideDown<Row: PaneRow>(_ pane: PaneID, _ state: PaneState<Row>, _ model: ConsoleModel) -> ConsoleCommand {
+    private func slideDown(_ pane: PaneID, top: [Int64], _ model: inout ConsoleModel) -> ConsoleCommand {
         let window = model.windowSize
-        let top = state.rows[1].pageKey
         let email = model.tokensUser
-        let filter = state.filter
+        let filter = pane == .sessions ? model.sessions.filter : model.tokens.filter
         let gatehouse = data.gatehouse
+        let generation = model.loads.begin(pane)
         @Sendable func bottom(_ keys: [[Int64]]) -> [Int64]? { keys.isEmpty ? nil : keys[min(window - 1, keys.count - 1)] }
         return {
             do {
                 switch pane {
                 case .sessions:
                     let rows = try await gatehouse.sessions.list(.init(text: filter), limit: window + 1, page: .from(top))
-                    return .sessionsLoaded(rows, anchor: .from(top), select: bottom(rows.map(\.pageKey)))
+                    return .sessionsLoaded(rows, anchor: .from(top), select: bottom(rows.map(\.pageKey)), generation: generation)
                 case .tokens:
                     let rows = try await gatehouse.refreshTokens.list(.init(email: email, text: filter), limit: window + 1, page: .from(top))
-                    return .tokensLoaded(rows, anchor: .from(top), select: bottom(rows.map(\.pageKey)))
+                    return .tokensLoaded(rows, anchor: .from(top), select: bottom(rows.map(\.pageKey)), generation: generation)
                 }
-            } catch { return .failed(describe(error)) }
+            } catch { return .loadFailed(pane, describe(error)) }
         }
     }
 

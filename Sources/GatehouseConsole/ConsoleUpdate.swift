@@ -11,7 +11,7 @@ struct ConsoleUpdate {
         switch message {
         case .event(.resize(let size)):
             model.size = size
-            return reloadAll(model)
+            return reloadAll(&model)
         case .event(.key(let key)):
             return handle(key, &model, now: now)
         case .event(.mouse(let button, _, let y)):
@@ -19,25 +19,38 @@ struct ConsoleUpdate {
         case .tick:
             return [data.checkChanges()]
         case .databaseChanged(let changed):
-            return changed && !model.paused ? reloadAll(model) : []
-        case .sessionsLoaded(let rows, let anchor, let select):
-            model.sessions.anchor = anchor
-            if let select { model.sessions.selectedKey = select }
-            model.sessions.apply(rows, windowSize: model.windowSize, now: now)
-            return []
-        case .tokensLoaded(let rows, let anchor, let select):
-            model.tokens.anchor = anchor
-            if let select { model.tokens.selectedKey = select }
-            model.tokens.apply(rows, windowSize: model.windowSize, now: now)
+            guard changed && !model.paused else { return [] }
+            var commands: [ConsoleCommand] = []
+            for pane in PaneID.allCases {
+                if model.loads.isRunning(pane) { model.loads.stale.insert(pane) } else { commands.append(reload(pane, &model)) }
+            }
+            return commands
+        case .sessionsLoaded(let rows, let anchor, let select, let generation):
+            if model.loads.finish(.sessions, generation: generation) {
+                model.sessions.anchor = anchor
+                if let select { model.sessions.selectedKey = select }
+                model.sessions.apply(rows, windowSize: model.windowSize, now: now)
+            }
+            return reloadIfStale(.sessions, &model)
+        case .tokensLoaded(let rows, let anchor, let select, let generation):
+            if model.loads.finish(.tokens, generation: generation) {
+                model.tokens.anchor = anchor
+                if let select { model.tokens.selectedKey = select }
+                model.tokens.apply(rows, windowSize: model.windowSize, now: now)
+            }
+            return reloadIfStale(.tokens, &model)
+        case .loadFailed(let pane, let text):
+            _ = model.loads.finish(pane, generation: -1)
+            model.message = StatusMessage(text: text, kind: .error)
             return []
         case .reanchor(let pane, let page, let select):
-            return [load(pane, model, page: page, select: select)]
+            return [load(pane, &model, page: page, select: select)]
         case .detailLoaded(let view):
             model.overlay = .detail(view)
             return []
         case .actionDone(let text):
             model.message = StatusMessage(text: text, kind: .info)
-            return reloadAll(model)
+            return reloadAll(&model)
         case .failed(let text):
             model.message = StatusMessage(text: text, kind: .error)
             return []
@@ -46,15 +59,29 @@ struct ConsoleUpdate {
 
     // MARK: - Loading
 
-    func reloadAll(_ model: ConsoleModel) -> [ConsoleCommand] {
-        [load(.sessions, model, page: model.sessions.reloadPage), load(.tokens, model, page: model.tokens.reloadPage)]
+    func reloadAll(_ model: inout ConsoleModel) -> [ConsoleCommand] {
+        PaneID.allCases.map { reload($0, &model) }
     }
 
-    func load(_ pane: PaneID, _ model: ConsoleModel, page: Page, select: [Int64]? = nil) -> ConsoleCommand {
+    /// Re-reads a pane's window in place.
+    func reload(_ pane: PaneID, _ model: inout ConsoleModel) -> ConsoleCommand {
+        load(pane, &model, page: pane == .sessions ? model.sessions.reloadPage : model.tokens.reloadPage)
+    }
+
+    private func reloadIfStale(_ pane: PaneID, _ model: inout ConsoleModel) -> [ConsoleCommand] {
+        guard model.loads.stale.contains(pane), !model.loads.isRunning(pane) else { return [] }
+        model.loads.stale.remove(pane)
+        return [reload(pane, &model)]
+    }
+
+    func load(_ pane: PaneID, _ model: inout ConsoleModel, page: Page, select: [Int64]? = nil) -> ConsoleCommand {
         let limit = model.windowSize + 1
+        let generation = model.loads.begin(pane)
         switch pane {
-        case .sessions: return data.loadSessions(page: page, filter: model.sessions.filter, limit: limit, select: select)
-        case .tokens: return data.loadTokens(page: page, filter: model.tokens.filter, email: model.tokensUser, limit: limit, select: select)
+        case .sessions:
+            return data.loadSessions(page: page, filter: model.sessions.filter, limit: limit, select: select, generation: generation)
+        case .tokens:
+            return data.loadTokens(page: page, filter: model.tokens.filter, email: model.tokensUser, limit: limit, select: select, generation: generation)
         }
     }
 
@@ -83,18 +110,18 @@ struct ConsoleUpdate {
         case .back:
             if filter(of: model.pane, model) != nil {
                 setFilter(nil, &model)
-                return [load(model.pane, model, page: .first)]
+                return [load(model.pane, &model, page: .first)]
             }
             if model.pane == .tokens, model.tokensUser != nil {
                 model.tokensUser = nil
-                return [load(.tokens, model, page: .first)]
+                return [load(.tokens, &model, page: .first)]
             }
             model.message = nil
-        case .refresh: return reloadAll(model)
+        case .refresh: return reloadAll(&model)
         case .pause:
             model.paused.toggle()
             model.message = StatusMessage(text: model.paused ? "live updates paused (space resumes)" : "live updates resumed", kind: .info)
-            return model.paused ? [] : reloadAll(model)
+            return model.paused ? [] : reloadAll(&model)
         case .details: return details(model)
         case .nextPane: model.pane = PaneID(rawValue: (model.pane.rawValue + 1) % PaneID.allCases.count)!
         case .previousPane: model.pane = PaneID(rawValue: (model.pane.rawValue + PaneID.allCases.count - 1) % PaneID.allCases.count)!
@@ -186,7 +213,7 @@ struct ConsoleUpdate {
             return []
         }
         setFilter(filter, &model)
-        return [load(model.pane, model, page: .first)]
+        return [load(model.pane, &model, page: .first)]
     }
 
     private func runCommand(_ text: String, _ model: inout ConsoleModel) -> [ConsoleCommand] {
@@ -203,7 +230,7 @@ struct ConsoleUpdate {
             model.tokensUser = words.count > 1 ? words[1] : nil
             model.tokens.selectedKey = nil
             model.tokens.selectedIndex = 0
-            return [load(.tokens, model, page: .first)]
+            return [load(.tokens, &model, page: .first)]
         default:
             model.message = StatusMessage(text: "unknown command :\(name) (try :sessions, :tokens EMAIL, :q)", kind: .error)
         }

@@ -1,0 +1,35 @@
+import Foundation
+import GatehouseCore
+import Testing
+import TerminalKit
+@testable import GatehouseConsole
+
+@Suite("Pane reads")
+struct LoadTrackerTests {
+    @Test("an answer that is not the latest is dropped")
+    func outOfOrder() {
+        var tracker = LoadTracker()
+        let first = tracker.begin(.sessions)
+        let second = tracker.begin(.sessions)
+        #expect(tracker.finish(.sessions, generation: second))
+        #expect(!tracker.finish(.sessions, generation: first))
+        #expect(!tracker.isRunning(.sessions))
+    }
+
+    @Test("changes noticed during a slow read mark the pane stale instead of piling up reads")
+    func coalescing() throws {
+        let fixture = try ConsoleFixture()
+        let update = ConsoleUpdate(data: ConsoleDataSource(gatehouse: fixture.gatehouse, changes: try ChangeDetector(database: fixture.gatehouse.database),
+                                                           actor: .system))
+        var model = ConsoleModel(readOnly: false, size: Size(width: 120, height: 30), databasePath: "x", operatorName: "o")
+        #expect(update.update(&model, .databaseChanged(true), now: Date()).count == 2)
+        // Still running: nothing new starts, however often the database changes.
+        #expect(update.update(&model, .databaseChanged(true), now: Date()).isEmpty)
+        #expect(update.update(&model, .databaseChanged(true), now: Date()).isEmpty)
+        #expect(model.loads.stale == [.sessions, .tokens])
+        // The read lands: exactly one more read of that pane follows.
+        let followUp = update.update(&model, .sessionsLoaded([], anchor: .first, select: nil, generation: 1), now: Date())
+        #expect(followUp.count == 1)
+        #expect(model.loads.stale == [.tokens])
+    }
+}
