@@ -26,17 +26,15 @@ struct ConsoleUpdate {
             }
             return commands
         case .sessionsLoaded(let rows, let anchor, let select, let generation):
+            let window = model.windowSize
             if model.loads.finish(.sessions, generation: generation) {
-                model.sessions.anchor = anchor
-                if let select { model.sessions.selectedKey = select }
-                model.sessions.apply(rows, windowSize: model.windowSize, now: now)
+                Self.land(rows, anchor: anchor, select: select, in: &model.sessions, window: window, now: now)
             }
             return reloadIfStale(.sessions, &model)
         case .tokensLoaded(let rows, let anchor, let select, let generation):
+            let window = model.windowSize
             if model.loads.finish(.tokens, generation: generation) {
-                model.tokens.anchor = anchor
-                if let select { model.tokens.selectedKey = select }
-                model.tokens.apply(rows, windowSize: model.windowSize, now: now)
+                Self.land(rows, anchor: anchor, select: select, in: &model.tokens, window: window, now: now)
             }
             return reloadIfStale(.tokens, &model)
         case .loadFailed(let pane, let text):
@@ -58,6 +56,14 @@ struct ConsoleUpdate {
     }
 
     // MARK: - Loading
+
+    /// Puts a window that was read into its pane.
+    private static func land<Row: PaneRow>(_ rows: [Row], anchor: Page, select: [Int64]?, in state: inout PaneState<Row>,
+                                           window: Int, now: Date) {
+        state.anchor = anchor
+        if let select { state.selectedKey = select }
+        state.apply(rows, windowSize: window, now: now)
+    }
 
     func reloadAll(_ model: inout ConsoleModel) -> [ConsoleCommand] {
         PaneID.allCases.map { reload($0, &model) }
