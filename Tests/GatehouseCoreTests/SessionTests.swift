@@ -172,6 +172,10 @@ struct SessionTests {
         #expect(last.map(\.email) == ["user2@example.com", "user1@example.com", "user0@example.com"])
         #expect(try await test.gatehouse.sessions.list(.init(text: TextFilter(pattern: "USER[35]"))).map(\.email) == ["user5@example.com", "user3@example.com"])
         #expect(try await test.gatehouse.sessions.list(.init(text: TextFilter(typed: "!user[0-4]"))).count == 2)
+        // Plain text takes the instr path; same answers, case-insensitive.
+        #expect(TextFilter(pattern: "USER3").isLiteral && !TextFilter(pattern: "user[3]").isLiteral)
+        #expect(try await test.gatehouse.sessions.list(.init(text: TextFilter(pattern: "USER3@"))).map(\.email) == ["user3@example.com"])
+        #expect(try await test.gatehouse.sessions.list(.init(text: TextFilter(typed: "!user3@"))).count == 6)
         #expect(try await test.gatehouse.sessions.list(.init(email: "user2@example.com")).count == 1)
         test.clock.advance(by: 101)
         #expect(try await test.gatehouse.sessions.list(.init(state: .expired)).count == 7)

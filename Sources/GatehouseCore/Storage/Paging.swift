@@ -75,9 +75,16 @@ public struct TextFilter: Sendable, Equatable {
         }
     }
 
-    /// The SQL condition matching `haystack` (an SQL expression) against this filter.
+    /// True when the pattern has no regular-expression syntax, so a substring test says the same.
+    var isLiteral: Bool { !pattern.contains(where: { "\\^$.|?*+()[]{}".contains($0) }) }
+
+    /// The SQL condition matching `haystack` (an SQL expression) against this filter. Plain text
+    /// uses SQLite's own `instr` (several times faster on a full scan than a regex per row).
     func condition(haystack: String) -> (sql: String, argument: String) {
-        ("gatehouse_match(?, \(haystack)) = \(inverted ? 0 : 1)", pattern)
+        if isLiteral {
+            return ("(instr(lower(\(haystack)), ?) > 0) = \(inverted ? 0 : 1)", pattern.lowercased())
+        }
+        return ("gatehouse_match(?, \(haystack)) = \(inverted ? 0 : 1)", pattern)
     }
 }
 
