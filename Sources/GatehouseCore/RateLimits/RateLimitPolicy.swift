@@ -78,10 +78,6 @@ public struct RateLimitPolicies: Sendable, Equatable {
     /// The throttle for audit rows a client can cause at will: per client first, then global.
     public var auditFailures: [RateLimitPolicy] { [auditFailuresPerClient, auditFailuresTotal] }
 
-    public var all: [RateLimitPolicy] {
-        [refresh, magicLinkEmail, magicLinkIP, verify, auditFailuresPerClient, auditFailuresTotal]
-    }
-
     /// Replaces the policy called `name`, as `--rate-limit refresh=100/minute` asks.
     public mutating func override(_ name: String, rate: String) throws(RateLimitPolicyError) {
         let policy = try RateLimitPolicy(name: name, rate: rate)

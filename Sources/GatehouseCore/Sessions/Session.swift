@@ -62,10 +62,6 @@ public struct Session: Sendable, Equatable, Codable, FetchableRecord {
     static func find(handle: String, in db: Database) throws -> Session? {
         try Session.fetchOne(db, sql: "SELECT * FROM sessions WHERE handle = ?", arguments: [handle])
     }
-
-    static func find(id: Int64, in db: Database) throws -> Session? {
-        try Session.fetchOne(db, sql: "SELECT * FROM sessions WHERE id = ?", arguments: [id])
-    }
 }
 
 /// A session row joined with what listings show next to it.

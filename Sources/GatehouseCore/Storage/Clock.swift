@@ -28,10 +28,6 @@ public final class ManualClock: GatehouseClock {
     public func advance(by seconds: TimeInterval) {
         current.withLock { $0 = $0.addingTimeInterval(seconds) }
     }
-
-    public func set(_ date: Date) {
-        current.withLock { $0 = date }
-    }
 }
 
 extension Date {

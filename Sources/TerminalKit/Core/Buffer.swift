@@ -77,13 +77,6 @@ public struct Buffer: Sendable, Equatable {
         }
     }
 
-    /// Applies `style` to every cell of `rect`, keeping the text.
-    public mutating func restyle(_ rect: Rect, _ transform: (Style) -> Style) {
-        for y in max(0, rect.y)..<min(size.height, rect.maxY) {
-            for x in max(0, rect.x)..<min(size.width, rect.maxX) { self[x, y].style = transform(self[x, y].style) }
-        }
-    }
-
     /// Draws a single-line box (Unicode box drawing) around `rect` with an optional title.
     public mutating func box(_ rect: Rect, style: Style = .plain, title: String? = nil) {
         guard rect.width >= 2, rect.height >= 2 else { return }
@@ -108,7 +101,7 @@ public struct Buffer: Sendable, Equatable {
 
     /// Every row, trailing spaces removed, joined by newlines.
     public var text: String {
-        (0..<size.height).map { line($0).replacingTrailingSpaces() }.joined(separator: "\n")
+        (0..<size.height).map { String(line($0).droppingTrailingSpaces()) }.joined(separator: "\n")
     }
 
     /// The runs of cells that differ from `previous` (everything when the sizes differ).
@@ -141,10 +134,11 @@ public struct CellRun: Sendable, Equatable {
     public var cells: [Cell]
 }
 
-extension String {
-    func replacingTrailingSpaces() -> String {
-        var copy = self
-        while copy.last == " " { copy.removeLast() }
-        return copy
+extension StringProtocol {
+    /// The text without the spaces at its end.
+    func droppingTrailingSpaces() -> SubSequence {
+        var end = endIndex
+        while end > startIndex, self[index(before: end)] == " " { end = index(before: end) }
+        return self[startIndex..<end]
     }
 }

@@ -33,7 +33,7 @@ public struct LineEditor: Sendable, Equatable {
             cursor = 0
         case .control("w"):
             let before = text.prefix(cursor)
-            let trimmed = before.replacingTrailingSpaces()
+            let trimmed = before.droppingTrailingSpaces()
             let keep = trimmed.lastIndex(of: " ").map { trimmed[...$0] } ?? ""
             text = String(keep) + text.dropFirst(cursor)
             cursor = keep.count
@@ -54,13 +54,5 @@ public struct LineEditor: Sendable, Equatable {
         if cursor + 1 < text.count {
             buffer.put(String(text.dropFirst(cursor + 1)), x: x, y: area.y, style: style, maxWidth: area.maxX - x)
         }
-    }
-}
-
-extension Substring {
-    func replacingTrailingSpaces() -> Substring {
-        var copy = self
-        while copy.last == " " { copy.removeLast() }
-        return copy
     }
 }
