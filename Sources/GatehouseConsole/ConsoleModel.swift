@@ -154,8 +154,17 @@ struct ConsoleModel {
     /// The time of the message being handled, from Gatehouse's clock.
     var now = Date()
 
-    /// Table rows that fit: the screen less the header, tabs, table header, status and hints.
-    var windowSize: Int { max(1, size.height - 6) }
+    /// Table rows that fit: the screen less the header, tabs, column titles, status and hints
+    /// (the layout `ConsoleView.render` draws).
+    var windowSize: Int { max(1, size.height - 5) }
+
+    /// What `pane` lists now.
+    func query(for pane: PaneID) -> PaneQuery {
+        switch pane {
+        case .sessions: PaneQuery(pane: .sessions, filter: sessions.filter)
+        case .tokens: PaneQuery(pane: .tokens, filter: tokens.filter, email: tokensUser)
+        }
+    }
 
     static let minimumSize = Size(width: 80, height: 24)
     var isTooSmall: Bool { size.width < Self.minimumSize.width || size.height < Self.minimumSize.height }

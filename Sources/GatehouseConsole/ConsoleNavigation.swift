@@ -27,12 +27,11 @@ extension ConsoleUpdate {
         case .none:
             return []
         case .load(let page, let select):
-            return [load(pane, &model, page: page, select: select)]
+            return [load(pane, &model, page: page, select: select.map(RowSelection.key) ?? .keep)]
         case .find(let page, let count, let selectLast):
-            let filter = pane == .sessions ? model.sessions.filter : model.tokens.filter
-            return [data.findAnchor(pane: pane, page: page, filter: filter, email: model.tokensUser, count: count, selectLast: selectLast)]
+            return [data.findAnchor(model.query(for: pane), page: page, count: count, selectLast: selectLast)]
         case .slide(let top):
-            return [slideDown(pane, top: top, &model)]
+            return [load(pane, &model, page: .from(top), select: .bottom(window: window))]
         }
     }
 
@@ -66,74 +65,5 @@ extension ConsoleUpdate {
             break
         }
         return .none
-    }
-
-    /// Re-reads the window one row lower and selects the row that came into view at the bottom.
-    private func slideDown(_ pane: PaneID, top: [Int64], _ model: inout ConsoleModel) -> ConsoleCommand {
-        let window = model.windowSize
-        let email = model.tokensUser
-        let filter = pane == .sessions ? model.sessions.filter : model.tokens.filter
-        let gatehouse = data.gatehouse
-        let generation = model.loads.begin(pane)
-        @Sendable func bottom(_ keys: [[Int64]]) -> [Int64]? { keys.isEmpty ? nil : keys[min(window - 1, keys.count - 1)] }
-        return {
-            do {
-                switch pane {
-                case .sessions:
-                    let rows = try await gatehouse.sessions.list(.init(text: filter), limit: window + 1, page: .from(top))
-                    return .sessionsLoaded(rows, anchor: .from(top), select: bottom(rows.map(\.pageKey)), generation: generation)
-                case .tokens:
-                    let rows = try await gatehouse.refreshTokens.list(.init(email: email, text: filter), limit: window + 1, page: .from(top))
-                    return .tokensLoaded(rows, anchor: .from(top), select: bottom(rows.map(\.pageKey)), generation: generation)
-                }
-            } catch { return .loadFailed(pane, describe(error)) }
-        }
-    }
-
-    // MARK: - Destructive actions
-
-    /// Opens the confirmation that names exactly what will be revoked.
-    func confirm(_ action: ConsoleAction, _ model: inout ConsoleModel) {
-        let now = model.now
-        switch (action, model.pane) {
-        case (.revoke, .sessions):
-            guard let row = model.sessions.selectedRow else { return }
-            let s = row.session
-            guard s.effectiveState(at: now) == .active else {
-                model.message = StatusMessage(text: "session \(s.handle) has already ended (\(s.effectiveState(at: now).rawValue))", kind: .info)
-                return
-            }
-            model.overlay = .confirm(ConfirmDialog(title: "Revoke session", lines: [
-                "Revoke session \(s.handle) of \(row.email)?",
-                "\(s.kind.rawValue) session from \(s.ip ?? "unknown IP"), created \(Ago.since(s.createdAt, now: now)).",
-                s.kind == .api ? "Its refresh family (\(row.familySize) token(s)) is revoked with it." : "Its cookie stops working at the next request.",
-            ]), .revokeSession(handle: s.handle))
-        case (.revoke, .tokens):
-            guard let row = model.tokens.selectedRow else { return }
-            guard row.token.state == .active else {
-                model.message = StatusMessage(text: "token \(row.token.fingerprint) is not active (\(row.token.state.rawValue))", kind: .info)
-                return
-            }
-            model.overlay = .confirm(ConfirmDialog(title: "Revoke refresh token", lines: [
-                "Revoke refresh token \(row.token.fingerprint) of \(row.email)?",
-                "Family \(row.token.family), session \(row.sessionHandle).",
-                "The session stays; its next refresh with this token fails.",
-            ]), .revokeToken(hashHex: GatehouseCore.Fingerprint.hex(row.token.tokenHash), fingerprint: row.token.fingerprint))
-        case (.revokeFamily, .tokens):
-            guard let row = model.tokens.selectedRow else { return }
-            model.overlay = .confirm(ConfirmDialog(title: "Revoke refresh family", lines: [
-                "Revoke every active token of family \(row.token.family) (\(row.email))?",
-                "Session \(row.sessionHandle) stays; its access token lives until it expires.",
-            ]), .revokeFamily(row.token.family))
-        case (.revokeUser, _):
-            let email = model.pane == .sessions ? model.sessions.selectedRow?.email : model.tokens.selectedRow?.email
-            guard let email else { return }
-            model.overlay = .confirm(ConfirmDialog(title: "Revoke every session of a user", lines: [
-                "Revoke EVERY active session of \(email), with their refresh tokens?",
-                "Type the email address to confirm.",
-            ], expected: email), .revokeUser(email: email))
-        default:
-            break
-        }
     }
 }

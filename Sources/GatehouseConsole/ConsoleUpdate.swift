@@ -25,24 +25,22 @@ struct ConsoleUpdate {
                 if model.loads.isRunning(pane) { model.loads.stale.insert(pane) } else { commands.append(reload(pane, &model)) }
             }
             return commands
-        case .sessionsLoaded(let rows, let anchor, let select, let generation):
-            let window = model.windowSize
-            if model.loads.finish(.sessions, generation: generation) {
-                Self.land(rows, anchor: anchor, select: select, in: &model.sessions, window: window, now: now)
+        case .loaded(let rows, let anchor, let select, let generation):
+            let pane = rows.pane
+            if model.loads.finish(pane, generation: generation) {
+                let window = model.windowSize
+                switch rows {
+                case .sessions(let rows): Self.land(rows, anchor: anchor, select: select, in: &model.sessions, window: window, now: now)
+                case .tokens(let rows): Self.land(rows, anchor: anchor, select: select, in: &model.tokens, window: window, now: now)
+                }
             }
-            return reloadIfStale(.sessions, &model)
-        case .tokensLoaded(let rows, let anchor, let select, let generation):
-            let window = model.windowSize
-            if model.loads.finish(.tokens, generation: generation) {
-                Self.land(rows, anchor: anchor, select: select, in: &model.tokens, window: window, now: now)
-            }
-            return reloadIfStale(.tokens, &model)
+            return reloadIfStale(pane, &model)
         case .loadFailed(let pane, let text):
             _ = model.loads.finish(pane, generation: -1)
             model.message = StatusMessage(text: text, kind: .error)
             return []
         case .reanchor(let pane, let page, let select):
-            return [load(pane, &model, page: page, select: select)]
+            return [load(pane, &model, page: page, select: select.map(RowSelection.key) ?? .keep)]
         case .detailLoaded(let view):
             model.overlay = .detail(view)
             return []
@@ -80,15 +78,9 @@ struct ConsoleUpdate {
         return [reload(pane, &model)]
     }
 
-    func load(_ pane: PaneID, _ model: inout ConsoleModel, page: Page, select: [Int64]? = nil) -> ConsoleCommand {
-        let limit = model.windowSize + 1
+    func load(_ pane: PaneID, _ model: inout ConsoleModel, page: Page, select: RowSelection = .keep) -> ConsoleCommand {
         let generation = model.loads.begin(pane)
-        switch pane {
-        case .sessions:
-            return data.loadSessions(page: page, filter: model.sessions.filter, limit: limit, select: select, generation: generation)
-        case .tokens:
-            return data.loadTokens(page: page, filter: model.tokens.filter, email: model.tokensUser, limit: limit, select: select, generation: generation)
-        }
+        return data.load(model.query(for: pane), page: page, limit: model.windowSize + 1, select: select, generation: generation)
     }
 
     // MARK: - Keys
@@ -111,10 +103,10 @@ struct ConsoleUpdate {
             model.overlay = .help(TextView(title: "Keys — \(model.pane.title)\(model.readOnly ? " (read-only)" : "")", lines: lines))
         case .command: model.overlay = .prompt(.command, LineEditor())
         case .filter:
-            let current = filter(of: model.pane, model).map { ($0.inverted ? "!" : "") + $0.pattern } ?? ""
+            let current = model.query(for: model.pane).filter.map { ($0.inverted ? "!" : "") + $0.pattern } ?? ""
             model.overlay = .prompt(.filter, LineEditor(current))
         case .back:
-            if filter(of: model.pane, model) != nil {
+            if model.query(for: model.pane).filter != nil {
                 setFilter(nil, &model)
                 return [load(model.pane, &model, page: .first)]
             }
@@ -136,10 +128,6 @@ struct ConsoleUpdate {
         case .revoke, .revokeUser, .revokeFamily: confirm(action, &model)
         }
         return []
-    }
-
-    private func filter(of pane: PaneID, _ model: ConsoleModel) -> TextFilter? {
-        pane == .sessions ? model.sessions.filter : model.tokens.filter
     }
 
     private func setFilter(_ filter: TextFilter?, _ model: inout ConsoleModel) {
@@ -180,11 +168,18 @@ struct ConsoleUpdate {
     private func handleOverlay(_ overlay: Overlay, _ key: Key, _ model: inout ConsoleModel) -> [ConsoleCommand] {
         let page = max(1, model.size.height - 4)
         switch overlay {
-        case .help(var view), .detail(var view):
-            if key == .escape || key == .character("q") || key == .enter || (key == .character("?") && { if case .help = overlay { return true }; return false }()) {
+        case .help(var view):
+            if [.escape, .character("q"), .enter, .character("?")].contains(key) {
                 model.overlay = nil
             } else if view.handle(key, pageHeight: page) {
-                if case .help = overlay { model.overlay = .help(view) } else { model.overlay = .detail(view) }
+                model.overlay = .help(view)
+            }
+            return []
+        case .detail(var view):
+            if [.escape, .character("q"), .enter].contains(key) {
+                model.overlay = nil
+            } else if view.handle(key, pageHeight: page) {
+                model.overlay = .detail(view)
             }
             return []
         case .confirm(var dialog, let action):

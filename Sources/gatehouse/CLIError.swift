@@ -26,21 +26,12 @@ enum CLIError: Error, CustomStringConvertible {
     }
 
     /// Turns SQLite errors met after opening (a lock held too long, a disk that filled) into
-    /// sentences.
+    /// the sentence Core gives for them.
     static func wrap<T>(_ gatehouse: Gatehouse, _ body: () async throws -> T) async throws -> T {
         do {
             return try await body()
         } catch let error as DatabaseError {
-            switch error.resultCode {
-            case .SQLITE_BUSY, .SQLITE_LOCKED:
-                throw CLIError.failed(gatehouse.database.lockedMessage() + "; nothing was changed, try again")
-            case .SQLITE_FULL:
-                throw CLIError.failed("the disk is full; nothing was changed")
-            case .SQLITE_READONLY:
-                throw CLIError.failed("the database is read-only for this user")
-            default:
-                throw CLIError.failed("database error: \(error.message ?? error.description)")
-            }
+            throw CLIError.failed(gatehouse.database.explain(error))
         }
     }
 }

@@ -31,7 +31,7 @@ struct LoadTrackerTests {
         #expect(second.isEmpty && third.isEmpty)
         #expect(model.loads.stale == [.sessions, .tokens])
         // The read lands: exactly one more read of that pane follows.
-        let followUp = update.update(&model, .sessionsLoaded([], anchor: .first, select: nil, generation: 1), now: Date())
+        let followUp = update.update(&model, .loaded(.sessions([]), anchor: .first, select: nil, generation: 1), now: Date())
         #expect(followUp.count == 1)
         #expect(model.loads.stale == [.tokens])
     }

@@ -142,6 +142,25 @@ public final class GatehouseDatabase: Sendable {
         DatabaseOpenError.locked(path: path, seconds: options.busyTimeout, holders: lockHolders()).description
     }
 
+    /// One sentence for an error met while using this database: what the CLI prints and the
+    /// console's status line shows, never a stack trace.
+    public func explain(_ error: any Error) -> String {
+        switch error {
+        case let error as AuthError: return error.description
+        case let error as DatabaseOpenError: return error.description
+        case let error as DatabaseError:
+            switch error.resultCode {
+            case .SQLITE_BUSY, .SQLITE_LOCKED: return lockedMessage() + "; nothing was changed, try again"
+            case .SQLITE_FULL: return "the disk is full; nothing was changed"
+            case .SQLITE_READONLY: return "the database is read-only here"
+            case .SQLITE_CORRUPT, .SQLITE_NOTADB: return DatabaseOpenError.notADatabase(path: path).description
+            default: return "database error: \(error.message ?? error.description)"
+            }
+        default:
+            return "\(error)".split(separator: "\n").first.map(String.init) ?? "error"
+        }
+    }
+
     /// Current pragmas, for `gatehouse init` and the tests.
     public func pragmas() throws -> [String: String] {
         // The writer connection: synchronous is a per-connection setting, set on the writer.

@@ -1,0 +1,51 @@
+import Foundation
+import GatehouseCore
+import TerminalKit
+
+/// Destructive actions: each opens a confirmation that names exactly what it will revoke.
+extension ConsoleUpdate {
+    /// Opens the confirmation that names exactly what will be revoked.
+    func confirm(_ action: ConsoleAction, _ model: inout ConsoleModel) {
+        let now = model.now
+        switch (action, model.pane) {
+        case (.revoke, .sessions):
+            guard let row = model.sessions.selectedRow else { return }
+            let s = row.session
+            guard s.effectiveState(at: now) == .active else {
+                model.message = StatusMessage(text: "session \(s.handle) has already ended (\(s.effectiveState(at: now).rawValue))", kind: .info)
+                return
+            }
+            model.overlay = .confirm(ConfirmDialog(title: "Revoke session", lines: [
+                "Revoke session \(s.handle) of \(row.email)?",
+                "\(s.kind.rawValue) session from \(s.ip ?? "unknown IP"), created \(Ago.since(s.createdAt, now: now)).",
+                s.kind == .api ? "Its refresh family (\(row.familySize) token(s)) is revoked with it." : "Its cookie stops working at the next request.",
+            ]), .revokeSession(handle: s.handle))
+        case (.revoke, .tokens):
+            guard let row = model.tokens.selectedRow else { return }
+            guard row.token.state == .active else {
+                model.message = StatusMessage(text: "token \(row.token.fingerprint) is not active (\(row.token.state.rawValue))", kind: .info)
+                return
+            }
+            model.overlay = .confirm(ConfirmDialog(title: "Revoke refresh token", lines: [
+                "Revoke refresh token \(row.token.fingerprint) of \(row.email)?",
+                "Family \(row.token.family), session \(row.sessionHandle).",
+                "The session stays; its next refresh with this token fails.",
+            ]), .revokeToken(hashHex: GatehouseCore.Fingerprint.hex(row.token.tokenHash), fingerprint: row.token.fingerprint))
+        case (.revokeFamily, .tokens):
+            guard let row = model.tokens.selectedRow else { return }
+            model.overlay = .confirm(ConfirmDialog(title: "Revoke refresh family", lines: [
+                "Revoke every active token of family \(row.token.family) (\(row.email))?",
+                "Session \(row.sessionHandle) stays; its access token lives until it expires.",
+            ]), .revokeFamily(row.token.family))
+        case (.revokeUser, _):
+            let email = model.pane == .sessions ? model.sessions.selectedRow?.email : model.tokens.selectedRow?.email
+            guard let email else { return }
+            model.overlay = .confirm(ConfirmDialog(title: "Revoke every session of a user", lines: [
+                "Revoke EVERY active session of \(email), with their refresh tokens?",
+                "Type the email address to confirm.",
+            ], expected: email), .revokeUser(email: email))
+        default:
+            break
+        }
+    }
+}

@@ -1,0 +1,125 @@
+import Foundation
+import GatehouseCore
+import TerminalKit
+
+/// The rows of one pane's window, newest first.
+enum PaneRows: Sendable {
+    case sessions([SessionSummary])
+    case tokens([RefreshTokenSummary])
+
+    var pane: PaneID {
+        switch self {
+        case .sessions: .sessions
+        case .tokens: .tokens
+        }
+    }
+
+    var keys: [[Int64]] {
+        switch self {
+        case .sessions(let rows): rows.map(\.pageKey)
+        case .tokens(let rows): rows.map(\.pageKey)
+        }
+    }
+}
+
+/// What a pane lists: its filter and, for tokens, the user `:tokens EMAIL` narrowed it to.
+struct PaneQuery: Sendable {
+    var pane: PaneID
+    var filter: TextFilter?
+    var email: String?
+}
+
+/// Which row to select once a window has been read.
+enum RowSelection: Sendable {
+    /// Keep the selection as it is (by key, else by index).
+    case keep
+    case key([Int64])
+    /// The last row that fits in a window of this many rows (after sliding down by one).
+    case bottom(window: Int)
+}
+
+/// The Core queries and actions the console makes. Nothing here touches the terminal.
+struct ConsoleDataSource: Sendable {
+    let gatehouse: Gatehouse
+    let changes: ChangeDetector
+    let actor: Actor
+
+    private func explain(_ error: any Error) -> String { gatehouse.database.explain(error) }
+
+    func checkChanges() -> ConsoleCommand {
+        { [self] in
+            do { return .databaseChanged(try changes.hasChanged()) } catch { return .failed(explain(error)) }
+        }
+    }
+
+    /// The one place a pane's rows are read.
+    private func read(_ query: PaneQuery, page: Page, limit: Int) async throws -> PaneRows {
+        switch query.pane {
+        case .sessions:
+            .sessions(try await gatehouse.sessions.list(.init(text: query.filter), limit: limit, page: page))
+        case .tokens:
+            .tokens(try await gatehouse.refreshTokens.list(.init(email: query.email, text: query.filter), limit: limit, page: page))
+        }
+    }
+
+    func load(_ query: PaneQuery, page: Page, limit: Int, select: RowSelection, generation: Int) -> ConsoleCommand {
+        { [self] in
+            do {
+                let rows = try await read(query, page: page, limit: limit)
+                let key: [Int64]? = switch select {
+                case .keep: nil
+                case .key(let key): key
+                case .bottom(let window): rows.keys.isEmpty ? nil : rows.keys[min(window - 1, rows.keys.count - 1)]
+                }
+                return .loaded(rows, anchor: page, select: key, generation: generation)
+            } catch { return .loadFailed(query.pane, explain(error)) }
+        }
+    }
+
+    /// Finds the key a window should start at for page-up (`.before`) or end (`.last`).
+    func findAnchor(_ query: PaneQuery, page: Page, count: Int, selectLast: Bool) -> ConsoleCommand {
+        { [self] in
+            do {
+                let keys = try await read(query, page: page, limit: count).keys
+                guard let top = keys.first else { return .reanchor(query.pane, .first, select: nil) }
+                // Fewer rows than asked above us: we are at the top.
+                let anchor: Page = (page != .last && keys.count < count) ? .first : .from(top)
+                return .reanchor(query.pane, anchor, select: selectLast ? keys.last : top)
+            } catch { return .failed(explain(error)) }
+        }
+    }
+
+    func loadSessionDetail(handle: String) -> ConsoleCommand {
+        { [self] in
+            do {
+                guard let summary = try await gatehouse.sessions.summary(handle: handle) else {
+                    return .failed("session \(handle) no longer exists")
+                }
+                let tokens = try await gatehouse.refreshTokens.list(.init(sessionHandle: handle), limit: 500)
+                let events = try await gatehouse.audit.events(targetType: "session", targetId: handle)
+                return .detailLoaded(SessionDetail.view(summary, tokens: tokens, events: events, now: gatehouse.clock.now()))
+            } catch { return .failed(explain(error)) }
+        }
+    }
+
+    func perform(_ action: PendingAction) -> ConsoleCommand {
+        { [self] in
+            do {
+                switch action {
+                case .revokeSession(let handle):
+                    let done = try await gatehouse.sessions.revoke(handle: handle, by: actor)
+                    return .actionDone(done ? "revoked session \(handle)" : "session \(handle) had already ended")
+                case .revokeUser(let email):
+                    let handles = try await gatehouse.sessions.revokeAll(email: email, by: actor)
+                    return .actionDone("revoked \(handles.count) session(s) of \(email)")
+                case .revokeToken(let hashHex, let fingerprint):
+                    let done = try await gatehouse.refreshTokens.revoke(tokenOrFingerprint: hashHex, by: actor)
+                    return .actionDone(done ? "revoked refresh token \(fingerprint)" : "token \(fingerprint) was no longer active")
+                case .revokeFamily(let family):
+                    let count = try await gatehouse.refreshTokens.revokeFamily(family, by: actor)
+                    return .actionDone("revoked \(count) token(s) of family \(family)")
+                }
+            } catch { return .failed(explain(error)) }
+        }
+    }
+}
