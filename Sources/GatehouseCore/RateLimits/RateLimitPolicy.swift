@@ -48,6 +48,12 @@ public struct RateLimitPolicy: Sendable, Equatable, Codable {
 
     /// The time one request "costs" in GCRA.
     var emissionInterval: TimeInterval { period / Double(limit) }
+
+    /// Requests still allowed at `now` for a bucket whose theoretical arrival time is `tat`.
+    func remaining(tat: Double, now: Double) -> Int {
+        let backlog = max(0, tat - now)
+        return max(0, min(limit, Int(((period - backlog) / emissionInterval + 1e-9).rounded(.down))))
+    }
 }
 
 public enum RateLimitPolicyError: Error, Equatable, CustomStringConvertible {

@@ -37,9 +37,7 @@ public struct RateLimitBucket: Sendable, Equatable, Codable, FetchableRecord {
 
     /// Requests that would be allowed at `now`.
     public func remaining(at now: Date) -> Int {
-        let interval = period / Double(limit)
-        let backlog = max(0, tat.timeIntervalSince(now))
-        return max(0, min(limit, Int(((period - backlog) / interval).rounded(.down))))
+        RateLimitPolicy(name: policy, limit: limit, period: period).remaining(tat: tat.unixSeconds, now: now.unixSeconds)
     }
 }
 
@@ -91,7 +89,7 @@ public final class RateLimiter: Sendable {
         if allowed {
             decision = RateLimitDecision(
                 allowed: true, policy: policy, key: key,
-                remaining: max(0, Int(((nowSeconds + policy.period - newTAT) / interval + 1e-9).rounded(.down))),
+                remaining: policy.remaining(tat: newTAT, now: nowSeconds),
                 retryAfter: 0, resetAfter: newTAT - nowSeconds)
         } else {
             decision = RateLimitDecision(
