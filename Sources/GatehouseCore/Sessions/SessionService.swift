@@ -260,39 +260,18 @@ public final class SessionService: Sendable {
     /// One window of sessions, newest first (keyset paging: every page costs the same, however deep).
     public func list(_ filter: Filter = .init(), limit: Int = 100, page: Page = .first) async throws -> [SessionSummary] {
         let now = clock.now().unixSeconds
-        var conditions: [String] = []
-        var arguments: [(any DatabaseValueConvertible)?] = []
-        if let email = filter.email {
-            conditions.append("u.email = ?")
-            arguments.append(try EmailAddress.normalize(email))
-        }
+        var query = ListQuery()
+        if let email = filter.email { query.require("u.email = ?", try EmailAddress.normalize(email)) }
         if let state = filter.state {
             let live = "(s.absolute_expires_at > ? AND s.last_seen_at + s.idle_timeout > ?)"
             switch state {
-            case .active: conditions.append("s.state = 'active' AND \(live)")
-            case .expired: conditions.append("(s.state = 'expired' OR (s.state = 'active' AND NOT \(live)))")
-            case .revoked, .loggedOut: conditions.append("s.state = '\(state.rawValue)'")
+            case .active: query.require("s.state = 'active' AND \(live)", now, now)
+            case .expired: query.require("(s.state = 'expired' OR (s.state = 'active' AND NOT \(live)))", now, now)
+            case .revoked, .loggedOut: query.require("s.state = ?", state.rawValue)
             }
-            if state == .active || state == .expired { arguments += [now, now] }
         }
-        if let text = filter.text {
-            let match = text.condition(haystack: "s.handle || ' ' || u.email || ' ' || s.kind || ' ' || s.state || ' ' || coalesce(s.ip, '') || ' ' || coalesce(s.user_agent, '')")
-            conditions.append(match.sql)
-            arguments.append(match.argument)
-        }
-        let keyset = Keyset(columns: ["s.id"]).clause(for: page)
-        if let condition = keyset.condition {
-            conditions.append(condition)
-            arguments += keyset.arguments.map { $0 }
-        }
-        arguments.append(limit)
-        let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
-        let sql = "\(Self.summarySelect) \(whereClause) ORDER BY \(keyset.orderBy) LIMIT ?"
-        let statementArguments = StatementArguments(arguments)
-        let rows = try await database.read { db in
-            try SessionSummary.fetchAll(db, sql: sql, arguments: statementArguments)
-        }
-        return keyset.reversed ? rows.reversed() : rows
+        query.match(filter.text, in: "s.handle || ' ' || u.email || ' ' || s.kind || ' ' || s.state || ' ' || coalesce(s.ip, '') || ' ' || coalesce(s.user_agent, '')")
+        return try await query.fetch(SessionSummary.self, select: Self.summarySelect, keyColumns: ["s.id"], page: page, limit: limit, from: database)
     }
 
     private static let summarySelect = """

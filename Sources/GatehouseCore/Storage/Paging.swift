@@ -45,6 +45,41 @@ struct Keyset {
     }
 }
 
+/// A listing's conditions, added one by one, and the keyset page it reads: the part every
+/// operator listing (sessions, tokens) shares.
+struct ListQuery {
+    private var conditions: [String] = []
+    private var arguments: [(any DatabaseValueConvertible)?] = []
+
+    /// Adds `sql` (with `?` placeholders for `values`) to the conditions.
+    mutating func require(_ sql: String, _ values: (any DatabaseValueConvertible)?...) {
+        conditions.append(sql)
+        arguments += values
+    }
+
+    /// Adds a text filter matched against `haystack`, when there is one.
+    mutating func match(_ filter: TextFilter?, in haystack: String) {
+        guard let filter else { return }
+        let condition = filter.condition(haystack: haystack)
+        require(condition.sql, condition.argument)
+    }
+
+    /// Reads `limit` rows of `page`, newest first: `select` is everything up to the WHERE clause,
+    /// `keyColumns` the key that orders the listing (descending).
+    func fetch<Row: FetchableRecord & Sendable>(_ type: Row.Type, select: String, keyColumns: [String], page: Page, limit: Int,
+                                                from database: GatehouseDatabase) async throws -> [Row] {
+        var query = self
+        let keyset = Keyset(columns: keyColumns).clause(for: page)
+        if let condition = keyset.condition { query.conditions.append(condition); query.arguments += keyset.arguments.map { $0 } }
+        query.arguments.append(limit)
+        let whereClause = query.conditions.isEmpty ? "" : "WHERE " + query.conditions.joined(separator: " AND ")
+        let sql = "\(select) \(whereClause) ORDER BY \(keyset.orderBy) LIMIT ?"
+        let arguments = StatementArguments(query.arguments)
+        let rows = try await database.read { db in try Row.fetchAll(db, sql: sql, arguments: arguments) }
+        return keyset.reversed ? rows.reversed() : rows
+    }
+}
+
 /// A free-text filter as operators type it: a case-insensitive regular expression (plain text
 /// is a regular expression too), optionally inverted with a leading `!`.
 public struct TextFilter: Sendable, Equatable {

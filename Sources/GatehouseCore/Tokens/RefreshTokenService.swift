@@ -275,34 +275,18 @@ public final class RefreshTokenService: Sendable {
 
     /// One window of tokens in family order; keyset paging as for sessions.
     public func list(_ filter: Filter = .init(), limit: Int = 100, page: Page = .first) async throws -> [RefreshTokenSummary] {
-        var conditions: [String] = []
-        var arguments: [(any DatabaseValueConvertible)?] = []
-        if let handle = filter.sessionHandle { conditions.append("s.handle = ?"); arguments.append(handle) }
-        if let family = filter.family { conditions.append("rt.family = ?"); arguments.append(family) }
-        if let email = filter.email { conditions.append("u.email = ?"); arguments.append(try EmailAddress.normalize(email)) }
-        if let state = filter.state { conditions.append("rt.state = ?"); arguments.append(state.rawValue) }
-        if let text = filter.text {
-            let match = text.condition(haystack: "rt.family || ' ' || s.handle || ' ' || u.email || ' ' || rt.state || ' ' || lower(hex(substr(rt.token_hash, 1, 6)))")
-            conditions.append(match.sql)
-            arguments.append(match.argument)
-        }
-        let keyset = Keyset(columns: ["rt.session_id", "rt.id"]).clause(for: page)
-        if let condition = keyset.condition {
-            conditions.append(condition)
-            arguments += keyset.arguments.map { $0 }
-        }
-        arguments.append(limit)
-        let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
-        let sql = """
+        var query = ListQuery()
+        if let handle = filter.sessionHandle { query.require("s.handle = ?", handle) }
+        if let family = filter.family { query.require("rt.family = ?", family) }
+        if let email = filter.email { query.require("u.email = ?", try EmailAddress.normalize(email)) }
+        if let state = filter.state { query.require("rt.state = ?", state.rawValue) }
+        query.match(filter.text, in: "rt.family || ' ' || s.handle || ' ' || u.email || ' ' || rt.state || ' ' || lower(hex(substr(rt.token_hash, 1, 6)))")
+        return try await query.fetch(RefreshTokenSummary.self, select: """
             SELECT rt.*, s.handle AS session_handle, u.email, p.token_hash AS parent_hash
             FROM refresh_tokens rt
             JOIN sessions s ON s.id = rt.session_id
             JOIN users u ON u.id = s.user_id
             LEFT JOIN refresh_tokens p ON p.id = rt.parent_id
-            \(whereClause) ORDER BY \(keyset.orderBy) LIMIT ?
-            """
-        let statementArguments = StatementArguments(arguments)
-        let rows = try await database.read { db in try RefreshTokenSummary.fetchAll(db, sql: sql, arguments: statementArguments) }
-        return keyset.reversed ? rows.reversed() : rows
+            """, keyColumns: ["rt.session_id", "rt.id"], page: page, limit: limit, from: database)
     }
 }
