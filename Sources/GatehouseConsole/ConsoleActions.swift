@@ -17,7 +17,7 @@ extension ConsoleUpdate {
             }
             model.overlay = .confirm(ConfirmDialog(title: "Revoke session", lines: [
                 "Revoke session \(s.handle) of \(row.email)?",
-                "\(s.kind.rawValue) session from \(s.ip ?? "unknown IP"), created \(Ago.since(s.createdAt, now: now)).",
+                "\(s.kind.rawValue) session from \(s.ip ?? "unknown IP"), created \(TimeText.since(s.createdAt, now: now)).",
                 s.kind == .api ? "Its refresh family (\(row.familySize) token(s)) is revoked with it." : "Its cookie stops working at the next request.",
             ]), .revokeSession(handle: s.handle))
         case (.revoke, .tokens):

@@ -2,38 +2,6 @@ import Foundation
 import GatehouseCore
 import TerminalKit
 
-/// Times as an operator reads them: "3m ago", "6d 2h".
-enum Ago {
-    static func span(_ seconds: TimeInterval) -> String {
-        let s = Int(seconds.rounded(.down))
-        switch s {
-        case ..<60: return "\(max(0, s))s"
-        case ..<3600: return "\(s / 60)m \(s % 60)s"
-        case ..<86400: return "\(s / 3600)h \(s % 3600 / 60)m"
-        default: return "\(s / 86400)d \(s % 86400 / 3600)h"
-        }
-    }
-
-    static func since(_ date: Date, now: Date) -> String { span(now.timeIntervalSince(date)) + " ago" }
-
-    /// An age in its largest unit, as k9s shows it: "16s", "3m", "5h", "2d".
-    static func age(_ date: Date, now: Date) -> String {
-        let s = max(0, Int(now.timeIntervalSince(date).rounded(.down)))
-        switch s {
-        case ..<60: return "\(s)s"
-        case ..<3600: return "\(s / 60)m"
-        case ..<86400: return "\(s / 3600)h"
-        default: return "\(s / 86400)d"
-        }
-    }
-
-    /// A countdown: "6d 23h", or "—" once past.
-    static func until(_ date: Date, now: Date) -> String {
-        let left = date.timeIntervalSince(now)
-        return left <= 0 ? "—" : span(left)
-    }
-}
-
 /// Sessions: who is logged in, how, and for how long still.
 enum SessionsPane {
     static let columns = [
@@ -55,8 +23,8 @@ enum SessionsPane {
         let state = s.effectiveState(at: now)
         let live = state == .active
         return [s.handle, row.email, s.kind.rawValue, state.rawValue.replacingOccurrences(of: "_", with: " "),
-                Ago.age(s.createdAt, now: now), Ago.age(s.lastSeenAt, now: now),
-                live ? Ago.until(s.idleExpiresAt, now: now) : "—", live ? Ago.until(s.absoluteExpiresAt, now: now) : "—",
+                TimeText.age(s.createdAt, now: now), TimeText.age(s.lastSeenAt, now: now),
+                live ? TimeText.until(s.idleExpiresAt, now: now) : "—", live ? TimeText.until(s.absoluteExpiresAt, now: now) : "—",
                 s.ip ?? "-", s.kind == .api ? String(row.familySize) : "-", s.userAgent ?? "-"]
     }
 
@@ -79,8 +47,8 @@ enum TokensPane {
     static func cells(_ row: RefreshTokenSummary, now: Date) -> [String] {
         let t = row.token
         let state = t.state.rawValue + (t.revokedReason.map { " (\($0))" } ?? "")
-        return [t.fingerprint, t.family, row.sessionHandle, row.email, state, Ago.age(t.issuedAt, now: now),
-                t.state == .active ? Ago.until(t.expiresAt, now: now) : "—", row.parentFingerprint ?? "—"]
+        return [t.fingerprint, t.family, row.sessionHandle, row.email, state, TimeText.age(t.issuedAt, now: now),
+                t.state == .active ? TimeText.until(t.expiresAt, now: now) : "—", row.parentFingerprint ?? "—"]
     }
 
     static func isEnded(_ row: RefreshTokenSummary) -> Bool { row.token.state != .active }
@@ -96,11 +64,11 @@ enum SessionDetail {
         field("user", summary.email)
         field("kind", s.kind.rawValue)
         field("state", s.effectiveState(at: now).rawValue + (s.endReason.map { " — \($0)" } ?? ""))
-        if let endedBy = s.endedBy { field("ended by", endedBy + (s.endedAt.map { " at \(timestamp($0))" } ?? "")) }
-        field("created", "\(timestamp(s.createdAt)) (\(Ago.since(s.createdAt, now: now)))")
-        field("last seen", "\(timestamp(s.lastSeenAt)) (\(Ago.since(s.lastSeenAt, now: now)))")
-        field("idle expiry", "\(timestamp(s.idleExpiresAt)) (in \(Ago.until(s.idleExpiresAt, now: now)))")
-        field("absolute expiry", "\(timestamp(s.absoluteExpiresAt)) (in \(Ago.until(s.absoluteExpiresAt, now: now)))")
+        if let endedBy = s.endedBy { field("ended by", endedBy + (s.endedAt.map { " at \(TimeText.timestamp($0))" } ?? "")) }
+        field("created", "\(TimeText.timestamp(s.createdAt)) (\(TimeText.since(s.createdAt, now: now)))")
+        field("last seen", "\(TimeText.timestamp(s.lastSeenAt)) (\(TimeText.since(s.lastSeenAt, now: now)))")
+        field("idle expiry", "\(TimeText.timestamp(s.idleExpiresAt)) (in \(TimeText.until(s.idleExpiresAt, now: now)))")
+        field("absolute expiry", "\(TimeText.timestamp(s.absoluteExpiresAt)) (in \(TimeText.until(s.absoluteExpiresAt, now: now)))")
         field("ip", s.ip ?? "-")
         field("user agent", s.userAgent ?? "-")
         field("refresh family", s.refreshFamily ?? "- (web session)")
@@ -111,7 +79,7 @@ enum SessionDetail {
         for (depth, token) in tokens.reversed().enumerated() {
             let t = token.token
             let state = t.state.rawValue + (t.revokedReason.map { " (\($0))" } ?? "")
-            lines.append(StyledLine("  \(depth == 0 ? "●" : "└→") \(t.fingerprint)  \(DisplayWidth.fit(state, to: 28))  issued \(timestamp(t.issuedAt))"))
+            lines.append(StyledLine("  \(depth == 0 ? "●" : "└→") \(t.fingerprint)  \(DisplayWidth.fit(state, to: 28))  issued \(TimeText.timestamp(t.issuedAt))"))
         }
 
         lines.append(StyledLine(""))
@@ -119,15 +87,11 @@ enum SessionDetail {
         if events.isEmpty { lines.append(StyledLine("  none")) }
         for event in events {
             let actor = event.actorType + (event.actorId.map { ":\($0)" } ?? "")
-            var text = "  \(event.seq)  \(timestamp(event.at))  \(DisplayWidth.fit(event.action, to: 24)) \(DisplayWidth.fit(actor, to: 18)) \(event.outcome)"
+            var text = "  \(event.seq)  \(TimeText.timestamp(event.at))  \(DisplayWidth.fit(event.action, to: 24)) \(DisplayWidth.fit(actor, to: 18)) \(event.outcome)"
             if let reason = event.reason { text += "  reason=\(reason)" }
             if let ip = event.ip { text += "  ip=\(ip)" }
             lines.append(StyledLine(text, style: event.outcome == "success" ? .plain : Style(foreground: .ansi(3))))
         }
         return TextView(title: "Session \(s.handle)", lines: lines)
-    }
-
-    static func timestamp(_ date: Date) -> String {
-        date.formatted(.iso8601.year().month().day().time(includingFractionalSeconds: false))
     }
 }

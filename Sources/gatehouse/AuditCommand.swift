@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import GatehouseCore
+import TerminalKit
 
 struct AuditCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -11,7 +12,7 @@ struct AuditCommand: AsyncParsableCommand {
 
     struct Tail: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Print the newest audit events; --follow keeps printing new ones.")
-        @OptionGroup var database: DatabaseOptions
+        @OptionGroup var database: DatabaseArguments
         @OptionGroup var output: OutputOptions
         @Option(help: "How many of the newest events to print first.") var limit = 20
         @Flag(name: [.short, .long], help: "Keep running and print events as they are committed (Ctrl-C stops).") var follow = false
@@ -54,7 +55,7 @@ struct AuditCommand: AsyncParsableCommand {
     static func line(_ event: AuditEvent) -> String {
         let actor = event.actorType + (event.actorId.map { ":\($0)" } ?? "")
         let target = event.targetId.map { "\(event.targetType ?? "")=\($0)" } ?? "-"
-        var parts = [String(event.seq), event.at.formatted(.iso8601), actor, event.action, target, event.outcome]
+        var parts = [String(event.seq), TimeText.timestamp(event.at), actor, event.action, target, event.outcome]
         if let reason = event.reason { parts.append("reason=\(reason)") }
         if let ip = event.ip { parts.append("ip=\(ip)") }
         if let details = event.details { parts.append(details) }
@@ -64,7 +65,7 @@ struct AuditCommand: AsyncParsableCommand {
     static func table(_ events: [AuditEvent]) -> TextTable {
         var table = TextTable("SEQ", "TIME", "ACTOR", "ACTION", "OUTCOME", "REASON", "DETAILS")
         for event in events {
-            table.add(String(event.seq), event.at.formatted(.iso8601), event.actorType + (event.actorId.map { ":\($0)" } ?? ""),
+            table.add(String(event.seq), TimeText.timestamp(event.at), event.actorType + (event.actorId.map { ":\($0)" } ?? ""),
                       event.action, event.outcome, event.reason ?? "-", event.details ?? "")
         }
         return table
@@ -72,7 +73,7 @@ struct AuditCommand: AsyncParsableCommand {
 
     struct Verify: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Walk the hash chain; exit 1 and name the first bad row if it was changed.")
-        @OptionGroup var database: DatabaseOptions
+        @OptionGroup var database: DatabaseArguments
         @OptionGroup var output: OutputOptions
 
         func run() async throws {

@@ -3,7 +3,7 @@ import Foundation
 import GatehouseCore
 
 /// `--db PATH`, shared by every command.
-struct DatabaseOptions: ParsableArguments {
+struct DatabaseArguments: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("The SQLite file (default: $GATEHOUSE_DB, else ./gatehouse.sqlite).", valueName: "path"))
     var db: String?
 
@@ -13,7 +13,7 @@ struct DatabaseOptions: ParsableArguments {
 
     /// Opens an existing database; only `init` creates one.
     func open(readOnly: Bool = false, create: Bool = false) throws -> Gatehouse {
-        try Gatehouse.open(path: path, options: GatehouseCore.DatabaseOptions(readOnly: readOnly, createIfMissing: create))
+        try Gatehouse.open(path: path, options: DatabaseOptions(readOnly: readOnly, createIfMissing: create))
     }
 }
 

@@ -14,7 +14,7 @@ struct DebugCommand: AsyncParsableCommand {
     /// Takes `attempts` requests from one bucket as fast as possible and prints how many passed.
     struct RateLimitHammer: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "rate-limit-hammer")
-        @OptionGroup var database: DatabaseOptions
+        @OptionGroup var database: DatabaseArguments
         @Option var key = "hammer"
         @Option var rate = "50/hour"
         @Option var attempts = 100
@@ -33,7 +33,7 @@ struct DebugCommand: AsyncParsableCommand {
     /// Logs in `count` times (magic link → verify → refresh) and prints the session handles.
     struct LoginChurn: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "login-churn")
-        @OptionGroup var database: DatabaseOptions
+        @OptionGroup var database: DatabaseArguments
         @Option var count = 50
         @Option var email = "churn@example.com"
 

@@ -6,7 +6,7 @@ struct InitCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "init",
         abstract: "Create the database (mode 0600) or bring its schema up to date, and make the signing key.")
-    @OptionGroup var database: DatabaseOptions
+    @OptionGroup var database: DatabaseArguments
     @OptionGroup var output: OutputOptions
 
     func run() async throws {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import GatehouseCore
+import TerminalKit
 
 struct LimitsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -11,7 +12,7 @@ struct LimitsCommand: AsyncParsableCommand {
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List buckets, most blocked first.")
-        @OptionGroup var database: DatabaseOptions
+        @OptionGroup var database: DatabaseArguments
         @OptionGroup var output: OutputOptions
         @Option(help: "Order: blocked, recent or key.") var sort: RateLimitBucketOrder = .blocked
         @Option(help: "Only buckets of this policy (refresh, verify, magic-link-email, magic-link-ip, …).") var policy: String?
@@ -26,8 +27,8 @@ struct LimitsCommand: AsyncParsableCommand {
             for bucket in buckets {
                 let rate = RateLimitPolicy(name: bucket.policy, limit: bucket.limit, period: bucket.period).rateDescription
                 table.add(bucket.key, rate, "\(bucket.remaining(at: now))/\(bucket.limit)", String(bucket.allowedTotal),
-                          String(bucket.blockedTotal), RelativeTime.describe(bucket.lastBlockedAt, now: now),
-                          bucket.tat <= now ? "now" : RelativeTime.describe(bucket.tat, now: now))
+                          String(bucket.blockedTotal), TimeText.relative(bucket.lastBlockedAt, now: now),
+                          bucket.tat <= now ? "now" : TimeText.relative(bucket.tat, now: now))
             }
             table.print(emptyMessage: "no rate-limit buckets")
         }
@@ -35,7 +36,7 @@ struct LimitsCommand: AsyncParsableCommand {
 
     struct Reset: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Empty a bucket so its client may go again at once.")
-        @OptionGroup var database: DatabaseOptions
+        @OptionGroup var database: DatabaseArguments
         @OptionGroup var confirmation: ConfirmationOptions
         @Argument(help: "The bucket key as `limits list` shows it, e.g. refresh:203.0.113.9.") var key: String
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import GatehouseCore
+import TerminalKit
 
 struct SessionsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -11,7 +12,7 @@ struct SessionsCommand: AsyncParsableCommand {
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List sessions, newest first.")
-        @OptionGroup var database: DatabaseOptions
+        @OptionGroup var database: DatabaseArguments
         @OptionGroup var output: OutputOptions
         @Option(help: "Only this user's sessions.") var user: String?
         @Option(help: "Only sessions in this state: active, expired, revoked, logged_out.") var state: Session.State?
@@ -29,8 +30,8 @@ struct SessionsCommand: AsyncParsableCommand {
                 let s = row.session
                 let state = s.effectiveState(at: now)
                 table.add(s.handle, row.email, s.kind.rawValue, state.rawValue,
-                          RelativeTime.describe(s.createdAt, now: now), RelativeTime.describe(s.lastSeenAt, now: now),
-                          state == .active ? RelativeTime.describe(s.expiresAt, now: now) : "-",
+                          TimeText.relative(s.createdAt, now: now), TimeText.relative(s.lastSeenAt, now: now),
+                          state == .active ? TimeText.relative(s.expiresAt, now: now) : "-",
                           s.ip ?? "-", String(row.familySize), String((s.userAgent ?? "-").prefix(40)))
             }
             table.print(emptyMessage: "no sessions")
@@ -39,7 +40,7 @@ struct SessionsCommand: AsyncParsableCommand {
 
     struct Show: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Show one session with its refresh tokens and audit trail.")
-        @OptionGroup var database: DatabaseOptions
+        @OptionGroup var database: DatabaseArguments
         @OptionGroup var output: OutputOptions
         @Argument(help: "The session handle (ses_…).") var handle: String
 
@@ -77,7 +78,7 @@ struct SessionsCommand: AsyncParsableCommand {
         }
 
         static func timestamp(_ date: Date, now: Date) -> String {
-            "\(date.formatted(.iso8601)) (\(RelativeTime.describe(date, now: now)))"
+            "\(TimeText.timestamp(date)) (\(TimeText.relative(date, now: now)))"
         }
     }
 
@@ -85,7 +86,7 @@ struct SessionsCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Revoke sessions now: their cookies and refresh tokens stop working at the next request.",
             discussion: "Give session handles, or --user EMAIL for every active session of that user.")
-        @OptionGroup var database: DatabaseOptions
+        @OptionGroup var database: DatabaseArguments
         @OptionGroup var confirmation: ConfirmationOptions
         @OptionGroup var output: OutputOptions
         @Argument(help: "Session handles (ses_…).") var handles: [String] = []

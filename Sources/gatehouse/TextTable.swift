@@ -26,26 +26,6 @@ struct TextTable {
     }
 }
 
-/// Times as people on call read them: "3m ago", "in 6d 2h".
-enum RelativeTime {
-    static func describe(_ date: Date?, now: Date = Date()) -> String {
-        guard let date else { return "-" }
-        let seconds = date.timeIntervalSince(now)
-        let text = span(abs(seconds))
-        return seconds < 0 ? "\(text) ago" : "in \(text)"
-    }
-
-    static func span(_ seconds: TimeInterval) -> String {
-        let s = Int(seconds.rounded())
-        switch s {
-        case ..<60: return "\(s)s"
-        case ..<3600: return "\(s / 60)m"
-        case ..<86400: return "\(s / 3600)h\(s % 3600 / 60 == 0 ? "" : " \(s % 3600 / 60)m")"
-        default: return "\(s / 86400)d\(s % 86400 / 3600 == 0 ? "" : " \(s % 86400 / 3600)h")"
-        }
-    }
-}
-
 /// The JSON encoder every `--json` output uses: ISO 8601 dates, sorted keys.
 func printJSON<T: Encodable>(_ value: T) throws {
     let encoder = JSONEncoder()

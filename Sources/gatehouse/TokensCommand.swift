@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import GatehouseCore
+import TerminalKit
 
 struct TokensCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -11,7 +12,7 @@ struct TokensCommand: AsyncParsableCommand {
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List refresh tokens, newest first.")
-        @OptionGroup var database: DatabaseOptions
+        @OptionGroup var database: DatabaseArguments
         @OptionGroup var output: OutputOptions
         @Option(help: "Only this session's family.") var session: String?
         @Option(help: "Only this family (fam_…).") var family: String?
@@ -35,7 +36,7 @@ struct TokensCommand: AsyncParsableCommand {
             let t = row.token
             table.add(t.fingerprint, t.family, row.sessionHandle, row.email,
                       t.state.rawValue + (t.revokedReason.map { " (\($0))" } ?? ""),
-                      RelativeTime.describe(t.issuedAt, now: now), RelativeTime.describe(t.expiresAt, now: now),
+                      TimeText.relative(t.issuedAt, now: now), TimeText.relative(t.expiresAt, now: now),
                       row.parentFingerprint ?? "-")
         }
         return table
@@ -49,7 +50,7 @@ struct TokensCommand: AsyncParsableCommand {
                 --family revokes the family's tokens; the session's current access token keeps working
                 until it expires. --session and --user revoke the sessions too, which cuts access now.
                 """)
-        @OptionGroup var database: DatabaseOptions
+        @OptionGroup var database: DatabaseArguments
         @OptionGroup var confirmation: ConfirmationOptions
         @OptionGroup var output: OutputOptions
         @Option(help: "A token's fingerprint, or the token itself.") var token: String?

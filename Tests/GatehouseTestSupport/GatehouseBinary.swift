@@ -15,9 +15,9 @@ public enum GatehouseBinary {
     }
 
     /// Starts `gatehouse args…` and returns the running process with its output pipes.
-    public static func start(_ arguments: [String], environment: [String: String] = [:]) throws -> (Process, Pipe, Pipe) {
+    public static func start(_ arguments: [String], environment: [String: String] = [:], executable: URL? = nil) throws -> (Process, Pipe, Pipe) {
         let process = Process()
-        process.executableURL = url
+        process.executableURL = executable ?? url
         process.arguments = arguments
         var env = ProcessInfo.processInfo.environment
         env.removeValue(forKey: "GATEHOUSE_DB")
@@ -39,22 +39,9 @@ public enum GatehouseBinary {
         return Result(status: process.terminationStatus, stdout: stdout, stderr: stderr)
     }
 
-    public static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> Result {
-        finish(try start(arguments, environment: environment))
+    /// Runs `gatehouse` (or, with `executable`, another program) to the end.
+    public static func run(_ arguments: [String], environment: [String: String] = [:], executable: URL? = nil) throws -> Result {
+        finish(try start(arguments, environment: environment, executable: executable))
     }
 }
 
-extension GatehouseBinary {
-    /// Runs another program and returns its standard output.
-    public static func runTool(_ path: String, _ arguments: [String]) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: path)
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return String(decoding: data, as: UTF8.self)
-    }
-}
