@@ -7,11 +7,11 @@ import Testing
 /// The `gatehouse` executable as a script would use it: real process, real file, exit codes.
 @Suite("CLI")
 struct CLITests {
-    private func gatehouse(_ arguments: String..., db: String) throws -> GatehouseBinary.Result {
+    private func gatehouse(_ arguments: String..., db: String) throws -> Subprocess.Result {
         try GatehouseBinary.run(Array(arguments) + ["--db", db])
     }
 
-    private func json(_ result: GatehouseBinary.Result) throws -> [String: Any] {
+    private func json(_ result: Subprocess.Result) throws -> [String: Any] {
         try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any], "\(result.stdout)")
     }
 
@@ -154,8 +154,8 @@ struct CLITests {
         try await Task.sleep(for: .milliseconds(500))
         let (login, _) = try await test.apiLogin("kim@example.com")
         try await Task.sleep(for: .milliseconds(700))
-        started.0.terminate()
-        let result = GatehouseBinary.finish(started)
+        started.terminate()
+        let result = started.wait()
         #expect(result.stdout.contains("session.created") && result.stdout.contains(login.session.handle))
     }
 }

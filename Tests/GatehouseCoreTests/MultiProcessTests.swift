@@ -25,7 +25,7 @@ struct MultiProcessTests {
             }
             try await Task.sleep(for: .milliseconds(10))
         }
-        let results = [GatehouseBinary.finish(first), GatehouseBinary.finish(second)]
+        let results = [first.wait(), second.wait()]
         for result in results { #expect(result.status == 0, "\(result.stderr)") }
         let handles = results.flatMap { $0.stdout.split(separator: "\n").map(String.init) }
         #expect(handles.count == 80)

@@ -79,7 +79,7 @@ struct RateLimiterTests {
         let arguments = ["debug", "rate-limit-hammer", "--db", test.path, "--key", "shared", "--rate", "150/hour", "--attempts", "200"]
         let first = try GatehouseBinary.start(arguments)
         let second = try GatehouseBinary.start(arguments)
-        let results = [GatehouseBinary.finish(first), GatehouseBinary.finish(second)]
+        let results = [first.wait(), second.wait()]
         for result in results { #expect(result.status == 0, "\(result.stderr)") }
         let counts = results.compactMap { Int($0.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) }
         #expect(counts.count == 2)

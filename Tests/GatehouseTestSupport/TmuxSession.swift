@@ -3,6 +3,7 @@ import Foundation
 import Glibc
 #endif
 
+
 /// A real terminal for end-to-end tests: tmux on a private socket, driven like a person would.
 public final class TmuxSession: @unchecked Sendable {
     public let socket: String
@@ -71,27 +72,11 @@ public final class TmuxSession: @unchecked Sendable {
         (try? tmux(["-V"]).status) == 0
     }
 
-    /// Runs tmux with posix_spawn and waitpid, its output going to a file. (Foundation's
-    /// Process waits for a pipe's end, which the daemonised tmux server inherits and keeps.)
+    /// Runs tmux. Commands that start the server must not `capture`: its output file would be
+    /// held by the daemonised server.
     private static func tmux(_ arguments: [String], capture: Bool = true) throws -> (status: Int32, output: String) {
-        let outputPath = FileManager.default.temporaryDirectory.appendingPathComponent("tmux-\(UUID().uuidString).out").path
-        defer { unlink(outputPath) }
-        var actions: posix_spawn_file_actions_t = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, capture ? outputPath : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        let argv = (["tmux"] + arguments).map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
-        var pid: pid_t = 0
-        let spawned = posix_spawnp(&pid, "tmux", &actions, nil, argv, environ)
-        guard spawned == 0 else { throw TmuxError.failed("cannot start tmux (error \(spawned)); is it installed?") }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
-        let output = capture ? ((try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? "") : ""
-        let exitStatus = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
-        return (exitStatus, output)
+        let result = try Subprocess.run("tmux", arguments, discardOutput: !capture)
+        return (result.status, result.stdout + result.stderr)
     }
 
     /// Single-quotes a word for the shell command tmux runs.

@@ -1,0 +1,75 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A child process for tests, started with posix_spawn and reaped with waitpid.
+///
+/// Output goes to files rather than pipes: a daemonising child (the tmux server) would keep a
+/// pipe open forever, and Foundation's Process was seen to notice exits late when many tests
+/// wait at once.
+public final class Subprocess: @unchecked Sendable {
+    public struct Result: Sendable {
+        public var status: Int32
+        public var stdout: String
+        public var stderr: String
+    }
+
+    public let pid: pid_t
+    private let stdoutPath: String
+    private let stderrPath: String
+    private var result: Result?
+
+    /// Starts `executable` (a path, or a name looked up in PATH) with `arguments`.
+    /// `environment` entries are added to this process's environment; `discardOutput` sends
+    /// output to /dev/null.
+    public init(_ executable: String, _ arguments: [String], environment: [String: String] = [:],
+                removing removed: [String] = [], discardOutput: Bool = false) throws {
+        let base = FileManager.default.temporaryDirectory.appendingPathComponent("subprocess-\(UUID().uuidString)").path
+        stdoutPath = discardOutput ? "/dev/null" : base + ".out"
+        stderrPath = discardOutput ? "/dev/null" : base + ".err"
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, stdoutPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        posix_spawn_file_actions_addopen(&actions, 2, stderrPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        var env = ProcessInfo.processInfo.environment
+        for name in removed { env.removeValue(forKey: name) }
+        for (name, value) in environment { env[name] = value }
+        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
+        let envp = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { (argv + envp).forEach { free($0) } }
+        var pid: pid_t = 0
+        let status = posix_spawnp(&pid, executable, &actions, nil, argv, envp)
+        guard status == 0 else { throw SubprocessError.cannotStart(executable, errno: status) }
+        self.pid = pid
+    }
+
+    public enum SubprocessError: Error { case cannotStart(String, errno: Int32) }
+
+    /// Waits for the exit and returns status and output (once; later calls return the same).
+    @discardableResult
+    public func wait() -> Result {
+        if let result { return result }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+        let exit = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+        let finished = Result(status: exit, stdout: read(stdoutPath), stderr: read(stderrPath))
+        for path in [stdoutPath, stderrPath] where path != "/dev/null" { unlink(path) }
+        result = finished
+        return finished
+    }
+
+    public func terminate() { kill(pid, SIGTERM) }
+
+    private func read(_ path: String) -> String {
+        path == "/dev/null" ? "" : ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "")
+    }
+
+    /// Runs to the end.
+    public static func run(_ executable: String, _ arguments: [String], environment: [String: String] = [:],
+                           discardOutput: Bool = false) throws -> Result {
+        try Subprocess(executable, arguments, environment: environment, discardOutput: discardOutput).wait()
+    }
+}
