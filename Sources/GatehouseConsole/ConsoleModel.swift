@@ -104,6 +104,11 @@ struct LoadTracker {
         return generation == issued[pane, default: 0]
     }
 
+    /// Records a read that answered with an error instead of rows.
+    mutating func failed(_ pane: PaneID) {
+        running[pane] = max(0, running[pane, default: 0] - 1)
+    }
+
     func isRunning(_ pane: PaneID) -> Bool { running[pane, default: 0] > 0 }
 }
 

@@ -36,7 +36,7 @@ struct ConsoleUpdate {
             }
             return reloadIfStale(pane, &model)
         case .loadFailed(let pane, let text):
-            _ = model.loads.finish(pane, generation: -1)
+            model.loads.failed(pane)
             model.message = StatusMessage(text: text, kind: .error)
             return []
         case .reanchor(let pane, let page, let select):

@@ -65,9 +65,9 @@ enum ConsoleView {
 
     private static func renderPaneTitle(_ model: ConsoleModel, theme: ConsoleTheme, area: Rect, into buffer: inout Buffer) {
         var parts: [String] = []
-        let filter = model.pane == .sessions ? model.sessions.filter : model.tokens.filter
-        if model.pane == .tokens, let user = model.tokensUser { parts.append("user \(user)") }
-        if let filter { parts.append("filter /\(filter.inverted ? "!" : "")\(filter.pattern)") }
+        let query = model.query(for: model.pane)
+        if let user = query.email { parts.append("user \(user)") }
+        if let filter = query.filter { parts.append("filter /\(filter.inverted ? "!" : "")\(filter.pattern)") }
         guard !parts.isEmpty else { return }
         let text = parts.joined(separator: "  ") + "  (esc clears)"
         let width = DisplayWidth.of(text)
@@ -100,7 +100,8 @@ enum ConsoleView {
     }
 
     private static func emptyText(_ model: ConsoleModel) -> String {
-        let filtered = (model.pane == .sessions ? model.sessions.filter : model.tokens.filter) != nil || (model.pane == .tokens && model.tokensUser != nil)
+        let query = model.query(for: model.pane)
+        let filtered = query.filter != nil || query.email != nil
         if filtered { return "Nothing matches. esc clears the filter." }
         return model.pane == .sessions ? "No sessions yet. They appear here as soon as anyone logs in." : "No refresh tokens yet."
     }
