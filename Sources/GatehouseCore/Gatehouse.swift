@@ -13,6 +13,7 @@ public final class Gatehouse: Sendable {
     public let accessTokens: AccessTokenIssuer
     public let rateLimits: RateLimiter
     public let audit: AuditLog
+    public let payments: PaymentWebhookService
 
     public init(database: GatehouseDatabase, configuration: GatehouseConfiguration = .init(),
                 clock: any GatehouseClock = SystemClock()) throws {
@@ -28,6 +29,7 @@ public final class Gatehouse: Sendable {
                                       refreshTokens: refreshTokens)
         rateLimits = RateLimiter(database: database, clock: clock)
         audit = AuditLog(database: database, clock: clock)
+        payments = PaymentWebhookService(database: database, clock: clock)
     }
 
     /// Opens (and with `createIfMissing`, creates) the database at `path`.
@@ -39,7 +41,7 @@ public final class Gatehouse: Sendable {
     /// Verifies an access token and that its session is still active, so that an operator's
     /// revocation cuts access at once rather than when the token expires. A refusal is recorded
     /// (throttled) with its reason and, when the token named one, the session.
-    public func authenticateAccessToken(_ token: String, context: RequestContext = .none) async throws -> AuthenticatedSession {
+    public func authenticateAccessToken(_ token: String, context: ClientContext = .none) async throws -> AuthenticatedSession {
         var sessionHandle: String? = nil
         do {
             let claims = try await accessTokens.verify(token)

@@ -44,7 +44,7 @@ struct DebugCommand: AsyncParsableCommand {
             configuration.rateLimits.verify = RateLimitPolicy(name: "verify", limit: 1_000_000, period: 60)
             configuration.rateLimits.refresh = RateLimitPolicy(name: "refresh", limit: 1_000_000, period: 60)
             let gatehouse = try Gatehouse.open(path: database.path, configuration: configuration)
-            let context = RequestContext(ip: "127.0.0.\(getpid() % 250 + 1)", userAgent: "login-churn")
+            let context = ClientContext(ip: "127.0.0.\(getpid() % 250 + 1)", userAgent: "login-churn")
             for _ in 0..<count {
                 let link = try await gatehouse.magicLinks.requestMagicLink(email: email, context: context)
                 let login = try await gatehouse.magicLinks.verifyMagicLink(token: link.token.value, kind: .api, context: context)

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import GatehouseCore
+import GatehouseServer
 import TerminalKit
 
 /// `gatehouse`: argument parsing and wiring only; everything it does is a Core call.
@@ -11,7 +12,7 @@ struct GatehouseCommand: AsyncParsableCommand {
         abstract: "Magic-link login, sessions, rotating refresh tokens, rate limits and a hash-chained audit log over one SQLite file.",
         discussion: "Every command takes --db PATH (default: $GATEHOUSE_DB, else ./gatehouse.sqlite).",
         version: "0.1.0",
-        subcommands: [InitCommand.self, ConsoleCommand.self, SessionsCommand.self, TokensCommand.self, LimitsCommand.self,
+        subcommands: [InitCommand.self, ServeCommand.self, ConsoleCommand.self, SessionsCommand.self, TokensCommand.self, LimitsCommand.self,
                       AuditCommand.self, DebugCommand.self]
     )
 
@@ -47,6 +48,9 @@ struct GatehouseCommand: AsyncParsableCommand {
         case let error as DatabaseOpenError:
             printError(error.description)
             return 1
+        case let error as ConfigFileError:
+            printError(error.description)
+            return 2
         case let error as TerminalError:
             printError(error.description)
             return 1

@@ -33,7 +33,7 @@ final class ConsoleFixture {
 
     @discardableResult
     func login(_ email: String, kind: Session.Kind = .api, ip: String = "198.51.100.7") async throws -> Login {
-        let context = RequestContext(ip: ip, userAgent: "Mozilla/5.0 (X11; Linux x86_64)")
+        let context = ClientContext(ip: ip, userAgent: "Mozilla/5.0 (X11; Linux x86_64)")
         let link = try await writer.magicLinks.requestMagicLink(email: email, context: context)
         return try await writer.magicLinks.verifyMagicLink(token: link.token.value, kind: kind, context: context)
     }

@@ -74,7 +74,7 @@ public struct OperatorIdentity: Sendable, Equatable {
 }
 
 /// Where an end user's request came from; copied into the audit rows it causes.
-public struct RequestContext: Sendable, Equatable {
+public struct ClientContext: Sendable, Equatable {
     public var ip: String?
     public var userAgent: String?
     public var requestId: String?
@@ -85,7 +85,7 @@ public struct RequestContext: Sendable, Equatable {
         self.requestId = requestId
     }
 
-    public static let none = RequestContext()
+    public static let none = ClientContext()
 
     /// The rate-limit key for "per client" policies.
     var clientKey: String { ip ?? "unknown" }

@@ -92,11 +92,11 @@ public struct AuditEntry: Sendable {
     public var targetId: String?
     public var outcome: Outcome
     public var reason: String?
-    public var context: RequestContext
+    public var context: ClientContext
     public var details: [String: String]
 
     public init(actor: Actor, action: String, targetType: String? = nil, targetId: String? = nil,
-                outcome: Outcome = .success, reason: String? = nil, context: RequestContext = .none,
+                outcome: Outcome = .success, reason: String? = nil, context: ClientContext = .none,
                 details: [String: String] = [:]) {
         self.actor = actor
         self.action = action

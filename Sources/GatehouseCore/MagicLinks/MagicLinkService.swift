@@ -24,6 +24,8 @@ public struct MagicLinkRequest: Sendable {
     public var token: SecretToken
     public var expiresAt: Date
     public var outboxId: Int64
+    /// The tighter of the per-IP and per-email buckets after this request.
+    public var rateLimit: RateLimitDecision
 }
 
 /// How a successful login proves itself from now on.
@@ -38,6 +40,11 @@ public struct Login: Sendable {
     public var user: User
     public var session: Session
     public var credential: LoginCredential
+    /// True when a browser that was already signed in as this user kept its session and got a
+    /// regenerated secret, rather than a new session.
+    public var regenerated = false
+    /// The `verify` bucket after this request, for the API's `RateLimit` headers.
+    public var rateLimit: RateLimitDecision?
 }
 
 /// Passwordless login: a single-use link by mail, exchanged for a session.
@@ -56,15 +63,17 @@ public final class MagicLinkService: Sendable {
     }
 
     /// Issues a link for `email` (creating the user on first use) and puts the mail in the outbox.
-    public func requestMagicLink(email: String, context: RequestContext = .none) async throws -> MagicLinkRequest {
+    public func requestMagicLink(email: String, context: ClientContext = .none) async throws -> MagicLinkRequest {
         let normalized = try EmailAddress.normalize(email)
         let now = clock.now()
         let configuration = configuration
         let result = try await database.write { db -> Result<MagicLinkRequest, AuthError> in
             let policies = configuration.rateLimits
+            var tightest: RateLimitDecision? = nil
             for (policy, key) in [(policies.magicLinkIP, context.clientKey), (policies.magicLinkEmail, normalized)] {
                 let decision = try RateLimiter.consume(policy: policy, key: key, in: db, at: now)
                 if !decision.allowed { return .failure(.rateLimited(decision)) }
+                if tightest.map({ decision.remaining < $0.remaining }) ?? true { tightest = decision }
             }
             let user = try User.findOrCreate(email: normalized, in: db, at: now, context: context)
             let token = SecretToken.generate()
@@ -84,20 +93,27 @@ public final class MagicLinkService: Sendable {
             try AuditLog.append(AuditEntry(
                 actor: .user(id: user.id), action: "magic_link.issued", targetType: "user", targetId: normalized,
                 context: context, details: ["link": token.hash.fingerprint]), in: db, at: now)
-            return .success(MagicLinkRequest(user: user, token: token, expiresAt: expiresAt, outboxId: outboxId))
+            return .success(MagicLinkRequest(user: user, token: token, expiresAt: expiresAt, outboxId: outboxId,
+                                             rateLimit: tightest!))
         }
         return try result.get()
     }
 
     /// Exchanges a link for a new session of `kind`: a cookie secret for `web`, an access and
     /// refresh token pair for `api`. Each link works once.
-    public func verifyMagicLink(token: String, kind: Session.Kind = .api, context: RequestContext = .none) async throws -> Login {
+    ///
+    /// A browser that presents (among `currentCookies`) the cookie of an active session of the same user keeps that
+    /// session and gets a regenerated secret (the session id changes on login, so a planted id
+    /// is worthless, while requests still carrying the old cookie are served during the grace).
+    /// Any other cookie is ignored and a new session begins.
+    public func verifyMagicLink(token: String, kind: Session.Kind = .api, context: ClientContext = .none,
+                                currentCookies: [String] = []) async throws -> Login {
         let presented = SecretToken(value: token)
         let now = clock.now()
         let configuration = configuration
         let key = try refreshTokens.requiredKey
         /// The session, and the secret that proves it: a cookie (web) or a first refresh token (api).
-        typealias Created = (user: User, session: Session, secret: SecretToken)
+        typealias Created = (user: User, session: Session, secret: SecretToken, regenerated: Bool, limit: RateLimitDecision)
         let result = try await database.write { db -> Result<Created, AuthError> in
             let decision = try RateLimiter.consume(policy: configuration.rateLimits.verify, key: context.clientKey, in: db, at: now)
             guard decision.allowed else { return .failure(.rateLimited(decision)) }
@@ -122,21 +138,30 @@ public final class MagicLinkService: Sendable {
             try AuditLog.append(AuditEntry(
                 actor: .user(id: user.id), action: "magic_link.consumed", targetType: "user", targetId: email,
                 context: context, details: ["link": presented.hash.fingerprint]), in: db, at: now)
+            if kind == .web {
+                for cookie in currentCookies {
+                    if let (session, fresh) = try SessionService.regenerateOnLogin(
+                        cookie: SecretToken(value: cookie), user: user, configuration: configuration, context: context, in: db, at: now) {
+                        return .success((user, session, fresh, true, decision))
+                    }
+                }
+            }
             let (session, cookie) = try SessionService.create(user: user, kind: kind, context: context,
                                                               configuration: configuration, in: db, at: now)
-            if let cookie { return .success((user, session, cookie)) }
+            if let cookie { return .success((user, session, cookie, false, decision)) }
             let refresh = try RefreshTokenService.issue(session: session, parent: nil, key: key, ttl: configuration.refreshTokenTTL, in: db, at: now)
-            return .success((user, session, refresh))
+            return .success((user, session, refresh, false, decision))
         }
         let created = try result.get()
         if kind == .web {
-            return Login(user: created.user, session: created.session, credential: .cookie(created.secret))
+            return Login(user: created.user, session: created.session, credential: .cookie(created.secret),
+                         regenerated: created.regenerated, rateLimit: created.limit)
         }
         // Signed after the commit: signing is the slow part and needs no lock.
         let access = try await refreshTokens.accessTokens.issue(for: created.session, user: created.user)
         return Login(user: created.user, session: created.session, credential: .tokens(TokenPair(
             accessToken: access.token, refreshToken: created.secret, expiresIn: access.expiresIn,
-            sessionHandle: created.session.handle)))
+            sessionHandle: created.session.handle)), rateLimit: created.limit)
     }
 
     /// The newest mails for `recipient`, newest first (the development mail sink).

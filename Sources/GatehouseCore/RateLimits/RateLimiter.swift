@@ -135,7 +135,7 @@ public final class RateLimiter: Sendable {
     /// Empties a bucket so that its client may go again at once. Audited with the actor.
     /// Returns false when there was no such bucket.
     @discardableResult
-    public func reset(key: String, by actor: Actor, context: RequestContext = .none) async throws -> Bool {
+    public func reset(key: String, by actor: Actor, context: ClientContext = .none) async throws -> Bool {
         let now = clock.now()
         return try await database.write { db in
             guard let bucket = try RateLimitBucket.fetchOne(db, sql: "SELECT * FROM rate_limit_buckets WHERE key = ?", arguments: [key]) else {

@@ -71,19 +71,33 @@ public enum Fingerprint {
         return String(decoding: utf8, as: UTF8.self)
     }
 
+    /// The bytes spelled by an even number of hex digits (either case), or nil.
+    static func bytes(hex text: String) -> Data? {
+        let digits = Array(text.utf8)
+        guard digits.count % 2 == 0, !digits.isEmpty else { return nil }
+        var bytes = Data(capacity: digits.count / 2)
+        var index = 0
+        while index < digits.count {
+            guard let high = nibble(digits[index]), let low = nibble(digits[index + 1]) else { return nil }
+            bytes.append(high << 4 | low)
+            index += 2
+        }
+        return bytes
+    }
+
+    private static func nibble(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
+        default: nil
+        }
+    }
+
     /// The byte range of hashes whose fingerprint starts with `prefix`, so that a lookup by
     /// fingerprint is a range scan of the unique hash index instead of a table scan.
     static func hashRange(forPrefix prefix: String) -> (lower: Data, upper: Data)? {
-        let hex = prefix.lowercased()
-        guard hex.count >= 4, hex.count <= 64, hex.count % 2 == 0,
-              hex.allSatisfy({ $0.isHexDigit }) else { return nil }
-        var lower = Data()
-        var index = hex.startIndex
-        while index < hex.endIndex {
-            let next = hex.index(index, offsetBy: 2)
-            lower.append(UInt8(hex[index..<next], radix: 16)!)
-            index = next
-        }
+        guard prefix.utf8.count >= 4, prefix.utf8.count <= 64, let lower = bytes(hex: prefix) else { return nil }
         // upper = lower + 1 (as a big-endian number); a prefix of all 0xff has no upper bound
         // inside 32 bytes, so pad with 0xff past the maximum hash.
         var upper = lower

@@ -26,7 +26,7 @@ public final class SessionService: Sendable {
 
     /// Inserts a session and, for `web` sessions, its first secret. `api` sessions get a refresh
     /// family name; their first token is issued by `RefreshTokenService`.
-    static func create(user: User, kind: Session.Kind, context: RequestContext, configuration: GatehouseConfiguration,
+    static func create(user: User, kind: Session.Kind, context: ClientContext, configuration: GatehouseConfiguration,
                        in db: Database, at now: Date) throws -> (Session, SecretToken?) {
         let handle = Handle.make("ses_")
         let family = kind == .api ? Handle.make("fam_") : nil
@@ -100,7 +100,7 @@ public final class SessionService: Sendable {
     ///
     /// A valid lookup is a read unless `last_seen_at` is older than the touch interval; a
     /// failed one records why (throttled) and marks a session past its deadline as expired.
-    public func authenticate(secret: String, context: RequestContext = .none) async throws -> AuthenticatedSession {
+    public func authenticate(secret: String, context: ClientContext = .none) async throws -> AuthenticatedSession {
         let token = SecretToken(value: secret)
         let now = clock.now()
         let touchInterval = configuration.sessionTouchInterval
@@ -148,7 +148,7 @@ public final class SessionService: Sendable {
     /// The new secret works from the commit on; the old one keeps working until the grace
     /// period ends. Because both facts commit together, a request carrying either secret is
     /// accepted at every instant: there is no window in which the session has no valid secret.
-    public func regenerate(secret: String, context: RequestContext = .none) async throws -> (AuthenticatedSession, SecretToken) {
+    public func regenerate(secret: String, context: ClientContext = .none) async throws -> (AuthenticatedSession, SecretToken) {
         let presented = SecretToken(value: secret)
         guard presented.isWellFormed else { throw AuthError.invalidCredential(.malformed) }
         let now = clock.now()
@@ -159,30 +159,51 @@ public final class SessionService: Sendable {
             case .valid(let found, _): session = found
             case .failed(let failure, _): return .failure(.invalidCredential(failure))
             }
-            let fresh = SecretToken.generate()
-            try db.execute(sql: """
-                UPDATE session_secrets SET superseded_at = ?, grace_until = ?
-                WHERE session_id = ? AND superseded_at IS NULL
-                """, arguments: [now.unixSeconds, now.unixSeconds + grace, session.id])
-            try Self.insertSecret(fresh.hash, sessionId: session.id, in: db, at: now)
-            try db.execute(sql: "UPDATE sessions SET last_seen_at = ? WHERE id = ?", arguments: [now.unixSeconds, session.id])
-            try AuditLog.append(AuditEntry(
-                actor: .user(id: session.userId), action: "session.regenerated", targetType: "session",
-                targetId: session.handle, context: context,
-                details: ["previous_secret": presented.hash.fingerprint, "secret": fresh.hash.fingerprint,
-                          "grace_seconds": String(Int(grace))]), in: db, at: now)
+            let (current, fresh) = try Self.rotateSecret(of: session, presented: presented.hash, grace: grace,
+                                                         reason: nil, context: context, in: db, at: now)
             guard let user = try User.find(id: session.userId, in: db) else { return .failure(.invalidCredential(.unknown)) }
-            var current = session
-            current.lastSeenAt = now
             return .success((AuthenticatedSession(session: current, user: user, usedPreviousSecret: false), fresh))
         }
         return try result.get()
     }
 
+    /// At a browser login: when `cookie` proves an active session of `user`, that session gets
+    /// a new secret (the session id changes on login) and is returned; otherwise nil, and the
+    /// caller starts a new session. Runs inside the login's transaction.
+    static func regenerateOnLogin(cookie: SecretToken, user: User, configuration: GatehouseConfiguration,
+                                  context: ClientContext, in db: Database, at now: Date) throws -> (Session, SecretToken)? {
+        guard cookie.isWellFormed, case .valid(let session, _) = try evaluate(cookie.hash, in: db, at: now),
+              session.userId == user.id, session.kind == .web else { return nil }
+        return try rotateSecret(of: session, presented: cookie.hash, grace: configuration.sessionRotationGrace,
+                                reason: "login", context: context, in: db, at: now)
+    }
+
+    /// Supersedes the session's current secret (valid for `grace` more seconds) and inserts a
+    /// new one, with its audit row. Both facts commit together: at no instant does the session
+    /// lack a valid secret.
+    private static func rotateSecret(of session: Session, presented: SecretHash, grace: TimeInterval, reason: String?,
+                                     context: ClientContext, in db: Database, at now: Date) throws -> (Session, SecretToken) {
+        let fresh = SecretToken.generate()
+        try db.execute(sql: """
+            UPDATE session_secrets SET superseded_at = ?, grace_until = ?
+            WHERE session_id = ? AND superseded_at IS NULL
+            """, arguments: [now.unixSeconds, now.unixSeconds + grace, session.id])
+        try insertSecret(fresh.hash, sessionId: session.id, in: db, at: now)
+        try db.execute(sql: "UPDATE sessions SET last_seen_at = ? WHERE id = ?", arguments: [now.unixSeconds, session.id])
+        try AuditLog.append(AuditEntry(
+            actor: .user(id: session.userId), action: "session.regenerated", targetType: "session",
+            targetId: session.handle, reason: reason, context: context,
+            details: ["previous_secret": presented.fingerprint, "secret": fresh.hash.fingerprint,
+                      "grace_seconds": String(Int(grace))]), in: db, at: now)
+        var current = session
+        current.lastSeenAt = now
+        return (current, fresh)
+    }
+
     // MARK: - Ending sessions
 
     /// Ends a session and every active refresh token of its family, with one audit row.
-    static func end(_ session: Session, state: Session.State, reason: String, actor: Actor, context: RequestContext,
+    static func end(_ session: Session, state: Session.State, reason: String, actor: Actor, context: ClientContext,
                     in db: Database, at now: Date, details: [String: String] = [:]) throws {
         try db.execute(sql: """
             UPDATE sessions SET state = ?, end_reason = ?, ended_by = ?, ended_at = ? WHERE id = ?
@@ -201,7 +222,7 @@ public final class SessionService: Sendable {
     }
 
     /// The user ends their own session (logout). Idempotent: an ended session stays as it was.
-    public func logout(sessionHandle: String, context: RequestContext = .none) async throws {
+    public func logout(sessionHandle: String, context: ClientContext = .none) async throws {
         let now = clock.now()
         try await database.write { db in
             guard let session = try Session.find(handle: sessionHandle, in: db) else { throw AuthError.notFound("session \(sessionHandle)") }

@@ -161,6 +161,12 @@ public final class GatehouseDatabase: Sendable {
         }
     }
 
+    /// The newest applied migration (`v2-payments`): what `/healthz` reports, and a read that
+    /// proves the file is still readable.
+    public func schemaVersion() async throws -> String? {
+        try await read { db in try Schema.migrator.appliedMigrations(db).last }
+    }
+
     /// Current pragmas, for `gatehouse init` and the tests.
     public func pragmas() throws -> [String: String] {
         // The writer connection: synchronous is a per-connection setting, set on the writer.
@@ -173,8 +179,16 @@ public final class GatehouseDatabase: Sendable {
         }
     }
 
-    /// Closes every connection. Later calls fail; used for a clean shutdown.
+    /// Checkpoints the WAL into the main file and closes every connection; later calls fail.
+    ///
+    /// The explicit checkpoint matters: SQLite checkpoints on the last close only when that
+    /// connection can write, and a pool's readers are read-only, so without it the file alone
+    /// (copied after a clean shutdown) would miss everything still in `-wal`.
     public func close() throws {
+        if !options.readOnly {
+            // Another process may hold readers open; then the checkpoint is partial, which is fine.
+            _ = try? pool.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
+        }
         try pool.close()
     }
 }

@@ -9,6 +9,7 @@ enum Schema {
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1-foundation", migrate: createFoundation)
+        migrator.registerMigration("v2-payments", migrate: createPayments)
         return migrator
     }
 
@@ -140,6 +141,25 @@ enum Schema {
                 BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END;
             CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events
                 BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END;
+            """)
+    }
+
+    /// The payment-webhook ledger: one row per event id, the idempotency key of its effect.
+    private static func createPayments(_ db: Database) throws {
+        try db.execute(sql: """
+            CREATE TABLE payment_events (
+                event_id          TEXT PRIMARY KEY,
+                type              TEXT NOT NULL,
+                received_at       REAL NOT NULL,
+                last_delivery_at  REAL NOT NULL,
+                deliveries        INTEGER NOT NULL DEFAULT 1,
+                payload_sha256    BLOB NOT NULL,
+                outcome           TEXT NOT NULL CHECK (outcome IN ('credited', 'recorded', 'unmatched')),
+                user_id           INTEGER REFERENCES users(id),
+                amount            INTEGER,
+                currency          TEXT,
+                note              TEXT
+            ) WITHOUT ROWID;
             """)
     }
 }

@@ -79,5 +79,16 @@ public struct TokenPair: Sendable, Equatable {
     /// Seconds until the access token expires.
     public var expiresIn: Int
     public var sessionHandle: String
+    /// The refresh bucket after this request, for the API's `RateLimit` headers (nil at login).
+    public var rateLimit: RateLimitDecision?
     public var tokenType: String { "bearer" }
+
+    public init(accessToken: String, refreshToken: SecretToken, expiresIn: Int, sessionHandle: String,
+                rateLimit: RateLimitDecision? = nil) {
+        self.accessToken = accessToken
+        self.refreshToken = refreshToken
+        self.expiresIn = expiresIn
+        self.sessionHandle = sessionHandle
+        self.rateLimit = rateLimit
+    }
 }

@@ -58,12 +58,12 @@ public final class RefreshTokenService: Sendable {
     // MARK: - Refresh
 
     private enum RefreshOutcome {
-        case rotated(AuthenticatedSession, SecretToken)
+        case rotated(AuthenticatedSession, SecretToken, RateLimitDecision)
         case failed(AuthError)
     }
 
     /// Exchanges a refresh token for a new access token and the family's next refresh token.
-    public func refresh(_ presented: String, context: RequestContext = .none) async throws -> TokenPair {
+    public func refresh(_ presented: String, context: ClientContext = .none) async throws -> TokenPair {
         let token = SecretToken(value: presented)
         let key = try requiredKey
         let now = clock.now()
@@ -74,17 +74,17 @@ public final class RefreshTokenService: Sendable {
         switch outcome {
         case .failed(let error):
             throw error
-        case .rotated(let authenticated, let successor):
+        case .rotated(let authenticated, let successor, let limit):
             let access = try await accessTokens.issue(for: authenticated.session, user: authenticated.user)
             return TokenPair(accessToken: access.token, refreshToken: successor, expiresIn: access.expiresIn,
-                             sessionHandle: authenticated.session.handle)
+                             sessionHandle: authenticated.session.handle, rateLimit: limit)
         }
     }
 
     /// The whole refresh decision in one transaction. Failures are returned rather than thrown
     /// so that what they record (blocked counts, evidence rows) commits.
     private static func rotate(_ token: SecretToken, key: SymmetricKey, configuration: GatehouseConfiguration,
-                               context: RequestContext, in db: Database, at now: Date) throws -> RefreshOutcome {
+                               context: ClientContext, in db: Database, at now: Date) throws -> RefreshOutcome {
         let policies = configuration.rateLimits.auditFailures
         func fail(_ failure: CredentialFailure, _ session: Session?, tokenFingerprint: String? = nil) throws -> RefreshOutcome {
             var details: [String: String] = [:]
@@ -145,7 +145,7 @@ public final class RefreshTokenService: Sendable {
                 actor: .user(id: session.userId), action: "refresh.rotated", targetType: "session", targetId: session.handle,
                 context: context, details: ["token": hash.fingerprint, "successor": successor.hash.fingerprint]),
                 in: db, at: now)
-            return try authenticated(session, successor, in: db, at: now)
+            return try authenticated(session, successor, limit, in: db, at: now)
         case .used:
             let usedAt: Double = row["rt_used_at"] ?? 0
             let elapsed = now.unixSeconds - usedAt
@@ -165,7 +165,7 @@ public final class RefreshTokenService: Sendable {
                     targetId: session.handle, reason: reuseClass.rawValue, context: context,
                     details: ["token": hash.fingerprint, "successor": successor.hash.fingerprint,
                               "seconds_after_rotation": elapsedText]), in: db, at: now, policies: policies)
-                return try authenticated(session, successor, in: db, at: now)
+                return try authenticated(session, successor, limit, in: db, at: now)
             }
             try db.execute(sql: "UPDATE refresh_tokens SET state = 'reused', revoked_at = ?, revoked_reason = 'reuse_detected' WHERE id = ?",
                            arguments: [now.unixSeconds, tokenId])
@@ -184,11 +184,12 @@ public final class RefreshTokenService: Sendable {
         try db.execute(sql: "UPDATE sessions SET last_seen_at = ? WHERE id = ?", arguments: [now.unixSeconds, session.id])
     }
 
-    private static func authenticated(_ session: Session, _ successor: SecretToken, in db: Database, at now: Date) throws -> RefreshOutcome {
+    private static func authenticated(_ session: Session, _ successor: SecretToken, _ limit: RateLimitDecision,
+                                      in db: Database, at now: Date) throws -> RefreshOutcome {
         guard let user = try User.find(id: session.userId, in: db) else { return .failed(.invalidCredential(.unknown)) }
         var current = session
         current.lastSeenAt = now
-        return .rotated(AuthenticatedSession(session: current, user: user, usedPreviousSecret: false), successor)
+        return .rotated(AuthenticatedSession(session: current, user: user, usedPreviousSecret: false), successor, limit)
     }
 
     // MARK: - Revocation

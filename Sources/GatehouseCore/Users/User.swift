@@ -25,7 +25,7 @@ public struct User: Sendable, Equatable, Codable, FetchableRecord {
     }
 
     /// The user with this email, created (and audited) on first use.
-    static func findOrCreate(email: String, in db: Database, at now: Date, context: RequestContext) throws -> User {
+    static func findOrCreate(email: String, in db: Database, at now: Date, context: ClientContext) throws -> User {
         if let user = try find(email: email, in: db) { return user }
         try db.execute(sql: "INSERT INTO users (email, created_at) VALUES (?, ?)", arguments: [email, now.unixSeconds])
         let user = User(id: db.lastInsertedRowID, email: email, createdAt: now, credits: 0)

@@ -22,13 +22,13 @@ struct TestGatehouse {
 
     /// Magic link → verify: a fresh login of `kind` for `email`.
     func login(_ email: String = "alice@example.com", kind: Session.Kind = .api,
-               context: RequestContext = RequestContext(ip: "198.51.100.7", userAgent: "tests")) async throws -> Login {
+               context: ClientContext = ClientContext(ip: "198.51.100.7", userAgent: "tests")) async throws -> Login {
         let link = try await gatehouse.magicLinks.requestMagicLink(email: email, context: context)
         return try await gatehouse.magicLinks.verifyMagicLink(token: link.token.value, kind: kind, context: context)
     }
 
     func apiLogin(_ email: String = "alice@example.com", ip: String = "198.51.100.7") async throws -> (Login, TokenPair) {
-        let login = try await login(email, kind: .api, context: RequestContext(ip: ip, userAgent: "tests"))
+        let login = try await login(email, kind: .api, context: ClientContext(ip: ip, userAgent: "tests"))
         guard case .tokens(let pair) = login.credential else { throw AuthError.notFound("token pair") }
         return (login, pair)
     }

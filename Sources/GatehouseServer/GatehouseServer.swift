@@ -1,0 +1,63 @@
+import Foundation
+import GatehouseCore
+import Hummingbird
+import Logging
+import NIOCore
+import ServiceLifecycle
+
+/// `gatehouse serve`: the HTTP API over one `Gatehouse`. Routes translate HTTP to Core calls;
+/// the rules live in Core.
+public struct GatehouseServer: Sendable {
+    public let gatehouse: Gatehouse
+    public let options: ServerOptions
+    public let metrics: ServerMetrics
+
+    public init(gatehouse: Gatehouse, options: ServerOptions, metrics: ServerMetrics = ServerMetrics()) {
+        self.gatehouse = gatehouse
+        self.options = options
+        self.metrics = metrics
+    }
+
+    /// Every route, in the order `/openapi.json` lists them.
+    public static let catalog = RouteCatalog(
+        routes: AuthRoutes.routes + BrowserSessionRoutes.routes + PaymentWebhookRoutes.routes + OperationalRoutes.routes)
+
+    public static let version = "0.1.0"
+
+    public func openAPIDocument() -> JSONValue {
+        OpenAPIDocument.make(catalog: Self.catalog, cookieName: options.cookieName, version: Self.version)
+    }
+
+    /// The router with its middleware, outermost first: request origin (id, client address),
+    /// metrics, problem rendering; then the routes.
+    public func makeRouter() -> Router<GatehouseRequestContext> {
+        let router = Router(context: GatehouseRequestContext.self)
+        router.add(middleware: RequestOriginMiddleware(trustProxy: options.trustProxy))
+        router.add(middleware: MetricsMiddleware(metrics: metrics))
+        router.add(middleware: ProblemMiddleware(catalog: Self.catalog, metrics: metrics))
+        AuthRoutes(gatehouse: gatehouse, options: options, metrics: metrics).register(on: router)
+        BrowserSessionRoutes(gatehouse: gatehouse, options: options).register(on: router)
+        PaymentWebhookRoutes(gatehouse: gatehouse, options: options).register(on: router)
+        let openAPI = openAPIDocument().encoded()
+        OperationalRoutes(gatehouse: gatehouse, metrics: metrics, openAPI: { openAPI }).register(on: router)
+        return router
+    }
+
+    /// The Hummingbird application; `onListening` receives the bound port (useful with port 0).
+    public func makeApplication(logger: Logger, onListening: @escaping @Sendable (Int) async -> Void = { _ in })
+        -> some ApplicationProtocol {
+        Application(
+            router: makeRouter(),
+            configuration: .init(address: .hostname(options.host, port: options.port), serverName: "gatehouse"),
+            onServerRunning: { channel in await onListening(channel.localAddress?.port ?? 0) },
+            logger: logger)
+    }
+
+    /// Serves until SIGINT or SIGTERM. Shutdown is graceful: the listener closes, requests in
+    /// flight finish, then the database is closed (its WAL checkpointed by SQLite).
+    public func run(logger: Logger, onListening: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
+        let application = makeApplication(logger: logger, onListening: onListening)
+        try await application.runService(gracefulShutdownSignals: [.sigterm, .sigint])
+        try gatehouse.database.close()
+    }
+}

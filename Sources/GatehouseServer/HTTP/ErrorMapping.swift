@@ -1,0 +1,70 @@
+import Foundation
+import GatehouseCore
+import GRDB
+import HTTPTypes
+import Hummingbird
+import NIOCore
+
+/// Turns whatever a handler threw into the problem a client should see. Everything a client
+/// can cause maps to a 4xx; only a fault of the server itself becomes `internal-error`.
+enum ErrorMapping {
+    static func problem(for error: any Error) -> Problem {
+        switch error {
+        case let problem as Problem:
+            return problem
+        case let error as AuthError:
+            return problem(for: error)
+        case let error as WebhookSignatureError:
+            return Problem(.invalidSignature, error.description)
+        case let error as PaymentWebhookError:
+            return Problem(.invalidRequest, error.description)
+        case let error as DecodingError:
+            return DecodingErrorText.isSyntaxError(error)
+                ? Problem(.malformedJSON, DecodingErrorText.describe(error))
+                : Problem(.invalidRequest, DecodingErrorText.describe(error))
+        case is NIOTooManyBytesError:
+            return tooLarge
+        case let error as HTTPError:
+            return problem(for: error)
+        case let error as DatabaseError:
+            switch error.resultCode {
+            case .SQLITE_BUSY, .SQLITE_LOCKED:
+                return Problem(.serviceUnavailable, "the database is busy; retry shortly", headers: [.retryAfter: "1"])
+            case .SQLITE_FULL:
+                return Problem(.serviceUnavailable, "the server's disk is full", headers: [.retryAfter: "60"])
+            default:
+                return Problem(.internalError, "the request could not be completed")
+            }
+        default:
+            return Problem(.internalError, "the request could not be completed")
+        }
+    }
+
+    static let tooLarge = Problem(.bodyTooLarge, "request bodies are limited to \(GatehouseRequestContext.maxBodyBytes / 1024) KiB")
+
+    private static func problem(for error: AuthError) -> Problem {
+        switch error {
+        case .invalidEmail(let why):
+            return Problem(.invalidEmail, why)
+        case .rateLimited(let decision):
+            return Problem(.rateLimited, error.description, headers: RateLimitHeaders.fields(for: decision),
+                           extensions: ["policy": decision.policy.name])
+        case .invalidCredential(let failure):
+            return Problem(.invalidCredential, "the credential was refused (\(failure.rawValue))",
+                           extensions: ["reason": failure.rawValue])
+        case .notFound(let what):
+            return Problem(.notFound, "\(what) not found")
+        }
+    }
+
+    /// Hummingbird's own errors: an unmatched route, a body it refused to read.
+    private static func problem(for error: HTTPError) -> Problem {
+        switch error.status.code {
+        case 404: Problem(.notFound, "no such route")
+        case 413: tooLarge
+        case 415: Problem(.unsupportedMediaType, error.body ?? "unsupported media type")
+        case 400..<500: Problem(.invalidRequest, error.body ?? error.status.reasonPhrase)
+        default: Problem(.internalError, "the request could not be completed")
+        }
+    }
+}

@@ -1,0 +1,18 @@
+import Hummingbird
+
+/// Counts every request by route template and status and records its latency. Sits outside
+/// `ProblemMiddleware`, so errors are counted with the status the client saw.
+struct MetricsMiddleware: RouterMiddleware {
+    typealias Context = GatehouseRequestContext
+
+    let metrics: ServerMetrics
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let start = ContinuousClock.now
+        let response = try await next(request, context)
+        let route = context.endpointPath ?? "unmatched"
+        metrics.recordRequest(method: request.method.rawValue, route: route == "NotFound" ? "unmatched" : route,
+                              status: response.status.code, duration: ContinuousClock.now - start)
+        return response
+    }
+}

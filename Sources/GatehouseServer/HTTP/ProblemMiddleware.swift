@@ -1,0 +1,52 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+
+/// Catches every error below it and answers with `application/problem+json`, so no client
+/// ever sees Hummingbird's plain-text errors or a stack trace. An unmatched route whose path
+/// exists under another method is a 405 with `Allow`, not a 404.
+struct ProblemMiddleware: RouterMiddleware {
+    typealias Context = GatehouseRequestContext
+
+    let catalog: RouteCatalog
+    let metrics: ServerMetrics
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch {
+            var problem = ErrorMapping.problem(for: error)
+            if problem.kind == .notFound, error is HTTPError {
+                let allowed = catalog.methods(forPath: request.uri.path)
+                if !allowed.isEmpty {
+                    problem = Problem(.methodNotAllowed, "\(request.method) is not allowed here",
+                                      headers: [.allow: allowed.map(\.rawValue).joined(separator: ", ")])
+                }
+            }
+            if problem.kind == .rateLimited, let policy = problem.extensions["policy"] {
+                metrics.recordRateLimitBlock(policy: policy)
+            }
+            if problem.kind == .internalError {
+                context.logger.error("request failed", metadata: ["error": "\(String(reflecting: type(of: error)))"])
+            }
+            return problem.response(requestId: context.requestId)
+        }
+    }
+}
+
+extension Problem {
+    /// The RFC 9457 document, with the request id so a report can be matched to the audit log.
+    func response(requestId: String) -> Response {
+        var body: [String: JSONValue] = [
+            "type": .string(kind.typeURI), "title": .string(kind.title), "status": .int(kind.status),
+            "detail": .string(detail),
+        ]
+        if !requestId.isEmpty { body["request_id"] = .string(requestId) }
+        for (key, value) in extensions { body[key] = .string(value) }
+        var fields = headers
+        fields[.contentType] = "application/problem+json"
+        return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: JSONValue.object(body).encoded())))
+    }
+}

@@ -1,0 +1,56 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+
+/// Who sent the request and under which id: sets the request id (the client's `X-Request-Id`
+/// when it is sane, else a new one), the client address and user agent, and echoes the id on
+/// every response, errors included. The id is stored in the audit rows the request causes.
+struct RequestOriginMiddleware: RouterMiddleware {
+    typealias Context = GatehouseRequestContext
+
+    static let requestIdName = HTTPField.Name("X-Request-Id")!
+    static let forwardedForName = HTTPField.Name("X-Forwarded-For")!
+
+    let trustProxy: Bool
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        var context = context
+        context.requestId = Self.acceptable(request.headers[Self.requestIdName]) ?? Self.newRequestId()
+        context.clientIP = Self.clientAddress(remote: context.remoteAddress,
+                                              forwardedFor: trustProxy ? request.headers[values: Self.forwardedForName] : [])
+        context.userAgent = request.headers[.userAgent].map { String($0.prefix(256)) }
+        var response = try await next(request, context)
+        response.headers[Self.requestIdName] = context.requestId
+        return response
+    }
+
+    /// A client's id is kept when it is 1–128 visible ASCII characters from a safe set, so it
+    /// can go into logs and the audit log as it is.
+    static func acceptable(_ value: String?) -> String? {
+        guard let value, (1...128).contains(value.utf8.count),
+              value.utf8.allSatisfy({ $0.isASCIIAlphanumeric || "-_.:/+=".utf8.contains($0) }) else { return nil }
+        return value
+    }
+
+    static func newRequestId() -> String {
+        "req_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(20)
+    }
+
+    /// The socket peer, or behind a trusted proxy the last `X-Forwarded-For` entry: the address
+    /// the proxy itself saw (entries further left are whatever the client chose to send).
+    static func clientAddress(remote: SocketAddress?, forwardedFor: [String]) -> String? {
+        if let last = forwardedFor.flatMap({ $0.split(separator: ",") }).last?.trimmingCharacters(in: .whitespaces),
+           !last.isEmpty, last.utf8.count <= 64 {
+            return last
+        }
+        return remote?.ipAddress
+    }
+}
+
+extension UInt8 {
+    var isASCIIAlphanumeric: Bool {
+        (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(self) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(self)
+            || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(self)
+    }
+}

@@ -1,0 +1,58 @@
+import Prometheus
+
+/// The Prometheus metrics `GET /metrics` exposes. One registry per server (not the global
+/// swift-metrics system), so tests and several servers in one process never mix counts.
+public final class ServerMetrics: Sendable {
+    let registry = PrometheusCollectorRegistry()
+
+    static let latencyBuckets: [Duration] = [
+        .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10),
+        .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500),
+        .seconds(1), .seconds(2.5),
+    ]
+
+    public init() {}
+
+    /// `route` is the route template (`/api/v1/auth/refresh`), never the raw path, so a
+    /// scanner probing random URLs cannot grow the label set.
+    func recordRequest(method: String, route: String, status: Int, duration: Duration) {
+        registry.makeCounter(descriptor: Self.requests, labels: [("method", method), ("route", route), ("status", String(status))])
+            .increment()
+        registry.makeDurationHistogram(descriptor: Self.latency, labels: [("route", route)], buckets: Self.latencyBuckets)
+            .record(duration)
+    }
+
+    /// `outcome`: rotated, refused or rate_limited.
+    func recordRefresh(outcome: String) {
+        registry.makeCounter(descriptor: Self.refreshes, labels: [("outcome", outcome)]).increment()
+    }
+
+    func recordReuseDetected() {
+        registry.makeCounter(descriptor: Self.reuse, labels: []).increment()
+    }
+
+    func recordRateLimitBlock(policy: String) {
+        registry.makeCounter(descriptor: Self.blocks, labels: [("policy", policy)]).increment()
+    }
+
+    /// The text exposition format.
+    func exposition() -> [UInt8] {
+        registry.emitToBuffer()
+    }
+
+    private static var requests: MetricNameDescriptor { MetricNameDescriptor(
+        namespace: "gatehouse", subsystem: "http", metricName: "requests", unitName: "total",
+        helpText: "HTTP requests by method, route template and status") }
+    private static var latency: MetricNameDescriptor { MetricNameDescriptor(
+        namespace: "gatehouse", subsystem: "http", metricName: "request_duration", unitName: "seconds",
+        helpText: "Time from request head to response head, by route template") }
+    private static var refreshes: MetricNameDescriptor { MetricNameDescriptor(
+        namespace: "gatehouse", metricName: "refreshes", unitName: "total",
+        helpText: "Refresh-token exchanges by outcome (rotated, refused, rate_limited)") }
+    private static var reuse: MetricNameDescriptor { MetricNameDescriptor(
+        namespace: "gatehouse", metricName: "refresh_reuse_detected", unitName: "total",
+        helpText: "Refresh attempts refused because the token had already been rotated (reuse)") }
+    private static var blocks: MetricNameDescriptor { MetricNameDescriptor(
+        namespace: "gatehouse", metricName: "rate_limit_blocked", unitName: "total",
+        helpText: "Requests refused by a rate-limit policy") }
+}

@@ -1,0 +1,74 @@
+/// Builds the OpenAPI 3.1 document of a `RouteCatalog`. Responses every route can give
+/// (malformed bodies, 413, 415, 429 on limited routes) are added here, once.
+enum OpenAPIDocument {
+    static func make(catalog: RouteCatalog, cookieName: String, version: String) -> JSONValue {
+        var paths: [String: [String: JSONValue]] = [:]
+        for route in catalog.routes {
+            paths[route.path, default: [:]][route.method.rawValue.lowercased()] = operation(route)
+        }
+        return [
+            "openapi": "3.1.0",
+            "info": [
+                "title": "Gatehouse API", "version": .string(version),
+                "description": "Magic-link login, cookie sessions, rotating refresh tokens and payment webhooks. Errors are RFC 9457 problems.",
+            ],
+            "paths": .object(paths.mapValues { .object($0) }),
+            "components": [
+                "schemas": .object(OpenAPISchemas.all),
+                "securitySchemes": [
+                    "bearer": ["type": "http", "scheme": "bearer", "bearerFormat": "JWT"],
+                    "cookie": ["type": "apiKey", "in": "cookie", "name": .string(cookieName)],
+                    "webhookSignature": ["type": "apiKey", "in": "header", "name": "Stripe-Signature"],
+                ],
+            ],
+        ]
+    }
+
+    private static func operation(_ route: APIRoute) -> JSONValue {
+        var responses: [String: JSONValue] = [:]
+        for (status, reply) in route.replies { responses[String(status)] = response(reply, status: status) }
+        let problem = { (description: String) in response(.init(description: description, schema: "Problem", contentType: "application/problem+json")) }
+        if route.requestSchema != nil {
+            responses["400"] = responses["400"] ?? problem("Malformed JSON or a body of the wrong shape")
+            responses["413"] = problem("Body larger than 64 KiB")
+            responses["415"] = problem("Content-Type is not application/json")
+        }
+        if route.rateLimited {
+            responses["429"] = .object([
+                "description": "Rate limit exceeded; see Retry-After",
+                "headers": [
+                    "Retry-After": ["schema": ["type": "integer"]],
+                    "RateLimit": ["schema": ["type": "string"]],
+                    "RateLimit-Policy": ["schema": ["type": "string"]],
+                ],
+                "content": ["application/problem+json": ["schema": ["$ref": "#/components/schemas/Problem"]]],
+            ])
+        }
+        var operation: [String: JSONValue] = [
+            "operationId": .string(route.operationId), "summary": .string(route.summary),
+            "tags": [.string(route.tag)], "responses": .object(responses),
+        ]
+        if let schema = route.requestSchema {
+            operation["requestBody"] = ["required": true, "content": ["application/json": ["schema": ref(schema)]]]
+        }
+        switch route.security {
+        case .none: break
+        case .bearer: operation["security"] = [["bearer": []]]
+        case .cookie: operation["security"] = [["cookie": []]]
+        case .webhookSignature: operation["security"] = [["webhookSignature": []]]
+        }
+        return .object(operation)
+    }
+
+    private static func response(_ reply: APIRoute.Reply, status: Int = 0) -> JSONValue {
+        let schema: JSONValue
+        switch (reply.schema, status) {
+        case (_, 204), (_, 304): return ["description": .string(reply.description)]
+        case (let name?, _): schema = ref(name)
+        case (nil, _): schema = reply.contentType.hasPrefix("text/") ? ["type": "string"] : ["type": "object"]
+        }
+        return ["description": .string(reply.description), "content": [reply.contentType: ["schema": schema]]]
+    }
+
+    private static func ref(_ schema: String) -> JSONValue { ["$ref": .string("#/components/schemas/\(schema)")] }
+}

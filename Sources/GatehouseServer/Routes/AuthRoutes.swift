@@ -1,0 +1,109 @@
+import Foundation
+import GatehouseCore
+import HTTPTypes
+import Hummingbird
+
+/// The token API: magic link → verify → refresh → me → logout.
+struct AuthRoutes {
+    let gatehouse: Gatehouse
+    let options: ServerOptions
+    let metrics: ServerMetrics
+
+    static let magicLink = APIRoute(
+        method: .post, path: "/api/v1/auth/magic-link", operationId: "requestMagicLink",
+        summary: "Mail a single-use sign-in link (with --dev, the token is also returned)", tag: "auth",
+        requestSchema: "EmailRequest", rateLimited: true,
+        replies: [202: .init(description: "Accepted; the link is in the outbox", schema: "MagicLinkAccepted"),
+                  422: .init(description: "Not an email address", schema: "Problem", contentType: "application/problem+json")])
+    static let verify = APIRoute(
+        method: .post, path: "/api/v1/auth/verify", operationId: "verifyMagicLink",
+        summary: "Exchange a magic-link token for an access and a refresh token", tag: "auth",
+        requestSchema: "TokenRequest", rateLimited: true,
+        replies: [200: .init(description: "Signed in", schema: "Tokens"),
+                  401: .init(description: "Unknown, expired or already used link", schema: "Problem", contentType: "application/problem+json")])
+    static let refresh = APIRoute(
+        method: .post, path: "/api/v1/auth/refresh", operationId: "refreshTokens",
+        summary: "Rotate a refresh token: a new access token and the family's next refresh token", tag: "auth",
+        requestSchema: "RefreshRequest", rateLimited: true,
+        replies: [200: .init(description: "Rotated", schema: "Tokens"),
+                  401: .init(description: "Unknown, expired, revoked or reused token", schema: "Problem", contentType: "application/problem+json")])
+    static let me = APIRoute(
+        method: .get, path: "/api/v1/auth/me", operationId: "currentUser",
+        summary: "The user and session of a bearer access token; 401 at once after a revocation", tag: "auth",
+        security: .bearer,
+        replies: [200: .init(description: "The signed-in user", schema: "Identity"),
+                  401: .init(description: "Missing, invalid or expired token, or an ended session", schema: "Problem", contentType: "application/problem+json")])
+    static let logout = APIRoute(
+        method: .post, path: "/api/v1/auth/logout", operationId: "logout",
+        summary: "End the session of a bearer access token and revoke its refresh family", tag: "auth",
+        security: .bearer,
+        replies: [204: .init(description: "Logged out"),
+                  401: .init(description: "Missing or invalid token", schema: "Problem", contentType: "application/problem+json")])
+
+    static let routes = [magicLink, verify, refresh, me, logout]
+
+    func register(on router: Router<GatehouseRequestContext>) {
+        router.add(Self.magicLink) { request, context in
+            let body = try await JSONBody.decode(APIShapes.EmailBody.self, from: request)
+            let issued = try await gatehouse.magicLinks.requestMagicLink(email: body.email, context: context.client)
+            let accepted = APIShapes.MagicLinkAccepted(expires_in: Int(issued.expiresAt.timeIntervalSince(gatehouse.clock.now()).rounded()),
+                                                       dev_token: options.dev ? issued.token.value : nil)
+            return try JSONBody.response(accepted, status: .accepted, headers: RateLimitHeaders.fields(for: issued.rateLimit))
+        }
+        router.add(Self.verify) { request, context in
+            let body = try await JSONBody.decode(APIShapes.TokenBody.self, from: request)
+            let login = try await gatehouse.magicLinks.verifyMagicLink(token: body.token, kind: .api, context: context.client)
+            guard case .tokens(let pair) = login.credential else { throw Problem(.internalError, "login produced no tokens") }
+            var headers = Self.noStore
+            RateLimitHeaders.apply(login.rateLimit, to: &headers)
+            return try JSONBody.response(APIShapes.Tokens(pair), headers: headers)
+        }
+        router.add(Self.refresh) { request, context in
+            let body = try await JSONBody.decode(APIShapes.RefreshBody.self, from: request)
+            let pair: TokenPair
+            do {
+                pair = try await gatehouse.refreshTokens.refresh(body.refresh_token, context: context.client)
+            } catch AuthError.rateLimited(let decision) {
+                metrics.recordRefresh(outcome: "rate_limited")
+                throw AuthError.rateLimited(decision)
+            } catch AuthError.invalidCredential(let failure) {
+                metrics.recordRefresh(outcome: "refused")
+                if failure == .reused { metrics.recordReuseDetected() }
+                throw AuthError.invalidCredential(failure)
+            }
+            metrics.recordRefresh(outcome: "rotated")
+            var headers = Self.noStore
+            RateLimitHeaders.apply(pair.rateLimit, to: &headers)
+            return try JSONBody.response(APIShapes.Tokens(pair), headers: headers)
+        }
+        router.add(Self.me) { request, context in
+            let authenticated = try await bearerSession(request, context)
+            return try JSONBody.response(APIShapes.Identity(authenticated), headers: Self.noStore)
+        }
+        router.add(Self.logout) { request, context in
+            let authenticated = try await bearerSession(request, context)
+            try await gatehouse.sessions.logout(sessionHandle: authenticated.session.handle, context: context.client)
+            return Response(status: .noContent, headers: Self.noStore)
+        }
+    }
+
+    /// Tokens and identities must not sit in shared caches.
+    static let noStore: HTTPFields = [.cacheControl: "no-store"]
+
+    /// The session behind `Authorization: Bearer …`, checked against the database so that a
+    /// revoked session is refused at once, whatever the token's own expiry says.
+    private func bearerSession(_ request: Request, _ context: GatehouseRequestContext) async throws -> AuthenticatedSession {
+        guard let header = request.headers[.authorization], header.lowercased().hasPrefix("bearer "),
+              case let token = header.dropFirst("bearer ".count).trimmingCharacters(in: .whitespaces), !token.isEmpty else {
+            throw Problem(.unauthenticated, "send Authorization: Bearer ACCESS_TOKEN",
+                          headers: [.wwwAuthenticate: "Bearer realm=\"gatehouse\""])
+        }
+        do {
+            return try await gatehouse.authenticateAccessToken(token, context: context.client)
+        } catch AuthError.invalidCredential(let failure) {
+            var problem = ErrorMapping.problem(for: AuthError.invalidCredential(failure))
+            problem.headers[.wwwAuthenticate] = "Bearer realm=\"gatehouse\", error=\"invalid_token\""
+            throw problem
+        }
+    }
+}

@@ -1,0 +1,50 @@
+import Foundation
+import GatehouseCore
+import HTTPTypes
+import Hummingbird
+
+/// Health, metrics, the public signing keys and the API description.
+struct OperationalRoutes {
+    let gatehouse: Gatehouse
+    let metrics: ServerMetrics
+    let openAPI: @Sendable () -> Data
+
+    static let health = APIRoute(
+        method: .get, path: "/healthz", operationId: "health", summary: "Liveness and database readiness", tag: "operations",
+        replies: [200: .init(description: "Serving", schema: "Health"),
+                  503: .init(description: "The database cannot be read", schema: "Problem", contentType: "application/problem+json")])
+    static let metricsRoute = APIRoute(
+        method: .get, path: "/metrics", operationId: "metrics", summary: "Prometheus metrics", tag: "operations",
+        replies: [200: .init(description: "Prometheus text exposition format", schema: nil, contentType: "text/plain; version=0.0.4")])
+    static let jwks = APIRoute(
+        method: .get, path: "/.well-known/jwks.json", operationId: "jwks",
+        summary: "The public keys that verify access tokens (ES256)", tag: "operations",
+        replies: [200: .init(description: "JSON Web Key Set", schema: "JWKS")])
+    static let openAPIRoute = APIRoute(
+        method: .get, path: "/openapi.json", operationId: "openapi", summary: "This document (OpenAPI 3.1)", tag: "operations",
+        replies: [200: .init(description: "OpenAPI 3.1 document", schema: nil)])
+
+    static let routes = [health, metricsRoute, jwks, openAPIRoute]
+
+    func register(on router: Router<GatehouseRequestContext>) {
+        router.add(Self.health) { _, _ in
+            do {
+                let schema = try await gatehouse.database.schemaVersion()
+                return try JSONBody.response(APIShapes.Health(status: "ok", schema: schema))
+            } catch {
+                throw Problem(.serviceUnavailable, gatehouse.database.explain(error), headers: [.retryAfter: "5"])
+            }
+        }
+        router.add(Self.metricsRoute) { _, _ in
+            JSONBody.response(bytes: metrics.exposition(), contentType: "text/plain; version=0.0.4; charset=utf-8")
+        }
+        router.add(Self.jwks) { _, _ in
+            let document = try await gatehouse.accessTokens.jwks()
+            return JSONBody.response(bytes: Array(document.utf8), headers: [.cacheControl: "public, max-age=300"],
+                                     contentType: "application/jwk-set+json")
+        }
+        router.add(Self.openAPIRoute) { _, _ in
+            JSONBody.response(bytes: openAPI(), contentType: "application/json")
+        }
+    }
+}

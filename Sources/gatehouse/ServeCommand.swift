@@ -1,0 +1,87 @@
+import ArgumentParser
+import Foundation
+import GatehouseCore
+import GatehouseServer
+import Logging
+
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Run the HTTP API (magic links, tokens, cookie sessions, payment webhook, JWKS, metrics).",
+        discussion: """
+            Creates the database if it does not exist. Stops gracefully on SIGINT or SIGTERM: requests in flight \
+            finish, then the database is closed. Settings come from --config, then the environment, then flags.
+            """)
+
+    @OptionGroup var database: DatabaseArguments
+
+    @Option(help: "Address to listen on.") var host: String?
+    @Option(help: "Port to listen on; 0 picks a free one (printed at start).") var port: Int?
+    @Option(help: ArgumentHelp("A TOML file with [server] and [rate_limits] tables.", valueName: "file")) var config: String?
+    @Flag(help: "Development mode: the magic-link response also carries the token (dev_token).") var dev = false
+    @Flag(help: "Leave Secure off the session cookie (plain-HTTP development only).") var insecureCookies = false
+    @Option(help: ArgumentHelp("Session cookie name (default \(ServerOptions.defaultCookieName)); browsers share cookies across ports.",
+                               valueName: "name"))
+    var cookieName: String?
+    @Option(help: ArgumentHelp("Stripe-style webhook secret (default: $GATEHOUSE_WEBHOOK_SECRET).", valueName: "secret"))
+    var webhookSecret: String?
+    @Flag(help: "Take the client address from the last X-Forwarded-For entry (behind one reverse proxy).") var trustProxy = false
+    @Option(name: .customLong("rate-limit"), help: ArgumentHelp("Override a policy, e.g. refresh=100/minute (repeatable).",
+                                                                valueName: "name=rate"))
+    var rateLimits: [String] = []
+    @Option(help: ArgumentHelp("trace, debug, info, notice, warning, error or critical.", valueName: "level"))
+    var logLevel: String = "info"
+
+    func run() async throws {
+        var options = ServerOptions()
+        var configuration = GatehouseConfiguration()
+        if let config {
+            let file = try ServerConfigFile.load(path: config)
+            options.host = file.host ?? options.host
+            options.port = file.port ?? options.port
+            options.dev = file.dev ?? options.dev
+            options.insecureCookies = file.insecureCookies ?? options.insecureCookies
+            options.cookieName = file.cookieName ?? options.cookieName
+            options.trustProxy = file.trustProxy ?? options.trustProxy
+            for (name, rate) in file.rateLimits { try configuration.rateLimits.override(name, rate: rate) }
+        }
+        options.host = host ?? options.host
+        options.port = port ?? options.port
+        options.dev = dev || options.dev
+        options.insecureCookies = insecureCookies || options.insecureCookies
+        options.cookieName = cookieName ?? options.cookieName
+        options.trustProxy = trustProxy || options.trustProxy
+        options.webhookSecret = webhookSecret ?? ProcessInfo.processInfo.environment["GATEHOUSE_WEBHOOK_SECRET"].flatMap { $0.isEmpty ? nil : $0 }
+        for override in rateLimits {
+            let parts = override.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2 else { throw CLIError.usage("--rate-limit expects name=rate, e.g. refresh=100/minute; got '\(override)'") }
+            try configuration.rateLimits.override(parts[0], rate: parts[1])
+        }
+        guard (0...65535).contains(options.port) else { throw CLIError.usage("--port must be 0–65535") }
+        guard ServerOptions.isValidCookieName(options.cookieName) else {
+            throw CLIError.usage("cookie name '\(options.cookieName)' is not a valid cookie name (letters, digits and !#$%&'*+-.^_`|~)")
+        }
+        guard let level = Logger.Level(rawValue: logLevel) else { throw CLIError.usage("unknown --log-level '\(logLevel)'") }
+
+        let existed = FileManager.default.fileExists(atPath: database.path)
+        let gatehouse = try Gatehouse.open(path: database.path, options: DatabaseOptions(createIfMissing: true),
+                                           configuration: configuration)
+        // The signing key is made now, not by the first login racing the second.
+        _ = try await CLIError.wrap(gatehouse) { try await gatehouse.accessTokens.keyID() }
+
+        var logger = Logger(label: "gatehouse")
+        logger.logLevel = level
+        if let warning = options.cookieNameWarning { logger.warning("\(warning)") }
+        if options.dev { logger.notice("development mode: magic-link tokens are returned in responses") }
+        if options.webhookSecret == nil { logger.notice("no webhook secret: POST /api/v1/payment/webhook answers 503") }
+
+        let server = GatehouseServer(gatehouse: gatehouse, options: options)
+        let path = database.path
+        let host = options.host
+        try await server.run(logger: logger) { port in
+            // Unbuffered: scripts and tests wait for this line to learn the port.
+            FileHandle.standardOutput.write(Data("gatehouse \(existed ? "serving" : "created and serving") \(path) on http://\(host):\(port)\n".utf8))
+        }
+        print("gatehouse stopped; database closed")
+    }
+}
