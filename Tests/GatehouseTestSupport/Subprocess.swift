@@ -63,6 +63,11 @@ public final class Subprocess: @unchecked Sendable {
 
     public func terminate() { kill(pid, SIGTERM) }
 
+    public func signal(_ number: Int32) { kill(pid, number) }
+
+    /// What the process has written to standard output so far (for a line such as "listening on …").
+    public func outputSoFar() -> String { read(stdoutPath) }
+
     private func read(_ path: String) -> String {
         path == "/dev/null" ? "" : ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "")
     }

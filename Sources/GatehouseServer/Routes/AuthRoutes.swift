@@ -48,7 +48,9 @@ struct AuthRoutes {
             let issued = try await gatehouse.magicLinks.requestMagicLink(email: body.email, context: context.client)
             let accepted = APIShapes.MagicLinkAccepted(expires_in: Int(issued.expiresAt.timeIntervalSince(gatehouse.clock.now()).rounded()),
                                                        dev_token: options.dev ? issued.token.value : nil)
-            return try JSONBody.response(accepted, status: .accepted, headers: RateLimitHeaders.fields(for: issued.rateLimit))
+            var headers = Self.noStore
+            RateLimitHeaders.apply(issued.rateLimit, to: &headers)
+            return try JSONBody.response(accepted, status: .accepted, headers: headers)
         }
         router.add(Self.verify) { request, context in
             let body = try await JSONBody.decode(APIShapes.TokenBody.self, from: request)
