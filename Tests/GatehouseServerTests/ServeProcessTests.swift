@@ -1,0 +1,157 @@
+import Foundation
+import GatehouseTestSupport
+import GRDB
+import Testing
+
+/// `gatehouse serve` as operators run it: a real process on a free port, driven over HTTP,
+/// with the CLI acting on the same file at the same time.
+@Suite("gatehouse serve (real process)")
+struct ServeProcessTests {
+    struct RunningServer {
+        let process: Subprocess
+        let base: String
+
+        /// Sends SIGTERM and waits for the exit.
+        func stop() -> Subprocess.Result {
+            process.terminate()
+            return process.wait()
+        }
+    }
+
+    /// Starts `serve --port 0` and waits for the line that names the chosen port.
+    static func start(db: String, _ extra: [String] = [], environment: [String: String] = [:]) async throws -> RunningServer {
+        let process = try GatehouseBinary.start(["serve", "--db", db, "--port", "0"] + extra, environment: environment)
+        let deadline = ContinuousClock.now + .seconds(30)
+        while ContinuousClock.now < deadline {
+            let output = process.outputSoFar()
+            if let range = output.range(of: #"http://127\.0\.0\.1:\d+"#, options: .regularExpression) {
+                return RunningServer(process: process, base: String(output[range]))
+            }
+            if kill(process.pid, 0) != 0 { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        process.terminate()
+        let result = process.wait()
+        throw ServeError.didNotStart(result.stdout + result.stderr)
+    }
+
+    enum ServeError: Error { case didNotStart(String) }
+
+    @Test("login → refresh → me → operator revokes with the CLI → me is 401; SIGTERM stops it cleanly")
+    func endToEnd() async throws {
+        let directory = try TemporaryDirectory()
+        let db = directory.path("serve.sqlite")
+        let server = try await Self.start(db: db, ["--dev"])
+        let http = HTTPRequester.shared
+
+        let link = try await http.send("POST", server.base + "/api/v1/auth/magic-link", json: #"{"email":"erin@example.com"}"#)
+        #expect(link.status == 202)
+        let token = try #require(link.json["dev_token"] as? String)
+        let verified = try await http.send("POST", server.base + "/api/v1/auth/verify", json: #"{"token":"\#(token)"}"#)
+        #expect(verified.status == 200)
+        let refresh = try #require(verified.json["refresh_token"] as? String)
+        let refreshed = try await http.send("POST", server.base + "/api/v1/auth/refresh", json: #"{"refresh_token":"\#(refresh)"}"#)
+        #expect(refreshed.status == 200)
+        let access = try #require(refreshed.json["access_token"] as? String)
+        let me = try await http.send("GET", server.base + "/api/v1/auth/me", headers: ["Authorization": "Bearer \(access)"])
+        #expect(me.status == 200)
+        let handle = try #require((me.json["session"] as? [String: Any])?["handle"] as? String)
+
+        let revoke = try GatehouseBinary.run(["sessions", "revoke", handle, "--yes", "--db", db])
+        #expect(revoke.status == 0, "\(revoke.stderr)")
+        let after = try await http.send("GET", server.base + "/api/v1/auth/me", headers: ["Authorization": "Bearer \(access)"])
+        #expect(after.status == 401)
+        #expect(after.json["reason"] as? String == "revoked")
+
+        let result = server.stop()
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("database closed"))
+        // The clean close checkpointed the WAL: the main file alone holds everything.
+        let wal = (try? FileManager.default.attributesOfItem(atPath: db + "-wal")[.size] as? NSNumber)?.intValue ?? 0
+        #expect(wal == 0)
+    }
+
+    @Test("on SIGTERM a request in flight still gets its answer before the process exits")
+    func gracefulShutdown() async throws {
+        let directory = try TemporaryDirectory()
+        let db = directory.path("graceful.sqlite")
+        let server = try await Self.start(db: db)
+        // Hold the write lock (from a thread of our own) so the next write request waits inside the server.
+        let blocker = try DatabaseQueue(path: db)
+        let locked = DispatchSemaphore(value: 0)
+        let release = DispatchSemaphore(value: 0)
+        Thread.detachNewThread {
+            try? blocker.inDatabase { db in
+                try db.execute(sql: "BEGIN IMMEDIATE")
+                locked.signal()
+                release.wait()
+                try db.execute(sql: "ROLLBACK")
+            }
+        }
+        locked.wait()
+        let inFlight = Task {
+            try await HTTPRequester.shared.send("POST", server.base + "/api/v1/auth/magic-link", json: #"{"email":"f@example.com"}"#)
+        }
+        try await Task.sleep(for: .milliseconds(500))
+        server.process.terminate()
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(kill(server.process.pid, 0) == 0, "the server waits for the request in flight")
+        release.signal()
+        let answer = try await inFlight.value
+        #expect(answer.status == 202)
+        let result = server.process.wait()
+        #expect(result.status == 0, "\(result.stderr)")
+        try blocker.close()
+    }
+
+    @Test("a generic cookie name on localhost gets the RFC 6265 warning; bad options exit 2 with a message")
+    func warningsAndBadOptions() async throws {
+        let directory = try TemporaryDirectory()
+        let db = directory.path("opts.sqlite")
+        let server = try await Self.start(db: db, ["--cookie-name", "session", "--insecure-cookies"])
+        let result = server.stop()
+        #expect(result.stderr.contains("RFC 6265"))
+
+        for (arguments, message) in [(["--rate-limit", "refresh"], "name=rate"), (["--rate-limit", "refresh=lots"], "invalid rate"),
+                                     (["--rate-limit", "nope=1/minute"], "unknown rate-limit policy"),
+                                     (["--cookie-name", "bad name"], "not a valid cookie name"),
+                                     (["--port", "70000"], "0–65535"), (["--log-level", "loud"], "log-level")] {
+            let run = try GatehouseBinary.run(["serve", "--db", db] + arguments)
+            #expect(run.status == 2, "\(arguments): \(run.stderr)")
+            #expect(run.stderr.contains(message), "\(arguments): \(run.stderr)")
+        }
+    }
+
+    @Test("a config file sets options and limits; a mistake in it is reported as file:line and exits 2")
+    func configFile() async throws {
+        let directory = try TemporaryDirectory()
+        let db = directory.path("config.sqlite")
+        let good = directory.path("good.toml")
+        try """
+            # test config
+            [server]
+            dev = true
+
+            [rate_limits]
+            refresh = "1/minute"
+            """.write(toFile: good, atomically: true, encoding: .utf8)
+        let server = try await Self.start(db: db, ["--config", good])
+        let link = try await HTTPRequester.shared.send("POST", server.base + "/api/v1/auth/magic-link", json: #"{"email":"g@example.com"}"#)
+        #expect(link.json["dev_token"] != nil)
+        let verified = try await HTTPRequester.shared.send("POST", server.base + "/api/v1/auth/verify",
+                                                           json: #"{"token":"\#(link.json["dev_token"] as? String ?? "")"}"#)
+        var refresh = verified.json["refresh_token"] as? String ?? ""
+        let first = try await HTTPRequester.shared.send("POST", server.base + "/api/v1/auth/refresh", json: #"{"refresh_token":"\#(refresh)"}"#)
+        refresh = first.json["refresh_token"] as? String ?? ""
+        let second = try await HTTPRequester.shared.send("POST", server.base + "/api/v1/auth/refresh", json: #"{"refresh_token":"\#(refresh)"}"#)
+        #expect(first.status == 200)
+        #expect(second.status == 429)
+        _ = server.stop()
+
+        let bad = directory.path("bad.toml")
+        try "[server]\nport = 8080\n\n[rate_limits]\nrefresh = \"often\"\n".write(toFile: bad, atomically: true, encoding: .utf8)
+        let run = try GatehouseBinary.run(["serve", "--db", db, "--config", bad])
+        #expect(run.status == 2)
+        #expect(run.stderr.contains("bad.toml:5: invalid rate 'often'"), "\(run.stderr)")
+    }
+}

@@ -1,0 +1,47 @@
+import GatehouseServer
+import Testing
+
+@Suite("Config file")
+struct ServerConfigFileTests {
+    @Test("the [server] and [rate_limits] tables are read")
+    func reads() throws {
+        let config = try ServerConfigFile.parse("""
+            [server]
+            host = "0.0.0.0"
+            port = 9090
+            cookie_name = "myapp_sid"
+            insecure_cookies = true
+            trust_proxy = true
+            dev = false
+
+            [rate_limits]
+            refresh = "100/minute"
+            verify = "20/30s"
+            """, path: "g.toml")
+        #expect(config.host == "0.0.0.0" && config.port == 9090 && config.cookieName == "myapp_sid")
+        #expect(config.insecureCookies == true && config.trustProxy == true && config.dev == false)
+        #expect(config.rateLimits.map(\.name).sorted() == ["refresh", "verify"])
+    }
+
+    @Test("each mistake names the file and the line")
+    func mistakes() {
+        let cases: [(String, String)] = [
+            ("[server]\nport = \"eighty\"\n", "g.toml:2: port must be an integer"),
+            ("[server]\n\nprot = 1\n", "g.toml:3: unknown key 'prot'"),
+            ("[servr]\nport = 1\n", "g.toml:1: unknown table [servr]"),
+            ("[rate_limits]\nrefresh = 5\n", "g.toml:2: refresh must be a string"),
+            ("[rate_limits]\nrefersh = \"5/minute\"\n", "g.toml:2: unknown rate-limit policy 'refersh'"),
+            ("[server]\nwebhook_secret = \"whsec\"\n", "g.toml:2: put the webhook secret in GATEHOUSE_WEBHOOK_SECRET"),
+            ("[server]\nport = 1\nport = 2\n", "g.toml:3:"),
+            ("[server\nport = 1\n", "g.toml:1:"),
+        ]
+        for (text, expected) in cases {
+            #expect(throws: ConfigFileError.self) { try ServerConfigFile.parse(text, path: "g.toml") }
+            do {
+                _ = try ServerConfigFile.parse(text, path: "g.toml")
+            } catch {
+                #expect(error.description.hasPrefix(expected), "\(error.description)")
+            }
+        }
+    }
+}
