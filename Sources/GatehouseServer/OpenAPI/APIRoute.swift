@@ -11,6 +11,11 @@ public struct APIRoute: Sendable {
         /// A `#/components/schemas` name; nil for an empty body.
         var schema: String?
         var contentType = "application/json"
+
+        /// An error answer, documented as an RFC 9457 problem.
+        static func problem(_ description: String) -> Reply {
+            Reply(description: description, schema: "Problem", contentType: "application/problem+json")
+        }
     }
 
     public let method: HTTPRequest.Method

@@ -27,7 +27,7 @@ enum OpenAPIDocument {
     private static func operation(_ route: APIRoute) -> JSONValue {
         var responses: [String: JSONValue] = [:]
         for (status, reply) in route.replies { responses[String(status)] = response(reply, status: status) }
-        let problem = { (description: String) in response(.init(description: description, schema: "Problem", contentType: "application/problem+json")) }
+        let problem = { (description: String) in response(.problem(description)) }
         if route.requestSchema != nil {
             responses["400"] = responses["400"] ?? problem("Malformed JSON or a body of the wrong shape")
             responses["413"] = problem("Body larger than 64 KiB")

@@ -14,31 +14,31 @@ struct AuthRoutes {
         summary: "Mail a single-use sign-in link (with --dev, the token is also returned)", tag: "auth",
         requestSchema: "EmailRequest", rateLimited: true,
         replies: [202: .init(description: "Accepted; the link is in the outbox", schema: "MagicLinkAccepted"),
-                  422: .init(description: "Not an email address", schema: "Problem", contentType: "application/problem+json")])
+                  422: .problem("Not an email address")])
     static let verify = APIRoute(
         method: .post, path: "/api/v1/auth/verify", operationId: "verifyMagicLink",
         summary: "Exchange a magic-link token for an access and a refresh token", tag: "auth",
         requestSchema: "TokenRequest", rateLimited: true,
         replies: [200: .init(description: "Signed in", schema: "Tokens"),
-                  401: .init(description: "Unknown, expired or already used link", schema: "Problem", contentType: "application/problem+json")])
+                  401: .problem("Unknown, expired or already used link")])
     static let refresh = APIRoute(
         method: .post, path: "/api/v1/auth/refresh", operationId: "refreshTokens",
         summary: "Rotate a refresh token: a new access token and the family's next refresh token", tag: "auth",
         requestSchema: "RefreshRequest", rateLimited: true,
         replies: [200: .init(description: "Rotated", schema: "Tokens"),
-                  401: .init(description: "Unknown, expired, revoked or reused token", schema: "Problem", contentType: "application/problem+json")])
+                  401: .problem("Unknown, expired, revoked or reused token")])
     static let me = APIRoute(
         method: .get, path: "/api/v1/auth/me", operationId: "currentUser",
         summary: "The user and session of a bearer access token; 401 at once after a revocation", tag: "auth",
         security: .bearer,
         replies: [200: .init(description: "The signed-in user", schema: "Identity"),
-                  401: .init(description: "Missing, invalid or expired token, or an ended session", schema: "Problem", contentType: "application/problem+json")])
+                  401: .problem("Missing, invalid or expired token, or an ended session")])
     static let logout = APIRoute(
         method: .post, path: "/api/v1/auth/logout", operationId: "logout",
         summary: "End the session of a bearer access token and revoke its refresh family", tag: "auth",
         security: .bearer,
         replies: [204: .init(description: "Logged out"),
-                  401: .init(description: "Missing or invalid token", schema: "Problem", contentType: "application/problem+json")])
+                  401: .problem("Missing or invalid token")])
 
     static let routes = [magicLink, verify, refresh, me, logout]
 

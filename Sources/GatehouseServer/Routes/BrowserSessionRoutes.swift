@@ -18,13 +18,13 @@ struct BrowserSessionRoutes {
         summary: "Exchange a magic-link token for a session cookie; an existing session of the same user keeps its handle and gets a new id",
         tag: "browser", requestSchema: "TokenRequest", rateLimited: true,
         replies: [200: .init(description: "Signed in; Set-Cookie carries the session", schema: "Identity"),
-                  401: .init(description: "Unknown, expired or already used link", schema: "Problem", contentType: "application/problem+json")])
+                  401: .problem("Unknown, expired or already used link")])
     static let current = APIRoute(
         method: .get, path: "/session", operationId: "browserSession",
         summary: "The session of the cookie; a previous id inside its grace period is still served", tag: "browser",
         security: .cookie,
         replies: [200: .init(description: "The signed-in user", schema: "Identity"),
-                  401: .init(description: "No cookie, or a cookie that no longer works", schema: "Problem", contentType: "application/problem+json")])
+                  401: .problem("No cookie, or a cookie that no longer works")])
     static let logout = APIRoute(
         method: .post, path: "/session/logout", operationId: "browserLogout",
         summary: "End the cookie's session and clear the cookie", tag: "browser", security: .cookie,

@@ -12,7 +12,7 @@ struct OperationalRoutes {
     static let health = APIRoute(
         method: .get, path: "/healthz", operationId: "health", summary: "Liveness and database readiness", tag: "operations",
         replies: [200: .init(description: "Serving", schema: "Health"),
-                  503: .init(description: "The database cannot be read", schema: "Problem", contentType: "application/problem+json")])
+                  503: .problem("The database cannot be read")])
     static let metricsRoute = APIRoute(
         method: .get, path: "/metrics", operationId: "metrics", summary: "Prometheus metrics", tag: "operations",
         replies: [200: .init(description: "Prometheus text exposition format", schema: nil, contentType: "text/plain; version=0.0.4")])

@@ -15,8 +15,8 @@ struct PaymentWebhookRoutes {
         summary: "Stripe-compatible payment events; checkout.session.completed credits the user in metadata.gatehouse_user, once per event id",
         tag: "payments", security: .webhookSignature, requestSchema: "PaymentEvent",
         replies: [200: .init(description: "Received (also for a duplicate delivery)", schema: "WebhookReceipt"),
-                  400: .init(description: "Bad or stale signature, or an invalid event", schema: "Problem", contentType: "application/problem+json"),
-                  503: .init(description: "No webhook secret configured", schema: "Problem", contentType: "application/problem+json")])
+                  400: .problem("Bad or stale signature, or an invalid event"),
+                  503: .problem("No webhook secret configured")])
 
     static let routes = [webhook]
 
