@@ -143,6 +143,37 @@ struct AuthAPITests {
         }
     }
 
+    @Test("magic-link (per email and per IP), verify and session login are limited with 429 and the fields")
+    func otherLimitedRoutes() async throws {
+        let fixture = try ServerFixture(configuration: {
+            try! $0.rateLimits.override("magic-link-email", rate: "2/hour")
+            try! $0.rateLimits.override("magic-link-ip", rate: "4/hour")
+            try! $0.rateLimits.override("verify", rate: "1/minute")
+        })
+        try await fixture.test { client in
+            var statuses: [HTTPResponse.Status] = []
+            for _ in 0..<3 {
+                statuses.append(try await client.post("/api/v1/auth/magic-link", json: #"{"email":"a@example.com"}"#).status)
+            }
+            #expect(statuses == [.accepted, .accepted, .tooManyRequests])
+            let perEmail = try await client.post("/api/v1/auth/magic-link", json: #"{"email":"a@example.com"}"#)
+            #expect(perEmail.json["policy"] as? String == "magic-link-email")
+            #expect(perEmail.headers[.retryAfter] == "1800")
+            // The IP bucket took every request, the per-email refusals included.
+            let perIP = try await client.post("/api/v1/auth/magic-link", json: #"{"email":"b@example.com"}"#)
+            #expect(perIP.status == .tooManyRequests)
+            #expect(perIP.json["policy"] as? String == "magic-link-ip")
+
+            let verify = try await client.post("/api/v1/auth/verify", json: #"{"token":"x"}"#, headers: [.forwardedFor: "203.0.113.1"])
+            #expect(verify.status == .unauthorized)
+            let blocked = try await client.post("/api/v1/auth/verify", json: #"{"token":"x"}"#, headers: [.forwardedFor: "203.0.113.1"])
+            #expect(blocked.status == .tooManyRequests)
+            #expect(blocked.headers[.rateLimitPolicy] == "\"verify\";q=1;w=60")
+            let login = try await client.post("/session/login", json: #"{"token":"x"}"#, headers: [.forwardedFor: "203.0.113.1"])
+            #expect(login.status == .tooManyRequests)
+        }
+    }
+
     @Test("me answers user and session; an operator's revocation is 401 at once though the JWT is unexpired")
     func meAndRevocation() async throws {
         let fixture = try ServerFixture()
