@@ -23,7 +23,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Session cookie name (default \(ServerOptions.defaultCookieName)); browsers share cookies across ports.",
                                valueName: "name"))
     var cookieName: String?
-    @Option(help: ArgumentHelp("Stripe-style webhook secret (default: $GATEHOUSE_WEBHOOK_SECRET).", valueName: "secret"))
+    @Option(help: ArgumentHelp("Stripe-style webhook secret; prefer $GATEHOUSE_WEBHOOK_SECRET (arguments show in ps).", valueName: "secret"))
     var webhookSecret: String?
     @Flag(help: "Take the client address from the last X-Forwarded-For entry (behind one reverse proxy).") var trustProxy = false
     @Option(name: .customLong("rate-limit"), help: ArgumentHelp("Override a policy, e.g. refresh=100/minute (repeatable).",

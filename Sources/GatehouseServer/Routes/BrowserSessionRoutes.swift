@@ -59,13 +59,12 @@ struct BrowserSessionRoutes {
                 let authenticated = try await session(of: request, context)
                 try await gatehouse.sessions.logout(sessionHandle: authenticated.session.handle, context: context.client)
                 response.setCookie(cookie(value: "", maxAge: 0))
-            } catch AuthError.invalidCredential(let failure) where failure != .unknown && failure != .malformed {
-                // Ours, but already ended: clear it. Unknown values may belong to another app.
-                response.setCookie(cookie(value: "", maxAge: 0))
+            } catch AuthError.invalidCredential(let failure) {
+                // A cookie of ours that no longer works is cleared; an unknown or malformed one
+                // may be another app's and is left to its owner.
+                if failure != .unknown && failure != .malformed { response.setCookie(cookie(value: "", maxAge: 0)) }
             } catch let problem as Problem where problem.kind == .unauthenticated {
-                // No cookie: nothing to end.
-            } catch AuthError.invalidCredential {
-                // A cookie we never issued: leave it to its owner.
+                // No cookie at all: nothing to end.
             }
             return response
         }
