@@ -54,6 +54,18 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // `swift run -c release gatehouse-bench`: every hot path against SQLite's own commit rate.
+        .executableTarget(
+            name: "gatehouse-bench",
+            dependencies: [
+                "GatehouseCore",
+                "GatehouseConsole",
+                "TerminalKit",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Benchmarks/GatehouseBench"
+        ),
         .target(name: "GatehouseTestSupport", path: "Tests/GatehouseTestSupport"),
         .testTarget(
             name: "GatehouseCoreTests",

@@ -59,6 +59,14 @@ public final class AuditLog: Sendable {
         return true
     }
 
+    /// Appends one row in its own transaction: for callers outside a service's transaction
+    /// (and the benchmark of the append path itself).
+    @discardableResult
+    public func record(_ entry: AuditEntry) async throws -> Int64 {
+        let now = clock.now()
+        return try await database.write { db in try Self.append(entry, in: db, at: now) }
+    }
+
     // MARK: - Reading
 
     /// The newest `limit` events, oldest first (what `tail` prints).

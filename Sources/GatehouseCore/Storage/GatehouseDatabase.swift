@@ -129,6 +129,11 @@ public final class GatehouseDatabase: Sendable {
         try pool.write(body)
     }
 
+    /// The writer connection outside a transaction (for pragmas that refuse to run in one).
+    func writeWithoutTransactionSync<T>(_ body: (Database) throws -> T) throws -> T {
+        try pool.writeWithoutTransaction(body)
+    }
+
     func readSync<T>(_ body: (Database) throws -> T) throws -> T {
         try pool.read(body)
     }

@@ -1,0 +1,90 @@
+import Foundation
+import GatehouseCore
+
+/// The auth service layer's hot paths, in process, over a fresh database file.
+enum CoreBench {
+    static func run(in directory: URL, seconds: Double) async throws -> [BenchResult] {
+        var configuration = GatehouseConfiguration()
+        for policy in ["refresh", "verify", "magic-link-ip", "magic-link-email"] {
+            try configuration.rateLimits.override(policy, rate: "100000000/second")
+        }
+        let gatehouse = try Gatehouse.open(path: directory.appendingPathComponent("core.sqlite").path,
+                                           options: .init(createIfMissing: true), configuration: configuration)
+        let context = ClientContext(ip: "198.51.100.7", userAgent: "gatehouse-bench")
+        var results: [BenchResult] = []
+
+        // Refresh: one family rotated over and over, each token spent once (validation,
+        // rotation, audit row and rate-limit check in one transaction, then an ES256 signature).
+        var refresh = try await login(gatehouse, "rotate@example.com", context)
+        let rotations = try await Measure.rate(seconds: seconds) {
+            refresh = try await gatehouse.refreshTokens.refresh(refresh, context: context).refreshToken.value
+        }
+        results.append(.init(group: "core", name: "refresh rotations (1 task)", value: rotations, unit: "ops/s"))
+
+        // Several clients at once, as a server has: signing overlaps the single writer.
+        var families: [String] = []
+        for index in 0..<8 { families.append(try await login(gatehouse, "client\(index)@example.com", context)) }
+        let seeds = families
+        let concurrent = try await Measure.concurrentRate(tasks: 8, seconds: seconds) { index in
+            let token = TokenBox(seeds[index])
+            return { token.value = try await gatehouse.refreshTokens.refresh(token.value, context: context).refreshToken.value }
+        }
+        results.append(.init(group: "core", name: "refresh rotations (8 tasks)", value: concurrent, unit: "ops/s"))
+
+        var key = 0
+        let policy = RateLimitPolicy(name: "bench", limit: 1_000_000, period: 1)
+        let checks = try await Measure.rate(seconds: seconds) {
+            key = (key + 1) % 1000
+            _ = try await gatehouse.rateLimits.check(policy, key: "198.51.100.\(key)")
+        }
+        results.append(.init(group: "core", name: "rate-limit checks", value: checks, unit: "ops/s"))
+
+        var sequence = 0
+        let appends = try await Measure.rate(seconds: seconds) {
+            sequence += 1
+            try await gatehouse.audit.record(AuditEntry(actor: .system, action: "bench.append", targetType: "session",
+                                                        targetId: "ses_bench", context: context, details: ["n": String(sequence)]))
+        }
+        results.append(.init(group: "core", name: "audit appends", value: appends, unit: "ops/s"))
+
+        // Magic links: issued beforehand (not timed), then verified one after another.
+        var links: [String] = []
+        let issueEnd = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
+        while ContinuousClock.now < issueEnd || links.count < 200 {
+            links.append(try await gatehouse.magicLinks.requestMagicLink(email: "link\(links.count % 500)@example.com", context: context).token.value)
+        }
+        let verifyStart = ContinuousClock.now
+        for link in links { _ = try await gatehouse.magicLinks.verifyMagicLink(token: link, kind: .api, context: context) }
+        let verifications = Double(links.count) / (ContinuousClock.now - verifyStart).seconds
+        results.append(.init(group: "core", name: "magic-link verifications", value: verifications, unit: "ops/s",
+                             note: "\(links.count) links"))
+
+        let verifyChain = ContinuousClock.now
+        let verification = try await gatehouse.audit.verify()
+        let chainRate = Double(verification.checked) / (ContinuousClock.now - verifyChain).seconds
+        results.append(.init(group: "core", name: "audit chain verification", value: chainRate, unit: "rows/s",
+                             note: "\(verification.checked) rows, intact: \(verification.isIntact)"))
+        try gatehouse.database.close()
+        return results
+    }
+
+    private static func login(_ gatehouse: Gatehouse, _ email: String, _ context: ClientContext) async throws -> String {
+        let link = try await gatehouse.magicLinks.requestMagicLink(email: email, context: context)
+        let login = try await gatehouse.magicLinks.verifyMagicLink(token: link.token.value, kind: .api, context: context)
+        guard case .tokens(let pair) = login.credential else { throw BenchError.unexpected("no token pair") }
+        return pair.refreshToken.value
+    }
+}
+
+/// A token that one benchmark task replaces after each refresh.
+final class TokenBox: @unchecked Sendable {
+    var value: String
+    init(_ value: String) { self.value = value }
+}
+
+enum BenchError: Error, CustomStringConvertible {
+    case unexpected(String)
+    var description: String {
+        switch self { case .unexpected(let what): "benchmark setup failed: \(what)" }
+    }
+}

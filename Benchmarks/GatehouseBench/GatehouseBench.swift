@@ -1,0 +1,142 @@
+import ArgumentParser
+import Foundation
+import GatehouseCore
+
+@main
+struct GatehouseBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "gatehouse-bench",
+        abstract: "Measure Gatehouse's hot paths against SQLite's own commit rate on this machine.",
+        discussion: "Build in release: swift run -c release gatehouse-bench",
+        subcommands: [Run.self, Seed.self, ConsoleOnly.self],
+        defaultSubcommand: Run.self)
+}
+
+struct Run: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "run", abstract: "Run every measurement; print a table and write JSON.")
+
+    @Option(help: "Seconds per rate measurement.") var seconds = 3.0
+    @Option(help: "Where the JSON goes.") var output = ".build/gatehouse-bench.json"
+    @Option(help: ArgumentHelp("An existing large database for the console section (see `seed`); without it one is generated.",
+                               valueName: "path"))
+    var consoleDb: String?
+    @Option(help: "Sessions in the generated console database.") var sessions = 1_000_000
+    @Option(help: "Audit events in the generated console database.") var audit = 10_000_000
+    @Flag(help: "Skip the console section (no large database).") var skipConsole = false
+
+    func run() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("gatehouse-bench-\(getpid())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        #if DEBUG
+        print("warning: a debug build; numbers are meaningless. Use swift run -c release gatehouse-bench")
+        #endif
+        print("raw SQLite…")
+        var results = try RawSQLiteBench.run(in: directory, seconds: seconds)
+        print("core…")
+        results += try await CoreBench.run(in: directory, seconds: seconds)
+        if !skipConsole {
+            let path: String
+            if let consoleDb {
+                path = consoleDb
+            } else {
+                path = directory.appendingPathComponent("large.sqlite").path
+                print("seeding \(sessions.formatted()) sessions and \(audit.formatted()) audit events…")
+                let start = ContinuousClock.now
+                try Seed.seed(path: path, users: max(1, sessions / 10), sessions: sessions, audit: audit)
+                let elapsed = (ContinuousClock.now - start).seconds
+                let rows = Double(sessions / 10 + sessions + audit)
+                results.append(BenchResult(group: "seed", name: "generate the large database", value: elapsed, unit: "s",
+                                           note: "\(Int(rows / elapsed).formatted()) rows/s"))
+            }
+            print("console…")
+            results += try ConsoleOnly.inChildProcess(databasePath: path)
+        }
+        let commitRate = results.first { $0.group == "raw SQLite" && $0.name.hasPrefix("single-row") }?.value ?? 0
+        for index in results.indices where results[index].unit == "ops/s" && results[index].group != "raw SQLite" && commitRate > 0 {
+            results[index].ratioToRawCommits = results[index].value / commitRate
+        }
+        let report = BenchReport(date: ISO8601DateFormatter().string(from: Date()), machine: Self.machine(),
+                                 cores: ProcessInfo.processInfo.activeProcessorCount, build: Self.build, results: results)
+        print(report.table())
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        let outputURL = URL(fileURLWithPath: output)
+        try FileManager.default.createDirectory(at: outputURL.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try encoder.encode(report).write(to: outputURL)
+        print("\nwritten to \(output)")
+    }
+
+    static var build: String {
+        #if DEBUG
+        "debug"
+        #else
+        "release"
+        #endif
+    }
+
+    static func machine() -> String {
+        let model = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?
+            .split(separator: "\n").first { $0.hasPrefix("model name") }?
+            .split(separator: ":", maxSplits: 1).last?.trimmingCharacters(in: .whitespaces)
+        return model ?? ProcessInfo.processInfo.hostName
+    }
+}
+
+struct Seed: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "seed", abstract: "Create (or extend) a large database: users, sessions with refresh families, chained audit events.")
+
+    @Option(help: "The database file (created when missing).") var db: String
+    @Option(help: "Sessions to add (one refresh token per API session).") var sessions = 1_000_000
+    @Option(help: "Audit events to add, continuing the hash chain.") var audit = 10_000_000
+    @Option(help: "Users to add (default: a tenth of the sessions).") var users: Int?
+
+    func run() async throws {
+        let start = ContinuousClock.now
+        try Self.seed(path: db, users: users ?? max(1, sessions / 10), sessions: sessions, audit: audit, verbose: true)
+        let elapsed = (ContinuousClock.now - start).seconds
+        print("\nseeded \(db) in \(String(format: "%.1f", elapsed)) s")
+    }
+
+    static func seed(path: String, users: Int, sessions: Int, audit: Int, verbose: Bool = false) throws {
+        let gatehouse = try Gatehouse.open(path: path, options: .init(createIfMissing: true))
+        var lastShown = -1
+        try SyntheticData.seed(.init(users: users, sessions: sessions, auditEvents: audit), into: gatehouse.database) { done, total in
+            let percent = total == 0 ? 100 : done * 100 / total
+            if verbose, percent != lastShown {
+                lastShown = percent
+                print("\r\(percent)% (\(done.formatted()) of \(total.formatted()) rows)", terminator: "")
+                fflush(nil)
+            }
+        }
+        try gatehouse.database.close()
+    }
+}
+
+struct ConsoleOnly: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "console", abstract: "Only the console measurements, over an existing database; prints JSON.")
+
+    @Option(help: "The (large) database to open.") var db: String
+
+    func run() async throws {
+        let results = try await ConsoleBench.run(databasePath: db)
+        let data = try JSONEncoder().encode(results)
+        FileHandle.standardOutput.write(data)
+    }
+
+    /// Runs `console` in a fresh process so that its peak RSS is the console's alone.
+    static func inChildProcess(databasePath: String) throws -> [BenchResult] {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL
+        process.arguments = ["console", "--db", databasePath]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else { throw BenchError.unexpected("console measurement exited \(process.terminationStatus)") }
+        return try JSONDecoder().decode([BenchResult].self, from: data)
+    }
+}
