@@ -117,9 +117,7 @@ public struct AuditEntry: Sendable {
             if let client = identity.sshClient { all["ssh_client"] = client }
         }
         guard !all.isEmpty else { return nil }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return (try? encoder.encode(all)).map { String(decoding: $0, as: UTF8.self) }
+        return CanonicalJSON.object(all)
     }
 
     /// The address recorded for the row: the request's, or the operator's SSH client.

@@ -20,10 +20,14 @@ public final class AuditLog: Sendable {
     /// Appends one row, chained to the last one. Call inside a write transaction.
     @discardableResult
     static func append(_ entry: AuditEntry, in db: Database, at now: Date) throws -> Int64 {
-        let previous = try Data.fetchOne(db, sql: "SELECT hash FROM audit_events ORDER BY seq DESC LIMIT 1") ?? genesisHash
         // AUTOINCREMENT never reuses a number, so the next seq is known before the insert and
         // can be part of the hashed content.
-        let seq = (try Int64.fetchOne(db, sql: "SELECT seq FROM sqlite_sequence WHERE name = 'audit_events'") ?? 0) + 1
+        let last = try db.fetchRowCached("""
+            SELECT (SELECT hash FROM audit_events ORDER BY seq DESC LIMIT 1) AS hash,
+                   (SELECT seq FROM sqlite_sequence WHERE name = 'audit_events') AS seq
+            """)
+        let previous: Data = last?["hash"] ?? genesisHash
+        let seq = (last?["seq"] as Int64? ?? 0) + 1
         let milliseconds = Int64((now.timeIntervalSince1970 * 1000).rounded())
         let details = entry.detailsJSON
         let ip = entry.ip
@@ -33,7 +37,7 @@ public final class AuditLog: Sendable {
             targetId: entry.targetId, outcome: entry.outcome.rawValue, reason: entry.reason, ip: ip,
             userAgent: entry.context.userAgent, requestId: entry.context.requestId, details: details)
         let hash = AuditEvent.chainHash(previous: previous, canonical: canonical)
-        try db.execute(sql: """
+        try db.executeCached("""
             INSERT INTO audit_events (seq, at, actor_type, actor_id, action, target_type, target_id,
                 outcome, reason, ip, user_agent, request_id, details, prev_hash, hash)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)

@@ -77,7 +77,7 @@ public final class RateLimiter: Sendable {
     static func consume(policy: RateLimitPolicy, key: String, in db: Database, at now: Date) throws -> RateLimitDecision {
         let bucketKey = bucketKey(policy: policy, key: key)
         let nowSeconds = now.unixSeconds
-        let storedTAT = try Double.fetchOne(db, sql: "SELECT tat FROM rate_limit_buckets WHERE key = ?", arguments: [bucketKey])
+        let storedTAT = try db.fetchOneCached(Double.self, "SELECT tat FROM rate_limit_buckets WHERE key = ?", arguments: [bucketKey])
         let interval = policy.emissionInterval
         let tat = max(storedTAT ?? nowSeconds, nowSeconds)
         let newTAT = tat + interval
@@ -97,7 +97,7 @@ public final class RateLimiter: Sendable {
                 retryAfter: allowAt - nowSeconds, resetAfter: tat - nowSeconds)
         }
 
-        try db.execute(sql: """
+        try db.executeCached("""
             INSERT INTO rate_limit_buckets (key, policy, "limit", period, tat, allowed_total, blocked_total, last_blocked_at, updated_at)
             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
             ON CONFLICT(key) DO UPDATE SET

@@ -131,11 +131,26 @@ enum Handle {
 
 /// RFC 4648 §5 base64url without padding.
 enum Base64URL {
+    private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
+
+    /// Hand-rolled: Foundation's base64 plus three `replacingOccurrences` cost more than the
+    /// HMAC they encode, and this runs several times per refresh.
     static func encode<Bytes: Sequence>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 {
-        Data(bytes).base64EncodedString()
-            .replacingOccurrences(of: "+", with: "-")
-            .replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
+        var input = Array(bytes)
+        let count = input.count
+        input.append(contentsOf: [0, 0])
+        var output: [UInt8] = []
+        output.reserveCapacity((count * 4 + 2) / 3)
+        var index = 0
+        while index < count {
+            let chunk = UInt32(input[index]) << 16 | UInt32(input[index + 1]) << 8 | UInt32(input[index + 2])
+            let characters = min(4, (count - index) * 4 / 3 + ((count - index) * 4 % 3 == 0 ? 0 : 1))
+            for position in 0..<characters {
+                output.append(alphabet[Int((chunk >> (18 - 6 * UInt32(position))) & 0x3f)])
+            }
+            index += 3
+        }
+        return String(decoding: output, as: UTF8.self)
     }
 
     static func decode(_ text: String) -> Data? {

@@ -60,7 +60,7 @@ public struct Session: Sendable, Equatable, Codable, FetchableRecord {
     }
 
     static func find(handle: String, in db: Database) throws -> Session? {
-        try Session.fetchOne(db, sql: "SELECT * FROM sessions WHERE handle = ?", arguments: [handle])
+        try db.fetchRecordCached(Session.self, "SELECT * FROM sessions WHERE handle = ?", arguments: [handle])
     }
 }
 

@@ -69,7 +69,7 @@ public final class SessionService: Sendable {
     }
 
     private static func evaluate(_ hash: SecretHash, in db: Database, at now: Date) throws -> SecretLookup {
-        guard let row = try Row.fetchOne(db, sql: """
+        guard let row = try db.fetchRowCached("""
             SELECT s.*, ss.superseded_at AS secret_superseded_at, ss.grace_until AS secret_grace_until
             FROM session_secrets ss JOIN sessions s ON s.id = ss.session_id
             WHERE ss.secret_hash = ?
@@ -120,7 +120,7 @@ public final class SessionService: Sendable {
             switch lookup {
             case .valid(var session, let inGrace):
                 if now.timeIntervalSince(session.lastSeenAt) >= touchInterval {
-                    try db.execute(sql: "UPDATE sessions SET last_seen_at = ? WHERE id = ?", arguments: [now.unixSeconds, session.id])
+                    try db.executeCached("UPDATE sessions SET last_seen_at = ? WHERE id = ?", arguments: [now.unixSeconds, session.id])
                     session.lastSeenAt = now
                 }
                 guard let user = try User.find(id: session.userId, in: db) else { return .failure(.invalidCredential(.unknown)) }

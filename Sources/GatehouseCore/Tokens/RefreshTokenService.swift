@@ -31,7 +31,7 @@ public final class RefreshTokenService: Sendable {
                       ttl: TimeInterval, in db: Database, at now: Date) throws -> SecretToken {
         guard let family = session.refreshFamily else { throw AuthError.notFound("refresh family of \(session.handle)") }
         let secret = parent.map { SecretToken.derive(from: $0.secret, key: key) } ?? SecretToken.generate()
-        try db.execute(sql: """
+        try db.executeCached("""
             INSERT INTO refresh_tokens (token_hash, family, session_id, parent_id, state, issued_at, expires_at)
             VALUES (?, ?, ?, ?, 'active', ?, ?)
             """, arguments: [secret.hash.bytes, family, session.id, parent?.id, now.unixSeconds,
@@ -102,7 +102,7 @@ public final class RefreshTokenService: Sendable {
             return limit.allowed ? try fail(.malformed, nil) : .failed(.rateLimited(limit))
         }
         let hash = token.hash
-        guard let row = try Row.fetchOne(db, sql: """
+        guard let row = try db.fetchRowCached("""
             SELECT rt.id AS rt_id, rt.state AS rt_state, rt.expires_at AS rt_expires_at, rt.used_at AS rt_used_at, s.*
             FROM refresh_tokens rt JOIN sessions s ON s.id = rt.session_id WHERE rt.token_hash = ?
             """, arguments: [hash.bytes]) else {
@@ -138,7 +138,7 @@ public final class RefreshTokenService: Sendable {
         case .active:
             let expiresAt: Double = row["rt_expires_at"]
             if now.unixSeconds >= expiresAt { return try fail(.expired, session, tokenFingerprint: hash.fingerprint) }
-            try db.execute(sql: "UPDATE refresh_tokens SET state = 'used', used_at = ? WHERE id = ?", arguments: [now.unixSeconds, tokenId])
+            try db.executeCached("UPDATE refresh_tokens SET state = 'used', used_at = ? WHERE id = ?", arguments: [now.unixSeconds, tokenId])
             let successor = try issue(session: session, parent: (tokenId, token), key: key, ttl: configuration.refreshTokenTTL, in: db, at: now)
             try touch(session, in: db, at: now)
             try AuditLog.append(AuditEntry(
@@ -181,7 +181,7 @@ public final class RefreshTokenService: Sendable {
     }
 
     private static func touch(_ session: Session, in db: Database, at now: Date) throws {
-        try db.execute(sql: "UPDATE sessions SET last_seen_at = ? WHERE id = ?", arguments: [now.unixSeconds, session.id])
+        try db.executeCached("UPDATE sessions SET last_seen_at = ? WHERE id = ?", arguments: [now.unixSeconds, session.id])
     }
 
     private static func authenticated(_ session: Session, _ successor: SecretToken, _ limit: RateLimitDecision,

@@ -17,11 +17,11 @@ public struct User: Sendable, Equatable, Codable, FetchableRecord {
     public static let databaseDateDecodingStrategy = DatabaseDateDecodingStrategy.timeIntervalSince1970
 
     static func find(email: String, in db: Database) throws -> User? {
-        try User.fetchOne(db, sql: "SELECT * FROM users WHERE email = ?", arguments: [email])
+        try db.fetchRecordCached(User.self, "SELECT * FROM users WHERE email = ?", arguments: [email])
     }
 
     static func find(id: Int64, in db: Database) throws -> User? {
-        try User.fetchOne(db, sql: "SELECT * FROM users WHERE id = ?", arguments: [id])
+        try db.fetchRecordCached(User.self, "SELECT * FROM users WHERE id = ?", arguments: [id])
     }
 
     /// The user with this email, created (and audited) on first use.

@@ -1,4 +1,5 @@
 import Foundation
+import GatehouseCore
 import HTTPTypes
 import Hummingbird
 import NIOCore
@@ -33,8 +34,11 @@ struct RequestOriginMiddleware: RouterMiddleware {
         return value
     }
 
+    /// `req_` and 80 random bits in hex (cheap: this runs on every request).
     static func newRequestId() -> String {
-        "req_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(20)
+        var generator = SystemRandomNumberGenerator()
+        let bits = (generator.next() as UInt64, generator.next() as UInt16)
+        return "req_" + Fingerprint.hex(withUnsafeBytes(of: bits.0) { Array($0) } + withUnsafeBytes(of: bits.1) { Array($0) })
     }
 
     /// The socket peer, or behind a trusted proxy the last `X-Forwarded-For` entry: the address
