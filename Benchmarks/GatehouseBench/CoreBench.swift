@@ -21,6 +21,13 @@ enum CoreBench {
         }
         results.append(.init(group: "core", name: "refresh rotations (1 task)", value: rotations, unit: "ops/s"))
 
+        // The signature alone (ES256 through jwt-kit), to see what the transaction costs apart.
+        let signer = try await loginSession(gatehouse, "signer@example.com", context)
+        let signatures = try await Measure.rate(seconds: seconds) {
+            _ = try await gatehouse.accessTokens.issue(for: signer.session, user: signer.user)
+        }
+        results.append(.init(group: "core", name: "access-token signatures (ES256)", value: signatures, unit: "ops/s"))
+
         // Several clients at once, as a server has: signing overlaps the single writer.
         var families: [String] = []
         for index in 0..<8 { families.append(try await login(gatehouse, "client\(index)@example.com", context)) }
@@ -69,10 +76,14 @@ enum CoreBench {
     }
 
     private static func login(_ gatehouse: Gatehouse, _ email: String, _ context: ClientContext) async throws -> String {
-        let link = try await gatehouse.magicLinks.requestMagicLink(email: email, context: context)
-        let login = try await gatehouse.magicLinks.verifyMagicLink(token: link.token.value, kind: .api, context: context)
+        let login = try await loginSession(gatehouse, email, context)
         guard case .tokens(let pair) = login.credential else { throw BenchError.unexpected("no token pair") }
         return pair.refreshToken.value
+    }
+
+    private static func loginSession(_ gatehouse: Gatehouse, _ email: String, _ context: ClientContext) async throws -> Login {
+        let link = try await gatehouse.magicLinks.requestMagicLink(email: email, context: context)
+        return try await gatehouse.magicLinks.verifyMagicLink(token: link.token.value, kind: .api, context: context)
     }
 }
 

@@ -33,11 +33,13 @@ public final class GatehouseDatabase: Sendable {
     public let path: String
     public let options: DatabaseOptions
     let pool: DatabasePool
+    private let coalescer: WriteCoalescer
 
     private init(path: String, options: DatabaseOptions, pool: DatabasePool) {
         self.path = path
         self.options = options
         self.pool = pool
+        coalescer = WriteCoalescer(pool: pool)
     }
 
     public static func open(path: String, options: DatabaseOptions = .init()) throws(DatabaseOpenError) -> GatehouseDatabase {
@@ -115,15 +117,20 @@ public final class GatehouseDatabase: Sendable {
 
     // MARK: - Access for the services
 
-    /// Runs `body` in one `BEGIN IMMEDIATE` transaction.
+    /// Runs `body` atomically in a `BEGIN IMMEDIATE` transaction, possibly shared with other
+    /// writes that arrived at the same moment (group commit; see `WriteCoalescer`): `body`
+    /// commits or rolls back alone, and returns only after the commit.
     func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
-        try await pool.write(body)
+        try await coalescer.write(body)
     }
 
     /// Runs `body` on a read-only snapshot; never blocks writers.
     func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
         try await pool.read(body)
     }
+
+    /// Write requests and the transactions they shared since this process opened the file.
+    public var writeStatistics: WriteStatistics { coalescer.statistics }
 
     func writeSync<T>(_ body: (Database) throws -> T) throws -> T {
         try pool.write(body)
