@@ -41,6 +41,45 @@ public struct Session: Sendable, Equatable, Codable, FetchableRecord {
 
     public static let databaseDateDecodingStrategy = DatabaseDateDecodingStrategy.timeIntervalSince1970
 
+    /// Decoded by hand: GRDB's Codable path cost ~5% of a refresh (every lookup decodes a session).
+    public init(row: Row) throws {
+        id = row["id"]
+        handle = row["handle"]
+        userId = row["user_id"]
+        kind = Kind(rawValue: row["kind"]) ?? .web
+        state = State(rawValue: row["state"]) ?? .revoked
+        endReason = row["end_reason"]
+        endedBy = row["ended_by"]
+        endedAt = (row["ended_at"] as Double?).map(Date.init(unixSeconds:))
+        createdAt = Date(unixSeconds: row["created_at"])
+        lastSeenAt = Date(unixSeconds: row["last_seen_at"])
+        idleTimeout = row["idle_timeout"]
+        absoluteExpiresAt = Date(unixSeconds: row["absolute_expires_at"])
+        ip = row["ip"]
+        userAgent = row["user_agent"]
+        refreshFamily = row["refresh_family"]
+    }
+
+    init(id: Int64, handle: String, userId: Int64, kind: Kind, state: State, endReason: String?, endedBy: String?,
+         endedAt: Date?, createdAt: Date, lastSeenAt: Date, idleTimeout: TimeInterval, absoluteExpiresAt: Date,
+         ip: String?, userAgent: String?, refreshFamily: String?) {
+        self.id = id
+        self.handle = handle
+        self.userId = userId
+        self.kind = kind
+        self.state = state
+        self.endReason = endReason
+        self.endedBy = endedBy
+        self.endedAt = endedAt
+        self.createdAt = createdAt
+        self.lastSeenAt = lastSeenAt
+        self.idleTimeout = idleTimeout
+        self.absoluteExpiresAt = absoluteExpiresAt
+        self.ip = ip
+        self.userAgent = userAgent
+        self.refreshFamily = refreshFamily
+    }
+
     public var idleExpiresAt: Date { lastSeenAt.addingTimeInterval(idleTimeout) }
 
     /// The moment it will expire if nothing happens: the earlier of the two deadlines.

@@ -16,6 +16,21 @@ public struct User: Sendable, Equatable, Codable, FetchableRecord {
 
     public static let databaseDateDecodingStrategy = DatabaseDateDecodingStrategy.timeIntervalSince1970
 
+    /// Decoded by hand, like `Session`: it is read on every refresh.
+    public init(row: Row) throws {
+        id = row["id"]
+        email = row["email"]
+        createdAt = Date(unixSeconds: row["created_at"])
+        credits = row["credits"]
+    }
+
+    init(id: Int64, email: String, createdAt: Date, credits: Int64) {
+        self.id = id
+        self.email = email
+        self.createdAt = createdAt
+        self.credits = credits
+    }
+
     static func find(email: String, in db: Database) throws -> User? {
         try db.fetchRecordCached(User.self, "SELECT * FROM users WHERE email = ?", arguments: [email])
     }

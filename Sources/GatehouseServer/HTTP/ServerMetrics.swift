@@ -1,3 +1,4 @@
+import GatehouseCore
 import Prometheus
 
 /// The Prometheus metrics `GET /metrics` exposes. One registry per server (not the global
@@ -35,6 +36,12 @@ public final class ServerMetrics: Sendable {
         registry.makeCounter(descriptor: Self.blocks, labels: [("policy", policy)]).increment()
     }
 
+    /// Group commit's effect: write requests and the transactions they shared.
+    func recordWrites(_ statistics: WriteStatistics) {
+        registry.makeGauge(descriptor: Self.writeRequests, labels: []).set(Double(statistics.requests))
+        registry.makeGauge(descriptor: Self.writeTransactions, labels: []).set(Double(statistics.transactions))
+    }
+
     /// The text exposition format.
     func exposition() -> [UInt8] {
         registry.emitToBuffer()
@@ -52,6 +59,12 @@ public final class ServerMetrics: Sendable {
     private static var reuse: MetricNameDescriptor { MetricNameDescriptor(
         namespace: "gatehouse", metricName: "refresh_reuse_detected", unitName: "total",
         helpText: "Refresh attempts refused because the token had already been rotated (reuse)") }
+    private static var writeRequests: MetricNameDescriptor { MetricNameDescriptor(
+        namespace: "gatehouse", subsystem: "db", metricName: "write_requests", unitName: "",
+        helpText: "Write requests since start (each its own savepoint)") }
+    private static var writeTransactions: MetricNameDescriptor { MetricNameDescriptor(
+        namespace: "gatehouse", subsystem: "db", metricName: "write_transactions", unitName: "",
+        helpText: "Transactions committed since start; requests/transactions is the group-commit factor") }
     private static var blocks: MetricNameDescriptor { MetricNameDescriptor(
         namespace: "gatehouse", metricName: "rate_limit_blocked", unitName: "total",
         helpText: "Requests refused by a rate-limit policy") }

@@ -36,7 +36,8 @@ struct OperationalRoutes {
             }
         }
         router.add(Self.metricsRoute) { _, _ in
-            JSONBody.response(bytes: metrics.exposition(), contentType: "text/plain; version=0.0.4; charset=utf-8")
+            metrics.recordWrites(gatehouse.database.writeStatistics)
+            return JSONBody.response(bytes: metrics.exposition(), contentType: "text/plain; version=0.0.4; charset=utf-8")
         }
         router.add(Self.jwks) { _, _ in
             let document = try await gatehouse.accessTokens.jwks()
