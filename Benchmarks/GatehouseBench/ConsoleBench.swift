@@ -25,7 +25,7 @@ enum ConsoleBench {
         }
         await opened("open Sessions (first screen)") { app.start() }
         await opened("Sessions: jump to the oldest page (end)") { app.send(.key(.end)) }
-        await opened("open Tokens") { app.send(.key(.character("2"))) }
+        await opened("switch to Tokens (its first page loads with the first screen)") { app.send(.key(.character("2"))) }
         await opened("Tokens: jump to the oldest page (end)") { app.send(.key(.end)) }
         await opened("back to Sessions") { app.send(.key(.character("1"))) }
 
