@@ -14,6 +14,7 @@ public final class Gatehouse: Sendable {
     public let rateLimits: RateLimiter
     public let audit: AuditLog
     public let payments: PaymentWebhookService
+    public let jobs: JobQueue
 
     public init(database: GatehouseDatabase, configuration: GatehouseConfiguration = .init(),
                 clock: any GatehouseClock = SystemClock()) throws {
@@ -30,6 +31,7 @@ public final class Gatehouse: Sendable {
         rateLimits = RateLimiter(database: database, clock: clock)
         audit = AuditLog(database: database, clock: clock)
         payments = PaymentWebhookService(database: database, clock: clock)
+        jobs = JobQueue(database: database, clock: clock)
     }
 
     /// Opens (and with `createIfMissing`, creates) the database at `path`.

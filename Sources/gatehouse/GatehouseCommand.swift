@@ -12,7 +12,8 @@ struct GatehouseCommand: AsyncParsableCommand {
         abstract: "Magic-link login, sessions, rotating refresh tokens, rate limits and a hash-chained audit log over one SQLite file.",
         discussion: "Every command takes --db PATH (default: $GATEHOUSE_DB, else ./gatehouse.sqlite).",
         version: "0.1.0",
-        subcommands: [InitCommand.self, ServeCommand.self, ConsoleCommand.self, SessionsCommand.self, TokensCommand.self, LimitsCommand.self,
+        subcommands: [InitCommand.self, ServeCommand.self, WorkerCommand.self, ConsoleCommand.self, SessionsCommand.self, TokensCommand.self,
+                      LimitsCommand.self, JobsCommand.self,
                       AuditCommand.self, DebugCommand.self]
     )
 
@@ -48,6 +49,12 @@ struct GatehouseCommand: AsyncParsableCommand {
         case let error as DatabaseOpenError:
             printError(error.description)
             return 1
+        case let error as JobError:
+            printError(error.description)
+            switch error {
+            case .unknownKind, .invalidArguments: return 2
+            case .notFound, .wrongState: return 1
+            }
         case let error as ConfigFileError:
             printError(error.description)
             return 2

@@ -120,6 +120,7 @@ public final class GatehouseDatabase: Sendable {
     /// Runs `body` atomically in a `BEGIN IMMEDIATE` transaction, possibly shared with other
     /// writes that arrived at the same moment (group commit; see `WriteCoalescer`): `body`
     /// commits or rolls back alone, and returns only after the commit.
+    @discardableResult
     func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
         try await coalescer.write(body)
     }

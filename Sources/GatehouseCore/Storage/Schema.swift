@@ -10,6 +10,7 @@ enum Schema {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1-foundation", migrate: createFoundation)
         migrator.registerMigration("v2-payments", migrate: createPayments)
+        migrator.registerMigration("v3-jobs", migrate: createJobs)
         return migrator
     }
 
@@ -160,6 +161,53 @@ enum Schema {
                 currency          TEXT,
                 note              TEXT
             ) WITHOUT ROWID;
+            """)
+    }
+
+    /// The document-job queue and the files jobs wrote.
+    private static func createJobs(_ db: Database) throws {
+        try db.execute(sql: """
+            CREATE TABLE jobs (
+                id                INTEGER PRIMARY KEY,
+                kind              TEXT NOT NULL,
+                arguments         TEXT NOT NULL DEFAULT '{}',
+                priority          INTEGER NOT NULL DEFAULT 0,
+                state             TEXT NOT NULL CHECK (state IN ('queued', 'running', 'succeeded', 'failed', 'cancelled')),
+                unique_key        TEXT,
+                run_at            REAL NOT NULL,
+                attempts          INTEGER NOT NULL DEFAULT 0,
+                max_attempts      INTEGER NOT NULL DEFAULT 5,
+                lease_owner       TEXT,
+                lease_expires_at  REAL,
+                heartbeat_at      REAL,
+                cancel_requested  INTEGER NOT NULL DEFAULT 0,
+                progress          INTEGER NOT NULL DEFAULT 0,
+                progress_note     TEXT,
+                last_error        TEXT,
+                requested_by      TEXT NOT NULL,
+                created_at        REAL NOT NULL,
+                started_at        REAL,
+                finished_at       REAL
+            );
+            -- What a worker claims next: the partial index holds only waiting jobs.
+            CREATE INDEX jobs_ready ON jobs(priority DESC, run_at, id) WHERE state = 'queued';
+            -- Leases to check for expiry.
+            CREATE INDEX jobs_leases ON jobs(lease_expires_at) WHERE state = 'running';
+            -- A unique key names at most one waiting or running job.
+            CREATE UNIQUE INDEX jobs_unique_active ON jobs(unique_key)
+                WHERE unique_key IS NOT NULL AND state IN ('queued', 'running');
+
+            CREATE TABLE job_outputs (
+                id          INTEGER PRIMARY KEY,
+                job_id      INTEGER NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+                name        TEXT NOT NULL,
+                path        TEXT NOT NULL,
+                media_type  TEXT NOT NULL,
+                size        INTEGER NOT NULL,
+                sha256      BLOB NOT NULL,
+                created_at  REAL NOT NULL
+            );
+            CREATE INDEX job_outputs_job ON job_outputs(job_id);
             """)
     }
 }

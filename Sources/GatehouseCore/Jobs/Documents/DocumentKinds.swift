@@ -1,0 +1,51 @@
+import Foundation
+
+/// A failure that retrying cannot fix (a user that does not exist): the job fails at once.
+public struct PermanentJobFailure: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// The job kinds Gatehouse runs, their arguments, and what runs them.
+public enum DocumentKinds {
+    public static let userExport = "user-export"
+    public static let auditReport = "audit-report"
+    public static let all = [userExport, auditReport]
+
+    /// The audit-report filters (all optional): exact match, `action` also `prefix*`.
+    public static let auditReportFilters = ["action", "actor", "target", "outcome"]
+
+    static func validate(kind: String, arguments: [String: String]) throws {
+        switch kind {
+        case userExport:
+            guard let user = arguments["user"] else { throw JobError.invalidArguments("user-export needs a user (an email address)") }
+            do { _ = try EmailAddress.normalize(user) } catch { throw JobError.invalidArguments("user: \(error.description)") }
+            try rejectUnknown(arguments, allowed: ["user"])
+        case auditReport:
+            guard let fromText = arguments["from"], let toText = arguments["to"] else {
+                throw JobError.invalidArguments("audit-report needs from and to (ISO 8601, e.g. 2026-11-21 or 2026-11-21T10:00:00Z)")
+            }
+            guard let from = Timestamp.parse(fromText) else { throw JobError.invalidArguments("from: '\(fromText)' is not an ISO 8601 date") }
+            guard let to = Timestamp.parse(toText) else { throw JobError.invalidArguments("to: '\(toText)' is not an ISO 8601 date") }
+            guard from < to else { throw JobError.invalidArguments("from must be before to") }
+            try rejectUnknown(arguments, allowed: ["from", "to"] + auditReportFilters)
+        default:
+            throw JobError.unknownKind(kind)
+        }
+    }
+
+    private static func rejectUnknown(_ arguments: [String: String], allowed: [String]) throws {
+        if let unknown = arguments.keys.sorted().first(where: { !allowed.contains($0) }) {
+            throw JobError.invalidArguments("unknown argument '\(unknown)' (allowed: \(allowed.joined(separator: ", ")))")
+        }
+    }
+
+    /// Runs `context.job` and returns the files it wrote.
+    static func run(_ context: JobContext, database: GatehouseDatabase) async throws -> [JobOutput] {
+        switch context.job.kind {
+        case userExport: try await UserExport.write(context, database: database)
+        case auditReport: try await AuditReport.write(context, database: database)
+        default: throw PermanentJobFailure("unknown job kind '\(context.job.kind)'")
+        }
+    }
+}

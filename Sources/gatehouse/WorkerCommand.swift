@@ -1,0 +1,46 @@
+import ArgumentParser
+import Foundation
+import GatehouseCore
+import Dispatch
+
+struct WorkerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "worker",
+        abstract: "Run document jobs from the database until SIGINT or SIGTERM.",
+        discussion: """
+            On SIGINT/SIGTERM the worker stops claiming, lets running jobs reach a checkpoint and puts them back in \
+            the queue, then exits 0. Run as many workers, in as many processes, as you like: a job is claimed by one.
+            """)
+    @OptionGroup var database: DatabaseArguments
+    @Option(help: "Jobs run at the same time.") var concurrency = 2
+    @Option(help: "Seconds without a heartbeat after which another worker takes the job over.") var lease: Double = 30
+    @Option(help: "Seconds between looks for new work when idle.") var poll: Double = 0.5
+    @Option(help: ArgumentHelp("Where documents go (default: <db>-documents beside the database).", valueName: "path"))
+    var dataDir: String?
+    @Flag(help: "Run the jobs that are ready, then exit (for scripts and cron).") var untilIdle = false
+
+    func run() async throws {
+        guard (1...64).contains(concurrency) else { throw CLIError.usage("--concurrency must be 1–64") }
+        let gatehouse = try database.open()
+        let worker = JobWorker(gatehouse: gatehouse, options: .init(
+            concurrency: concurrency, lease: lease, pollInterval: poll,
+            dataDirectory: dataDir.map { URL(fileURLWithPath: $0) } ?? JobWorker.Options.defaultDataDirectory(forDatabase: database.path)))
+        if untilIdle {
+            await worker.runUntilIdle()
+            return
+        }
+        // A signal only sets the stop flag; the worker winds down at its own checkpoints.
+        let signalSources = [SIGINT, SIGTERM].map { number in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler { worker.stop() }
+            source.resume()
+            return source
+        }
+        FileHandle.standardOutput.write(Data("gatehouse worker \(worker.options.name) running \(concurrency) slots on \(database.path)\n".utf8))
+        await worker.run()
+        signalSources.forEach { $0.cancel() }
+        try? gatehouse.database.close()
+        print("gatehouse worker stopped; running jobs were put back in the queue")
+    }
+}
