@@ -58,14 +58,16 @@ public struct AuditEvent: Sendable, Equatable, Codable, FetchableRecord {
     static func canonicalEncoding(seq: Int64, atMilliseconds: Int64, actorType: String, actorId: String?,
                                   action: String, targetType: String?, targetId: String?, outcome: String,
                                   reason: String?, ip: String?, userAgent: String?, requestId: String?,
-                                  details: String?) -> Data {
-        var out = Data()
-        out.reserveCapacity(256)
+                                  details: String?) -> [UInt8] {
+        // Bytes appended in place (no intermediate arrays): this runs for every append and
+        // for every row a verification or report reads.
+        var out: [UInt8] = []
+        out.reserveCapacity(320)
         func field(_ value: String?) {
-            guard let value else { out.append(contentsOf: Array("-;".utf8)); return }
-            let utf8 = Array(value.utf8)
-            out.append(contentsOf: Array("\(utf8.count):".utf8))
-            out.append(contentsOf: utf8)
+            guard let value else { out.append(UInt8(ascii: "-")); out.append(UInt8(ascii: ";")); return }
+            out.append(contentsOf: String(value.utf8.count).utf8)
+            out.append(UInt8(ascii: ":"))
+            out.append(contentsOf: value.utf8)
             out.append(UInt8(ascii: ";"))
         }
         field(String(seq))
@@ -84,7 +86,7 @@ public struct AuditEvent: Sendable, Equatable, Codable, FetchableRecord {
         return out
     }
 
-    static func chainHash(previous: Data, canonical: Data) -> Data {
+    static func chainHash(previous: Data, canonical: [UInt8]) -> Data {
         var hasher = SHA256()
         hasher.update(data: previous)
         hasher.update(data: canonical)

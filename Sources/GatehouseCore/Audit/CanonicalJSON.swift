@@ -10,9 +10,9 @@ enum CanonicalJSON {
         out.reserveCapacity(members.count * 24 + 2)
         for (index, key) in members.keys.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }).enumerated() {
             if index > 0 { out.append(UInt8(ascii: ",")) }
-            append(key, to: &out)
+            appendQuoted(key, to: &out)
             out.append(UInt8(ascii: ":"))
-            append(members[key]!, to: &out)
+            appendQuoted(members[key]!, to: &out)
         }
         out.append(UInt8(ascii: "}"))
         return String(decoding: out, as: UTF8.self)
@@ -20,7 +20,15 @@ enum CanonicalJSON {
 
     private static let hexDigits = Array("0123456789abcdef".utf8)
 
-    private static func append(_ string: String, to out: inout [UInt8]) {
+    /// `string` as a JSON string literal, quotes included.
+    static func quoted(_ string: String) -> String {
+        var out: [UInt8] = []
+        out.reserveCapacity(string.utf8.count + 2)
+        appendQuoted(string, to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    static func appendQuoted(_ string: String, to out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
         for byte in string.utf8 {
             switch byte {

@@ -65,9 +65,7 @@ final class DocumentFile {
 enum JSONText {
     static func string(_ value: String?) -> String {
         guard let value else { return "null" }
-        let object = CanonicalJSON.object(["v": value])
-        // {"v":"…"} → "…"
-        return String(object.dropFirst(5).dropLast())
+        return CanonicalJSON.quoted(value)
     }
 
     static func number(_ value: Double?) -> String {
