@@ -174,7 +174,7 @@ public final class GatehouseDatabase: Sendable {
         }
     }
 
-    /// The newest applied migration (`v2-payments`): what `/healthz` reports, and a read that
+    /// The newest applied migration (`v3-jobs`): what `/healthz` reports, and a read that
     /// proves the file is still readable.
     public func schemaVersion() async throws -> String? {
         try await read { db in try Schema.migrator.appliedMigrations(db).last }
