@@ -20,7 +20,8 @@ public struct GatehouseServer: Sendable {
 
     /// Every route, in the order `/openapi.json` lists them.
     public static let catalog = RouteCatalog(
-        routes: AuthRoutes.routes + BrowserSessionRoutes.routes + PaymentWebhookRoutes.routes + OperationalRoutes.routes)
+        routes: AuthRoutes.routes + BrowserSessionRoutes.routes + DocumentJobRoutes.routes + PaymentWebhookRoutes.routes
+            + OperationalRoutes.routes)
 
     public static let version = "0.1.0"
 
@@ -37,6 +38,7 @@ public struct GatehouseServer: Sendable {
         router.add(middleware: ProblemMiddleware(catalog: Self.catalog, metrics: metrics))
         AuthRoutes(gatehouse: gatehouse, options: options, metrics: metrics).register(on: router)
         BrowserSessionRoutes(gatehouse: gatehouse, options: options).register(on: router)
+        DocumentJobRoutes(gatehouse: gatehouse, bearer: BearerAuthentication(gatehouse: gatehouse)).register(on: router)
         PaymentWebhookRoutes(gatehouse: gatehouse, options: options).register(on: router)
         let openAPI = openAPIDocument().encoded()
         OperationalRoutes(gatehouse: gatehouse, metrics: metrics, openAPI: { openAPI }).register(on: router)
@@ -46,9 +48,17 @@ public struct GatehouseServer: Sendable {
     /// The Hummingbird application; `onListening` receives the bound port (useful with port 0).
     public func makeApplication(logger: Logger, onListening: @escaping @Sendable (Int) async -> Void = { _ in })
         -> some ApplicationProtocol {
-        Application(
+        var services: [any Service] = []
+        if options.workers > 0 {
+            let directory = options.dataDirectory.map { URL(fileURLWithPath: $0) }
+                ?? JobWorker.Options.defaultDataDirectory(forDatabase: gatehouse.database.path)
+            services.append(JobWorkerService(worker: JobWorker(gatehouse: gatehouse, options: .init(
+                concurrency: options.workers, dataDirectory: directory))))
+        }
+        return Application(
             router: makeRouter(),
             configuration: .init(address: .hostname(options.host, port: options.port), serverName: "gatehouse"),
+            services: services,
             onServerRunning: { channel in await onListening(channel.localAddress?.port ?? 0) },
             logger: logger)
     }

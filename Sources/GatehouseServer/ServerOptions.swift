@@ -18,6 +18,10 @@ public struct ServerOptions: Sendable, Equatable {
     public var webhookSecret: String?
     /// Take the client address from the last `X-Forwarded-For` entry (behind one reverse proxy).
     public var trustProxy = false
+    /// Document-job slots run inside the server (0: none; run `gatehouse worker` instead).
+    public var workers = 1
+    /// Where embedded workers write documents (nil: `<database>-documents`).
+    public var dataDirectory: String?
 
     public static let defaultCookieName = "gatehouse_session"
 

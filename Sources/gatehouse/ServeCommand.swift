@@ -29,6 +29,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("rate-limit"), help: ArgumentHelp("Override a policy, e.g. refresh=100/minute (repeatable).",
                                                                 valueName: "name=rate"))
     var rateLimits: [String] = []
+    @Option(help: "Document-job slots inside the server; 0 leaves jobs to `gatehouse worker`.") var workers = 1
+    @Option(help: ArgumentHelp("Where documents go (default: <db>-documents beside the database).", valueName: "path"))
+    var dataDir: String?
     @Option(help: ArgumentHelp("trace, debug, info, notice, warning, error or critical.", valueName: "level"))
     var logLevel: String = "info"
 
@@ -51,12 +54,15 @@ struct ServeCommand: AsyncParsableCommand {
         options.insecureCookies = insecureCookies || options.insecureCookies
         options.cookieName = cookieName ?? options.cookieName
         options.trustProxy = trustProxy || options.trustProxy
+        options.workers = workers
+        options.dataDirectory = dataDir
         options.webhookSecret = webhookSecret ?? ProcessInfo.processInfo.environment["GATEHOUSE_WEBHOOK_SECRET"].flatMap { $0.isEmpty ? nil : $0 }
         for override in rateLimits {
             let parts = override.split(separator: "=", maxSplits: 1).map(String.init)
             guard parts.count == 2 else { throw CLIError.usage("--rate-limit expects name=rate, e.g. refresh=100/minute; got '\(override)'") }
             try configuration.rateLimits.override(parts[0], rate: parts[1])
         }
+        guard (0...64).contains(options.workers) else { throw CLIError.usage("--workers must be 0–64") }
         guard (0...65535).contains(options.port) else { throw CLIError.usage("--port must be 0–65535") }
         guard ServerOptions.isValidCookieName(options.cookieName) else {
             throw CLIError.usage("cookie name '\(options.cookieName)' is not a valid cookie name (letters, digits and !#$%&'*+-.^_`|~)")

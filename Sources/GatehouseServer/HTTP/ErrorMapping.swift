@@ -16,6 +16,12 @@ enum ErrorMapping {
             return problem(for: error)
         case let error as WebhookSignatureError:
             return Problem(.invalidSignature, error.description)
+        case let error as JobError:
+            switch error {
+            case .notFound: return Problem(.notFound, error.description)
+            case .unknownKind, .invalidArguments: return Problem(.invalidRequest, error.description)
+            case .wrongState: return Problem(.notReady, error.description)
+            }
         case let error as PaymentWebhookError:
             return Problem(.invalidRequest, error.description)
         case let error as DecodingError:

@@ -34,6 +34,8 @@ public enum ProblemKind: String, Sendable, CaseIterable {
     case invalidEmail = "invalid-email"
     case invalidCredential = "invalid-credential"
     case unauthenticated = "unauthenticated"
+    case forbidden = "forbidden"
+    case notReady = "not-ready"
     case rateLimited = "rate-limited"
     case invalidSignature = "invalid-signature"
     case webhookNotConfigured = "webhook-not-configured"
@@ -46,8 +48,10 @@ public enum ProblemKind: String, Sendable, CaseIterable {
         switch self {
         case .malformedJSON, .invalidRequest, .invalidSignature: 400
         case .invalidCredential, .unauthenticated: 401
+        case .forbidden: 403
         case .notFound: 404
         case .methodNotAllowed: 405
+        case .notReady: 409
         case .bodyTooLarge: 413
         case .unsupportedMediaType: 415
         case .invalidEmail: 422
@@ -68,6 +72,8 @@ public enum ProblemKind: String, Sendable, CaseIterable {
         case .invalidEmail: "Invalid email address"
         case .invalidCredential: "The credential was refused"
         case .unauthenticated: "Authentication required"
+        case .forbidden: "Not allowed"
+        case .notReady: "Not ready"
         case .rateLimited: "Too many requests"
         case .invalidSignature: "The webhook signature is not valid"
         case .webhookNotConfigured: "The payment webhook is not configured"

@@ -29,6 +29,8 @@ public struct APIRoute: Sendable {
     var requestSchema: String? = nil
     /// Whether a Core rate-limit policy applies (429 and the `RateLimit` fields).
     var rateLimited = false
+    /// Optional query parameters (strings).
+    var queryParameters: [String] = []
     var replies: [Int: Reply]
 
     /// The same template in Hummingbird's syntax (`:id`).

@@ -48,6 +48,11 @@ enum OpenAPIDocument {
             "operationId": .string(route.operationId), "summary": .string(route.summary),
             "tags": [.string(route.tag)], "responses": .object(responses),
         ]
+        var parameters: [JSONValue] = route.path.split(separator: "/").filter { $0.hasPrefix("{") }.map { segment in
+            ["name": .string(String(segment.dropFirst().dropLast())), "in": "path", "required": true, "schema": ["type": "integer"]]
+        }
+        parameters += route.queryParameters.map { ["name": .string($0), "in": "query", "required": false, "schema": ["type": "string"]] }
+        if !parameters.isEmpty { operation["parameters"] = .array(parameters) }
         if let schema = route.requestSchema {
             operation["requestBody"] = ["required": true, "content": ["application/json": ["schema": ref(schema)]]]
         }

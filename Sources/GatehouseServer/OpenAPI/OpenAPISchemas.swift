@@ -40,6 +40,15 @@ enum OpenAPISchemas {
             "outcome": ["type": "string", "enum": ["credited", "recorded", "unmatched"]],
             "duplicate": ["type": "boolean", "description": "True when this event id was already processed"],
         ], required: ["received", "event", "outcome", "duplicate"]),
+        "DocumentJobRequest": object(["kind": ["type": "string", "enum": ["user-export"]]], required: ["kind"]),
+        "DocumentJob": object([
+            "id": integer, "kind": string,
+            "state": ["type": "string", "enum": ["queued", "running", "succeeded", "failed", "cancelled"]],
+            "progress": ["type": "integer", "minimum": 0, "maximum": 100], "progress_note": ["type": ["string", "null"]],
+            "attempts": integer, "created_at": dateTime, "finished_at": ["type": ["string", "null"], "format": "date-time"],
+            "documents": ["type": "array", "items": object(["name": string, "media_type": string, "size": integer, "sha256": string,
+                                                            "url": string], required: ["name", "media_type", "size", "sha256", "url"])],
+        ], required: ["id", "kind", "state", "progress", "attempts", "created_at", "documents"]),
         "Health": object(["status": string, "schema": ["type": ["string", "null"]]], required: ["status"]),
         "JWKS": object(["keys": ["type": "array", "items": ["type": "object"]]], required: ["keys"]),
         "Problem": object([

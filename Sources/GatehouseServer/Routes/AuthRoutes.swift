@@ -8,6 +8,7 @@ struct AuthRoutes {
     let gatehouse: Gatehouse
     let options: ServerOptions
     let metrics: ServerMetrics
+    var bearer: BearerAuthentication { BearerAuthentication(gatehouse: gatehouse) }
 
     static let magicLink = APIRoute(
         method: .post, path: "/api/v1/auth/magic-link", operationId: "requestMagicLink",
@@ -79,11 +80,11 @@ struct AuthRoutes {
             return try JSONBody.response(APIShapes.Tokens(pair), headers: headers)
         }
         router.add(Self.me) { request, context in
-            let authenticated = try await bearerSession(request, context)
+            let authenticated = try await bearer.session(request, context)
             return try JSONBody.response(APIShapes.Identity(authenticated), headers: Self.noStore)
         }
         router.add(Self.logout) { request, context in
-            let authenticated = try await bearerSession(request, context)
+            let authenticated = try await bearer.session(request, context)
             try await gatehouse.sessions.logout(sessionHandle: authenticated.session.handle, context: context.client)
             return Response(status: .noContent, headers: Self.noStore)
         }
@@ -91,21 +92,4 @@ struct AuthRoutes {
 
     /// Tokens and identities must not sit in shared caches.
     static let noStore: HTTPFields = [.cacheControl: "no-store"]
-
-    /// The session behind `Authorization: Bearer …`, checked against the database so that a
-    /// revoked session is refused at once, whatever the token's own expiry says.
-    private func bearerSession(_ request: Request, _ context: GatehouseRequestContext) async throws -> AuthenticatedSession {
-        guard let header = request.headers[.authorization], header.lowercased().hasPrefix("bearer "),
-              case let token = header.dropFirst("bearer ".count).trimmingCharacters(in: .whitespaces), !token.isEmpty else {
-            throw Problem(.unauthenticated, "send Authorization: Bearer ACCESS_TOKEN",
-                          headers: [.wwwAuthenticate: "Bearer realm=\"gatehouse\""])
-        }
-        do {
-            return try await gatehouse.authenticateAccessToken(token, context: context.client)
-        } catch AuthError.invalidCredential(let failure) {
-            var problem = ErrorMapping.problem(for: AuthError.invalidCredential(failure))
-            problem.headers[.wwwAuthenticate] = "Bearer realm=\"gatehouse\", error=\"invalid_token\""
-            throw problem
-        }
-    }
 }

@@ -31,6 +31,9 @@ struct ServerFixture {
         options.webhookSecret = Self.webhookSecret
         // Lets tests choose the client address per request.
         options.trustProxy = true
+        // No embedded worker unless a test asks for one (it would poll during every test).
+        options.workers = 0
+        options.dataDirectory = directory.path("documents")
         configure(&options)
         server = GatehouseServer(gatehouse: gatehouse, options: options)
     }
