@@ -158,4 +158,29 @@ struct CLITests {
         let result = started.wait()
         #expect(result.stdout.contains("session.created") && result.stdout.contains(login.session.handle))
     }
+
+    @Test("jobs: start prints the id (JSON too), show and list read it, cancel and retry act; mistakes exit 1 or 2")
+    func jobs() throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.path("jobs.sqlite")
+        #expect(try gatehouse("init", db: path).status == 0)
+        let started = try gatehouse("jobs", "start", "audit-report", "--from", "2026-01-01", "--to", "2026-02-01", db: path)
+        #expect(started.status == 0 && started.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "1")
+        let json = try json(try gatehouse("jobs", "start", "user-export", "--user", "a@example.com", "--json", db: path))
+        #expect(json["id"] as? Int == 2)
+        let show = try gatehouse("jobs", "show", "1", "--json", db: path)
+        #expect(show.status == 0 && show.stdout.contains("\"state\" : \"queued\""))
+        #expect(try gatehouse("jobs", "list", db: path).stdout.contains("audit-report"))
+        let cancel = try gatehouse("jobs", "cancel", "1", db: path)
+        #expect(cancel.status == 0 && cancel.stdout.contains("cancelled"))
+        #expect(try gatehouse("jobs", "retry", "1", db: path).status == 0)
+        #expect(try gatehouse("jobs", "retry", "1", db: path).status == 1) // queued again: nothing to retry
+        #expect(try gatehouse("jobs", "show", "99", db: path).status == 1)
+        #expect(try gatehouse("jobs", "start", "nope", db: path).status == 2)
+        #expect(try gatehouse("jobs", "start", "audit-report", "--from", "tomorrow", "--to", "2026-01-01", db: path).status == 2)
+        let worked = try gatehouse("worker", "--until-idle", db: path)
+        #expect(worked.status == 0)
+        let done = try gatehouse("jobs", "show", "1", db: path)
+        #expect(done.stdout.contains("succeeded") && done.stdout.contains("audit-report-1.csv"))
+    }
 }

@@ -84,6 +84,7 @@ struct OpenAPITests {
                 ("Health", try await client.get("/healthz")),
                 ("JWKS", try await client.get("/.well-known/jwks.json")),
                 ("Problem", try await client.get("/nothing")),
+                ("DocumentJob", try await client.post("/api/v1/documents/jobs", json: #"{"kind":"user-export"}"#, headers: tokens.bearer)),
                 ("Problem", try await client.post("/api/v1/auth/refresh", json: #"{"refresh_token":"x"}"#)),
             ]
             for (schema, response) in samples {

@@ -10,9 +10,11 @@ struct TestGatehouse {
     let gatehouse: Gatehouse
     var path: String { directory.path("gatehouse.sqlite") }
 
-    init(configure: (inout GatehouseConfiguration) -> Void = { _ in }) throws {
+    /// `realTime`: the manual clock starts at the wall clock's now (for tests with other
+    /// processes, which read the real time).
+    init(realTime: Bool = false, configure: (inout GatehouseConfiguration) -> Void = { _ in }) throws {
         directory = try TemporaryDirectory()
-        clock = ManualClock()
+        clock = realTime ? ManualClock(Date()) : ManualClock()
         var configuration = GatehouseConfiguration()
         configure(&configuration)
         gatehouse = try Gatehouse.open(path: directory.path("gatehouse.sqlite"),

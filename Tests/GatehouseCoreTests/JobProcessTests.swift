@@ -1,0 +1,103 @@
+import Foundation
+import GRDB
+import GatehouseTestSupport
+import Testing
+@testable import GatehouseCore
+
+/// Workers as separate `gatehouse worker` processes on one file, as they run in production.
+@Suite("Job workers (real processes)")
+struct JobProcessTests {
+    static let operatorActor = Actor.operator(OperatorIdentity(name: "oncall", sshClient: nil, via: "cli"))
+
+    /// Peak resident memory (VmHWM, MB) of a process, sampled until it exits.
+    static func peakMemory(of process: Subprocess) async -> (Double, Subprocess.Result) {
+        var peak = 0.0
+        while kill(process.pid, 0) == 0,
+              let status = try? String(contentsOfFile: "/proc/\(process.pid)/status", encoding: .utf8),
+              !status.contains("State:\tZ") {
+            if let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+               let kilobytes = Double(line.split(whereSeparator: { $0 == " " || $0 == "\t" })[1]) {
+                peak = max(peak, kilobytes / 1024)
+            }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        return (peak, process.wait())
+    }
+
+    @Test("two worker processes never run the same job")
+    func noDoubleClaims() async throws {
+        let fixture = try TestGatehouse(realTime: true)
+        _ = try await fixture.login("alice@example.com")
+        var ids: [Int64] = []
+        for _ in 0..<40 {
+            ids.append(try await fixture.gatehouse.jobs.enqueue(JobRequest(kind: DocumentKinds.userExport, arguments: ["user": "alice@example.com"]),
+                                                                by: Self.operatorActor).job.id)
+        }
+        let arguments = ["worker", "--db", fixture.path, "--until-idle", "--concurrency", "3", "--poll", "0.01",
+                         "--data-dir", fixture.directory.path("documents")]
+        let workers = try (0..<2).map { _ in try GatehouseBinary.start(arguments) }
+        let results = workers.map { $0.wait() }
+        #expect(results.allSatisfy { $0.status == 0 }, "\(results.map(\.stderr))")
+        for id in ids {
+            let job = try #require(try await fixture.gatehouse.jobs.find(id: id)?.job)
+            #expect(job.state == .succeeded && job.attempts == 1, "job \(id): \(job.state) after \(job.attempts)")
+            let started = try await fixture.gatehouse.audit.events(targetType: "job", targetId: String(id)).filter { $0.action == "job.started" }
+            #expect(started.count == 1, "job \(id) started \(started.count) times")
+        }
+    }
+
+    @Test("a worker killed with SIGKILL mid-job: another worker finishes the job after the lease expires")
+    func takeOverAfterKill() async throws {
+        let fixture = try TestGatehouse(realTime: true)
+        try SyntheticData.seed(.init(users: 10, sessions: 10, auditEvents: 150_000), into: fixture.gatehouse.database)
+        let id = try await fixture.gatehouse.jobs.enqueue(
+            JobRequest(kind: DocumentKinds.auditReport, arguments: ["from": "2000-01-01", "to": "2100-01-01"]), by: Self.operatorActor).job.id
+        let common = ["worker", "--db", fixture.path, "--lease", "2", "--poll", "0.05", "--data-dir", fixture.directory.path("documents")]
+        let doomed = try GatehouseBinary.start(common)
+        let deadline = ContinuousClock.now + .seconds(60)
+        while (try await fixture.gatehouse.jobs.find(id: id)?.job.progress ?? 0) < 3 && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        doomed.signal(SIGKILL)
+        _ = doomed.wait()
+        let interrupted = try #require(try await fixture.gatehouse.jobs.find(id: id)?.job)
+        #expect(interrupted.state == .running && interrupted.progress < 100, "the job should have been killed mid-way")
+
+        let rescuer = try GatehouseBinary.start(common)
+        while try await fixture.gatehouse.jobs.find(id: id)?.job.state != .succeeded && ContinuousClock.now < deadline + .seconds(120) {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        rescuer.terminate()
+        #expect(rescuer.wait().status == 0)
+        let (job, outputs) = try #require(try await fixture.gatehouse.jobs.find(id: id))
+        #expect(job.state == .succeeded && job.attempts == 2)
+        #expect(outputs.count == 3)
+        let actions = try await fixture.gatehouse.audit.events(targetType: "job", targetId: String(id)).map(\.action)
+        #expect(actions.contains("job.lease_expired") && actions.filter { $0 == "job.started" }.count == 2)
+        let lines = try String(contentsOfFile: outputs[1].path, encoding: .utf8).split(separator: "\n").count
+        #expect(lines >= 150_000)
+    }
+
+    @Test("an audit report over a million events keeps memory flat (the same peak as over 100,000)")
+    func flatMemory() async throws {
+        let fixture = try TestGatehouse(realTime: true)
+        let report = JobRequest(kind: DocumentKinds.auditReport, arguments: ["from": "2000-01-01", "to": "2100-01-01"])
+        let command = ["worker", "--db", fixture.path, "--until-idle", "--concurrency", "1", "--data-dir", fixture.directory.path("documents")]
+        var peaks: [Double] = []
+        for events in [100_000, 900_000] {
+            try SyntheticData.seed(.init(users: 1, sessions: 0, auditEvents: events), into: fixture.gatehouse.database)
+            let id = try await fixture.gatehouse.jobs.enqueue(report, by: Self.operatorActor).job.id
+            let (peak, result) = await Self.peakMemory(of: try GatehouseBinary.start(command))
+            #expect(result.status == 0, "\(result.stderr)")
+            let (job, outputs) = try #require(try await fixture.gatehouse.jobs.find(id: id))
+            #expect(job.state == .succeeded, "\(job.lastError ?? "")")
+            let verification = try String(contentsOfFile: outputs[2].path, encoding: .utf8)
+            #expect(verification.contains("\"intact\":true"))
+            peaks.append(peak)
+        }
+        // Ten times the rows, about the same memory: nothing grows with the report.
+        #expect(peaks[1] < peaks[0] + 20, "peak \(peaks[0]) MB for 100k events, \(peaks[1]) MB for 1M")
+        #expect(peaks[1] < 150, "peak \(peaks[1]) MB")
+        print("audit-report peak memory: \(peaks[0]) MB over 100k events, \(peaks[1]) MB over 1M")
+    }
+}
