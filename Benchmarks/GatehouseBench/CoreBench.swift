@@ -68,6 +68,30 @@ enum CoreBench {
         results.append(.init(group: "core", name: "magic-link verifications", value: verifications, unit: "ops/s",
                              note: "\(links.count) links"))
 
+        // Jobs: queued beforehand (not timed), then claimed and completed one after another.
+        let operatorActor = Actor.operator(.current(via: "bench"))
+        let jobCount = max(2000, Int(seconds * 3000))
+        for _ in 0..<jobCount {
+            _ = try await gatehouse.jobs.enqueue(JobRequest(kind: DocumentKinds.userExport, arguments: ["user": "rotate@example.com"]),
+                                                 by: operatorActor)
+        }
+        var claimedJobs: [Job] = []
+        let claimStart = ContinuousClock.now
+        while claimedJobs.count < jobCount / 2, let job = try await gatehouse.jobs.claim(worker: "bench", lease: 30) {
+            claimedJobs.append(job)
+        }
+        let claimRate = Double(claimedJobs.count) / (ContinuousClock.now - claimStart).seconds
+        results.append(.init(group: "core", name: "job claims", value: claimRate, unit: "ops/s", note: "\(claimedJobs.count) jobs"))
+        for job in claimedJobs { try await gatehouse.jobs.complete(id: job.id, worker: "bench", outputs: []) }
+        let cycleStart = ContinuousClock.now
+        var cycled = 0
+        while let job = try await gatehouse.jobs.claim(worker: "bench", lease: 30) {
+            try await gatehouse.jobs.complete(id: job.id, worker: "bench", outputs: [])
+            cycled += 1
+        }
+        results.append(.init(group: "core", name: "job claim + complete", value: Double(cycled) / (ContinuousClock.now - cycleStart).seconds,
+                             unit: "ops/s", note: "\(cycled) jobs, two write transactions each"))
+
         let verifyChain = ContinuousClock.now
         let verification = try await gatehouse.audit.verify()
         let chainRate = Double(verification.checked) / (ContinuousClock.now - verifyChain).seconds

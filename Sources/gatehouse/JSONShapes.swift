@@ -137,3 +137,45 @@ struct SessionDetailJSON: Encodable {
         case refreshTokens = "refresh_tokens"
     }
 }
+
+struct JobJSON: Encodable {
+    var id: Int64
+    var kind: String
+    var arguments: [String: String]
+    var state: String
+    var progress: Int
+    var progress_note: String?
+    var attempts: Int
+    var max_attempts: Int
+    var cancel_requested: Bool
+    var lease_owner: String?
+    var heartbeat_at: Date?
+    var last_error: String?
+    var requested_by: String
+    var created_at: Date
+    var run_at: Date
+    var started_at: Date?
+    var finished_at: Date?
+    var outputs: [JobOutput]?
+
+    init(_ job: Job, outputs: [JobOutput]?) {
+        id = job.id
+        kind = job.kind
+        arguments = job.arguments
+        state = job.state.rawValue
+        progress = job.progress
+        progress_note = job.progressNote
+        attempts = job.attempts
+        max_attempts = job.maxAttempts
+        cancel_requested = job.cancelRequested
+        lease_owner = job.leaseOwner
+        heartbeat_at = job.heartbeatAt
+        last_error = job.lastError
+        requested_by = job.requestedBy
+        created_at = job.createdAt
+        run_at = job.runAt
+        started_at = job.startedAt
+        finished_at = job.finishedAt
+        self.outputs = outputs
+    }
+}

@@ -38,7 +38,9 @@ public struct Job: Sendable, Equatable, Identifiable {
     init(row: Row) {
         id = row["id"]
         kind = row["kind"]
-        arguments = (try? JSONDecoder().decode([String: String].self, from: Data((row["arguments"] as String).utf8))) ?? [:]
+        // JSONSerialization: several times faster than JSONDecoder for a flat object, and every
+        // claim decodes one.
+        arguments = (try? JSONSerialization.jsonObject(with: Data((row["arguments"] as String).utf8))) as? [String: String] ?? [:]
         priority = row["priority"]
         state = State(rawValue: row["state"]) ?? .failed
         uniqueKey = row["unique_key"]

@@ -95,7 +95,7 @@ public final class JobQueue: Sendable {
     public func complete(id: Int64, worker: String, outputs: [JobOutput]) async throws -> Bool {
         let now = clock.now()
         return try await database.write { db in
-            guard let row = try Row.fetchOne(db, sql: """
+            guard let row = try db.fetchRowCached("""
                 UPDATE jobs SET state = 'succeeded', progress = 100, progress_note = ?, finished_at = ?, lease_owner = NULL,
                                 lease_expires_at = NULL
                 WHERE id = ? AND state = 'running' AND lease_owner = ? RETURNING *
@@ -155,7 +155,7 @@ public final class JobQueue: Sendable {
     }
 
     private static func reapExpiredLeases(in db: Database, at now: Date) throws {
-        let expired = try Row.fetchAll(db, sql: "SELECT * FROM jobs WHERE state = 'running' AND lease_expires_at < ?",
+        let expired = try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM jobs WHERE state = 'running' AND lease_expires_at < ?"),
                                        arguments: [now.unixSeconds])
         for row in expired {
             let job = Job(row: row)
