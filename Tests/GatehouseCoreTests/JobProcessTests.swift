@@ -78,6 +78,26 @@ struct JobProcessTests {
         #expect(lines >= 150_000)
     }
 
+    @Test("SIGTERM: the worker stops claiming, its running job goes back to the queue, and it exits 0")
+    func gracefulStop() async throws {
+        let fixture = try TestGatehouse(realTime: true)
+        try SyntheticData.seed(.init(users: 1, sessions: 0, auditEvents: 150_000), into: fixture.gatehouse.database)
+        let id = try await fixture.gatehouse.jobs.enqueue(
+            JobRequest(kind: DocumentKinds.auditReport, arguments: ["from": "2000-01-01", "to": "2100-01-01"]), by: Self.operatorActor).job.id
+        let worker = try GatehouseBinary.start(["worker", "--db", fixture.path, "--data-dir", fixture.directory.path("documents")])
+        let deadline = ContinuousClock.now + .seconds(60)
+        while (try await fixture.gatehouse.jobs.find(id: id)?.job.progress ?? 0) < 3 && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        worker.terminate()
+        let result = worker.wait()
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("put back in the queue"))
+        let job = try #require(try await fixture.gatehouse.jobs.find(id: id)?.job)
+        #expect(job.state == .queued && job.attempts == 0 && job.leaseOwner == nil)
+        #expect(try await fixture.gatehouse.audit.events(targetType: "job", targetId: String(id)).map(\.action).contains("job.released"))
+    }
+
     @Test("an audit report over a million events keeps memory flat (the same peak as over 100,000)")
     func flatMemory() async throws {
         let fixture = try TestGatehouse(realTime: true)
