@@ -37,7 +37,27 @@ extension ConsoleUpdate {
                 "Revoke every active token of family \(row.token.family) (\(row.email))?",
                 "Session \(row.sessionHandle) stays; its access token lives until it expires.",
             ]), .revokeFamily(row.token.family))
-        case (.revokeUser, _):
+        case (.cancelJob, .jobs):
+            guard let job = model.jobs.selectedRow else { return }
+            guard job.state == .queued || job.state == .running else {
+                model.message = StatusMessage(text: "job \(job.id) is \(job.state.rawValue); only queued or running jobs can be cancelled", kind: .info)
+                return
+            }
+            model.overlay = .confirm(ConfirmDialog(title: "Cancel job", lines: [
+                "Cancel job \(job.id) (\(job.kind) \(JobsPane.arguments(job)))?",
+                job.state == .running ? "It is running (\(job.progress)%): it stops at its next checkpoint." : "It is queued: it will not run.",
+            ]), .cancelJob(id: job.id))
+        case (.retryJob, .jobs):
+            guard let job = model.jobs.selectedRow else { return }
+            guard job.state == .failed || job.state == .cancelled else {
+                model.message = StatusMessage(text: "job \(job.id) is \(job.state.rawValue); only failed or cancelled jobs can be retried", kind: .info)
+                return
+            }
+            model.overlay = .confirm(ConfirmDialog(title: "Retry job", lines: [
+                "Queue job \(job.id) (\(job.kind) \(JobsPane.arguments(job))) again?",
+                "Its attempts start again from zero\(job.lastError.map { "; it last failed with: \($0)" } ?? ".")",
+            ]), .retryJob(id: job.id))
+        case (.revokeUser, .sessions), (.revokeUser, .tokens):
             let email = model.pane == .sessions ? model.sessions.selectedRow?.email : model.tokens.selectedRow?.email
             guard let email else { return }
             model.overlay = .confirm(ConfirmDialog(title: "Revoke every session of a user", lines: [

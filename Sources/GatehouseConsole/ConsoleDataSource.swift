@@ -6,11 +6,13 @@ import TerminalKit
 enum PaneRows: Sendable {
     case sessions([SessionSummary])
     case tokens([RefreshTokenSummary])
+    case jobs([Job])
 
     var pane: PaneID {
         switch self {
         case .sessions: .sessions
         case .tokens: .tokens
+        case .jobs: .jobs
         }
     }
 
@@ -18,6 +20,7 @@ enum PaneRows: Sendable {
         switch self {
         case .sessions(let rows): rows.map(\.pageKey)
         case .tokens(let rows): rows.map(\.pageKey)
+        case .jobs(let rows): rows.map(\.pageKey)
         }
     }
 }
@@ -59,6 +62,8 @@ struct ConsoleDataSource: Sendable {
             .sessions(try await gatehouse.sessions.list(.init(text: query.filter), limit: limit, page: page))
         case .tokens:
             .tokens(try await gatehouse.refreshTokens.list(.init(email: query.email, text: query.filter), limit: limit, page: page))
+        case .jobs:
+            .jobs(try await gatehouse.jobs.list(text: query.filter, limit: limit, page: page))
         }
     }
 
@@ -102,6 +107,16 @@ struct ConsoleDataSource: Sendable {
         }
     }
 
+    func loadJobDetail(id: Int64) -> ConsoleCommand {
+        { [self] in
+            do {
+                guard let (job, outputs) = try await gatehouse.jobs.find(id: id) else { return .failed("job \(id) no longer exists") }
+                let events = try await gatehouse.audit.events(targetType: "job", targetId: String(id))
+                return .detailLoaded(JobDetail.view(job, outputs: outputs, events: events, now: gatehouse.clock.now()))
+            } catch { return .failed(explain(error)) }
+        }
+    }
+
     func perform(_ action: PendingAction) -> ConsoleCommand {
         { [self] in
             do {
@@ -118,6 +133,12 @@ struct ConsoleDataSource: Sendable {
                 case .revokeFamily(let family):
                     let count = try await gatehouse.refreshTokens.revokeFamily(family, by: actor)
                     return .actionDone("revoked \(count) token(s) of family \(family)")
+                case .cancelJob(let id):
+                    let job = try await gatehouse.jobs.cancel(id: id, by: actor)
+                    return .actionDone(job.state == .cancelled ? "cancelled job \(id)" : "job \(id) asked to stop at its next checkpoint")
+                case .retryJob(let id):
+                    _ = try await gatehouse.jobs.retry(id: id, by: actor)
+                    return .actionDone("job \(id) queued again")
                 }
             } catch { return .failed(explain(error)) }
         }

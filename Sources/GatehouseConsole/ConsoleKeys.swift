@@ -6,6 +6,7 @@ enum ConsoleAction: Hashable, Sendable {
     case up, down, pageUp, pageDown, top, bottom
     case nextPane, previousPane, pane(Int)
     case revoke, revokeUser, revokeFamily
+    case cancelJob, retryJob
 }
 
 /// The console's key map. Help and the hint bar are built from it; read-only mode has no
@@ -20,13 +21,19 @@ enum ConsoleKeys {
             case .tokens:
                 bindings.append(KeyBinding([.character("d")], .revoke, "revoke the selected refresh token (asks first)", hint: "revoke token", section: "Actions"))
                 bindings.append(KeyBinding([.character("f")], .revokeFamily, "revoke the selected token's whole family (asks first)", hint: "revoke family", section: "Actions"))
+            case .jobs:
+                bindings.append(KeyBinding([.character("c")], .cancelJob, "cancel the selected job (running jobs stop at their next checkpoint)", hint: "cancel", section: "Actions"))
+                bindings.append(KeyBinding([.character("t")], .retryJob, "retry the selected failed or cancelled job", hint: "retry", section: "Actions"))
             }
-            bindings.append(KeyBinding([.character("D")], .revokeUser, "revoke every session of the selected user (type the email to confirm)", hint: "revoke user", section: "Actions"))
+            if pane != .jobs {
+                bindings.append(KeyBinding([.character("D")], .revokeUser, "revoke every session of the selected user (type the email to confirm)", hint: "revoke user", section: "Actions"))
+            }
         }
         bindings += [
-            KeyBinding([.enter], .details, "details: token lineage and audit trail", hint: "details", section: "Views"),
+            KeyBinding([.enter], .details, pane == .jobs ? "details: arguments, documents and audit trail" : "details: token lineage and audit trail",
+                       hint: "details", section: "Views"),
             KeyBinding([.character("/")], .filter, "filter rows (regular expression; !text inverts)", hint: "filter", section: "Views"),
-            KeyBinding([.character(":")], .command, "command: :sessions, :tokens [email], :q", hint: "cmd", section: "Views"),
+            KeyBinding([.character(":")], .command, "command: :sessions, :tokens [email], :jobs, :q", hint: "cmd", section: "Views"),
             KeyBinding([.character(" ")], .pause, "pause or resume live updates", hint: "pause", section: "Views"),
             KeyBinding([.character("r")], .refresh, "refresh now", section: "Views"),
             KeyBinding([.character("?")], .help, "this help", hint: "help", section: "Views"),

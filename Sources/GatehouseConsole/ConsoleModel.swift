@@ -4,12 +4,13 @@ import TerminalKit
 
 /// The panes, in tab order; `1`…`n` select them.
 public enum PaneID: Int, CaseIterable, Sendable {
-    case sessions, tokens
+    case sessions, tokens, jobs
 
     var title: String {
         switch self {
         case .sessions: "Sessions"
         case .tokens: "Tokens"
+        case .jobs: "Jobs"
         }
     }
 }
@@ -26,6 +27,30 @@ extension SessionSummary: PaneRow {
 
 extension RefreshTokenSummary: PaneRow {
     var pageKey: [Int64] { RefreshTokenService.pageKey(token) }
+}
+
+extension Job: PaneRow {
+    var pageKey: [Int64] { JobQueue.pageKey(self) }
+}
+
+/// What every pane's window offers whatever its rows: the update and the view use this for
+/// the things they do alike (reload in place, filter, select by index, empty or not).
+protocol PaneWindow {
+    var reloadPage: Page { get }
+    var filter: TextFilter? { get set }
+    var rowCount: Int { get }
+    var loaded: Bool { get }
+    mutating func select(_ index: Int)
+    mutating func resetSelection()
+}
+
+extension PaneState: PaneWindow {
+    var rowCount: Int { rows.count }
+
+    mutating func resetSelection() {
+        selectedKey = nil
+        selectedIndex = 0
+    }
 }
 
 /// One pane's window onto a listing: the rows on screen (plus one, to know if more follow),
@@ -132,6 +157,8 @@ enum PendingAction: Sendable, Equatable {
     case revokeUser(email: String)
     case revokeToken(hashHex: String, fingerprint: String)
     case revokeFamily(String)
+    case cancelJob(id: Int64)
+    case retryJob(id: Int64)
 }
 
 struct StatusMessage: Equatable {
@@ -145,6 +172,7 @@ struct ConsoleModel {
     var pane: PaneID = .sessions
     var sessions = PaneState<SessionSummary>()
     var tokens = PaneState<RefreshTokenSummary>()
+    var jobs = PaneState<Job>()
     var loads = LoadTracker()
     /// `:tokens alice@example.com` narrows the tokens pane to one user.
     var tokensUser: String?
@@ -168,6 +196,25 @@ struct ConsoleModel {
         switch pane {
         case .sessions: PaneQuery(pane: .sessions, filter: sessions.filter)
         case .tokens: PaneQuery(pane: .tokens, filter: tokens.filter, email: tokensUser)
+        case .jobs: PaneQuery(pane: .jobs, filter: jobs.filter)
+        }
+    }
+
+    /// The window of `pane`, seen through what all panes share.
+    func window(_ pane: PaneID) -> any PaneWindow {
+        switch pane {
+        case .sessions: sessions
+        case .tokens: tokens
+        case .jobs: jobs
+        }
+    }
+
+    /// Changes the window of `pane` through what all panes share.
+    mutating func updateWindow(_ pane: PaneID, _ change: (inout any PaneWindow) -> Void) {
+        switch pane {
+        case .sessions: var w: any PaneWindow = sessions; change(&w); sessions = w as! PaneState<SessionSummary>
+        case .tokens: var w: any PaneWindow = tokens; change(&w); tokens = w as! PaneState<RefreshTokenSummary>
+        case .jobs: var w: any PaneWindow = jobs; change(&w); jobs = w as! PaneState<Job>
         }
     }
 

@@ -21,6 +21,7 @@ extension ConsoleUpdate {
         let move = switch model.pane {
         case .sessions: Self.move(action, &model.sessions, window: window)
         case .tokens: Self.move(action, &model.tokens, window: window)
+        case .jobs: Self.move(action, &model.jobs, window: window)
         }
         let pane = model.pane
         switch move {

@@ -32,6 +32,7 @@ struct ConsoleUpdate {
                 switch rows {
                 case .sessions(let rows): Self.land(rows, anchor: anchor, select: select, in: &model.sessions, window: window, now: now)
                 case .tokens(let rows): Self.land(rows, anchor: anchor, select: select, in: &model.tokens, window: window, now: now)
+                case .jobs(let rows): Self.land(rows, anchor: anchor, select: select, in: &model.jobs, window: window, now: now)
                 }
             }
             return reloadIfStale(pane, &model)
@@ -69,7 +70,7 @@ struct ConsoleUpdate {
 
     /// Re-reads a pane's window in place.
     func reload(_ pane: PaneID, _ model: inout ConsoleModel) -> ConsoleCommand {
-        load(pane, &model, page: pane == .sessions ? model.sessions.reloadPage : model.tokens.reloadPage)
+        load(pane, &model, page: model.window(pane).reloadPage)
     }
 
     private func reloadIfStale(_ pane: PaneID, _ model: inout ConsoleModel) -> [ConsoleCommand] {
@@ -125,15 +126,15 @@ struct ConsoleUpdate {
         case .previousPane: model.pane = PaneID(rawValue: (model.pane.rawValue + PaneID.allCases.count - 1) % PaneID.allCases.count)!
         case .pane(let index): model.pane = PaneID(rawValue: index) ?? model.pane
         case .up, .down, .pageUp, .pageDown, .top, .bottom: return navigate(action, &model)
-        case .revoke, .revokeUser, .revokeFamily: confirm(action, &model)
+        case .revoke, .revokeUser, .revokeFamily, .cancelJob, .retryJob: confirm(action, &model)
         }
         return []
     }
 
     private func setFilter(_ filter: TextFilter?, _ model: inout ConsoleModel) {
-        switch model.pane {
-        case .sessions: model.sessions.filter = filter; model.sessions.selectedKey = nil; model.sessions.selectedIndex = 0
-        case .tokens: model.tokens.filter = filter; model.tokens.selectedKey = nil; model.tokens.selectedIndex = 0
+        model.updateWindow(model.pane) { window in
+            window.filter = filter
+            window.resetSelection()
         }
     }
 
@@ -141,6 +142,7 @@ struct ConsoleUpdate {
         switch model.pane {
         case .sessions: return model.sessions.selectedRow.map { [data.loadSessionDetail(handle: $0.session.handle)] } ?? []
         case .tokens: return model.tokens.selectedRow.map { [data.loadSessionDetail(handle: $0.sessionHandle)] } ?? []
+        case .jobs: return model.jobs.selectedRow.map { [data.loadJobDetail(id: $0.id)] } ?? []
         }
     }
 
@@ -153,10 +155,8 @@ struct ConsoleUpdate {
         case .left:
             // Rows start below the header, the tabs and the column titles.
             let index = y - 3
-            switch model.pane {
-            case .sessions where model.sessions.rows.indices.contains(index): model.sessions.select(index)
-            case .tokens where model.tokens.rows.indices.contains(index): model.tokens.select(index)
-            default: break
+            model.updateWindow(model.pane) { window in
+                if index >= 0 && index < window.rowCount { window.select(index) }
             }
             return []
         default: return []
@@ -232,8 +232,11 @@ struct ConsoleUpdate {
             model.tokens.selectedKey = nil
             model.tokens.selectedIndex = 0
             return [load(.tokens, &model, page: .first)]
+        case "jobs", "job", "j":
+            model.pane = .jobs
+            if words.count > 1 { return applyFilter(words.dropFirst().joined(separator: " "), &model) }
         default:
-            model.message = StatusMessage(text: "unknown command :\(name) (try :sessions, :tokens EMAIL, :q)", kind: .error)
+            model.message = StatusMessage(text: "unknown command :\(name) (try :sessions, :tokens EMAIL, :jobs, :q)", kind: .error)
         }
         return []
     }

@@ -35,6 +35,10 @@ enum ConsoleView {
             table(model.tokens, columns: TokensPane.columns, sortColumn: 2, theme: theme, now: now,
                   cells: { TokensPane.cells($0, now: now) }, ended: TokensPane.isEnded)
                 .render(into: &buffer, area: main)
+        case .jobs:
+            table(model.jobs, columns: JobsPane.columns, sortColumn: 0, theme: theme, now: now,
+                  cells: { JobsPane.cells($0, now: now) }, ended: JobsPane.isEnded)
+                .render(into: &buffer, area: main)
         }
         if emptyPane(model) {
             buffer.put(emptyText(model), x: main.x + 2, y: main.y + 2, style: theme.muted, maxWidth: main.width - 4)
@@ -93,17 +97,19 @@ enum ConsoleView {
     }
 
     private static func emptyPane(_ model: ConsoleModel) -> Bool {
-        switch model.pane {
-        case .sessions: model.sessions.loaded && model.sessions.rows.isEmpty
-        case .tokens: model.tokens.loaded && model.tokens.rows.isEmpty
-        }
+        let window = model.window(model.pane)
+        return window.loaded && window.rowCount == 0
     }
 
     private static func emptyText(_ model: ConsoleModel) -> String {
         let query = model.query(for: model.pane)
         let filtered = query.filter != nil || query.email != nil
         if filtered { return "Nothing matches. esc clears the filter." }
-        return model.pane == .sessions ? "No sessions yet. They appear here as soon as anyone logs in." : "No refresh tokens yet."
+        switch model.pane {
+        case .sessions: return "No sessions yet. They appear here as soon as anyone logs in."
+        case .tokens: return "No refresh tokens yet."
+        case .jobs: return "No document jobs yet. Start one with: gatehouse jobs start user-export --user EMAIL"
+        }
     }
 
     private static func renderStatus(_ model: ConsoleModel, theme: ConsoleTheme, area: Rect, into buffer: inout Buffer) {

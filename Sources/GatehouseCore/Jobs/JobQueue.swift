@@ -248,13 +248,18 @@ public final class JobQueue: Sendable {
     }
 
     /// Newest first.
-    public func list(state: Job.State? = nil, requestedBy: String? = nil, limit: Int = 100, page: Page = .first) async throws -> [Job] {
+    public func list(state: Job.State? = nil, requestedBy: String? = nil, text: TextFilter? = nil, limit: Int = 100,
+                     page: Page = .first) async throws -> [Job] {
         var query = ListQuery()
         if let state { query.require("j.state = ?", state.rawValue) }
         if let requestedBy { query.require("j.requested_by = ?", requestedBy) }
+        query.match(text, in: "j.kind || ' ' || j.state || ' ' || j.arguments || ' ' || j.requested_by || ' ' || coalesce(j.lease_owner, '') || ' ' || coalesce(j.last_error, '')")
         return try await query.fetch(JobRow.self, select: "SELECT j.* FROM jobs j", keyColumns: ["j.id"], page: page, limit: limit,
                                      from: database).map(\.job)
     }
+
+    /// The key that orders job listings (newest first) and that `Page` cursors hold.
+    public static func pageKey(_ job: Job) -> [Int64] { [job.id] }
 
     public func count(state: Job.State) async throws -> Int {
         try await database.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM jobs WHERE state = ?", arguments: [state.rawValue]) ?? 0 }
