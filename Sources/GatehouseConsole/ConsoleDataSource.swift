@@ -7,12 +7,14 @@ enum PaneRows: Sendable {
     case sessions([SessionSummary])
     case tokens([RefreshTokenSummary])
     case jobs([Job])
+    case audit([AuditEvent])
 
     var pane: PaneID {
         switch self {
         case .sessions: .sessions
         case .tokens: .tokens
         case .jobs: .jobs
+        case .audit: .audit
         }
     }
 
@@ -21,6 +23,7 @@ enum PaneRows: Sendable {
         case .sessions(let rows): rows.map(\.pageKey)
         case .tokens(let rows): rows.map(\.pageKey)
         case .jobs(let rows): rows.map(\.pageKey)
+        case .audit(let rows): rows.map(\.pageKey)
         }
     }
 }
@@ -64,6 +67,8 @@ struct ConsoleDataSource: Sendable {
             .tokens(try await gatehouse.refreshTokens.list(.init(email: query.email, text: query.filter), limit: limit, page: page))
         case .jobs:
             .jobs(try await gatehouse.jobs.list(text: query.filter, limit: limit, page: page))
+        case .audit:
+            .audit(try await gatehouse.audit.list(text: query.filter, limit: limit, page: page))
         }
     }
 
@@ -104,6 +109,13 @@ struct ConsoleDataSource: Sendable {
                 let events = try await gatehouse.audit.events(targetType: "session", targetId: handle)
                 return .detailLoaded(SessionDetail.view(summary, tokens: tokens, events: events, now: gatehouse.clock.now()))
             } catch { return .failed(explain(error)) }
+        }
+    }
+
+    /// One step of the chain verification (100,000 rows at most), continuing from `checkpoint`.
+    func checkChain(after checkpoint: AuditCheckpoint?) -> ConsoleCommand {
+        { [self] in
+            do { return .chainChecked(try await gatehouse.audit.verify(after: checkpoint)) } catch { return .failed(explain(error)) }
         }
     }
 

@@ -24,16 +24,22 @@ enum ConsoleKeys {
             case .jobs:
                 bindings.append(KeyBinding([.character("c")], .cancelJob, "cancel the selected job (running jobs stop at their next checkpoint)", hint: "cancel", section: "Actions"))
                 bindings.append(KeyBinding([.character("t")], .retryJob, "retry the selected failed or cancelled job", hint: "retry", section: "Actions"))
+            case .audit:
+                break // the audit log is read, never changed
             }
-            if pane != .jobs {
+            if pane == .sessions || pane == .tokens {
                 bindings.append(KeyBinding([.character("D")], .revokeUser, "revoke every session of the selected user (type the email to confirm)", hint: "revoke user", section: "Actions"))
             }
         }
+        let details = switch pane {
+        case .jobs: "details: arguments, documents and audit trail"
+        case .audit: "details: every field, the details JSON pretty-printed, the hashes"
+        case .sessions, .tokens: "details: token lineage and audit trail"
+        }
         bindings += [
-            KeyBinding([.enter], .details, pane == .jobs ? "details: arguments, documents and audit trail" : "details: token lineage and audit trail",
-                       hint: "details", section: "Views"),
+            KeyBinding([.enter], .details, details, hint: "details", section: "Views"),
             KeyBinding([.character("/")], .filter, "filter rows (regular expression; !text inverts)", hint: "filter", section: "Views"),
-            KeyBinding([.character(":")], .command, "command: :sessions, :tokens [email], :jobs, :q", hint: "cmd", section: "Views"),
+            KeyBinding([.character(":")], .command, "command: :sessions, :tokens [email], :jobs, :audit [filter], :q", hint: "cmd", section: "Views"),
             KeyBinding([.character(" ")], .pause, "pause or resume live updates", hint: "pause", section: "Views"),
             KeyBinding([.character("r")], .refresh, "refresh now", section: "Views"),
             KeyBinding([.character("?")], .help, "this help", hint: "help", section: "Views"),

@@ -15,6 +15,8 @@ enum ConsoleMessage: Sendable {
     /// A page-up/home/end lookup found where the window should start.
     case reanchor(PaneID, Page, select: [Int64]?)
     case detailLoaded(TextView)
+    /// A step of the hash-chain verification answered.
+    case chainChecked(AuditCheckpoint)
     case actionDone(String)
     case failed(String)
 }

@@ -4,13 +4,14 @@ import TerminalKit
 
 /// The panes, in tab order; `1`…`n` select them.
 public enum PaneID: Int, CaseIterable, Sendable {
-    case sessions, tokens, jobs
+    case sessions, tokens, jobs, audit
 
     var title: String {
         switch self {
         case .sessions: "Sessions"
         case .tokens: "Tokens"
         case .jobs: "Jobs"
+        case .audit: "Audit"
         }
     }
 }
@@ -31,6 +32,10 @@ extension RefreshTokenSummary: PaneRow {
 
 extension Job: PaneRow {
     var pageKey: [Int64] { JobQueue.pageKey(self) }
+}
+
+extension AuditEvent: PaneRow {
+    var pageKey: [Int64] { AuditLog.pageKey(self) }
 }
 
 /// What every pane's window offers whatever its rows: the update and the view use this for
@@ -173,6 +178,10 @@ struct ConsoleModel {
     var sessions = PaneState<SessionSummary>()
     var tokens = PaneState<RefreshTokenSummary>()
     var jobs = PaneState<Job>()
+    var audit = PaneState<AuditEvent>()
+    /// How far the hash chain is verified (nil until the first step answered).
+    var chain: AuditCheckpoint?
+    var chainCheckRunning = false
     var loads = LoadTracker()
     /// `:tokens alice@example.com` narrows the tokens pane to one user.
     var tokensUser: String?
@@ -197,6 +206,7 @@ struct ConsoleModel {
         case .sessions: PaneQuery(pane: .sessions, filter: sessions.filter)
         case .tokens: PaneQuery(pane: .tokens, filter: tokens.filter, email: tokensUser)
         case .jobs: PaneQuery(pane: .jobs, filter: jobs.filter)
+        case .audit: PaneQuery(pane: .audit, filter: audit.filter)
         }
     }
 
@@ -206,6 +216,7 @@ struct ConsoleModel {
         case .sessions: sessions
         case .tokens: tokens
         case .jobs: jobs
+        case .audit: audit
         }
     }
 
@@ -215,6 +226,7 @@ struct ConsoleModel {
         case .sessions: var w: any PaneWindow = sessions; change(&w); sessions = w as! PaneState<SessionSummary>
         case .tokens: var w: any PaneWindow = tokens; change(&w); tokens = w as! PaneState<RefreshTokenSummary>
         case .jobs: var w: any PaneWindow = jobs; change(&w); jobs = w as! PaneState<Job>
+        case .audit: var w: any PaneWindow = audit; change(&w); audit = w as! PaneState<AuditEvent>
         }
     }
 

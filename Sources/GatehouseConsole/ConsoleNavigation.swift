@@ -22,6 +22,7 @@ extension ConsoleUpdate {
         case .sessions: Self.move(action, &model.sessions, window: window)
         case .tokens: Self.move(action, &model.tokens, window: window)
         case .jobs: Self.move(action, &model.jobs, window: window)
+        case .audit: Self.move(action, &model.audit, window: window)
         }
         let pane = model.pane
         switch move {

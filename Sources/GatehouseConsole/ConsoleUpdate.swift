@@ -17,7 +17,7 @@ struct ConsoleUpdate {
         case .event(.mouse(let button, _, let y)):
             return mouse(button, row: y, &model)
         case .tick:
-            return [data.checkChanges()]
+            return [data.checkChanges()] + checkChain(&model)
         case .databaseChanged(let changed):
             guard changed && !model.paused else { return [] }
             var commands: [ConsoleCommand] = []
@@ -33,6 +33,7 @@ struct ConsoleUpdate {
                 case .sessions(let rows): Self.land(rows, anchor: anchor, select: select, in: &model.sessions, window: window, now: now)
                 case .tokens(let rows): Self.land(rows, anchor: anchor, select: select, in: &model.tokens, window: window, now: now)
                 case .jobs(let rows): Self.land(rows, anchor: anchor, select: select, in: &model.jobs, window: window, now: now)
+                case .audit(let rows): Self.land(rows, anchor: anchor, select: select, in: &model.audit, window: window, now: now)
                 }
             }
             return reloadIfStale(pane, &model)
@@ -45,6 +46,11 @@ struct ConsoleUpdate {
         case .detailLoaded(let view):
             model.overlay = .detail(view)
             return []
+        case .chainChecked(let checkpoint):
+            model.chain = checkpoint
+            model.chainCheckRunning = false
+            // Ten million rows verify in steps: the next step starts at once, not at the next tick.
+            return checkpoint.complete ? [] : checkChain(&model)
         case .actionDone(let text):
             model.message = StatusMessage(text: text, kind: .info)
             return reloadAll(&model)
@@ -65,7 +71,14 @@ struct ConsoleUpdate {
     }
 
     func reloadAll(_ model: inout ConsoleModel) -> [ConsoleCommand] {
-        PaneID.allCases.map { reload($0, &model) }
+        PaneID.allCases.map { reload($0, &model) } + checkChain(&model)
+    }
+
+    /// Starts the next verification step unless one is running or the chain is known broken.
+    private func checkChain(_ model: inout ConsoleModel) -> [ConsoleCommand] {
+        guard !model.chainCheckRunning, model.chain?.isIntact ?? true else { return [] }
+        model.chainCheckRunning = true
+        return [data.checkChain(after: model.chain)]
     }
 
     /// Re-reads a pane's window in place.
@@ -121,7 +134,7 @@ struct ConsoleUpdate {
             model.paused.toggle()
             model.message = StatusMessage(text: model.paused ? "live updates paused (space resumes)" : "live updates resumed", kind: .info)
             return model.paused ? [] : reloadAll(&model)
-        case .details: return details(model)
+        case .details: return details(&model)
         case .nextPane: model.pane = PaneID(rawValue: (model.pane.rawValue + 1) % PaneID.allCases.count)!
         case .previousPane: model.pane = PaneID(rawValue: (model.pane.rawValue + PaneID.allCases.count - 1) % PaneID.allCases.count)!
         case .pane(let index): model.pane = PaneID(rawValue: index) ?? model.pane
@@ -138,11 +151,15 @@ struct ConsoleUpdate {
         }
     }
 
-    private func details(_ model: ConsoleModel) -> [ConsoleCommand] {
+    private func details(_ model: inout ConsoleModel) -> [ConsoleCommand] {
         switch model.pane {
         case .sessions: return model.sessions.selectedRow.map { [data.loadSessionDetail(handle: $0.session.handle)] } ?? []
         case .tokens: return model.tokens.selectedRow.map { [data.loadSessionDetail(handle: $0.sessionHandle)] } ?? []
         case .jobs: return model.jobs.selectedRow.map { [data.loadJobDetail(id: $0.id)] } ?? []
+        case .audit:
+            // The row already holds everything the detail shows: no read needed.
+            if let event = model.audit.selectedRow { model.overlay = .detail(AuditDetail.view(event)) }
+            return []
         }
     }
 
@@ -235,8 +252,11 @@ struct ConsoleUpdate {
         case "jobs", "job", "j":
             model.pane = .jobs
             if words.count > 1 { return applyFilter(words.dropFirst().joined(separator: " "), &model) }
+        case "audit", "a":
+            model.pane = .audit
+            if words.count > 1 { return applyFilter(words.dropFirst().joined(separator: " "), &model) }
         default:
-            model.message = StatusMessage(text: "unknown command :\(name) (try :sessions, :tokens EMAIL, :jobs, :q)", kind: .error)
+            model.message = StatusMessage(text: "unknown command :\(name) (try :sessions, :tokens EMAIL, :jobs, :audit, :q)", kind: .error)
         }
         return []
     }

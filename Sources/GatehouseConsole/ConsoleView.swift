@@ -39,6 +39,10 @@ enum ConsoleView {
             table(model.jobs, columns: JobsPane.columns, sortColumn: 0, theme: theme, now: now,
                   cells: { JobsPane.cells($0, now: now) }, ended: JobsPane.isEnded)
                 .render(into: &buffer, area: main)
+        case .audit:
+            table(model.audit, columns: AuditPane.columns, sortColumn: 0, theme: theme, now: now,
+                  cells: { AuditPane.cells($0) }, ended: { _ in false })
+                .render(into: &buffer, area: main)
         }
         if emptyPane(model) {
             buffer.put(emptyText(model), x: main.x + 2, y: main.y + 2, style: theme.muted, maxWidth: main.width - 4)
@@ -72,10 +76,15 @@ enum ConsoleView {
         let query = model.query(for: model.pane)
         if let user = query.email { parts.append("user \(user)") }
         if let filter = query.filter { parts.append("filter /\(filter.inverted ? "!" : "")\(filter.pattern)") }
-        guard !parts.isEmpty else { return }
-        let text = parts.joined(separator: "  ") + "  (esc clears)"
+        var text = parts.isEmpty ? "" : parts.joined(separator: "  ") + "  (esc clears)"
+        var style = theme.info
+        if model.pane == .audit, let chain = AuditPane.chainStatus(model.chain) {
+            text = text.isEmpty ? chain.text : text + "   " + chain.text
+            if chain.broken { style = theme.error }
+        }
+        guard !text.isEmpty else { return }
         let width = DisplayWidth.of(text)
-        if area.width > width + 30 { buffer.put(text, x: area.maxX - width, y: area.y, style: theme.info) }
+        if area.width > width + 30 { buffer.put(text, x: area.maxX - width, y: area.y, style: style) }
     }
 
     /// `sortColumn` marks the column whose order the listing follows (newest first).
@@ -109,6 +118,7 @@ enum ConsoleView {
         case .sessions: return "No sessions yet. They appear here as soon as anyone logs in."
         case .tokens: return "No refresh tokens yet."
         case .jobs: return "No document jobs yet. Start one with: gatehouse jobs start user-export --user EMAIL"
+        case .audit: return "The audit log is empty."
         }
     }
 

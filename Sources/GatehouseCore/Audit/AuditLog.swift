@@ -96,7 +96,49 @@ public final class AuditLog: Sendable {
         }
     }
 
+    /// The key that orders audit listings (newest first) and that `Page` cursors hold.
+    public static func pageKey(_ event: AuditEvent) -> [Int64] { [event.seq] }
+
+    /// One window of events, newest first, by keyset on seq (no OFFSET: row ten million costs
+    /// what row one does). `text` matches action, actor, target, outcome, reason, IP, request id
+    /// and details, as `type:id` pairs (`operator:alice`, `session:ses_…`).
+    public func list(text: TextFilter? = nil, limit: Int = 100, page: Page = .first) async throws -> [AuditEvent] {
+        var query = ListQuery()
+        query.match(text, in: """
+            a.action || ' ' || a.actor_type || ':' || coalesce(a.actor_id, '') || ' ' || coalesce(a.target_type, '') || ':' ||             coalesce(a.target_id, '') || ' ' || a.outcome || ' ' || coalesce(a.reason, '') || ' ' || coalesce(a.ip, '') || ' ' ||             coalesce(a.request_id, '') || ' ' || coalesce(a.details, '')
+            """)
+        return try await query.fetch(AuditEvent.self, select: "SELECT a.* FROM audit_events a", keyColumns: ["a.seq"], page: page,
+                                     limit: limit, from: database)
+    }
+
     // MARK: - Verification
+
+    /// Verifies the chain onward from `checkpoint` (nil: from the first row), at most `limit`
+    /// rows per call, so a console can verify ten million rows in steps and then keep up with
+    /// new rows cheaply. A broken checkpoint stays broken.
+    public func verify(after checkpoint: AuditCheckpoint?, limit: Int = 100_000) async throws -> AuditCheckpoint {
+        if let checkpoint, !checkpoint.isIntact { return checkpoint }
+        return try await database.read { db in
+            var state = checkpoint ?? AuditCheckpoint(seq: 0, hash: Self.genesisHash, firstBrokenSeq: nil, problem: nil)
+            let events = try AuditEvent.fetchAll(db, sql: "SELECT * FROM audit_events WHERE seq > ? ORDER BY seq LIMIT ?",
+                                                 arguments: [state.seq, limit])
+            for event in events {
+                if event.seq != state.seq + 1 {
+                    return AuditCheckpoint(seq: state.seq, hash: state.hash, firstBrokenSeq: state.seq + 1,
+                                           problem: "rows \(state.seq + 1)–\(event.seq - 1) are missing")
+                }
+                if event.prevHash != state.hash || event.expectedHash(previous: state.hash) != event.hash {
+                    return AuditCheckpoint(seq: state.seq, hash: state.hash, firstBrokenSeq: event.seq,
+                                           problem: event.prevHash != state.hash ? "its prev_hash does not match the row before"
+                                                                                 : "its content does not match its hash")
+                }
+                state.seq = event.seq
+                state.hash = event.hash
+            }
+            state.complete = events.count < limit
+            return state
+        }
+    }
 
     /// Walks the whole chain and names the first row that does not match.
     public func verify() async throws -> AuditVerification {
@@ -131,6 +173,20 @@ public final class AuditLog: Sendable {
         }
         return AuditVerification(checked: checked, firstBrokenSeq: nil, problem: nil)
     }
+}
+
+/// How far the chain has been verified, for incremental verification.
+public struct AuditCheckpoint: Sendable, Equatable {
+    /// The last row verified (0 before the first).
+    public var seq: Int64
+    /// That row's hash: the next row must chain from it.
+    public var hash: Data
+    public var firstBrokenSeq: Int64?
+    public var problem: String?
+    /// False while older rows remain to be verified (the last call stopped at its limit).
+    public var complete = false
+
+    public var isIntact: Bool { firstBrokenSeq == nil }
 }
 
 /// The result of walking the hash chain.
