@@ -12,7 +12,7 @@ public struct ConsoleOptions: Sendable {
     /// No colours even on a colour terminal (https://no-color.org: the CLI sets it from NO_COLOR).
     public var noColor: Bool
 
-    public init(readOnly: Bool = false, refreshInterval: Double = 0.5, operatorIdentity: OperatorIdentity, noColor: Bool = false) {
+    public init(readOnly: Bool = false, refreshInterval: Double = 0.25, operatorIdentity: OperatorIdentity, noColor: Bool = false) {
         self.readOnly = readOnly
         self.noColor = noColor
         self.refreshInterval = max(0.1, refreshInterval)

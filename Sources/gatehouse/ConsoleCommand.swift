@@ -11,7 +11,7 @@ struct ConsoleCommand: AsyncParsableCommand {
         discussion: "Press ? inside for the keys. The console reads the database file directly, so it works while the server is down.")
     @OptionGroup var database: DatabaseArguments
     @Flag(help: "Open the database read-only and offer no actions.") var readOnly = false
-    @Option(help: "Seconds between checks for changes (at least 0.1).") var refresh = 0.5
+    @Option(help: "Seconds between checks for changes (at least 0.1).") var refresh = 0.25
     @Flag(help: "Enable the mouse (off by default so text selection over SSH keeps working).") var mouse = false
 
     func validate() throws {

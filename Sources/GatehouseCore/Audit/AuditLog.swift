@@ -120,9 +120,12 @@ public final class AuditLog: Sendable {
         if let checkpoint, !checkpoint.isIntact { return checkpoint }
         return try await database.read { db in
             var state = checkpoint ?? AuditCheckpoint(seq: 0, hash: Self.genesisHash, firstBrokenSeq: nil, problem: nil)
-            let events = try AuditEvent.fetchAll(db, sql: "SELECT * FROM audit_events WHERE seq > ? ORDER BY seq LIMIT ?",
-                                                 arguments: [state.seq, limit])
-            for event in events {
+            // A cursor, not an array: a step's rows never sit in memory together.
+            let events = try AuditEvent.fetchCursor(db, sql: "SELECT * FROM audit_events WHERE seq > ? ORDER BY seq LIMIT ?",
+                                                    arguments: [state.seq, limit])
+            var count = 0
+            while let event = try events.next() {
+                count += 1
                 if event.seq != state.seq + 1 {
                     return AuditCheckpoint(seq: state.seq, hash: state.hash, firstBrokenSeq: state.seq + 1,
                                            problem: "rows \(state.seq + 1)–\(event.seq - 1) are missing")
@@ -135,7 +138,7 @@ public final class AuditLog: Sendable {
                 state.seq = event.seq
                 state.hash = event.hash
             }
-            state.complete = events.count < limit
+            state.complete = count < limit
             return state
         }
     }
