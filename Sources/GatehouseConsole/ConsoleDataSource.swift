@@ -112,10 +112,12 @@ struct ConsoleDataSource: Sendable {
         }
     }
 
-    /// One step of the chain verification (100,000 rows at most), continuing from `checkpoint`.
+    /// One step of the chain verification (50,000 rows, ~0.1 s), continuing from `checkpoint`.
     func checkChain(after checkpoint: AuditCheckpoint?) -> ConsoleCommand {
         { [self] in
-            do { return .chainChecked(try await gatehouse.audit.verify(after: checkpoint)) } catch { return .failed(explain(error)) }
+            do {
+                return .chainChecked(try await gatehouse.audit.verify(after: checkpoint, limit: 50_000))
+            } catch { return .failed(explain(error)) }
         }
     }
 

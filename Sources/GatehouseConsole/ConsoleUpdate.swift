@@ -17,7 +17,9 @@ struct ConsoleUpdate {
         case .event(.mouse(let button, _, let y)):
             return mouse(button, row: y, &model)
         case .tick:
-            return [data.checkChanges()] + checkChain(&model)
+            // The chain is verified while someone looks at it, one step per tick, so that the
+            // verification of ten million rows never competes with what is on screen.
+            return [data.checkChanges()] + (model.pane == .audit ? checkChain(&model) : [])
         case .databaseChanged(let changed):
             guard changed && !model.paused else { return [] }
             var commands: [ConsoleCommand] = []
@@ -49,8 +51,7 @@ struct ConsoleUpdate {
         case .chainChecked(let checkpoint):
             model.chain = checkpoint
             model.chainCheckRunning = false
-            // Ten million rows verify in steps: the next step starts at once, not at the next tick.
-            return checkpoint.complete ? [] : checkChain(&model)
+            return []
         case .actionDone(let text):
             model.message = StatusMessage(text: text, kind: .info)
             return reloadAll(&model)
@@ -71,7 +72,7 @@ struct ConsoleUpdate {
     }
 
     func reloadAll(_ model: inout ConsoleModel) -> [ConsoleCommand] {
-        PaneID.allCases.map { reload($0, &model) } + checkChain(&model)
+        PaneID.allCases.map { reload($0, &model) }
     }
 
     /// Starts the next verification step unless one is running or the chain is known broken.

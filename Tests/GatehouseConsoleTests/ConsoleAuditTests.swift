@@ -13,6 +13,8 @@ struct ConsoleAuditTests {
         try await fixture.login("alice@example.com")
         await fixture.start()
         await fixture.press(.character("4"))
+        #expect(fixture.line(1).contains("chain: verifying…"))
+        await fixture.settleChain()
         var lines = fixture.raw.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         #expect(lines[1].hasPrefix(" 1 Sessions   2 Tokens   3 Jobs   4 Audit"))
         #expect(lines[1].contains("chain ✓ verified to #"))
