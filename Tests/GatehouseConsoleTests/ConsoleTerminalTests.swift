@@ -34,6 +34,28 @@ struct ConsoleTerminalTests {
         }
     }
 
+    @Test("Audit pane: an event committed by another process is on screen within 0.3 s (with the next refresh)")
+    func auditTail() async throws {
+        let setup = try Setup()
+        _ = try await setup.login("early@example.com")
+        let tmux = try setup.console()
+        #expect(await tmux.waitFor("early@example.com").0)
+        try tmux.send("4")
+        #expect(await tmux.waitFor("chain ✓ verified to #").0)
+
+        // Another process (the CLI) commits an operator action.
+        let reset = try GatehouseBinary.run(["limits", "reset", "verify:198.51.100.20", "--yes", "--db", setup.path])
+        #expect(reset.status == 0, "\(reset.stderr)")
+        let started = Date()
+        let (appeared, screen) = await tmux.waitFor("rate_limit.reset", timeout: 2.0)
+        let elapsed = Date().timeIntervalSince(started)
+        #expect(appeared, "not on screen:\n\(screen)")
+        // Refresh is 0.25 s; allow scheduling slack on a loaded CI machine.
+        #expect(elapsed < 0.6, "took \(elapsed) s")
+        print("audit event on screen after \(Int(elapsed * 1000)) ms")
+        try tmux.send("q")
+    }
+
     @Test("sessions created elsewhere appear within a second; d y revokes one, audited with the operator")
     func endToEnd() async throws {
         let setup = try Setup()
