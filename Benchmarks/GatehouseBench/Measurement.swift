@@ -33,6 +33,8 @@ enum Measure {
         return Double(count) / (ContinuousClock.now - start).seconds
     }
 
+    /// The same loop for synchronous work. Kept apart on purpose: inside an async closure GRDB
+    /// picks its async overloads, which would add a task hop to the raw SQLite baseline.
     static func syncRate(seconds: Double, warmUp: Double = 0.2, _ operation: () throws -> Void) throws -> Double {
         let warmEnd = ContinuousClock.now + .milliseconds(Int(warmUp * 1000))
         while ContinuousClock.now < warmEnd { try operation() }

@@ -119,27 +119,17 @@ public final class AuditLog: Sendable {
     public func verify(after checkpoint: AuditCheckpoint?, limit: Int = 100_000) async throws -> AuditCheckpoint {
         if let checkpoint, !checkpoint.isIntact { return checkpoint }
         return try await database.read { db in
-            var state = checkpoint ?? AuditCheckpoint(seq: 0, hash: Self.genesisHash, firstBrokenSeq: nil, problem: nil)
+            var walk = checkpoint.map { ChainWalk(after: $0.seq, hash: $0.hash) } ?? .beginning
             // A cursor, not an array: a step's rows never sit in memory together.
             let events = try AuditEvent.fetchCursor(db, sql: "SELECT * FROM audit_events WHERE seq > ? ORDER BY seq LIMIT ?",
-                                                    arguments: [state.seq, limit])
+                                                    arguments: [walk.nextSeq - 1, limit])
             var count = 0
             while let event = try events.next() {
                 count += 1
-                if event.seq != state.seq + 1 {
-                    return AuditCheckpoint(seq: state.seq, hash: state.hash, firstBrokenSeq: state.seq + 1,
-                                           problem: "rows \(state.seq + 1)–\(event.seq - 1) are missing")
-                }
-                if event.prevHash != state.hash || event.expectedHash(previous: state.hash) != event.hash {
-                    return AuditCheckpoint(seq: state.seq, hash: state.hash, firstBrokenSeq: event.seq,
-                                           problem: event.prevHash != state.hash ? "its prev_hash does not match the row before"
-                                                                                 : "its content does not match its hash")
-                }
-                state.seq = event.seq
-                state.hash = event.hash
+                guard walk.check(event) else { break }
             }
-            state.complete = count < limit
-            return state
+            return AuditCheckpoint(seq: walk.nextSeq - 1, hash: walk.previousHash ?? Self.genesisHash,
+                                   firstBrokenSeq: walk.firstBrokenSeq, problem: walk.problem, complete: count < limit)
         }
     }
 
@@ -149,32 +139,17 @@ public final class AuditLog: Sendable {
     }
 
     static func verify(in db: Database) throws -> AuditVerification {
-        var previous = genesisHash
-        var expectedSeq: Int64? = nil
-        var checked = 0
+        var walk = ChainWalk.beginning
         let cursor = try AuditEvent.fetchCursor(db, sql: "SELECT * FROM audit_events ORDER BY seq")
         while let event = try cursor.next() {
-            if event.prevHash != previous {
-                let problem = expectedSeq.map { event.seq != $0 ? "rows \($0)–\(event.seq - 1) are missing" : "its prev_hash does not match row \($0 - 1)" }
-                    ?? "the first row does not start from the genesis hash"
-                return AuditVerification(checked: checked, firstBrokenSeq: event.seq, problem: problem)
-            }
-            if event.expectedHash(previous: previous) != event.hash {
-                return AuditVerification(checked: checked, firstBrokenSeq: event.seq,
-                                         problem: "its content does not match its hash (changed after it was written)")
-            }
-            previous = event.hash
-            expectedSeq = event.seq + 1
-            checked += 1
+            guard walk.check(event) else { break }
         }
         // Deleting the newest rows leaves a consistent chain; AUTOINCREMENT remembers them.
         let highest = try Int64.fetchOne(db, sql: "SELECT seq FROM sqlite_sequence WHERE name = 'audit_events'") ?? 0
-        let last = (expectedSeq ?? 1) - 1
-        if highest > last {
-            return AuditVerification(checked: checked, firstBrokenSeq: last + 1,
-                                     problem: "rows \(last + 1)–\(highest) were deleted from the end")
+        if walk.isIntact, highest >= walk.nextSeq {
+            walk.fail(at: walk.nextSeq, "rows \(walk.nextSeq)–\(highest) were deleted from the end")
         }
-        return AuditVerification(checked: checked, firstBrokenSeq: nil, problem: nil)
+        return AuditVerification(checked: walk.checked, firstBrokenSeq: walk.firstBrokenSeq, problem: walk.problem)
     }
 }
 
@@ -188,6 +163,14 @@ public struct AuditCheckpoint: Sendable, Equatable {
     public var problem: String?
     /// False while older rows remain to be verified (the last call stopped at its limit).
     public var complete = false
+
+    public init(seq: Int64, hash: Data, firstBrokenSeq: Int64?, problem: String?, complete: Bool = false) {
+        self.seq = seq
+        self.hash = hash
+        self.firstBrokenSeq = firstBrokenSeq
+        self.problem = problem
+        self.complete = complete
+    }
 
     public var isIntact: Bool { firstBrokenSeq == nil }
 }

@@ -2,7 +2,7 @@ import Foundation
 import GRDB
 
 /// A document job as stored.
-public struct Job: Sendable, Equatable, Identifiable {
+public struct Job: Sendable, Equatable, Identifiable, FetchableRecord {
     public enum State: String, Sendable, Codable, CaseIterable {
         case queued, running, succeeded, failed, cancelled
 
@@ -35,7 +35,7 @@ public struct Job: Sendable, Equatable, Identifiable {
     public var startedAt: Date?
     public var finishedAt: Date?
 
-    init(row: Row) {
+    public init(row: Row) {
         id = row["id"]
         kind = row["kind"]
         // JSONSerialization: several times faster than JSONDecoder for a flat object, and every

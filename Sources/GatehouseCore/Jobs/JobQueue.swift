@@ -36,16 +36,15 @@ public final class JobQueue: Sendable {
         let arguments = CanonicalJSON.object(request.arguments)
         return try await database.write { db in
             if let key = request.uniqueKey,
-               let existing = try Row.fetchOne(db, sql: "SELECT * FROM jobs WHERE unique_key = ? AND state IN ('queued', 'running')",
+               let existing = try Job.fetchOne(db, sql: "SELECT * FROM jobs WHERE unique_key = ? AND state IN ('queued', 'running')",
                                                arguments: [key]) {
-                return Enqueued(job: Job(row: existing), deduplicated: true)
+                return Enqueued(job: existing, deduplicated: true)
             }
-            let row = try Row.fetchOne(db, sql: """
+            let job = try Job.fetchOne(db, sql: """
                 INSERT INTO jobs (kind, arguments, priority, state, unique_key, run_at, max_attempts, requested_by, created_at)
                 VALUES (?, ?, ?, 'queued', ?, ?, ?, ?, ?) RETURNING *
                 """, arguments: [request.kind, arguments, request.priority, request.uniqueKey,
                                  (request.runAt ?? now).unixSeconds, request.maxAttempts, actor.label, now.unixSeconds])!
-            let job = Job(row: row)
             var details = request.arguments
             details["kind"] = request.kind
             if let key = request.uniqueKey { details["unique_key"] = key }
@@ -61,14 +60,13 @@ public final class JobQueue: Sendable {
         let now = clock.now()
         return try await database.write { db in
             try Self.reapExpiredLeases(in: db, at: now)
-            guard let row = try db.fetchRowCached("""
+            guard let job = try db.fetchRecordCached(Job.self, """
                 UPDATE jobs SET state = 'running', lease_owner = ?1, lease_expires_at = ?2, heartbeat_at = ?3,
                                 attempts = attempts + 1, started_at = coalesce(started_at, ?3), cancel_requested = 0
                 WHERE id = (SELECT id FROM jobs WHERE state = 'queued' AND run_at <= ?3
                             ORDER BY priority DESC, run_at, id LIMIT 1)
                 RETURNING *
                 """, arguments: [worker, now.unixSeconds + lease, now.unixSeconds]) else { return nil }
-            let job = Job(row: row)
             try Self.audit("job.started", job, actor: .system, details: ["worker": worker, "attempt": String(job.attempts)], in: db, at: now)
             return job
         }
@@ -95,7 +93,7 @@ public final class JobQueue: Sendable {
     public func complete(id: Int64, worker: String, outputs: [JobOutput]) async throws -> Bool {
         let now = clock.now()
         return try await database.write { db in
-            guard let row = try db.fetchRowCached("""
+            guard let job = try db.fetchRecordCached(Job.self, """
                 UPDATE jobs SET state = 'succeeded', progress = 100, progress_note = ?, finished_at = ?, lease_owner = NULL,
                                 lease_expires_at = NULL
                 WHERE id = ? AND state = 'running' AND lease_owner = ? RETURNING *
@@ -107,7 +105,7 @@ public final class JobQueue: Sendable {
                     """, arguments: [id, output.name, output.path, output.mediaType, output.size,
                                      Fingerprint.bytes(hex: output.sha256) ?? Data(), now.unixSeconds])
             }
-            try Self.audit("job.succeeded", Job(row: row), actor: .system,
+            try Self.audit("job.succeeded", job, actor: .system,
                            details: ["worker": worker, "outputs": outputs.map(\.name).joined(separator: ",")], in: db, at: now)
             return true
         }
@@ -120,9 +118,8 @@ public final class JobQueue: Sendable {
     public func fail(id: Int64, worker: String, error: String, permanent: Bool = false) async throws -> Job.State? {
         let now = clock.now()
         return try await database.write { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM jobs WHERE id = ? AND state = 'running' AND lease_owner = ?",
+            guard var job = try Job.fetchOne(db, sql: "SELECT * FROM jobs WHERE id = ? AND state = 'running' AND lease_owner = ?",
                                              arguments: [id, worker]) else { return nil }
-            var job = Job(row: row)
             if permanent { job.attempts = max(job.attempts, job.maxAttempts) }
             return try Self.retryOrFail(job, error: String(error.prefix(500)), in: db, at: now)
         }
@@ -132,11 +129,11 @@ public final class JobQueue: Sendable {
     public func acknowledgeCancel(id: Int64, worker: String) async throws {
         let now = clock.now()
         try await database.write { db in
-            guard let row = try Row.fetchOne(db, sql: """
+            guard let job = try Job.fetchOne(db, sql: """
                 UPDATE jobs SET state = 'cancelled', finished_at = ?, lease_owner = NULL, lease_expires_at = NULL
                 WHERE id = ? AND state = 'running' AND lease_owner = ? RETURNING *
                 """, arguments: [now.unixSeconds, id, worker]) else { return }
-            try Self.audit("job.cancelled", Job(row: row), actor: .system, details: ["worker": worker], in: db, at: now)
+            try Self.audit("job.cancelled", job, actor: .system, details: ["worker": worker], in: db, at: now)
         }
     }
 
@@ -145,20 +142,19 @@ public final class JobQueue: Sendable {
     public func release(id: Int64, worker: String) async throws {
         let now = clock.now()
         try await database.write { db in
-            guard let row = try Row.fetchOne(db, sql: """
+            guard let job = try Job.fetchOne(db, sql: """
                 UPDATE jobs SET state = 'queued', run_at = ?, attempts = max(0, attempts - 1), lease_owner = NULL,
                                 lease_expires_at = NULL
                 WHERE id = ? AND state = 'running' AND lease_owner = ? RETURNING *
                 """, arguments: [now.unixSeconds, id, worker]) else { return }
-            try Self.audit("job.released", Job(row: row), actor: .system, details: ["worker": worker], in: db, at: now)
+            try Self.audit("job.released", job, actor: .system, details: ["worker": worker], in: db, at: now)
         }
     }
 
     private static func reapExpiredLeases(in db: Database, at now: Date) throws {
-        let expired = try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM jobs WHERE state = 'running' AND lease_expires_at < ?"),
+        let expired = try Job.fetchAll(db.cachedStatement(sql: "SELECT * FROM jobs WHERE state = 'running' AND lease_expires_at < ?"),
                                        arguments: [now.unixSeconds])
-        for row in expired {
-            let job = Job(row: row)
+        for job in expired {
             try audit("job.lease_expired", job, actor: .system, outcome: .failure,
                       details: ["worker": job.leaseOwner ?? "", "attempt": String(job.attempts)], in: db, at: now)
             try retryOrFail(job, error: "lease expired: worker \(job.leaseOwner ?? "?") stopped heartbeating", in: db, at: now)
@@ -192,19 +188,18 @@ public final class JobQueue: Sendable {
     public func cancel(id: Int64, by actor: Actor, context: ClientContext = .none) async throws -> Job {
         let now = clock.now()
         return try await database.write { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM jobs WHERE id = ?", arguments: [id]) else { throw JobError.notFound(id) }
-            let job = Job(row: row)
+            guard let job = try Job.fetchOne(db, sql: "SELECT * FROM jobs WHERE id = ?", arguments: [id]) else { throw JobError.notFound(id) }
             switch job.state {
             case .queued:
-                let updated = try Row.fetchOne(db, sql: """
+                let updated = try Job.fetchOne(db, sql: """
                     UPDATE jobs SET state = 'cancelled', finished_at = ? WHERE id = ? RETURNING *
                     """, arguments: [now.unixSeconds, id])!
                 try Self.audit("job.cancelled", job, actor: actor, context: context, in: db, at: now)
-                return Job(row: updated)
+                return updated
             case .running:
-                let updated = try Row.fetchOne(db, sql: "UPDATE jobs SET cancel_requested = 1 WHERE id = ? RETURNING *", arguments: [id])!
+                let updated = try Job.fetchOne(db, sql: "UPDATE jobs SET cancel_requested = 1 WHERE id = ? RETURNING *", arguments: [id])!
                 try Self.audit("job.cancel_requested", job, actor: actor, context: context, in: db, at: now)
-                return Job(row: updated)
+                return updated
             case .succeeded, .failed, .cancelled:
                 throw JobError.wrongState(id: id, state: job.state, wanted: "only queued or running jobs can be cancelled")
             }
@@ -215,8 +210,7 @@ public final class JobQueue: Sendable {
     public func retry(id: Int64, by actor: Actor, context: ClientContext = .none) async throws -> Job {
         let now = clock.now()
         return try await database.write { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM jobs WHERE id = ?", arguments: [id]) else { throw JobError.notFound(id) }
-            let job = Job(row: row)
+            guard let job = try Job.fetchOne(db, sql: "SELECT * FROM jobs WHERE id = ?", arguments: [id]) else { throw JobError.notFound(id) }
             guard job.state == .failed || job.state == .cancelled else {
                 throw JobError.wrongState(id: id, state: job.state, wanted: "only failed or cancelled jobs can be retried")
             }
@@ -225,14 +219,14 @@ public final class JobQueue: Sendable {
                                               arguments: [key]) {
                 throw JobError.wrongState(id: id, state: job.state, wanted: "job \(other) with the same unique key is already waiting or running")
             }
-            let updated = try Row.fetchOne(db, sql: """
+            let updated = try Job.fetchOne(db, sql: """
                 UPDATE jobs SET state = 'queued', run_at = ?, attempts = 0, cancel_requested = 0, progress = 0,
                                 progress_note = NULL, finished_at = NULL
                 WHERE id = ? RETURNING *
                 """, arguments: [now.unixSeconds, id])!
             try Self.audit("job.retried", job, actor: actor, context: context, details: ["previous_state": job.state.rawValue],
                            in: db, at: now)
-            return Job(row: updated)
+            return updated
         }
     }
 
@@ -240,10 +234,10 @@ public final class JobQueue: Sendable {
 
     public func find(id: Int64) async throws -> (job: Job, outputs: [JobOutput])? {
         try await database.read { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM jobs WHERE id = ?", arguments: [id]) else { return nil }
+            guard let job = try Job.fetchOne(db, sql: "SELECT * FROM jobs WHERE id = ?", arguments: [id]) else { return nil }
             let outputs = try Row.fetchAll(db, sql: "SELECT * FROM job_outputs WHERE job_id = ? ORDER BY id", arguments: [id])
                 .map(JobOutput.init(row:))
-            return (Job(row: row), outputs)
+            return (job, outputs)
         }
     }
 
@@ -254,8 +248,8 @@ public final class JobQueue: Sendable {
         if let state { query.require("j.state = ?", state.rawValue) }
         if let requestedBy { query.require("j.requested_by = ?", requestedBy) }
         query.match(text, in: "j.kind || ' ' || j.state || ' ' || j.arguments || ' ' || j.requested_by || ' ' || coalesce(j.lease_owner, '') || ' ' || coalesce(j.last_error, '')")
-        return try await query.fetch(JobRow.self, select: "SELECT j.* FROM jobs j", keyColumns: ["j.id"], page: page, limit: limit,
-                                     from: database).map(\.job)
+        return try await query.fetch(Job.self, select: "SELECT j.* FROM jobs j", keyColumns: ["j.id"], page: page, limit: limit,
+                                     from: database)
     }
 
     /// The key that orders job listings (newest first) and that `Page` cursors hold.
@@ -272,10 +266,4 @@ public final class JobQueue: Sendable {
         try AuditLog.append(AuditEntry(actor: actor, action: action, targetType: "job", targetId: String(job.id), outcome: outcome,
                                        reason: reason, context: context, details: details), in: db, at: now)
     }
-}
-
-/// `Job` as a listing row (ListQuery wants a FetchableRecord).
-struct JobRow: FetchableRecord, Sendable {
-    var job: Job
-    init(row: Row) { job = Job(row: row) }
 }

@@ -22,7 +22,7 @@ final class WriteCoalescer: Sendable {
     /// Bounds how long the last request of a batch waits behind the others.
     private let maximumBatch = 128
 
-    private struct Job: Sendable {
+    private struct PendingWrite: Sendable {
         /// Runs the request on the writer connection; captures its own outcome.
         let run: @Sendable (Database, _ alone: Bool) throws -> Void
         /// Answers the caller: nil after a successful commit, else the batch's error.
@@ -30,7 +30,7 @@ final class WriteCoalescer: Sendable {
     }
 
     private struct State {
-        var pending: [Job] = []
+        var pending: [PendingWrite] = []
         var draining = false
         var statistics = WriteStatistics()
     }
@@ -46,7 +46,7 @@ final class WriteCoalescer: Sendable {
     func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
             let outcome = Mutex<Result<T, any Error>?>(nil)
-            let job = Job(
+            let write = PendingWrite(
                 run: { db, alone in
                     if alone {
                         // A batch of one is the transaction itself: no savepoint needed, and
@@ -77,7 +77,7 @@ final class WriteCoalescer: Sendable {
                     }
                 })
             let startDrain = state.withLock { state -> Bool in
-                state.pending.append(job)
+                state.pending.append(write)
                 if state.draining { return false }
                 state.draining = true
                 return true
@@ -90,7 +90,7 @@ final class WriteCoalescer: Sendable {
 
     private func drain() async {
         while true {
-            let batch = state.withLock { state -> [Job] in
+            let batch = state.withLock { state -> [PendingWrite] in
                 let batch = Array(state.pending.prefix(maximumBatch))
                 state.pending.removeFirst(batch.count)
                 if batch.isEmpty { state.draining = false }

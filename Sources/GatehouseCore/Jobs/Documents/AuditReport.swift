@@ -50,11 +50,11 @@ enum AuditReport {
         let verificationFile = try DocumentFile(directory: context.directory, name: base + "-verification.json", mediaType: "application/json")
         do {
             try csv.write("seq,at,actor_type,actor_id,action,target_type,target_id,outcome,reason,ip,user_agent,request_id,details\n")
-            var previous = try await database.read { db in
+            let previous = try await database.read { db in
                 first > 1 ? try Data.fetchOne(db, sql: "SELECT hash FROM audit_events WHERE seq = ?", arguments: [first - 1]) : AuditLog.genesisHash
             }
-            var verification = RangeVerification(fromSeq: first, toSeq: last)
-            var expectedSeq = first
+            // Linked to the row before the range, so a range cut from a rewritten log fails too.
+            var walk = ChainWalk(after: first - 1, hash: previous)
             var cursor = first - 1
             var written = 0
             while cursor < last {
@@ -66,7 +66,7 @@ enum AuditReport {
                 var csvChunk = ""
                 var jsonChunk = ""
                 for event in batch {
-                    verification.check(event, previous: &previous, expectedSeq: &expectedSeq)
+                    walk.check(event)
                     guard event.at >= from, event.at < to, filter.matches(event) else { continue }
                     csvChunk += csvLine(event)
                     jsonChunk += jsonLine(event) + "\n"
@@ -78,10 +78,11 @@ enum AuditReport {
                 let done = last > first ? Int(Double(cursor - first + 1) / Double(last - first + 1) * 97) : 97
                 try await context.progress(min(97, max(2, done)), "\(written.formatted()) events written, seq \(cursor)")
             }
-            if last >= first, verification.firstBrokenSeq == nil, expectedSeq != last + 1 {
-                verification.fail(at: expectedSeq, "rows \(expectedSeq)–\(last) are missing")
+            if last >= first, walk.isIntact, walk.nextSeq != last + 1 {
+                walk.fail(at: walk.nextSeq, "rows \(walk.nextSeq)–\(last) are missing")
             }
-            try verificationFile.write(verification.json(events: written, from: from, to: to, filter: arguments))
+            try verificationFile.write(verificationJSON(walk, fromSeq: first, toSeq: last, events: written, from: from, to: to,
+                                                        filter: arguments))
             return [try csv.finish(), try jsonl.finish(), try verificationFile.finish()]
         } catch {
             csv.discard()
@@ -161,42 +162,15 @@ enum AuditReport {
         "details":\(event.details ?? "null"),"hash":"\(Fingerprint.hex(event.hash))"}
         """
     }
-}
 
-/// The hash chain checked over one seq range, linked to the row before it.
-struct RangeVerification {
-    var fromSeq: Int64
-    var toSeq: Int64
-    var checked = 0
-    var firstBrokenSeq: Int64?
-    var problem: String?
-
-    mutating func check(_ event: AuditEvent, previous: inout Data?, expectedSeq: inout Int64) {
-        defer {
-            previous = event.hash
-            expectedSeq = event.seq + 1
-        }
-        guard firstBrokenSeq == nil else { return }
-        if event.seq != expectedSeq { return fail(at: expectedSeq, "rows \(expectedSeq)–\(event.seq - 1) are missing") }
-        if event.prevHash != previous { return fail(at: event.seq, "its prev_hash does not match the row before it") }
-        if event.expectedHash(previous: event.prevHash) != event.hash {
-            return fail(at: event.seq, "its content does not match its hash (changed after it was written)")
-        }
-        checked += 1
-    }
-
-    mutating func fail(at seq: Int64, _ why: String) {
-        firstBrokenSeq = seq
-        problem = why
-    }
-
-    func json(events: Int, from: Date, to: Date, filter: [String: String]) -> String {
+    static func verificationJSON(_ walk: ChainWalk, fromSeq: Int64, toSeq: Int64, events: Int, from: Date, to: Date,
+                                 filter: [String: String]) -> String {
         let filters = filter.filter { !["from", "to"].contains($0.key) }
         return """
             {"from":\(JSONText.date(from)),"to":\(JSONText.date(to)),"filters":\(CanonicalJSON.object(filters)),\
-            "events_written":\(events),"from_seq":\(fromSeq),"to_seq":\(toSeq),"rows_verified":\(checked),\
-            "intact":\(firstBrokenSeq == nil),"first_broken_seq":\(firstBrokenSeq.map(String.init) ?? "null"),\
-            "problem":\(JSONText.string(problem))}
+            "events_written":\(events),"from_seq":\(fromSeq),"to_seq":\(toSeq),"rows_verified":\(walk.checked),\
+            "intact":\(walk.isIntact),"first_broken_seq":\(walk.firstBrokenSeq.map(String.init) ?? "null"),\
+            "problem":\(JSONText.string(walk.problem))}
 
             """
     }

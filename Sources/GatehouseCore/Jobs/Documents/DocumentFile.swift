@@ -68,10 +68,6 @@ enum JSONText {
         return CanonicalJSON.quoted(value)
     }
 
-    static func number(_ value: Double?) -> String {
-        value.map { $0 == $0.rounded() && abs($0) < 1e15 ? String(Int64($0)) : String($0) } ?? "null"
-    }
-
     static func date(_ value: Date?) -> String {
         string(value.map { Timestamp.iso8601($0) })
     }
