@@ -57,6 +57,13 @@ extension ConsoleUpdate {
                 "Queue job \(job.id) (\(job.kind) \(JobsPane.arguments(job))) again?",
                 "Its attempts start again from zero\(job.lastError.map { "; it last failed with: \($0)" } ?? ".")",
             ]), .retryJob(id: job.id))
+        case (.resetBucket, .limits):
+            guard let bucket = model.limits.selectedRow else { return }
+            model.overlay = .confirm(ConfirmDialog(title: "Reset rate-limit bucket", lines: [
+                "Reset bucket \(bucket.key) (\(LimitsPane.rate(bucket)))?",
+                "It has \(bucket.remaining(at: now)) of \(bucket.limit) requests left and blocked \(bucket.blockedTotal) so far.",
+                "Its client may make \(bucket.limit) requests at once afterwards.",
+            ]), .resetBucket(key: bucket.key))
         case (.revokeUser, .sessions), (.revokeUser, .tokens):
             let email = model.pane == .sessions ? model.sessions.selectedRow?.email : model.tokens.selectedRow?.email
             guard let email else { return }

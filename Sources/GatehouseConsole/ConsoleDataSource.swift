@@ -6,6 +6,7 @@ import TerminalKit
 enum PaneRows: Sendable {
     case sessions([SessionSummary])
     case tokens([RefreshTokenSummary])
+    case limits([RateLimitBucket])
     case jobs([Job])
     case audit([AuditEvent])
 
@@ -13,15 +14,17 @@ enum PaneRows: Sendable {
         switch self {
         case .sessions: .sessions
         case .tokens: .tokens
+        case .limits: .limits
         case .jobs: .jobs
         case .audit: .audit
         }
     }
 
-    var keys: [[Int64]] {
+    var keys: [PageKey] {
         switch self {
         case .sessions(let rows): rows.map(\.pageKey)
         case .tokens(let rows): rows.map(\.pageKey)
+        case .limits(let rows): rows.map(\.pageKey)
         case .jobs(let rows): rows.map(\.pageKey)
         case .audit(let rows): rows.map(\.pageKey)
         }
@@ -39,7 +42,7 @@ struct PaneQuery: Sendable {
 enum RowSelection: Sendable {
     /// Keep the selection as it is (by key, else by index).
     case keep
-    case key([Int64])
+    case key(PageKey)
     /// The last row that fits in a window of this many rows (after sliding down by one).
     case bottom(window: Int)
 }
@@ -65,6 +68,8 @@ struct ConsoleDataSource: Sendable {
             .sessions(try await gatehouse.sessions.list(.init(text: query.filter), limit: limit, page: page))
         case .tokens:
             .tokens(try await gatehouse.refreshTokens.list(.init(email: query.email, text: query.filter), limit: limit, page: page))
+        case .limits:
+            .limits(try await gatehouse.rateLimits.list(text: query.filter, limit: limit, page: page))
         case .jobs:
             .jobs(try await gatehouse.jobs.list(text: query.filter, limit: limit, page: page))
         case .audit:
@@ -76,7 +81,7 @@ struct ConsoleDataSource: Sendable {
         { [self] in
             do {
                 let rows = try await read(query, page: page, limit: limit)
-                let key: [Int64]? = switch select {
+                let key: PageKey? = switch select {
                 case .keep: nil
                 case .key(let key): key
                 case .bottom(let window): rows.keys.isEmpty ? nil : rows.keys[min(window - 1, rows.keys.count - 1)]
@@ -121,6 +126,16 @@ struct ConsoleDataSource: Sendable {
         }
     }
 
+    func loadBucketDetail(key: String) -> ConsoleCommand {
+        { [self] in
+            do {
+                guard let bucket = try await gatehouse.rateLimits.bucket(key: key) else { return .failed("bucket \(key) no longer exists") }
+                let events = try await gatehouse.audit.events(targetType: "rate_limit", targetId: key)
+                return .detailLoaded(LimitDetail.view(bucket, events: events, now: gatehouse.clock.now()))
+            } catch { return .failed(explain(error)) }
+        }
+    }
+
     func loadJobDetail(id: Int64) -> ConsoleCommand {
         { [self] in
             do {
@@ -128,6 +143,19 @@ struct ConsoleDataSource: Sendable {
                 let events = try await gatehouse.audit.events(targetType: "job", targetId: String(id))
                 return .detailLoaded(JobDetail.view(job, outputs: outputs, events: events, now: gatehouse.clock.now()))
             } catch { return .failed(explain(error)) }
+        }
+    }
+
+    func startJob(_ request: JobRequest) -> ConsoleCommand {
+        { [self] in
+            do {
+                let enqueued = try await gatehouse.jobs.enqueue(request, by: actor)
+                let job = enqueued.job
+                return .jobStarted(enqueued.deduplicated ? "job \(job.id) was already \(job.state.rawValue) with these arguments"
+                                                         : "started job \(job.id) (\(job.kind) \(JobsPane.arguments(job)))")
+            } catch let error as JobError {
+                return .jobRefused(error.description)
+            } catch { return .jobRefused(explain(error)) }
         }
     }
 
@@ -153,6 +181,9 @@ struct ConsoleDataSource: Sendable {
                 case .retryJob(let id):
                     _ = try await gatehouse.jobs.retry(id: id, by: actor)
                     return .actionDone("job \(id) queued again")
+                case .resetBucket(let key):
+                    let done = try await gatehouse.rateLimits.reset(key: key, by: actor)
+                    return .actionDone(done ? "reset bucket \(key): its client may go again" : "bucket \(key) no longer exists")
                 }
             } catch { return .failed(explain(error)) }
         }

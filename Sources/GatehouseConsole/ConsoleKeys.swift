@@ -6,7 +6,7 @@ enum ConsoleAction: Hashable, Sendable {
     case up, down, pageUp, pageDown, top, bottom
     case nextPane, previousPane, pane(Int)
     case revoke, revokeUser, revokeFamily
-    case cancelJob, retryJob
+    case cancelJob, retryJob, resetBucket, startJob
 }
 
 /// The console's key map. Help and the hint bar are built from it; read-only mode has no
@@ -21,7 +21,10 @@ enum ConsoleKeys {
             case .tokens:
                 bindings.append(KeyBinding([.character("d")], .revoke, "revoke the selected refresh token (asks first)", hint: "revoke token", section: "Actions"))
                 bindings.append(KeyBinding([.character("f")], .revokeFamily, "revoke the selected token's whole family (asks first)", hint: "revoke family", section: "Actions"))
+            case .limits:
+                bindings.append(KeyBinding([.character("R")], .resetBucket, "reset the selected bucket so its client may go again (asks first)", hint: "reset", section: "Actions"))
             case .jobs:
+                bindings.append(KeyBinding([.character("n")], .startJob, "start a document job (a form: kind, user, range)", hint: "new job", section: "Actions"))
                 bindings.append(KeyBinding([.character("c")], .cancelJob, "cancel the selected job (running jobs stop at their next checkpoint)", hint: "cancel", section: "Actions"))
                 bindings.append(KeyBinding([.character("t")], .retryJob, "retry the selected failed or cancelled job", hint: "retry", section: "Actions"))
             case .audit:
@@ -34,6 +37,7 @@ enum ConsoleKeys {
         let details = switch pane {
         case .jobs: "details: arguments, documents and audit trail"
         case .audit: "details: every field, the details JSON pretty-printed, the hashes"
+        case .limits: "details: the bucket's numbers and the resets it had"
         case .sessions, .tokens: "details: token lineage and audit trail"
         }
         bindings += [

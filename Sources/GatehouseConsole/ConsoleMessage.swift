@@ -9,15 +9,18 @@ enum ConsoleMessage: Sendable {
     /// The change detector answered: reload when true.
     case databaseChanged(Bool)
     /// A window was read; `generation` tells a stale answer from the latest (see `LoadTracker`).
-    case loaded(PaneRows, anchor: Page, select: [Int64]?, generation: Int)
+    case loaded(PaneRows, anchor: Page, select: PageKey?, generation: Int)
     /// A pane's read failed (locked, deleted file…): shown, and the pane may load again.
     case loadFailed(PaneID, String)
     /// A page-up/home/end lookup found where the window should start.
-    case reanchor(PaneID, Page, select: [Int64]?)
+    case reanchor(PaneID, Page, select: PageKey?)
     case detailLoaded(TextView)
     /// A step of the hash-chain verification answered.
     case chainChecked(AuditCheckpoint)
     case actionDone(String)
+    /// The job form's job was queued (closes the form) or refused (shown in the form).
+    case jobStarted(String)
+    case jobRefused(String)
     case failed(String)
 }
 

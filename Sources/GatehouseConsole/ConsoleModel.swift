@@ -4,12 +4,13 @@ import TerminalKit
 
 /// The panes, in tab order; `1`…`n` select them.
 public enum PaneID: Int, CaseIterable, Sendable {
-    case sessions, tokens, jobs, audit
+    case sessions, tokens, limits, jobs, audit
 
     var title: String {
         switch self {
         case .sessions: "Sessions"
         case .tokens: "Tokens"
+        case .limits: "Limits"
         case .jobs: "Jobs"
         case .audit: "Audit"
         }
@@ -19,23 +20,27 @@ public enum PaneID: Int, CaseIterable, Sendable {
 /// A row a pane can show: a stable key for sticky selection and paging, and value equality for
 /// spotting changed rows.
 protocol PaneRow: Sendable, Equatable {
-    var pageKey: [Int64] { get }
+    var pageKey: PageKey { get }
 }
 
 extension SessionSummary: PaneRow {
-    var pageKey: [Int64] { SessionService.pageKey(session) }
+    var pageKey: PageKey { SessionService.pageKey(session) }
 }
 
 extension RefreshTokenSummary: PaneRow {
-    var pageKey: [Int64] { RefreshTokenService.pageKey(token) }
+    var pageKey: PageKey { RefreshTokenService.pageKey(token) }
+}
+
+extension RateLimitBucket: PaneRow {
+    var pageKey: PageKey { RateLimiter.pageKey(self) }
 }
 
 extension Job: PaneRow {
-    var pageKey: [Int64] { JobQueue.pageKey(self) }
+    var pageKey: PageKey { JobQueue.pageKey(self) }
 }
 
 extension AuditEvent: PaneRow {
-    var pageKey: [Int64] { AuditLog.pageKey(self) }
+    var pageKey: PageKey { AuditLog.pageKey(self) }
 }
 
 /// What every pane's window offers whatever its rows: the update and the view use this for
@@ -64,13 +69,13 @@ struct PaneState<Row: PaneRow> {
     var rows: [Row] = []
     /// How the current window was read; reloads re-read from the same top row.
     var anchor: Page = .first
-    var selectedKey: [Int64]?
+    var selectedKey: PageKey?
     var selectedIndex = 0
     var hasMoreBelow = false
     var filter: TextFilter?
     var loaded = false
     /// Keys of rows that appeared or changed, and until when they are highlighted.
-    var highlights: [[Int64]: (changed: Bool, until: Date)] = [:]
+    var highlights: [PageKey: (changed: Bool, until: Date)] = [:]
 
     var selectedRow: Row? { rows.indices.contains(selectedIndex) ? rows[selectedIndex] : nil }
 
@@ -148,6 +153,8 @@ enum Overlay {
     case detail(TextView)
     case confirm(ConfirmDialog, PendingAction)
     case prompt(PromptKind, LineEditor)
+    /// The job-start form; `submitting` while Core is asked, so a second enter does not start two jobs.
+    case jobForm(Form, submitting: Bool)
 }
 
 enum PromptKind: Equatable {
@@ -164,6 +171,7 @@ enum PendingAction: Sendable, Equatable {
     case revokeFamily(String)
     case cancelJob(id: Int64)
     case retryJob(id: Int64)
+    case resetBucket(key: String)
 }
 
 struct StatusMessage: Equatable {
@@ -177,6 +185,7 @@ struct ConsoleModel {
     var pane: PaneID = .sessions
     var sessions = PaneState<SessionSummary>()
     var tokens = PaneState<RefreshTokenSummary>()
+    var limits = PaneState<RateLimitBucket>()
     var jobs = PaneState<Job>()
     var audit = PaneState<AuditEvent>()
     /// How far the hash chain is verified (nil until the first step answered).
@@ -205,6 +214,7 @@ struct ConsoleModel {
         switch pane {
         case .sessions: PaneQuery(pane: .sessions, filter: sessions.filter)
         case .tokens: PaneQuery(pane: .tokens, filter: tokens.filter, email: tokensUser)
+        case .limits: PaneQuery(pane: .limits, filter: limits.filter)
         case .jobs: PaneQuery(pane: .jobs, filter: jobs.filter)
         case .audit: PaneQuery(pane: .audit, filter: audit.filter)
         }
@@ -215,6 +225,7 @@ struct ConsoleModel {
         switch pane {
         case .sessions: sessions
         case .tokens: tokens
+        case .limits: limits
         case .jobs: jobs
         case .audit: audit
         }
@@ -225,6 +236,7 @@ struct ConsoleModel {
         switch pane {
         case .sessions: var w: any PaneWindow = sessions; change(&w); sessions = w as! PaneState<SessionSummary>
         case .tokens: var w: any PaneWindow = tokens; change(&w); tokens = w as! PaneState<RefreshTokenSummary>
+        case .limits: var w: any PaneWindow = limits; change(&w); limits = w as! PaneState<RateLimitBucket>
         case .jobs: var w: any PaneWindow = jobs; change(&w); jobs = w as! PaneState<Job>
         case .audit: var w: any PaneWindow = audit; change(&w); audit = w as! PaneState<AuditEvent>
         }

@@ -9,11 +9,11 @@ extension ConsoleUpdate {
     private enum WindowMove {
         case none
         /// Read a window; `select` picks a row by key, nil keeps the index.
-        case load(Page, select: [Int64]?)
+        case load(Page, select: PageKey?)
         /// Ask where a window above or at the bottom starts, then read it.
         case find(Page, count: Int, selectLast: Bool)
         /// Move the window one row down and select the row that came into view.
-        case slide(top: [Int64])
+        case slide(top: PageKey)
     }
 
     func navigate(_ action: ConsoleAction, _ model: inout ConsoleModel) -> [ConsoleCommand] {
@@ -21,6 +21,7 @@ extension ConsoleUpdate {
         let move = switch model.pane {
         case .sessions: Self.move(action, &model.sessions, window: window)
         case .tokens: Self.move(action, &model.tokens, window: window)
+        case .limits: Self.move(action, &model.limits, window: window)
         case .jobs: Self.move(action, &model.jobs, window: window)
         case .audit: Self.move(action, &model.audit, window: window)
         }

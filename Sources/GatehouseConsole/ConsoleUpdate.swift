@@ -34,6 +34,7 @@ struct ConsoleUpdate {
                 switch rows {
                 case .sessions(let rows): Self.land(rows, anchor: anchor, select: select, in: &model.sessions, window: window, now: now)
                 case .tokens(let rows): Self.land(rows, anchor: anchor, select: select, in: &model.tokens, window: window, now: now)
+                case .limits(let rows): Self.land(rows, anchor: anchor, select: select, in: &model.limits, window: window, now: now)
                 case .jobs(let rows): Self.land(rows, anchor: anchor, select: select, in: &model.jobs, window: window, now: now)
                 case .audit(let rows): Self.land(rows, anchor: anchor, select: select, in: &model.audit, window: window, now: now)
                 }
@@ -52,6 +53,19 @@ struct ConsoleUpdate {
             model.chain = checkpoint
             model.chainCheckRunning = false
             return []
+        case .jobStarted(let text):
+            model.overlay = nil
+            model.message = StatusMessage(text: text, kind: .info)
+            model.jobs.resetSelection()
+            return [load(.jobs, &model, page: .first)]
+        case .jobRefused(let text):
+            if case .jobForm(var form, _) = model.overlay {
+                form.error = text
+                model.overlay = .jobForm(form, submitting: false)
+            } else {
+                model.message = StatusMessage(text: text, kind: .error)
+            }
+            return []
         case .actionDone(let text):
             model.message = StatusMessage(text: text, kind: .info)
             return reloadAll(&model)
@@ -64,7 +78,7 @@ struct ConsoleUpdate {
     // MARK: - Loading
 
     /// Puts a window that was read into its pane.
-    private static func land<Row: PaneRow>(_ rows: [Row], anchor: Page, select: [Int64]?, in state: inout PaneState<Row>,
+    private static func land<Row: PaneRow>(_ rows: [Row], anchor: Page, select: PageKey?, in state: inout PaneState<Row>,
                                            window: Int, now: Date) {
         state.anchor = anchor
         if let select { state.selectedKey = select }
@@ -140,7 +154,9 @@ struct ConsoleUpdate {
         case .previousPane: model.pane = PaneID(rawValue: (model.pane.rawValue + PaneID.allCases.count - 1) % PaneID.allCases.count)!
         case .pane(let index): model.pane = PaneID(rawValue: index) ?? model.pane
         case .up, .down, .pageUp, .pageDown, .top, .bottom: return navigate(action, &model)
-        case .revoke, .revokeUser, .revokeFamily, .cancelJob, .retryJob: confirm(action, &model)
+        case .startJob:
+            model.overlay = .jobForm(JobStartForm.make(user: model.sessions.selectedRow?.email, now: model.now), submitting: false)
+        case .revoke, .revokeUser, .revokeFamily, .cancelJob, .retryJob, .resetBucket: confirm(action, &model)
         }
         return []
     }
@@ -156,6 +172,7 @@ struct ConsoleUpdate {
         switch model.pane {
         case .sessions: return model.sessions.selectedRow.map { [data.loadSessionDetail(handle: $0.session.handle)] } ?? []
         case .tokens: return model.tokens.selectedRow.map { [data.loadSessionDetail(handle: $0.sessionHandle)] } ?? []
+        case .limits: return model.limits.selectedRow.map { [data.loadBucketDetail(key: $0.key)] } ?? []
         case .jobs: return model.jobs.selectedRow.map { [data.loadJobDetail(id: $0.id)] } ?? []
         case .audit:
             // The row already holds everything the detail shows: no read needed.
@@ -211,6 +228,21 @@ struct ConsoleUpdate {
                 return [data.perform(action)]
             }
             return []
+        case .jobForm(var form, let submitting):
+            guard !submitting else { return [] }
+            let kindBefore = form["kind"]
+            switch form.handle(key) {
+            case .cancelled:
+                model.overlay = nil
+                model.message = StatusMessage(text: "no job started", kind: .info)
+            case .submitted:
+                model.overlay = .jobForm(form, submitting: true)
+                return [data.startJob(JobStartForm.request(form))]
+            case .pending:
+                if form["kind"] != kindBefore { form = JobStartForm.kindChanged(form, now: model.now) }
+                model.overlay = .jobForm(form, submitting: false)
+            }
+            return []
         case .prompt(let kind, var editor):
             switch key {
             case .escape: model.overlay = nil
@@ -252,6 +284,9 @@ struct ConsoleUpdate {
             return [load(.tokens, &model, page: .first)]
         case "jobs", "job", "j":
             model.pane = .jobs
+            if words.count > 1 { return applyFilter(words.dropFirst().joined(separator: " "), &model) }
+        case "limits", "limit", "l", "buckets":
+            model.pane = .limits
             if words.count > 1 { return applyFilter(words.dropFirst().joined(separator: " "), &model) }
         case "audit", "a":
             model.pane = .audit

@@ -35,6 +35,10 @@ enum ConsoleView {
             table(model.tokens, columns: TokensPane.columns, sortColumn: 2, theme: theme, now: now,
                   cells: { TokensPane.cells($0, now: now) }, ended: TokensPane.isEnded)
                 .render(into: &buffer, area: main)
+        case .limits:
+            table(model.limits, columns: LimitsPane.columns, sortColumn: 5, theme: theme, now: now,
+                  cells: { LimitsPane.cells($0, now: now) }, ended: { LimitsPane.isQuiet($0, now: now) })
+                .render(into: &buffer, area: main)
         case .jobs:
             table(model.jobs, columns: JobsPane.columns, sortColumn: 0, theme: theme, now: now,
                   cells: { JobsPane.cells($0, now: now) }, ended: JobsPane.isEnded)
@@ -117,7 +121,8 @@ enum ConsoleView {
         switch model.pane {
         case .sessions: return "No sessions yet. They appear here as soon as anyone logs in."
         case .tokens: return "No refresh tokens yet."
-        case .jobs: return "No document jobs yet. Start one with: gatehouse jobs start user-export --user EMAIL"
+        case .limits: return "No rate-limit buckets yet. One appears with the first request a policy counts."
+        case .jobs: return model.readOnly ? "No document jobs yet." : "No document jobs yet. Press n to start one."
         case .audit: return "The audit log is empty."
         }
     }
@@ -139,6 +144,10 @@ enum ConsoleView {
             view.render(into: &buffer, area: area, border: theme.border)
         case .confirm(let dialog, _):
             dialog.render(into: &buffer, area: area, accent: theme.error)
+        case .jobForm(let form, let submitting):
+            var shown = form
+            if submitting { shown.error = "starting…" }
+            shown.render(into: &buffer, area: area, accent: theme.border, errorStyle: submitting ? theme.info : theme.error)
         case .prompt, .none:
             break
         }

@@ -12,11 +12,11 @@ struct ConsoleAuditTests {
         let fixture = try ConsoleFixture(width: 120, height: 24)
         try await fixture.login("alice@example.com")
         await fixture.start()
-        await fixture.press(.character("4"))
+        await fixture.press(.character("5"))
         #expect(fixture.line(1).contains("chain: verifying…"))
         await fixture.settleChain()
         var lines = fixture.raw.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-        #expect(lines[1].hasPrefix(" 1 Sessions   2 Tokens   3 Jobs   4 Audit"))
+        #expect(lines[1].hasPrefix(" 1 Sessions   2 Tokens   3 Limits   4 Jobs   5 Audit"))
         #expect(lines[1].contains("chain ✓ verified to #"))
         #expect(lines[2].contains("SEQ ↓") && lines[2].contains("ACTION") && lines[2].contains("TARGET"))
         #expect(lines.dropFirst(3).prefix(3).contains { $0.contains("session.created") }, "\(fixture.raw)")
@@ -48,7 +48,7 @@ struct ConsoleAuditTests {
         }
         try queue.close()
         await fixture.start()
-        await fixture.press(.character("4"))
+        await fixture.press(.character("5"))
         await fixture.settleChain()
         #expect(fixture.line(1).contains("chain BROKEN at #3"))
     }

@@ -29,16 +29,16 @@ struct ConsoleJobsTests {
         let fixture = try ConsoleFixture(width: 120, height: 24)
         try await seedJobs(fixture)
         await fixture.start()
-        await fixture.press(.character("3"))
+        await fixture.press(.character("4"))
         let lines = fixture.screen.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-        #expect(lines[1] == " 1 Sessions   2 Tokens   3 Jobs   4 Audit")
+        #expect(lines[1] == " 1 Sessions   2 Tokens   3 Limits   4 Jobs   5 Audit")
         #expect(lines[2].hasPrefix("ID ↓  KIND          STATE      PROGRESS         TRIES  WORKER        BEAT  AGE  NOTE"))
         #expect(lines[3].contains("3  user-export   queued     ░░░░░░░░░░   0%  0/5"))
         #expect(lines[3].contains("user=alice"))
         #expect(lines[4].contains("2  audit-report  running    ████░░░░░░  40%  1/5    worker-a:1:0"))
         #expect(lines[4].contains("2s") && lines[4].contains("40,000 events written"))
         #expect(lines[5].contains("1  user-export   failed     ░░░░░░░░░░   0%  1/1") && lines[5].contains("no user ghost@example.com"))
-        #expect(lines.last?.hasPrefix("c cancel  t retry  enter details") == true)
+        #expect(lines.last?.hasPrefix("n new job  c cancel  t retry  enter details") == true)
     }
 
     @Test("c cancels a queued job and t retries a failed one, each after a confirmation naming it, both audited")
@@ -46,7 +46,7 @@ struct ConsoleJobsTests {
         let fixture = try ConsoleFixture(width: 120, height: 24)
         try await seedJobs(fixture)
         await fixture.start()
-        await fixture.press(.character("3"))
+        await fixture.press(.character("4"))
         await fixture.press(.character("c"))
         #expect(fixture.raw.contains("Cancel job 3 (user-export user=alice@example.com)?"))
         await fixture.press(.character("y"))
@@ -78,5 +78,41 @@ struct ConsoleJobsTests {
         await fixture.press(.enter)
         #expect(fixture.raw.contains("Job 2") && fixture.raw.contains("AUDIT TRAIL") && fixture.raw.contains("job.started"))
     }
-}
 
+    @Test("n opens a form; a refused request keeps the form and what was typed; a valid one starts the job, audited")
+    func startFromForm() async throws {
+        let fixture = try ConsoleFixture(width: 120, height: 30)
+        try await fixture.login("carol@example.com")
+        await fixture.start()
+        await fixture.press(.down) // carol's session is selected: the form offers her address
+        await fixture.press(.character("4"), .character("n"))
+        #expect(fixture.raw.contains("Start a document job"))
+        #expect(fixture.raw.contains("‹ user-export ›") && fixture.raw.contains("carol@example.com"))
+
+        // Switch to an audit report and give it a range that ends before it starts.
+        await fixture.press(.right)
+        #expect(fixture.raw.contains("‹ audit-report ›") && fixture.raw.contains("outcome"))
+        await fixture.press(.tab, .control("u"))
+        await fixture.type("2026-11-05")
+        await fixture.press(.tab, .control("u"))
+        await fixture.type("2026-11-01")
+        await fixture.press(.enter)
+        #expect(fixture.raw.contains("from must be before to"))
+        #expect(fixture.raw.contains("Start a document job") && fixture.raw.contains("2026-11-05"))
+        #expect(try await fixture.writer.jobs.list().isEmpty)
+
+        await fixture.press(.backTab, .control("u"))
+        await fixture.type("2026-10-01")
+        await fixture.press(.enter)
+        #expect(!fixture.raw.contains("Start a document job"))
+        #expect(fixture.statusLine.hasPrefix("started job 1 (audit-report from=2026-10-01 to=2026-11-01)"))
+        let job = try #require(try await fixture.writer.jobs.find(id: 1)?.job)
+        #expect(job.arguments == ["from": "2026-10-01", "to": "2026-11-01"] && job.requestedBy == "operator:oncall@203.0.113.9")
+        #expect(fixture.screen.split(separator: "\n")[3].contains("audit-report  queued"))
+
+        // Esc leaves without starting anything.
+        await fixture.press(.character("n"), .escape)
+        #expect(fixture.statusLine.hasPrefix("no job started"))
+        #expect(try await fixture.writer.jobs.list().count == 1)
+    }
+}

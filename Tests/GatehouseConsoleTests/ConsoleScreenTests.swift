@@ -16,7 +16,7 @@ struct ConsoleScreenTests {
         await fixture.start()
         #expect(fixture.screen == """
             Gatehouse console  /tmp/gatehouse-tests-XXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX/console.sqlite  operator oncall@203.0.113.9
-             1 Sessions   2 Tokens   3 Jobs   4 Audit
+             1 Sessions   2 Tokens   3 Limits   4 Jobs   5 Audit
             HANDLE            USER               KIND  STATE    AGE ↓  SEEN  IDLE IN  ENDS IN  IP               TOKENS  USER AGENT
             ses_############  李@例え.jp         web   active   0s     0s    7d 0h    30d 0h   2001:db8::1           -  Mozilla/5.0…
             ses_############  alice@example.com  api   active   1m     1m    6d 23h   29d 23h  198.51.100.7          1  Mozilla/5.0…
@@ -54,7 +54,7 @@ struct ConsoleScreenTests {
         await fixture.press(.character("2"))
         #expect(fixture.screen == """
             Gatehouse console  /tmp/gatehouse-tests-XXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX/console.sqlite  operator oncall@203.0.113.9
-             1 Sessions   2 Tokens   3 Jobs   4 Audit
+             1 Sessions   2 Tokens   3 Limits   4 Jobs   5 Audit
             FINGERPRINT   FAMILY            SESSION ↓         USER                       STATE         AGE  EXPIRES IN  PARENT
             ############  fam_############  ses_############  bob@example.com            active        0s   30d 0h      ############
             ############  fam_############  ses_############  bob@example.com            used          0s   —           —

@@ -40,7 +40,7 @@ struct ConsoleTerminalTests {
         _ = try await setup.login("early@example.com")
         let tmux = try setup.console()
         #expect(await tmux.waitFor("early@example.com").0)
-        try tmux.send("4")
+        try tmux.send("5")
         #expect(await tmux.waitFor("chain ✓ verified to #").0)
 
         // Another process (the CLI) commits an operator action.

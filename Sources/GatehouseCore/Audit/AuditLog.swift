@@ -97,7 +97,7 @@ public final class AuditLog: Sendable {
     }
 
     /// The key that orders audit listings (newest first) and that `Page` cursors hold.
-    public static func pageKey(_ event: AuditEvent) -> [Int64] { [event.seq] }
+    public static func pageKey(_ event: AuditEvent) -> PageKey { [.int(event.seq)] }
 
     /// One window of events, newest first, by keyset on seq (no OFFSET: row ten million costs
     /// what row one does). `text` matches action, actor, target, outcome, reason, IP, request id

@@ -253,7 +253,7 @@ public final class JobQueue: Sendable {
     }
 
     /// The key that orders job listings (newest first) and that `Page` cursors hold.
-    public static func pageKey(_ job: Job) -> [Int64] { [job.id] }
+    public static func pageKey(_ job: Job) -> PageKey { [.int(job.id)] }
 
     public func count(state: Job.State) async throws -> Int {
         try await database.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM jobs WHERE state = ?", arguments: [state.rawValue]) ?? 0 }

@@ -39,6 +39,12 @@ public struct RateLimitBucket: Sendable, Equatable, Codable, FetchableRecord {
     public func remaining(at now: Date) -> Int {
         RateLimitPolicy(name: policy, limit: limit, period: period).remaining(tat: tat.unixSeconds, now: now.unixSeconds)
     }
+
+    /// Seconds until the next request would be allowed at `now` (0 while requests remain).
+    public func retryAfter(at now: Date) -> TimeInterval {
+        let policy = RateLimitPolicy(name: policy, limit: limit, period: period)
+        return max(0, tat.unixSeconds + policy.emissionInterval - period - now.unixSeconds)
+    }
 }
 
 public enum RateLimitBucketOrder: String, Sendable, CaseIterable {
@@ -125,6 +131,19 @@ public final class RateLimiter: Sendable {
             return try RateLimitBucket.fetchAll(db, sql: "SELECT * FROM rate_limit_buckets ORDER BY \(orderBy) LIMIT ?", arguments: [limit])
         }
     }
+
+    /// One window of buckets for the console, most blocked first (ties by key, descending),
+    /// paged by keyset so that an attack that made a million buckets pages as fast as ten.
+    /// (Only this order pages: `updated_at` is a REAL that a Date does not round-trip exactly.)
+    public func list(text: TextFilter? = nil, limit: Int = 100, page: Page = .first) async throws -> [RateLimitBucket] {
+        var query = ListQuery()
+        query.match(text, in: "key || ' ' || policy")
+        return try await query.fetch(RateLimitBucket.self, select: "SELECT * FROM rate_limit_buckets", keyColumns: ["blocked_total", "key"],
+                                     page: page, limit: limit, from: database)
+    }
+
+    /// The key that orders `list` and that `Page` cursors hold.
+    public static func pageKey(_ bucket: RateLimitBucket) -> PageKey { [.int(bucket.blockedTotal), .text(bucket.key)] }
 
     public func bucket(key: String) async throws -> RateLimitBucket? {
         try await database.read { db in

@@ -276,7 +276,7 @@ public final class SessionService: Sendable {
     }
 
     /// The key that orders session listings (newest first) and that `Page` cursors hold.
-    public static func pageKey(_ session: Session) -> [Int64] { [session.id] }
+    public static func pageKey(_ session: Session) -> PageKey { [.int(session.id)] }
 
     /// One window of sessions, newest first (keyset paging: every page costs the same, however deep).
     public func list(_ filter: Filter = .init(), limit: Int = 100, page: Page = .first) async throws -> [SessionSummary] {

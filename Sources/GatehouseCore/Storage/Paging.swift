@@ -2,17 +2,58 @@ import Foundation
 import GRDB
 import Synchronization
 
+/// One column of a listing's key: most listings page by integer ids, rate-limit buckets by
+/// their counts, times and text keys. Compares the way SQLite orders mixed values (numbers
+/// before text), so the console's "is this row newer" test agrees with the query's order.
+public enum PageKeyPart: Sendable, Hashable, Comparable {
+    case int(Int64)
+    case real(Double)
+    case text(String)
+
+    public static func < (lhs: PageKeyPart, rhs: PageKeyPart) -> Bool {
+        switch (lhs, rhs) {
+        case (.text(let a), .text(let b)): a < b
+        case (.text, _): false
+        case (_, .text): true
+        default: lhs.number < rhs.number
+        }
+    }
+
+    private var number: Double {
+        switch self {
+        case .int(let value): Double(value)
+        case .real(let value): value
+        case .text: .nan
+        }
+    }
+
+    var databaseValue: DatabaseValue {
+        switch self {
+        case .int(let value): value.databaseValue
+        case .real(let value): value.databaseValue
+        case .text(let value): value.databaseValue
+        }
+    }
+}
+
+extension PageKeyPart: ExpressibleByIntegerLiteral {
+    public init(integerLiteral value: Int64) { self = .int(value) }
+}
+
+/// The key of a row in a listing, most significant column first.
+public typealias PageKey = [PageKeyPart]
+
 /// Which window of a newest-first listing to read. Listings page by keyset (the key of a row,
 /// never OFFSET), so the millionth row costs what the first does.
 public enum Page: Sendable, Equatable {
     /// The newest rows.
     case first
     /// Rows from this key on (inclusive), towards older ones: re-reads a window in place.
-    case from([Int64])
+    case from(PageKey)
     /// Rows older than this key: the next page down.
-    case after([Int64])
+    case after(PageKey)
     /// The rows just newer than this key, still returned newest first: the page up.
-    case before([Int64])
+    case before(PageKey)
     /// The oldest rows, returned newest first: the bottom of the list.
     case last
 }
@@ -24,7 +65,7 @@ struct Keyset {
 
     struct Clause {
         var condition: String?
-        var arguments: [Int64]
+        var arguments: [DatabaseValue]
         var orderBy: String
         /// True when the query reads ascending and the caller must reverse the rows.
         var reversed: Bool
@@ -34,12 +75,12 @@ struct Keyset {
         let key = "(" + columns.joined(separator: ", ") + ")"
         let descending = columns.map { "\($0) DESC" }.joined(separator: ", ")
         let ascending = columns.map { "\($0) ASC" }.joined(separator: ", ")
-        func placeholders(_ values: [Int64]) -> String { "(" + values.map { _ in "?" }.joined(separator: ", ") + ")" }
+        func placeholders(_ values: PageKey) -> String { "(" + values.map { _ in "?" }.joined(separator: ", ") + ")" }
         switch page {
         case .first: return Clause(condition: nil, arguments: [], orderBy: descending, reversed: false)
-        case .from(let cursor): return Clause(condition: "\(key) <= \(placeholders(cursor))", arguments: cursor, orderBy: descending, reversed: false)
-        case .after(let cursor): return Clause(condition: "\(key) < \(placeholders(cursor))", arguments: cursor, orderBy: descending, reversed: false)
-        case .before(let cursor): return Clause(condition: "\(key) > \(placeholders(cursor))", arguments: cursor, orderBy: ascending, reversed: true)
+        case .from(let cursor): return Clause(condition: "\(key) <= \(placeholders(cursor))", arguments: cursor.map(\.databaseValue), orderBy: descending, reversed: false)
+        case .after(let cursor): return Clause(condition: "\(key) < \(placeholders(cursor))", arguments: cursor.map(\.databaseValue), orderBy: descending, reversed: false)
+        case .before(let cursor): return Clause(condition: "\(key) > \(placeholders(cursor))", arguments: cursor.map(\.databaseValue), orderBy: ascending, reversed: true)
         case .last: return Clause(condition: nil, arguments: [], orderBy: ascending, reversed: true)
         }
     }
@@ -70,7 +111,7 @@ struct ListQuery {
                                                 from database: GatehouseDatabase) async throws -> [Row] {
         var query = self
         let keyset = Keyset(columns: keyColumns).clause(for: page)
-        if let condition = keyset.condition { query.conditions.append(condition); query.arguments += keyset.arguments.map { $0 } }
+        if let condition = keyset.condition { query.conditions.append(condition); query.arguments += keyset.arguments }
         query.arguments.append(limit)
         let whereClause = query.conditions.isEmpty ? "" : "WHERE " + query.conditions.joined(separator: " AND ")
         let sql = "\(select) \(whereClause) ORDER BY \(keyset.orderBy) LIMIT ?"

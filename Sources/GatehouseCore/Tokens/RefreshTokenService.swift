@@ -272,7 +272,7 @@ public final class RefreshTokenService: Sendable {
     }
 
     /// Tokens list grouped by family: newest session first, newest token first within it.
-    public static func pageKey(_ token: RefreshToken) -> [Int64] { [token.sessionId, token.id] }
+    public static func pageKey(_ token: RefreshToken) -> PageKey { [.int(token.sessionId), .int(token.id)] }
 
     /// One window of tokens in family order; keyset paging as for sessions.
     public func list(_ filter: Filter = .init(), limit: Int = 100, page: Page = .first) async throws -> [RefreshTokenSummary] {
