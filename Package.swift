@@ -30,10 +30,13 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
+        // TOML files that report mistakes as file:line: the server's config, the console's, themes.
+        .target(name: "ConfigFiles", dependencies: [.product(name: "TOMLKit", package: "TOMLKit")]),
         .target(
             name: "GatehouseServer",
             dependencies: [
                 "GatehouseCore",
+                "ConfigFiles",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -43,7 +46,10 @@ let package = Package(
         ),
         .systemLibrary(name: "CNCursesW", path: "Sources/CNCursesW"),
         .target(name: "TerminalKit", dependencies: ["CNCursesW"]),
-        .target(name: "GatehouseConsole", dependencies: ["GatehouseCore", "TerminalKit"]),
+        .target(
+            name: "GatehouseConsole",
+            dependencies: ["GatehouseCore", "TerminalKit", "ConfigFiles", .product(name: "TOMLKit", package: "TOMLKit")]
+        ),
         .executableTarget(
             name: "gatehouse",
             dependencies: [

@@ -11,7 +11,7 @@ enum ConsoleBench {
         let gatehouse = try Gatehouse.open(path: databasePath)
         let counts = try await (gatehouse.sessions.count(), gatehouse.audit.tail(limit: 1).last?.seq ?? 0)
         let scale = "\(counts.0.formatted()) sessions, \(counts.1.formatted()) audit events"
-        let backend = MemoryBackend(width: 120, height: 40, supportsColor: true)
+        let backend = MemoryBackend(width: 120, height: 40)
         let app = try ConsoleApp(gatehouse: gatehouse, options: ConsoleOptions(operatorIdentity: .current(via: "bench")),
                                  backend: backend)
         var results: [BenchResult] = []

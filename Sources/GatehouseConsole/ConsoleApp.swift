@@ -9,12 +9,22 @@ public struct ConsoleOptions: Sendable {
     /// Seconds between checks for changes (0.1 at the least).
     public var refreshInterval: Double
     public var operatorIdentity: OperatorIdentity
-    /// No colours even on a colour terminal (https://no-color.org: the CLI sets it from NO_COLOR).
-    public var noColor: Bool
+    /// The theme name or path (nil: the default theme), found through `themes`.
+    public var theme: String?
+    public var themes: ThemeCatalog
+    /// Keys the config file remaps.
+    public var keys: [ConsoleAction: [Key]]
+    /// Shown on the status line at start: a config or theme file that could not be used.
+    public var notice: String?
 
-    public init(readOnly: Bool = false, refreshInterval: Double = 0.25, operatorIdentity: OperatorIdentity, noColor: Bool = false) {
+    public init(readOnly: Bool = false, refreshInterval: Double = 0.25, operatorIdentity: OperatorIdentity,
+                theme: String? = nil, themes: ThemeCatalog = ThemeCatalog(configDirectory: nil), keys: [ConsoleAction: [Key]] = [:],
+                notice: String? = nil) {
         self.readOnly = readOnly
-        self.noColor = noColor
+        self.theme = theme
+        self.themes = themes
+        self.keys = keys
+        self.notice = notice
         self.refreshInterval = max(0.1, refreshInterval)
         self.operatorIdentity = operatorIdentity
     }
@@ -29,7 +39,6 @@ public final class ConsoleApp {
     private let terminal: Terminal
     private let options: ConsoleOptions
     private let update: ConsoleUpdate
-    private let theme: ConsoleTheme
     private let clock: any GatehouseClock
     private var model: ConsoleModel
     private let inbox = Inbox()
@@ -50,10 +59,15 @@ public final class ConsoleApp {
         clock = gatehouse.clock
         update = ConsoleUpdate(data: ConsoleDataSource(gatehouse: gatehouse, changes: try ChangeDetector(database: gatehouse.database),
                                                        actor: .operator(options.operatorIdentity)))
-        theme = backend.supportsColor && !options.noColor ? .standard : .monochrome
+        let (theme, problem) = options.themes.load(options.theme)
         model = ConsoleModel(readOnly: options.readOnly || gatehouse.database.options.readOnly, size: backend.size,
                              databasePath: gatehouse.database.path,
-                             operatorName: options.operatorIdentity.name + (options.operatorIdentity.sshClient.map { "@\($0)" } ?? ""))
+                             operatorName: options.operatorIdentity.name + (options.operatorIdentity.sshClient.map { "@\($0)" } ?? ""),
+                             theme: theme.resolved(for: backend.colorDepth), colorDepth: backend.colorDepth, themes: options.themes,
+                             keys: options.keys)
+        if let notice = [options.notice, problem].compactMap({ $0 }).joined(separator: "; ").nilIfEmpty {
+            model.message = StatusMessage(text: notice, kind: .error)
+        }
     }
 
     /// Runs until the person quits or `stop` says so. Blocks the calling thread.
@@ -108,8 +122,10 @@ public final class ConsoleApp {
     public func render() -> Buffer {
         let now = clock.now()
         let model = self.model
-        let theme = self.theme
-        return terminal.draw { buffer in ConsoleView.render(model, theme: theme, now: now, into: &buffer) }
+        return terminal.draw { buffer in
+            ConsoleView.render(model, theme: model.theme, now: now, into: &buffer)
+            buffer.applyBase(model.theme.base)
+        }
     }
 
     public var isFinished: Bool { model.quit }
@@ -131,4 +147,8 @@ public final class ConsoleApp {
             Task.detached { inbox.post(await command()) }
         }
     }
+}
+
+private extension String {
+    var nilIfEmpty: String? { isEmpty ? nil : self }
 }

@@ -1,18 +1,77 @@
 import TerminalKit
 
 /// What a key can ask the console to do.
-enum ConsoleAction: Hashable, Sendable {
+public enum ConsoleAction: Hashable, Sendable {
     case quit, help, command, filter, back, details, refresh, pause
     case up, down, pageUp, pageDown, top, bottom
     case nextPane, previousPane, pane(Int)
     case revoke, revokeUser, revokeFamily
     case cancelJob, retryJob, resetBucket, startJob
+
+    /// Every action, in the order the config file documentation lists them.
+    static let all: [ConsoleAction] = [
+        .quit, .help, .command, .filter, .back, .details, .refresh, .pause, .up, .down, .pageUp, .pageDown, .top, .bottom,
+        .nextPane, .previousPane,
+    ] + PaneID.allCases.map { .pane($0.rawValue) } + [.revoke, .revokeUser, .revokeFamily, .cancelJob, .retryJob, .resetBucket, .startJob]
+
+    /// The name `[keys]` in config.toml uses.
+    var configName: String {
+        switch self {
+        case .quit: "quit"
+        case .help: "help"
+        case .command: "command"
+        case .filter: "filter"
+        case .back: "back"
+        case .details: "details"
+        case .refresh: "refresh"
+        case .pause: "pause"
+        case .up: "up"
+        case .down: "down"
+        case .pageUp: "page-up"
+        case .pageDown: "page-down"
+        case .top: "top"
+        case .bottom: "bottom"
+        case .nextPane: "next-pane"
+        case .previousPane: "previous-pane"
+        case .pane(let index): "pane-" + (PaneID(rawValue: index)?.title.lowercased() ?? String(index + 1))
+        case .revoke: "revoke"
+        case .revokeUser: "revoke-user"
+        case .revokeFamily: "revoke-family"
+        case .cancelJob: "cancel-job"
+        case .retryJob: "retry-job"
+        case .resetBucket: "reset-bucket"
+        case .startJob: "start-job"
+        }
+    }
+
+    static var configNames: [String] { all.map(\.configName) }
+
+    init?(configName: String) {
+        guard let action = Self.all.first(where: { $0.configName == configName }) else { return nil }
+        self = action
+    }
 }
 
 /// The console's key map. Help and the hint bar are built from it; read-only mode has no
 /// action keys at all. No single Ctrl-key does anything destructive.
 enum ConsoleKeys {
-    static func map(readOnly: Bool, pane: PaneID) -> KeyMap<ConsoleAction> {
+    /// The keys in force on `pane`: the defaults below with the config file's `[keys]` applied.
+    /// A key the config gives to one action is taken from any other that had it by default.
+    static func map(readOnly: Bool, pane: PaneID, overrides: [ConsoleAction: [Key]] = [:]) -> KeyMap<ConsoleAction> {
+        var map = defaults(readOnly: readOnly, pane: pane)
+        guard !overrides.isEmpty else { return map }
+        let remapped = Set(overrides.values.joined())
+        for index in map.bindings.indices {
+            if let keys = overrides[map.bindings[index].action] {
+                map.bindings[index].keys = keys
+            } else {
+                map.bindings[index].keys.removeAll { remapped.contains($0) }
+            }
+        }
+        return map
+    }
+
+    private static func defaults(readOnly: Bool, pane: PaneID) -> KeyMap<ConsoleAction> {
         var bindings: [KeyBinding<ConsoleAction>] = []
         if !readOnly {
             switch pane {

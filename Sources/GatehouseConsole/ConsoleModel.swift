@@ -202,8 +202,17 @@ struct ConsoleModel {
     var quit = false
     var databasePath: String
     var operatorName: String
+    /// The theme as this terminal shows it, and how many colours that is.
+    var theme: ConsoleTheme
+    var colorDepth: ColorDepth
+    var themes: ThemeCatalog
+    /// Keys the config file remaps; `keyMap` applies them.
+    var keys: [ConsoleAction: [Key]] = [:]
     /// The time of the message being handled, from Gatehouse's clock.
     var now = Date()
+
+    /// The keys in force on the current pane.
+    var keyMap: KeyMap<ConsoleAction> { ConsoleKeys.map(readOnly: readOnly, pane: pane, overrides: keys) }
 
     /// Table rows that fit: the screen less the header, tabs, column titles, status and hints
     /// (the layout `ConsoleView.render` draws).

@@ -120,7 +120,7 @@ struct ConsoleUpdate {
             if key == .character("q") || key == .control("c") { model.quit = true }
             return []
         }
-        guard let action = ConsoleKeys.map(readOnly: model.readOnly, pane: model.pane).action(for: key) else { return [] }
+        guard let action = model.keyMap.action(for: key) else { return [] }
         return perform(action, &model)
     }
 
@@ -128,7 +128,9 @@ struct ConsoleUpdate {
         switch action {
         case .quit: model.quit = true
         case .help:
-            let lines = ConsoleKeys.map(readOnly: model.readOnly, pane: model.pane).helpLines
+            var lines = model.keyMap.helpLines
+            lines.append(StyledLine(""))
+            lines.append(StyledLine("Theme \(model.theme.name) in \(model.colorDepth.description)\(model.keys.isEmpty ? "" : "; keys remapped by config.toml")", style: model.theme.muted))
             model.overlay = .help(TextView(title: "Keys — \(model.pane.title)\(model.readOnly ? " (read-only)" : "")", lines: lines))
         case .command: model.overlay = .prompt(.command, LineEditor())
         case .filter:

@@ -37,15 +37,16 @@ enum ConsoleView {
                 .render(into: &buffer, area: main)
         case .limits:
             table(model.limits, columns: LimitsPane.columns, sortColumn: 5, theme: theme, now: now,
-                  cells: { LimitsPane.cells($0, now: now) }, ended: { LimitsPane.isQuiet($0, now: now) })
+                  cells: { LimitsPane.cells($0, now: now) }, ended: { LimitsPane.isQuiet($0, now: now) },
+                  warn: { LimitsPane.isBlocking($0, now: now) })
                 .render(into: &buffer, area: main)
         case .jobs:
             table(model.jobs, columns: JobsPane.columns, sortColumn: 0, theme: theme, now: now,
-                  cells: { JobsPane.cells($0, now: now) }, ended: JobsPane.isEnded)
+                  cells: { JobsPane.cells($0, now: now) }, ended: JobsPane.isEnded, warn: { $0.state == .failed })
                 .render(into: &buffer, area: main)
         case .audit:
             table(model.audit, columns: AuditPane.columns, sortColumn: 0, theme: theme, now: now,
-                  cells: { AuditPane.cells($0) }, ended: { _ in false })
+                  cells: { AuditPane.cells($0) }, ended: { _ in false }, warn: { $0.outcome != "success" })
                 .render(into: &buffer, area: main)
         }
         if emptyPane(model) {
@@ -53,8 +54,8 @@ enum ConsoleView {
         }
 
         renderStatus(model, theme: theme, area: statusArea, into: &buffer)
-        var hints = KeyHintBar(hints: ConsoleKeys.map(readOnly: model.readOnly, pane: model.pane).hints)
-        hints.keyStyle = theme.header
+        var hints = KeyHintBar(hints: model.keyMap.hints)
+        hints.keyStyle = theme.accent
         hints.render(into: &buffer, area: hintsArea)
 
         renderOverlay(model, theme: theme, area: body, into: &buffer)
@@ -84,7 +85,7 @@ enum ConsoleView {
         var style = theme.info
         if model.pane == .audit, let chain = AuditPane.chainStatus(model.chain) {
             text = text.isEmpty ? chain.text : text + "   " + chain.text
-            if chain.broken { style = theme.error }
+            style = chain.broken ? theme.error : (model.chain?.isIntact == true ? theme.ok : theme.info)
         }
         guard !text.isEmpty else { return }
         let width = DisplayWidth.of(text)
@@ -93,7 +94,7 @@ enum ConsoleView {
 
     /// `sortColumn` marks the column whose order the listing follows (newest first).
     private static func table<Row: PaneRow>(_ state: PaneState<Row>, columns: [TableColumn], sortColumn: Int, theme: ConsoleTheme, now: Date,
-                                            cells: (Row) -> [String], ended: (Row) -> Bool) -> Table {
+                                            cells: (Row) -> [String], ended: (Row) -> Bool, warn: (Row) -> Bool = { _ in false }) -> Table {
         var table = Table(columns: columns, rows: state.rows.map(cells))
         table.selected = state.rows.isEmpty ? nil : state.selectedIndex
         table.sortColumn = sortColumn
@@ -102,6 +103,8 @@ enum ConsoleView {
         for (index, row) in state.rows.enumerated() {
             if let mark = state.highlights[row.pageKey], mark.until > now {
                 table.rowStyles[index] = mark.changed ? theme.changedRow : theme.newRow
+            } else if warn(row) {
+                table.rowStyles[index] = theme.warn
             } else if ended(row) {
                 table.rowStyles[index] = theme.ended
             }

@@ -8,7 +8,7 @@ enum LimitsPane {
     static let columns = [
         TableColumn("BUCKET", min: 20, max: 60, flex: 3),
         TableColumn("RATE", min: 10, max: 14),
-        TableColumn("LEFT", min: 7, max: 9, alignRight: true),
+        TableColumn("LEFT", min: 7, max: 13, alignRight: true),
         TableColumn("RETRY IN", min: 8, max: 8),
         TableColumn("ALLOWED", min: 7, max: 10, alignRight: true),
         TableColumn("BLOCKED", min: 7, max: 10, alignRight: true),

@@ -1,15 +1,7 @@
 import Foundation
 import GatehouseCore
+@_exported import ConfigFiles
 import TOMLKit
-
-/// A mistake in a config file, located: `gatehouse.toml:7: port must be an integer 0–65535`.
-public struct ConfigFileError: Error, Equatable, CustomStringConvertible {
-    public var path: String
-    public var line: Int?
-    public var message: String
-
-    public var description: String { "\(path)\(line.map { ":\($0)" } ?? ""): \(message)" }
-}
 
 /// `serve --config FILE`: the `[server]` and `[rate_limits]` tables of a TOML file.
 ///
@@ -45,34 +37,23 @@ public struct ServerConfigFile: Sendable, Equatable {
     public init() {}
 
     public static func load(path: String) throws(ConfigFileError) -> ServerConfigFile {
-        let text: String
-        do {
-            text = try String(contentsOfFile: path, encoding: .utf8)
-        } catch {
-            throw ConfigFileError(path: path, line: nil, message: "cannot read the file (\(error.localizedDescription))")
-        }
-        return try parse(text, path: path)
+        try parse(TOMLDocument.load(path: path))
     }
 
     public static func parse(_ text: String, path: String) throws(ConfigFileError) -> ServerConfigFile {
-        let root: TOMLTable
-        do {
-            root = try TOMLTable(string: text)
-        } catch let error as TOMLParseError {
-            throw ConfigFileError(path: path, line: error.source.begin.line, message: error.description)
-        } catch {
-            throw ConfigFileError(path: path, line: nil, message: "\(error)")
-        }
-        func fail(_ section: String, _ key: String?, _ message: String) -> ConfigFileError {
-            ConfigFileError(path: path, line: line(of: key, in: section, text: text), message: message)
-        }
+        try parse(TOMLDocument(text: text, path: path))
+    }
+
+    static func parse(_ document: TOMLDocument) throws(ConfigFileError) -> ServerConfigFile {
+        let root = document.root
+        func fail(_ section: String, _ key: String?, _ message: String) -> ConfigFileError { document.error(section, key, message) }
         func require<T>(_ value: T?, _ section: String, _ key: String, _ message: String) throws(ConfigFileError) -> T {
             guard let value else { throw fail(section, key, message) }
             return value
         }
         var config = ServerConfigFile()
         for section in root.keys {
-            guard let table = root[section]?.table else { throw fail("", section, "'\(section)' must be a table ([\(section)])") }
+            let table = try document.table(section)
             switch section {
             case "server":
                 for key in table.keys {
@@ -109,24 +90,5 @@ public struct ServerConfigFile: Sendable, Equatable {
             }
         }
         return config
-    }
-
-    /// TOMLKit keeps no positions for values, so the line of `key` is found in the text: the
-    /// first `key =` after the `[section]` header (or a `[key]` header for a whole table).
-    static func line(of key: String?, in section: String, text: String) -> Int? {
-        guard let key else { return nil }
-        var current = ""
-        for (index, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let line = raw.trimmingCharacters(in: .whitespaces)
-            if line.hasPrefix("[") {
-                current = line.trimmingCharacters(in: ["[", "]", " "])
-                if section.isEmpty && current == key { return index + 1 }
-                continue
-            }
-            let name = line.split(separator: "=", maxSplits: 1).first?.trimmingCharacters(in: .whitespaces)
-                .trimmingCharacters(in: ["\"", "'"])
-            if current == section, name == key { return index + 1 }
-        }
-        return nil
     }
 }

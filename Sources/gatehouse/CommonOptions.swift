@@ -7,13 +7,16 @@ struct DatabaseArguments: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("The SQLite file (default: $GATEHOUSE_DB, else ./gatehouse.sqlite).", valueName: "path"))
     var db: String?
 
-    var path: String {
-        db ?? ProcessInfo.processInfo.environment["GATEHOUSE_DB"].flatMap { $0.isEmpty ? nil : $0 } ?? "gatehouse.sqlite"
+    var path: String { path(configured: nil) }
+
+    /// `--db`, else $GATEHOUSE_DB, else what a config file says, else ./gatehouse.sqlite.
+    func path(configured: String?) -> String {
+        db ?? ProcessInfo.processInfo.environment["GATEHOUSE_DB"].flatMap { $0.isEmpty ? nil : $0 } ?? configured ?? "gatehouse.sqlite"
     }
 
     /// Opens an existing database; only `init` creates one.
-    func open(readOnly: Bool = false, create: Bool = false) throws -> Gatehouse {
-        try Gatehouse.open(path: path, options: DatabaseOptions(readOnly: readOnly, createIfMissing: create))
+    func open(readOnly: Bool = false, create: Bool = false, configured: String? = nil) throws -> Gatehouse {
+        try Gatehouse.open(path: path(configured: configured), options: DatabaseOptions(readOnly: readOnly, createIfMissing: create))
     }
 }
 

@@ -14,27 +14,27 @@ struct ConsoleBehaviourTests {
         await fixture.start()
         await fixture.press(.down)
         #expect(fixture.line(4).contains(first.session.handle))
-        #expect(fixture.style(x: 0, y: 4).attributes.contains(.reverse))
+        #expect(fixture.style(x: 0, y: 4) == fixture.themed(\.selection))
 
         let third = try await fixture.login("c@example.com")
         await fixture.tick()
         #expect(fixture.line(3).contains(third.session.handle))
         #expect(fixture.line(4).contains(second.session.handle))
         // The selection stayed on the same session, which moved down a row.
-        #expect(fixture.style(x: 0, y: 5).attributes.contains(.reverse))
+        #expect(fixture.style(x: 0, y: 5) == fixture.themed(\.selection))
         #expect(fixture.line(5).contains(first.session.handle))
         // The new row is highlighted, for a while.
-        #expect(fixture.style(x: 0, y: 3) == ConsoleTheme.standard.newRow)
+        #expect(fixture.style(x: 0, y: 3) == fixture.themed(\.newRow))
         fixture.clock.advance(by: 3)
         await fixture.tick()
         await fixture.press()
-        #expect(fixture.style(x: 0, y: 3) == .plain)
+        #expect(fixture.style(x: 0, y: 3) == fixture.themed(\.text))
 
         // A change to a visible row is highlighted as changed.
         try await fixture.writer.sessions.revoke(handle: second.session.handle, by: .system)
         await fixture.tick()
         #expect(fixture.line(4).contains("revoked"))
-        #expect(fixture.style(x: 0, y: 4) == ConsoleTheme.standard.changedRow)
+        #expect(fixture.style(x: 0, y: 4) == fixture.themed(\.changedRow))
     }
 
     @Test("with the mouse on, a click selects a row and the wheel moves the selection")
@@ -44,10 +44,10 @@ struct ConsoleBehaviourTests {
         await fixture.start()
         fixture.app.send(.mouse(button: .left, x: 10, y: 5))
         await fixture.press()
-        #expect(fixture.style(x: 0, y: 5).attributes.contains(.reverse))
+        #expect(fixture.style(x: 0, y: 5) == fixture.themed(\.selection))
         fixture.app.send(.mouse(button: .wheelUp, x: 10, y: 5))
         await fixture.press()
-        #expect(fixture.style(x: 0, y: 4).attributes.contains(.reverse))
+        #expect(fixture.style(x: 0, y: 4) == fixture.themed(\.selection))
     }
 
     @Test("space pauses live updates and resumes them")
@@ -195,7 +195,7 @@ struct ConsoleBehaviourTests {
         #expect(fixture.line(3).contains(handles[window]))
         await fixture.press(.end)
         #expect(fixture.line(3 + window - 1).contains(handles[44]))
-        #expect(fixture.style(x: 0, y: 3 + window - 1).attributes.contains(.reverse))
+        #expect(fixture.style(x: 0, y: 3 + window - 1) == fixture.themed(\.selection))
         await fixture.press(.pageUp)
         #expect(fixture.line(3 + window - 1).contains(handles[44 - window]))
         await fixture.press(.home)
@@ -204,7 +204,7 @@ struct ConsoleBehaviourTests {
         // One past the bottom: the window slid by one and the new bottom row is selected.
         #expect(fixture.line(3).contains(handles[1]))
         #expect(fixture.line(3 + window - 1).contains(handles[window]))
-        #expect(fixture.style(x: 0, y: 3 + window - 1).attributes.contains(.reverse))
+        #expect(fixture.style(x: 0, y: 3 + window - 1) == fixture.themed(\.selection))
         await fixture.press(.up)
         for _ in 0..<(window - 1) { await fixture.press(.up) }
         await fixture.press(.up)

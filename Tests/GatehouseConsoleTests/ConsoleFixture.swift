@@ -14,7 +14,8 @@ final class ConsoleFixture {
     let app: ConsoleApp
     static let operatorIdentity = OperatorIdentity(name: "oncall", sshClient: "203.0.113.9", via: "console")
 
-    init(width: Int = 120, height: Int = 30, readOnly: Bool = false, color: Bool = true) throws {
+    init(width: Int = 120, height: Int = 30, readOnly: Bool = false, color: Bool = true, colorDepth: ColorDepth? = nil,
+         theme: String? = nil, configDirectory: String? = nil, keys: [ConsoleAction: [Key]] = [:]) throws {
         directory = try TemporaryDirectory()
         var configuration = GatehouseConfiguration()
         for name in ["magic-link-email", "magic-link-ip", "verify", "refresh"] {
@@ -24,8 +25,10 @@ final class ConsoleFixture {
         let writer = try Gatehouse.open(path: path, options: .init(createIfMissing: true), configuration: configuration, clock: clock)
         gatehouse = readOnly ? try Gatehouse.open(path: path, options: .init(readOnly: true), configuration: configuration, clock: clock) : writer
         self.writer = writer
-        backend = MemoryBackend(width: width, height: height, supportsColor: color)
-        app = try ConsoleApp(gatehouse: gatehouse, options: ConsoleOptions(operatorIdentity: Self.operatorIdentity), backend: backend)
+        backend = MemoryBackend(width: width, height: height, colorDepth: colorDepth ?? (color ? .indexed256 : .none))
+        app = try ConsoleApp(gatehouse: gatehouse, options: ConsoleOptions(operatorIdentity: Self.operatorIdentity, theme: theme,
+                                                                           themes: ThemeCatalog(configDirectory: configDirectory), keys: keys),
+                             backend: backend)
     }
 
     /// The connection that plays the server: logins come through it.
@@ -66,14 +69,42 @@ final class ConsoleFixture {
         app.render()
     }
 
-    /// The screen with random handles, fingerprints and the temporary path made stable.
+    /// The screen with random handles, fingerprints and the temporary path made stable. Each
+    /// match becomes '#' characters of the same width, so truncated handles and columns stay put.
     var screen: String {
         var text = backend.screen.text
-        for (pattern, replacement) in [("gatehouse-tests-[0-9A-F-]{36}", "gatehouse-tests-" + String(repeating: "X", count: 36)),("ses_[a-z0-9]{12}", "ses_############"), ("fam_[a-z0-9]{12}", "fam_############"),
-                                       ("\\b[0-9a-f]{12}\\b", "############")] {
-            text = text.replacingOccurrences(of: pattern, with: replacement, options: .regularExpression)
+        for pattern in ["(?<=gatehouse-tests-)[0-9A-F-]{36}", "(?<=ses_|fam_)[a-z0-9]{1,12}", "(?<=signing_key:)[A-Za-z0-9_-]{1,12}", "\\b[0-9a-f]{12}\\b"] {
+            let regex = try! NSRegularExpression(pattern: pattern)
+            for match in regex.matches(in: text, range: NSRange(text.startIndex..., in: text)).reversed() {
+                let range = Range(match.range, in: text)!
+                text.replaceSubrange(range, with: String(repeating: pattern.hasPrefix("(?<=gate") ? "X" : "#", count: text[range].count))
+            }
         }
         return text
+    }
+
+    /// The screen with its styles: the stable text, then a grid with one letter per distinct
+    /// style, then what each letter stands for (as theme files write styles). Golden files hold this.
+    var styledScreen: String {
+        let screen = backend.screen
+        var letters: [Style: Character] = [:]
+        var legend: [String] = []
+        let alphabet = Array("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+        var grid: [String] = []
+        for y in 0..<screen.size.height {
+            var row = ""
+            for x in 0..<screen.size.width {
+                let style = screen[x, y].style
+                if letters[style] == nil {
+                    let letter = alphabet[min(letters.count, alphabet.count - 1)]
+                    letters[style] = letter
+                    legend.append("\(letter) = \(StyleSpec.describe(style))")
+                }
+                row.append(letters[style]!)
+            }
+            grid.append(row)
+        }
+        return self.screen + "\n--- styles ---\n" + grid.joined(separator: "\n") + "\n--- legend ---\n" + legend.joined(separator: "\n") + "\n"
     }
 
     /// The screen as drawn, handles and fingerprints included.
@@ -85,4 +116,12 @@ final class ConsoleFixture {
     var statusLine: String { backend.screen.line(backend.size.height - 2) }
 
     func style(x: Int, y: Int) -> Style { backend.screen[x, y].style }
+
+    /// A slot of the theme in force as it reaches the screen (256 colours, on the theme's text and background).
+    func themed(_ slot: KeyPath<ConsoleTheme, Style>) -> Style {
+        let theme = BuiltinThemes.defaultTheme.resolved(for: backend.colorDepth)
+        var buffer = Buffer(size: Size(width: 1, height: 1), fill: Cell(" ", style: theme[keyPath: slot]))
+        buffer.applyBase(theme.base)
+        return buffer[0, 0].style
+    }
 }

@@ -41,7 +41,7 @@ struct ConsoleScreenTests {
             d revoke  D revoke user  enter details  / filter  : cmd  space pause  ? help  q/ctrl-c quit
             """)
         // The first row is selected.
-        #expect(fixture.style(x: 0, y: 3).attributes.contains(.reverse))
+        #expect(fixture.style(x: 0, y: 3) == fixture.themed(\.selection))
     }
 
     @Test("the tokens pane lists fingerprints by family, never a secret")
@@ -143,7 +143,7 @@ struct ConsoleScreenTests {
         let fixture = try ConsoleFixture(width: 100, height: 26, color: false)
         try await fixture.login("frank@example.com")
         await fixture.start()
-        #expect(fixture.style(x: 0, y: 3).attributes.contains(.reverse))
+        #expect(fixture.style(x: 0, y: 3) == fixture.themed(\.selection))
         #expect(fixture.style(x: 0, y: 3).foreground == .default)
         #expect(fixture.style(x: 0, y: 0).attributes.contains(.bold))
     }

@@ -22,7 +22,8 @@ struct LoadTrackerTests {
         let fixture = try ConsoleFixture()
         let update = ConsoleUpdate(data: ConsoleDataSource(gatehouse: fixture.gatehouse, changes: try ChangeDetector(database: fixture.gatehouse.database),
                                                            actor: .system))
-        var model = ConsoleModel(readOnly: false, size: Size(width: 120, height: 30), databasePath: "x", operatorName: "o")
+        var model = ConsoleModel(readOnly: false, size: Size(width: 120, height: 30), databasePath: "x", operatorName: "o",
+                                 theme: BuiltinThemes.defaultTheme, colorDepth: .indexed256, themes: ThemeCatalog(configDirectory: nil))
         let first = update.update(&model, .databaseChanged(true), now: Date())
         #expect(first.count == PaneID.allCases.count)
         // Still running: nothing new starts, however often the database changes.

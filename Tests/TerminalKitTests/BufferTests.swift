@@ -72,7 +72,8 @@ struct BufferTests {
         #expect(ColorApproximation.ansi(forIndexed: 9) == 9)
         #expect(ColorApproximation.ansi(forIndexed: 196) == 9)   // bright red
         #expect(ColorApproximation.ansi(forIndexed: 28) == 2)    // dark green
-        #expect(ColorApproximation.ansi(forIndexed: 236) == 8)   // dark grey
+        #expect(ColorApproximation.ansi(forIndexed: 236) == 0)   // a background grey: black
+        #expect(ColorApproximation.ansi(forIndexed: 244) == 8)   // a mid grey: bright black
         #expect(ColorApproximation.ansi(forIndexed: 252) == 7)
     }
 }

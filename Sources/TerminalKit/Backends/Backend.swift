@@ -3,8 +3,8 @@
 /// A backend is used from one thread only (curses is not thread-safe).
 public protocol Backend: AnyObject {
     var size: Size { get }
-    /// Whether the terminal can show colours; without them widgets rely on attributes alone.
-    var supportsColor: Bool { get }
+    /// How many colours the terminal shows; without them widgets rely on attributes alone.
+    var colorDepth: ColorDepth { get }
     /// Draws the given runs; nothing is visible before `flush`.
     func draw(_ runs: [CellRun])
     func flush()

@@ -1,16 +1,16 @@
 /// A terminal in memory: applies frames to a `Buffer` and replays scripted events. For tests.
 public final class MemoryBackend: Backend {
     public private(set) var size: Size
-    public let supportsColor: Bool
+    public let colorDepth: ColorDepth
     /// What a person would see now.
     public private(set) var screen: Buffer
     /// How many cells the last frames sent: lets tests prove only changes are drawn.
     public private(set) var cellsDrawn = 0
     public var events: [Event] = []
 
-    public init(width: Int = 120, height: Int = 40, supportsColor: Bool = true) {
+    public init(width: Int = 120, height: Int = 40, colorDepth: ColorDepth = .indexed256) {
         size = Size(width: width, height: height)
-        self.supportsColor = supportsColor
+        self.colorDepth = colorDepth
         screen = Buffer(size: size)
     }
 

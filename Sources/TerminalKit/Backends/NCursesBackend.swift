@@ -17,18 +17,17 @@ public enum TerminalError: Error, CustomStringConvertible {
 /// The terminal, through ncursesw. Every call happens on the thread that created it.
 public final class NCursesBackend: Backend {
     public private(set) var size: Size
-    public let supportsColor: Bool
+    public let colorDepth: ColorDepth
     private var pairs: [ColorPairKey: Int32] = [:]
     private var nextPair: Int32 = 1
-    private let colorCount: Int32
     private var isShutDown = false
     private let screen: OpaquePointer
 
     private struct ColorPairKey: Hashable { var foreground: Int32; var background: Int32 }
 
     /// Takes over the terminal. `mouse` is off by default so that text selection over SSH
-    /// keeps working.
-    public init(mouse: Bool = false) throws {
+    /// keeps working. `noColor` (from NO_COLOR) draws with attributes only.
+    public init(mouse: Bool = false, noColor: Bool = false) throws {
         guard isatty(STDIN_FILENO) == 1, isatty(STDOUT_FILENO) == 1 else { throw TerminalError.notATerminal }
         setlocale(LC_ALL, "")
         // Wide characters need a UTF-8 character type, whatever the SSH session exported.
@@ -36,9 +35,10 @@ public final class NCursesBackend: Backend {
             if setlocale(LC_CTYPE, "C.UTF-8") == nil { setlocale(LC_CTYPE, "en_US.UTF-8") }
         }
         // newterm, unlike initscr, returns NULL for an unusable TERM instead of exiting.
+        let environment = ProcessInfo.processInfo.environment
         guard let output = fdopen(STDOUT_FILENO, "w"), let input = fdopen(STDIN_FILENO, "r"),
-              let screen = newterm(nil, output, input) else {
-            throw TerminalError.cannotOpen(term: ProcessInfo.processInfo.environment["TERM"] ?? "(unset)")
+              let screen = Self.directColorTerminal(environment: environment).flatMap({ newterm($0, output, input) }) ?? newterm(nil, output, input) else {
+            throw TerminalError.cannotOpen(term: environment["TERM"] ?? "(unset)")
         }
         self.screen = screen
         set_term(screen)
@@ -48,14 +48,12 @@ public final class NCursesBackend: Backend {
         keypad(gh_stdscr(), true)
         set_escdelay(25)
         curs_set(0)
-        if has_colors() {
+        if has_colors() && !noColor {
             start_color()
             use_default_colors()
-            supportsColor = true
-            colorCount = gh_colors()
+            colorDepth = ColorDepth.detect(terminfoColors: Int(gh_colors()), colorTerm: environment["COLORTERM"], noColor: false)
         } else {
-            supportsColor = false
-            colorCount = 0
+            colorDepth = .none
         }
         if mouse { mousemask(gh_all_mouse_events(), nil) }
         var rows: Int32 = 0, columns: Int32 = 0
@@ -64,6 +62,19 @@ public final class NCursesBackend: Backend {
     }
 
     deinit { shutdown() }
+
+    public var supportsColor: Bool { colorDepth != .none }
+
+    /// When COLORTERM announces 24-bit colour but TERM names a 256-colour entry, the matching
+    /// `*-direct` entry (from ncurses-term) lets curses send 24-bit colour; nil when there is none.
+    private static func directColorTerminal(environment: [String: String]) -> String? {
+        guard ColorDepth.announcesTrueColor(environment["COLORTERM"]), let term = environment["TERM"], !term.contains("direct") else { return nil }
+        let base = term.replacingOccurrences(of: "-256color", with: "")
+        let candidate = base + "-direct"
+        let directories = [environment["TERMINFO"], environment["HOME"].map { $0 + "/.terminfo" }, "/etc/terminfo", "/lib/terminfo", "/usr/share/terminfo"]
+        let exists = directories.compactMap { $0 }.contains { FileManager.default.fileExists(atPath: "\($0)/\(candidate.prefix(1))/\(candidate)") }
+        return exists ? candidate : nil
+    }
 
     /// Gives the terminal back: cursor, echo, line mode, the normal screen. Safe to call twice.
     public func shutdown() {
@@ -176,42 +187,36 @@ public final class NCursesBackend: Backend {
         if style.attributes.contains(.underline) { attributes |= gh_a_underline() }
         if style.attributes.contains(.reverse) { attributes |= gh_a_reverse() }
         if style.attributes.contains(.italic) { attributes |= gh_a_italic() }
-        _ = gh_attr_set(attributes, supportsColor ? pair(for: style) : 0)
+        _ = gh_attr_set(attributes, colorDepth == .none ? 0 : pair(for: style))
     }
 
     private func pair(for style: Style) -> Int32 {
+        let style = style.degraded(to: colorDepth)
         let key = ColorPairKey(foreground: curses(style.foreground), background: curses(style.background))
         if key.foreground == -1 && key.background == -1 { return 0 }
         if let existing = pairs[key] { return existing }
         guard nextPair < min(gh_color_pairs(), 32767) else { return 0 }
         let number = nextPair
         nextPair += 1
-        init_pair(Int16(number), Int16(key.foreground), Int16(key.background))
+        // The extended call takes colour numbers above 32767, which direct colour uses.
+        init_extended_pair(number, key.foreground, key.background)
         pairs[key] = number
         return number
     }
 
-    /// The colour number the terminal understands, degrading 256 → 16 → 8.
+    /// The colour number the terminal understands for an already degraded colour. On a direct-
+    /// colour terminal numbers below 8 are the ANSI colours and the rest are packed RGB.
     private func curses(_ color: Color) -> Int32 {
+        if colorDepth == .trueColor, color != .default {
+            if case .ansi(let n) = color, n < 8 { return Int32(n) }
+            guard let (r, g, b) = color.rgbValue else { return -1 }
+            return max(8, Int32(r) << 16 | Int32(g) << 8 | Int32(b))
+        }
         switch color {
         case .default: return -1
-        case .ansi(let n): return colorCount >= 16 ? Int32(n) : Int32(n % 8)
-        case .indexed(let n):
-            if colorCount >= 256 { return Int32(n) }
-            return curses(.ansi(ColorApproximation.ansi(forIndexed: n)))
+        case .ansi(let n): return gh_colors() >= 16 ? Int32(n) : Int32(n % 8)
+        case .indexed(let n): return Int32(n)
+        case .rgb: return -1 // degraded before it gets here
         }
-    }
-}
-
-/// Maps the 256-colour palette onto the 16 ANSI colours for terminals that have no more.
-enum ColorApproximation {
-    static func ansi(forIndexed index: UInt8) -> UInt8 {
-        if index < 16 { return index }
-        if index >= 232 { return index < 244 ? 8 : 7 }
-        let cube = Int(index) - 16
-        let r = cube / 36, g = (cube / 6) % 6, b = cube % 6
-        let bright = max(r, g, b) >= 4
-        let bits = (r >= 2 ? 1 : 0) | (g >= 2 ? 2 : 0) | (b >= 2 ? 4 : 0)
-        return UInt8(bits) + (bright && bits != 0 ? 8 : 0)
     }
 }

@@ -125,6 +125,15 @@ public struct Buffer: Sendable, Equatable {
         }
         return runs
     }
+
+    /// Gives cells that use the terminal's default colours the theme's text and background.
+    public mutating func applyBase(_ base: Style) {
+        guard base.foreground != .default || base.background != .default else { return }
+        for index in cells.indices {
+            if cells[index].style.foreground == .default { cells[index].style.foreground = base.foreground }
+            if cells[index].style.background == .default { cells[index].style.background = base.background }
+        }
+    }
 }
 
 /// Consecutive changed cells of one row.
@@ -141,4 +150,5 @@ extension StringProtocol {
         while end > startIndex, self[index(before: end)] == " " { end = index(before: end) }
         return self[startIndex..<end]
     }
+
 }

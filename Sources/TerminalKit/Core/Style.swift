@@ -6,6 +6,8 @@ public enum Color: Sendable, Hashable {
     case ansi(UInt8)
     /// One of the 256 indexed colours.
     case indexed(UInt8)
+    /// A 24-bit colour; shown as is on truecolor terminals, approximated on the others.
+    case rgb(UInt8, UInt8, UInt8)
 
     public static let black = Color.ansi(0), red = Color.ansi(1), green = Color.ansi(2), yellow = Color.ansi(3)
     public static let blue = Color.ansi(4), magenta = Color.ansi(5), cyan = Color.ansi(6), white = Color.ansi(7)
@@ -37,6 +39,11 @@ public struct Style: Sendable, Hashable {
     }
 
     public static let plain = Style()
+
+    /// The same style in the colours a terminal of `depth` can show; attributes stay.
+    public func degraded(to depth: ColorDepth) -> Style {
+        Style(foreground: foreground.degraded(to: depth), background: background.degraded(to: depth), attributes: attributes)
+    }
 
     public func with(_ extra: TextAttributes) -> Style {
         var copy = self

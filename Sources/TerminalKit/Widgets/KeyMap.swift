@@ -30,7 +30,10 @@ public struct KeyMap<Action: Sendable & Hashable>: Sendable {
     }
 
     public var hints: [(key: String, label: String)] {
-        bindings.compactMap { binding in binding.hint.map { (binding.keys.map(\.label).joined(separator: "/"), $0) } }
+        bindings.compactMap { binding in
+            guard let hint = binding.hint, !binding.keys.isEmpty else { return nil }
+            return (binding.keys.map(\.label).joined(separator: "/"), hint)
+        }
     }
 
     /// Help as text lines, one section after another.
@@ -42,7 +45,7 @@ public struct KeyMap<Action: Sendable & Hashable>: Sendable {
             if !lines.isEmpty { lines.append(StyledLine("")) }
             lines.append(StyledLine(section, style: Style(attributes: [.bold, .underline])))
             for binding in bindings where binding.section == section {
-                let keys = binding.keys.map(\.label).joined(separator: " ")
+                let keys = binding.keys.isEmpty ? "(no key)" : binding.keys.map(\.label).joined(separator: " ")
                 lines.append(StyledLine(DisplayWidth.fit(keys, to: 18) + binding.help))
             }
         }
