@@ -95,7 +95,8 @@ let package = Package(
         .testTarget(name: "TerminalKitTests", dependencies: ["TerminalKit"]),
         .testTarget(
             name: "GatehouseConsoleTests",
-            dependencies: ["GatehouseConsole", "GatehouseCore", "TerminalKit", "GatehouseTestSupport"]
+            dependencies: ["GatehouseConsole", "GatehouseCore", "TerminalKit", "ConfigFiles", "GatehouseTestSupport"],
+            exclude: ["Goldens"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -56,6 +56,12 @@ public struct TOMLDocument {
         return table
     }
 
+    /// The keys of `table` (named `section`) in the order the file has them (TOMLKit sorts them),
+    /// so that "already given to …" names the earlier line.
+    public func keysInFileOrder(_ table: TOMLTable, section: String) -> [String] {
+        table.keys.sorted { (Self.line(of: $0, in: section, text: text) ?? 0) < (Self.line(of: $1, in: section, text: text) ?? 0) }
+    }
+
     /// The first `key =` after the `[section]` header (or a `[key]` header for a whole table).
     static func line(of key: String?, in section: String, text: String) -> Int? {
         guard let key else { return nil }

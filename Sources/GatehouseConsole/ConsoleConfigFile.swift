@@ -50,7 +50,7 @@ public struct ConsoleConfigFile: Sendable, Equatable {
             case "keys":
                 let table = try document.table(key)
                 var taken: [Key: String] = [:]
-                for name in table.keys {
+                for name in document.keysInFileOrder(table, section: key) {
                     guard let action = ConsoleAction(configName: name) else {
                         throw document.error(key, name, "unknown action '\(name)' (actions: \(ConsoleAction.configNames.joined(separator: ", ")))")
                     }
