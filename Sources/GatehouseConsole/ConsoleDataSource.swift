@@ -146,6 +146,19 @@ struct ConsoleDataSource: Sendable {
         }
     }
 
+    func complete(_ argument: CommandPalette.Argument, prefix: String, text: String) -> ConsoleCommand {
+        { [self] in
+            do {
+                let matches = switch argument {
+                case .email: try await gatehouse.userEmails(startingWith: prefix)
+                case .bucket: try await gatehouse.rateLimits.keys(startingWith: prefix)
+                case .none, .theme: [String]()
+                }
+                return .completions(text: text, matches)
+            } catch { return .failed(explain(error)) }
+        }
+    }
+
     func startJob(_ request: JobRequest) -> ConsoleCommand {
         { [self] in
             do {

@@ -21,6 +21,8 @@ enum ConsoleMessage: Sendable {
     /// The job form's job was queued (closes the form) or refused (shown in the form).
     case jobStarted(String)
     case jobRefused(String)
+    /// Completions for the command line, valid while it still reads `text`.
+    case completions(text: String, [String])
     case failed(String)
 }
 

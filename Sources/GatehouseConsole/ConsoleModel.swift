@@ -152,7 +152,7 @@ enum Overlay {
     case help(TextView)
     case detail(TextView)
     case confirm(ConfirmDialog, PendingAction)
-    case prompt(PromptKind, LineEditor)
+    case prompt(PromptKind, CommandPalette)
     /// The job-start form; `submitting` while Core is asked, so a second enter does not start two jobs.
     case jobForm(Form, submitting: Bool)
 }

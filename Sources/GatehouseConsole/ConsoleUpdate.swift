@@ -66,6 +66,12 @@ struct ConsoleUpdate {
                 model.message = StatusMessage(text: text, kind: .error)
             }
             return []
+        case .completions(let text, let matches):
+            if case .prompt(.command, var palette) = model.overlay, palette.editor.text == text {
+                palette.offer(matches)
+                model.overlay = .prompt(.command, palette)
+            }
+            return []
         case .actionDone(let text):
             model.message = StatusMessage(text: text, kind: .info)
             return reloadAll(&model)
@@ -132,10 +138,10 @@ struct ConsoleUpdate {
             lines.append(StyledLine(""))
             lines.append(StyledLine("Theme \(model.theme.name) in \(model.colorDepth.description)\(model.keys.isEmpty ? "" : "; keys remapped by config.toml")", style: model.theme.muted))
             model.overlay = .help(TextView(title: "Keys — \(model.pane.title)\(model.readOnly ? " (read-only)" : "")", lines: lines))
-        case .command: model.overlay = .prompt(.command, LineEditor())
+        case .command: model.overlay = .prompt(.command, CommandPalette())
         case .filter:
             let current = model.query(for: model.pane).filter.map { ($0.inverted ? "!" : "") + $0.pattern } ?? ""
-            model.overlay = .prompt(.filter, LineEditor(current))
+            model.overlay = .prompt(.filter, CommandPalette(editor: LineEditor(current)))
         case .back:
             if model.query(for: model.pane).filter != nil {
                 setFilter(nil, &model)
@@ -245,18 +251,41 @@ struct ConsoleUpdate {
                 model.overlay = .jobForm(form, submitting: false)
             }
             return []
-        case .prompt(let kind, var editor):
+        case .prompt(let kind, var palette):
             switch key {
             case .escape: model.overlay = nil
             case .enter:
                 model.overlay = nil
-                return kind == .command ? runCommand(editor.text, &model) : applyFilter(editor.text, &model)
+                return kind == .command ? runCommand(palette.editor.text, &model) : applyFilter(palette.editor.text, &model)
+            case .tab where kind == .command:
+                if palette.step() {
+                    model.overlay = .prompt(kind, palette)
+                    return []
+                }
+                return complete(&palette, &model)
             default:
-                _ = editor.handle(key)
-                model.overlay = .prompt(kind, editor)
+                _ = palette.editor.handle(key)
+                palette.candidates = []
+                palette.chosen = nil
+                model.overlay = .prompt(kind, palette)
             }
             return []
         }
+    }
+
+    /// Completes the word under the cursor: commands and themes here, emails and bucket keys
+    /// from the database (answered by `.completions`).
+    private func complete(_ palette: inout CommandPalette, _ model: inout ConsoleModel) -> [ConsoleCommand] {
+        let (argument, prefix) = palette.completing
+        switch argument {
+        case nil: palette.offer(CommandPalette.commandNames(startingWith: prefix))
+        case .theme?: palette.offer(model.themes.names().filter { $0.hasPrefix(prefix) })
+        case .email?: return [data.complete(.email, prefix: prefix, text: palette.editor.text)]
+        case .bucket?: return [data.complete(.bucket, prefix: prefix, text: palette.editor.text)]
+        case .none?: palette.candidates = []
+        }
+        model.overlay = .prompt(.command, palette)
+        return []
     }
 
     private func applyFilter(_ text: String, _ model: inout ConsoleModel) -> [ConsoleCommand] {
@@ -290,11 +319,32 @@ struct ConsoleUpdate {
         case "limits", "limit", "l", "buckets":
             model.pane = .limits
             if words.count > 1 { return applyFilter(words.dropFirst().joined(separator: " "), &model) }
+        case "reset":
+            guard words.count == 2 else {
+                model.message = StatusMessage(text: ":reset needs a bucket key (tab completes it)", kind: .error)
+                return []
+            }
+            model.pane = .limits
+            model.overlay = .confirm(ConfirmDialog(title: "Reset rate-limit bucket", lines: [
+                "Reset bucket \(words[1])?", "Its client may make a full burst of requests at once afterwards.",
+            ]), .resetBucket(key: words[1]))
+        case "theme":
+            guard words.count == 2 else {
+                model.message = StatusMessage(text: "themes: \(model.themes.names().joined(separator: ", "))", kind: .info)
+                return []
+            }
+            let (theme, problem) = model.themes.load(words[1])
+            if let problem {
+                model.message = StatusMessage(text: problem, kind: .error)
+            } else {
+                model.theme = theme.resolved(for: model.colorDepth)
+                model.message = StatusMessage(text: "theme \(theme.name) (\(model.colorDepth.description))", kind: .info)
+            }
         case "audit", "a":
             model.pane = .audit
             if words.count > 1 { return applyFilter(words.dropFirst().joined(separator: " "), &model) }
         default:
-            model.message = StatusMessage(text: "unknown command :\(name) (try :sessions, :tokens EMAIL, :jobs, :audit, :q)", kind: .error)
+            model.message = StatusMessage(text: "unknown command :\(name) (tab completes: \(CommandPalette.commands.map(\.name).joined(separator: ", ")))", kind: .error)
         }
         return []
     }

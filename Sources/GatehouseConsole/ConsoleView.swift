@@ -132,8 +132,9 @@ enum ConsoleView {
 
     private static func renderStatus(_ model: ConsoleModel, theme: ConsoleTheme, area: Rect, into buffer: inout Buffer) {
         buffer.fill(area)
-        if case .prompt(let kind, let editor) = model.overlay {
-            editor.render(into: &buffer, area: area, prompt: kind.symbol)
+        if case .prompt(let kind, let palette) = model.overlay {
+            palette.editor.render(into: &buffer, area: area, prompt: kind.symbol)
+            palette.renderCandidates(into: &buffer, above: area, style: theme.text, selection: theme.selection, border: theme.border)
             return
         }
         if let message = model.message {
