@@ -56,6 +56,79 @@ struct ConsoleTerminalTests {
         try tmux.send("q")
     }
 
+    @Test("Limits pane: a blocked bucket is reset from the keyboard (R, y), audited with the operator and SSH client")
+    func bucketReset() async throws {
+        let setup = try Setup()
+        let tight = RateLimitPolicy(name: "refresh", limit: 2, period: 60)
+        for _ in 0..<5 { _ = try await setup.gatehouse.rateLimits.check(tight, key: "203.0.113.50") }
+        let tmux = try setup.console()
+        try tmux.send("3")
+        #expect(await tmux.waitFor { $0.contains("refresh:203.0.113.50") && $0.contains("0/2") }.0)
+        try tmux.send("R")
+        #expect(await tmux.waitFor("Reset bucket refresh:203.0.113.50 (2/minute)?").0)
+        try tmux.send("y")
+        let (reset, screen) = await tmux.waitFor { $0.contains("reset bucket refresh:203.0.113.50") && $0.contains("2/2") }
+        #expect(reset, "\(screen)")
+        #expect(try await setup.gatehouse.rateLimits.bucket(key: "refresh:203.0.113.50")?.remaining(at: Date()) == 2)
+        let event = try #require(try await setup.gatehouse.audit.tail(limit: 5).first { $0.action == "rate_limit.reset" })
+        #expect(event.actorType == "operator" && event.details?.contains("\"ssh_client\":\"203.0.113.77\"") == true, "\(event.details ?? "")")
+        try tmux.send("q")
+        #expect(await tmux.waitFor("EXIT=0").0)
+    }
+
+    @Test("Jobs pane: a job started from the form runs in a worker process and its progress moves on screen")
+    func jobFromForm() async throws {
+        let setup = try Setup()
+        // Enough events that the report takes a few seconds in a debug build.
+        try SyntheticData.seed(.init(users: 10, sessions: 0, auditEvents: 150_000), into: setup.gatehouse.database)
+        let worker = try GatehouseBinary.start(["worker", "--db", setup.path, "--poll", "0.1", "--data-dir", setup.directory.path("documents")])
+        defer { worker.terminate(); _ = worker.wait() }
+        let tmux = try setup.console()
+        try tmux.send("4")
+        #expect(await tmux.waitFor("Press n to start one").0)
+        try tmux.send("n")
+        #expect(await tmux.waitFor("Start a document job").0)
+        try tmux.send("Right", "Tab", "C-u")
+        try tmux.type("2000-01-01")
+        try tmux.send("Enter")
+        #expect(await tmux.waitFor("started job 1 (audit-report").0)
+
+        // Watch the progress column: it must show values between 0 and 100 that grow, then succeed.
+        var seen: [Int] = []
+        let deadline = Date().addingTimeInterval(60)
+        var finished = false
+        while Date() < deadline {
+            let screen = tmux.capture()
+            if let line = screen.split(separator: "\n").first(where: { $0.contains("audit-report") && $0.contains("%") }),
+               let match = line.firstMatch(of: /(\d+)%/), let percent = Int(match.1) {
+                if seen.last != percent { seen.append(percent) }
+                if line.contains("succeeded") { finished = true; break }
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(finished, "the job did not succeed: \(tmux.capture())")
+        #expect(seen.contains { $0 > 0 && $0 < 100 }, "progress seen: \(seen)")
+        #expect(seen == seen.sorted(), "progress only grows: \(seen)")
+        print("progress seen on screen: \(seen)")
+        try tmux.send("q")
+    }
+
+    @Test("config.toml from XDG_CONFIG_HOME: its broken theme is named with file:line on the status line, its keys are in force")
+    func configAndBrokenTheme() async throws {
+        let setup = try Setup()
+        _ = try await setup.login("early@example.com")
+        let config = setup.directory.path("config/gatehouse")
+        try FileManager.default.createDirectory(atPath: config + "/themes", withIntermediateDirectories: true)
+        try "theme = \"broken\"\n[keys]\nrevoke = \"x\"\n".write(toFile: config + "/config.toml", atomically: true, encoding: .utf8)
+        try "name = \"broken\"\n[slots]\nheader = \"bold #5fd7zz\"\n".write(toFile: config + "/themes/broken.toml", atomically: true, encoding: .utf8)
+        let tmux = try setup.console(extra: "XDG_CONFIG_HOME=\(TmuxSession.quote(setup.directory.path("config")))")
+        let (started, screen) = await tmux.waitFor { $0.contains("early@example.com") && $0.contains("themes/broken.toml:3: header: unknown colour") }
+        #expect(started, "\(screen)")
+        #expect(screen.contains("x revoke"))
+        try tmux.send("q")
+        #expect(await tmux.waitFor("EXIT=0").0)
+    }
+
     @Test("sessions created elsewhere appear within a second; d y revokes one, audited with the operator")
     func endToEnd() async throws {
         let setup = try Setup()
