@@ -102,7 +102,7 @@ enum ConsoleKeys {
         bindings += [
             KeyBinding([.enter], .details, details, hint: "details", section: "Views"),
             KeyBinding([.character("/")], .filter, "filter rows (regular expression; !text inverts)", hint: "filter", section: "Views"),
-            KeyBinding([.character(":")], .command, "command line: :sessions, :tokens EMAIL, :limits, :reset KEY, :jobs, :audit, :theme NAME, :q (tab completes)", hint: "cmd", section: "Views"),
+            KeyBinding([.character(":")], .command, "command line, tab completes: :tokens EMAIL, :reset KEY, :theme NAME, :audit TEXT, :q", hint: "cmd", section: "Views"),
             KeyBinding([.character(" ")], .pause, "pause or resume live updates", hint: "pause", section: "Views"),
             KeyBinding([.character("r")], .refresh, "refresh now", section: "Views"),
             KeyBinding([.character("?")], .help, "this help", hint: "help", section: "Views"),
