@@ -27,8 +27,9 @@ enum ConsoleBench {
         await opened("Sessions: jump to the oldest page (end)") { app.send(.key(.end)) }
         await opened("switch to Tokens (its first page loads with the first screen)") { app.send(.key(.character("2"))) }
         await opened("Tokens: jump to the oldest page (end)") { app.send(.key(.end)) }
-        await opened("switch to Jobs") { app.send(.key(.character("3"))) }
-        await opened("switch to Audit") { app.send(.key(.character("4"))) }
+        await opened("switch to Limits") { app.send(.key(.character("3"))) }
+        await opened("switch to Jobs") { app.send(.key(.character("4"))) }
+        await opened("switch to Audit") { app.send(.key(.character("5"))) }
         await opened("Audit: jump to the oldest page (end)") { app.send(.key(.end)) }
         await opened("back to Sessions") { app.send(.key(.character("1"))) }
 
