@@ -27,10 +27,12 @@ struct ConsoleTerminalTests {
         }
 
         /// The console under tmux; the shell line prints its exit status when it ends.
-        func console(term: String = "xterm-256color", width: Int = 120, height: Int = 40, extra: String = "") throws -> TmuxSession {
-            let command = "env LANG=C.UTF-8 TERM=\(term) SSH_CONNECTION='203.0.113.77 50000 10.0.0.1 22' \(extra) "
+        func console(term: String = "xterm-256color", width: Int = 120, height: Int = 40, extra: String = "",
+                     socket: String = "tmux.sock") throws -> TmuxSession {
+            // `swift test` may run with NO_COLOR set; the console sees it only when a test asks.
+            let command = "env -u NO_COLOR LANG=C.UTF-8 TERM=\(term) SSH_CONNECTION='203.0.113.77 50000 10.0.0.1 22' \(extra) "
                 + "\(TmuxSession.quote(GatehouseBinary.url.path)) console --db \(TmuxSession.quote(path)); echo EXIT=$?; sleep 30"
-            return try TmuxSession(socket: directory.path("tmux.sock"), width: width, height: height, command: command)
+            return try TmuxSession(socket: directory.path(socket), width: width, height: height, command: command)
         }
     }
 
@@ -127,6 +129,27 @@ struct ConsoleTerminalTests {
         #expect(screen.contains("x revoke"))
         try tmux.send("q")
         #expect(await tmux.waitFor("EXIT=0").0)
+    }
+
+    @Test("COLORTERM=truecolor with a *-direct terminfo entry draws 24-bit colour; NO_COLOR draws none")
+    func trueColor() async throws {
+        try #require(FileManager.default.fileExists(atPath: "/usr/share/terminfo/x/xterm-direct")
+                     || FileManager.default.fileExists(atPath: "/lib/terminfo/x/xterm-direct"),
+                     "needs the xterm-direct terminfo entry: apt-get install ncurses-term")
+        let setup = try Setup()
+        _ = try await setup.login("early@example.com")
+        let tmux = try setup.console(extra: "COLORTERM=truecolor")
+        #expect(await tmux.waitFor("early@example.com").0)
+        // The dark theme's header colour, #5fd7ff, exactly.
+        #expect(tmux.captureWithEscapes().contains("38;2;95;215;255"))
+        try tmux.send("q")
+        #expect(await tmux.waitFor("EXIT=0").0)
+
+        let plain = try setup.console(extra: "NO_COLOR=1 COLORTERM=truecolor", socket: "plain.sock")
+        #expect(await plain.waitFor("early@example.com").0)
+        let escapes = plain.captureWithEscapes()
+        #expect(!escapes.contains("38;2;") && !escapes.contains("38;5;"), "no colours under NO_COLOR")
+        try plain.send("q")
     }
 
     @Test("sessions created elsewhere appear within a second; d y revokes one, audited with the operator")

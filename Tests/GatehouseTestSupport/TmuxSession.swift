@@ -41,6 +41,11 @@ public final class TmuxSession: @unchecked Sendable {
         (try? Self.tmux(["-S", socket, "capture-pane", "-p", "-t", target]).output) ?? ""
     }
 
+    /// The pane with its colours and attributes as escape sequences (`capture-pane -e`).
+    public func captureWithEscapes() -> String {
+        (try? Self.tmux(["-S", socket, "capture-pane", "-p", "-e", "-t", target]).output) ?? ""
+    }
+
     public func resize(width: Int, height: Int) throws {
         _ = try Self.tmux(["-S", socket, "resize-window", "-t", target, "-x", String(width), "-y", String(height)])
     }

@@ -210,7 +210,9 @@ public final class NCursesBackend: Backend {
         if colorDepth == .trueColor, color != .default {
             if case .ansi(let n) = color, n < 8 { return Int32(n) }
             guard let (r, g, b) = color.rgbValue else { return -1 }
-            return max(8, Int32(r) << 16 | Int32(g) << 8 | Int32(b))
+            // 1–7 would be read as ANSI colours: those near-blacks become 8 (#000008).
+            let packed = Int32(r) << 16 | Int32(g) << 8 | Int32(b)
+            return packed == 0 ? 0 : max(8, packed)
         }
         switch color {
         case .default: return -1
