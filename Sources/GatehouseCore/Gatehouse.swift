@@ -15,6 +15,7 @@ public final class Gatehouse: Sendable {
     public let audit: AuditLog
     public let payments: PaymentWebhookService
     public let jobs: JobQueue
+    public let forensics: Forensics
 
     public init(database: GatehouseDatabase, configuration: GatehouseConfiguration = .init(),
                 clock: any GatehouseClock = SystemClock()) throws {
@@ -28,6 +29,7 @@ public final class Gatehouse: Sendable {
         sessions = SessionService(database: database, clock: clock, configuration: configuration)
         magicLinks = MagicLinkService(database: database, clock: clock, configuration: configuration,
                                       refreshTokens: refreshTokens)
+        forensics = Forensics(database: database, clock: clock, configuration: configuration)
         rateLimits = RateLimiter(database: database, clock: clock)
         audit = AuditLog(database: database, clock: clock)
         payments = PaymentWebhookService(database: database, clock: clock)

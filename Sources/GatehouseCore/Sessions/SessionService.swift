@@ -100,7 +100,9 @@ public final class SessionService: Sendable {
     ///
     /// A valid lookup is a read unless `last_seen_at` is older than the touch interval; a
     /// failed one records why (throttled) and marks a session past its deadline as expired.
-    public func authenticate(secret: String, context: ClientContext = .none) async throws -> AuthenticatedSession {
+    /// `cookieName` is the name the value came under: recorded with a failure, it is what tells
+    /// another app's cookie of the same name from ours (`gatehouse explain`).
+    public func authenticate(secret: String, context: ClientContext = .none, cookieName: String? = nil) async throws -> AuthenticatedSession {
         let token = SecretToken(value: secret)
         let now = clock.now()
         let touchInterval = configuration.sessionTouchInterval
@@ -133,7 +135,8 @@ public final class SessionService: Sendable {
                     try AuditLog.appendThrottled(AuditEntry(
                         actor: .system, action: "session.lookup_failed", targetType: "session",
                         targetId: session?.handle, outcome: .failure, reason: failure.rawValue, context: context,
-                        details: ["secret": hash.fingerprint]), in: db, at: now, policies: policies)
+                        details: ["secret": hash.fingerprint].merging(cookieName.map { ["cookie_name": $0] } ?? [:]) { a, _ in a }),
+                        in: db, at: now, policies: policies)
                 }
                 return .failure(.invalidCredential(failure))
             }
@@ -295,7 +298,7 @@ public final class SessionService: Sendable {
         return try await query.fetch(SessionSummary.self, select: Self.summarySelect, keyColumns: ["s.id"], page: page, limit: limit, from: database)
     }
 
-    private static let summarySelect = """
+    static let summarySelect = """
         SELECT s.*, u.email,
                (SELECT count(*) FROM refresh_tokens r WHERE r.session_id = s.id) AS family_size
         FROM sessions s JOIN users u ON u.id = s.user_id

@@ -89,7 +89,7 @@ struct BrowserSessionRoutes {
         var firstFailure: (any Error)?
         for value in values {
             do {
-                return try await gatehouse.sessions.authenticate(secret: value, context: context.client)
+                return try await gatehouse.sessions.authenticate(secret: value, context: context.client, cookieName: options.cookieName)
             } catch {
                 firstFailure = firstFailure ?? error
             }

@@ -1,0 +1,106 @@
+import Foundation
+import GRDB
+
+/// "Why was this user logged out?" answered from evidence: the session rows, the audit log and
+/// the failed lookups the server records (throttled). Read-only; works on a live database.
+///
+/// Every search is bounded so that a ten-million-row audit log answers in well under a second:
+/// a session's own rows come through the target index, and the rows about unknown credentials
+/// are searched in a window of `scanWindow` rows (after the session's last row, or the newest).
+public final class Forensics: Sendable {
+    let database: GatehouseDatabase
+    let clock: any GatehouseClock
+    let configuration: GatehouseConfiguration
+    static let scanWindow: Int64 = 500_000
+
+    init(database: GatehouseDatabase, clock: any GatehouseClock, configuration: GatehouseConfiguration) {
+        self.database = database
+        self.clock = clock
+        self.configuration = configuration
+    }
+
+    /// What to explain. Credential values are hashed here and never stored or shown.
+    public enum Subject: Sendable {
+        case session(handle: String)
+        case cookie(String)
+        case refreshToken(String)
+        case user(email: String)
+    }
+
+    public func explain(_ subject: Subject) async throws -> Explanation {
+        let now = clock.now()
+        let grace = configuration.sessionRotationGrace
+        return try await database.read { db in
+            var stray: [AuditEvent] = []
+            let summaries: [SessionSummary]
+            let description: String
+            switch subject {
+            case .session(let handle):
+                guard let summary = try SessionSummary.fetchOne(db, sql: "\(SessionService.summarySelect) WHERE s.handle = ?", arguments: [handle]) else {
+                    throw AuthError.notFound("session \(handle)")
+                }
+                summaries = [summary]
+                description = "session \(handle)"
+            case .cookie(let value):
+                let hash = SecretToken(value: value).hash
+                description = "cookie \(hash.fingerprint)"
+                summaries = try SessionSummary.fetchAll(db, sql: """
+                    \(SessionService.summarySelect) WHERE s.id = (SELECT session_id FROM session_secrets WHERE secret_hash = ?)
+                    """, arguments: [hash.bytes])
+                stray = try Self.recentFailures(action: "session.lookup_failed", detail: "secret", fingerprint: hash.fingerprint, in: db)
+            case .refreshToken(let value):
+                let hash = SecretToken(value: value).hash
+                description = "refresh token \(hash.fingerprint)"
+                summaries = try SessionSummary.fetchAll(db, sql: """
+                    \(SessionService.summarySelect) WHERE s.id = (SELECT session_id FROM refresh_tokens WHERE token_hash = ?)
+                    """, arguments: [hash.bytes])
+                stray = try Self.recentFailures(action: "refresh.failed", detail: "token", fingerprint: hash.fingerprint, in: db)
+            case .user(let email):
+                let normalized = try EmailAddress.normalize(email)
+                summaries = try SessionSummary.fetchAll(db, sql: """
+                    \(SessionService.summarySelect) WHERE u.email = ? ORDER BY s.id DESC LIMIT 20
+                    """, arguments: [normalized])
+                guard !summaries.isEmpty else { throw AuthError.notFound("sessions of \(normalized)") }
+                description = "user \(normalized)"
+            }
+            let stories = try summaries.map { try SessionStoryteller(summary: $0, grace: grace, now: now).tell(in: db) }
+            let strayEntries = stray.map { SessionStoryteller.entry($0, evidence: true) }
+            let verdict = Self.headline(stories, stray: stray, subject: description)
+            return Explanation(subject: description, verdict: verdict, sessions: stories, strayLookups: strayEntries)
+        }
+    }
+
+    /// The story to lead with: the latest logout, else the newest session.
+    static func headline(_ stories: [SessionStory], stray: [AuditEvent], subject: String) -> Verdict {
+        if stories.isEmpty {
+            let names = Set(stray.compactMap { $0.detail("cookie_name") }).sorted()
+            let seen = stray.isEmpty ? "no request with it is on record"
+                : "refused \(stray.count)× (\(Set(stray.compactMap(\.reason)).sorted().joined(separator: ", "))), first at \(Timestamp.iso8601(stray[0].at))"
+            return Verdict(
+                cause: .neverIssued, at: stray.first?.at,
+                summary: "this server never issued \(subject); \(seen)",
+                hint: "A cookie this server never issued\(names.isEmpty ? "" : " under the name '\(names.joined(separator: "', '"))'") usually belongs to another app on the same host: cookies are shared across ports (RFC 6265 §8.5). Give each app its own cookie name.",
+                evidence: stray.map(\.seq))
+        }
+        let loggedOut = stories.filter { $0.verdict.cause != .notLoggedOut && $0.verdict.at != nil }
+        return (loggedOut.max { $0.verdict.at! < $1.verdict.at! } ?? stories[0]).verdict
+    }
+
+    /// Failed lookups of one credential fingerprint that matched no session, newest window only.
+    private static func recentFailures(action: String, detail: String, fingerprint: String, in db: Database) throws -> [AuditEvent] {
+        let newest = try Int64.fetchOne(db, sql: "SELECT max(seq) FROM audit_events") ?? 0
+        return try AuditEvent.fetchAll(db, sql: """
+            SELECT * FROM audit_events
+            WHERE seq > ? AND action = ? AND target_id IS NULL AND instr(details, ?) > 0
+            ORDER BY seq LIMIT 50
+            """, arguments: [newest - scanWindow, action, "\"\(detail)\":\"\(fingerprint)\""])
+    }
+}
+
+extension AuditEvent {
+    /// One string field of `details`.
+    func detail(_ key: String) -> String? {
+        guard let details, let object = try? JSONSerialization.jsonObject(with: Data(details.utf8)) as? [String: Any] else { return nil }
+        return object[key] as? String
+    }
+}

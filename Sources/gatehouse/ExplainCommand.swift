@@ -1,0 +1,36 @@
+import ArgumentParser
+import Foundation
+import GatehouseCore
+
+struct ExplainCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "explain",
+        abstract: "Why was this user logged out? The verdict with its evidence, then the timeline.",
+        discussion: """
+            Give one of --session, --cookie, --refresh-token or --user. Cookie and refresh-token values are hashed \
+            on input and never printed or stored; only their fingerprints appear. Evidence rows are marked ▶ and \
+            numbered as in `gatehouse audit`.
+            """)
+    @OptionGroup var database: DatabaseArguments
+    @OptionGroup var output: OutputOptions
+    @Option(help: ArgumentHelp("A session handle (ses_…).", valueName: "handle")) var session: String?
+    @Option(help: ArgumentHelp("The value of the session cookie the browser sends.", valueName: "value")) var cookie: String?
+    @Option(help: ArgumentHelp("A refresh token value.", valueName: "value")) var refreshToken: String?
+    @Option(help: ArgumentHelp("A user's email address: every recent session of theirs.", valueName: "email")) var user: String?
+
+    func validate() throws {
+        let given = [session, cookie, refreshToken, user].compactMap { $0 }
+        guard given.count == 1 else { throw ValidationError("give exactly one of --session, --cookie, --refresh-token, --user") }
+    }
+
+    func run() async throws {
+        let subject: Forensics.Subject = if let session { .session(handle: session) }
+            else if let cookie { .cookie(cookie) }
+            else if let refreshToken { .refreshToken(refreshToken) }
+            else { .user(email: user!) }
+        let gatehouse = try database.open(readOnly: true)
+        let explanation = try await CLIError.wrap(gatehouse) { try await gatehouse.forensics.explain(subject) }
+        if output.json { return try printJSON(explanation) }
+        for line in ExplanationText.lines(explanation) { print(line.text) }
+    }
+}
