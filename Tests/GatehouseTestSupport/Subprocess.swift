@@ -68,6 +68,9 @@ public final class Subprocess: @unchecked Sendable {
     /// What the process has written to standard output so far (for a line such as "listening on …").
     public func outputSoFar() -> String { read(stdoutPath) }
 
+    /// What the process has written to standard error so far (log lines, warnings).
+    public func errorsSoFar() -> String { read(stderrPath) }
+
     private func read(_ path: String) -> String {
         path == "/dev/null" ? "" : ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "")
     }
