@@ -126,6 +126,14 @@ struct ConsoleDataSource: Sendable {
         }
     }
 
+    func loadWhy(_ subject: Forensics.Subject, theme: ConsoleTheme) -> ConsoleCommand {
+        { [self] in
+            do {
+                return .detailLoaded(WhyView.view(try await gatehouse.forensics.explain(subject), theme: theme))
+            } catch { return .failed(explain(error)) }
+        }
+    }
+
     func loadBucketDetail(key: String) -> ConsoleCommand {
         { [self] in
             do {

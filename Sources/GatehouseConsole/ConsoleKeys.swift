@@ -7,12 +7,14 @@ public enum ConsoleAction: Hashable, Sendable {
     case nextPane, previousPane, pane(Int)
     case revoke, revokeUser, revokeFamily
     case cancelJob, retryJob, resetBucket, startJob
+    case whySession, whyUser
 
     /// Every action, in the order the config file documentation lists them.
     static let all: [ConsoleAction] = [
         .quit, .help, .command, .filter, .back, .details, .refresh, .pause, .up, .down, .pageUp, .pageDown, .top, .bottom,
         .nextPane, .previousPane,
-    ] + PaneID.allCases.map { .pane($0.rawValue) } + [.revoke, .revokeUser, .revokeFamily, .cancelJob, .retryJob, .resetBucket, .startJob]
+    ] + PaneID.allCases.map { .pane($0.rawValue) } + [.revoke, .revokeUser, .revokeFamily, .cancelJob, .retryJob, .resetBucket, .startJob,
+                                                       .whySession, .whyUser]
 
     /// The name `[keys]` in config.toml uses.
     var configName: String {
@@ -41,6 +43,8 @@ public enum ConsoleAction: Hashable, Sendable {
         case .retryJob: "retry-job"
         case .resetBucket: "reset-bucket"
         case .startJob: "start-job"
+        case .whySession: "why-session"
+        case .whyUser: "why-user"
         }
     }
 
@@ -98,6 +102,12 @@ enum ConsoleKeys {
         case .audit: "details: every field, the details JSON pretty-printed, the hashes"
         case .limits: "details: the bucket's numbers and the resets it had"
         case .sessions, .tokens: "details: token lineage and audit trail"
+        }
+        if pane == .sessions || pane == .tokens {
+            // Reading only: offered in read-only mode too.
+            bindings.append(KeyBinding([.character("w")], .whySession, "why? the selected session's verdict, evidence and timeline",
+                                       hint: pane == .sessions ? "why?" : nil, section: "Views"))
+            bindings.append(KeyBinding([.character("W")], .whyUser, "why? every recent session of the selected user", section: "Views"))
         }
         bindings += [
             KeyBinding([.enter], .details, details, hint: "details", section: "Views"),

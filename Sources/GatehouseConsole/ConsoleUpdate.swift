@@ -158,6 +158,7 @@ struct ConsoleUpdate {
             model.message = StatusMessage(text: model.paused ? "live updates paused (space resumes)" : "live updates resumed", kind: .info)
             return model.paused ? [] : reloadAll(&model)
         case .details: return details(&model)
+        case .whySession, .whyUser: return why(action, &model)
         case .nextPane: model.pane = PaneID(rawValue: (model.pane.rawValue + 1) % PaneID.allCases.count)!
         case .previousPane: model.pane = PaneID(rawValue: (model.pane.rawValue + PaneID.allCases.count - 1) % PaneID.allCases.count)!
         case .pane(let index): model.pane = PaneID(rawValue: index) ?? model.pane
@@ -187,6 +188,18 @@ struct ConsoleUpdate {
             if let event = model.audit.selectedRow { model.overlay = .detail(AuditDetail.view(event)) }
             return []
         }
+    }
+
+    /// `w` / `W`: the forensics of the selected session, or of its user.
+    private func why(_ action: ConsoleAction, _ model: inout ConsoleModel) -> [ConsoleCommand] {
+        let selected: (handle: String, email: String)? = switch model.pane {
+        case .sessions: model.sessions.selectedRow.map { ($0.session.handle, $0.email) }
+        case .tokens: model.tokens.selectedRow.map { ($0.sessionHandle, $0.email) }
+        default: nil
+        }
+        guard let selected else { return [] }
+        let subject: Forensics.Subject = action == .whyUser ? .user(email: selected.email) : .session(handle: selected.handle)
+        return [data.loadWhy(subject, theme: model.theme)]
     }
 
     /// With `--mouse`: the wheel moves the selection, a click selects a row.

@@ -38,7 +38,7 @@ struct ConsoleScreenTests {
 
 
 
-            d revoke  D revoke user  enter details  / filter  : cmd  space pause  ? help  q/ctrl-c quit
+            d revoke  D revoke user  w why?  enter details  / filter  : cmd  space pause  ? help  q/ctrl-c quit
             """)
         // The first row is selected.
         #expect(fixture.style(x: 0, y: 3) == fixture.themed(\.selection))

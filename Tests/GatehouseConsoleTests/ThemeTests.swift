@@ -133,7 +133,7 @@ struct ThemeTests {
         let fixture = try ConsoleFixture(width: 120, height: 30, keys: [.revoke: [.character("x")], .details: [.character("d")], .pane(2): [.character("L")]])
         try await fixture.login("alice@example.com")
         await fixture.start()
-        #expect(fixture.line(29).hasPrefix("x revoke  D revoke user  d details"))
+        #expect(fixture.line(29).hasPrefix("x revoke  D revoke user  w why?  d details"))
         await fixture.press(.character("d"))
         #expect(fixture.raw.contains("TOKEN LINEAGE"), "d now opens details")
         await fixture.press(.escape, .character("x"))
