@@ -44,6 +44,8 @@ let package = Package(
                 .product(name: "TOMLKit", package: "TOMLKit"),
             ]
         ),
+        // `gatehouse demo`'s traffic: synthetic clients over HTTP (URLSession), never Core directly.
+        .target(name: "GatehouseDemo", dependencies: ["GatehouseCore"]),
         .systemLibrary(name: "CNCursesW", path: "Sources/CNCursesW"),
         .target(name: "TerminalKit", dependencies: ["CNCursesW"]),
         .target(
@@ -56,8 +58,11 @@ let package = Package(
                 "GatehouseCore",
                 "GatehouseConsole",
                 "GatehouseServer",
+                "GatehouseDemo",
                 "TerminalKit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         // `swift run -c release gatehouse-bench`: every hot path against SQLite's own commit rate.

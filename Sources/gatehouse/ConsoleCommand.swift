@@ -42,10 +42,17 @@ struct ConsoleCommand: AsyncParsableCommand {
         let options = ConsoleOptions(readOnly: readOnly, refreshInterval: refresh ?? file.refresh ?? 0.25,
                                      operatorIdentity: OperatorIdentity.current(via: "console"),
                                      theme: theme ?? file.theme, themes: themes, keys: file.keys, notice: notice)
+        let signal = try await ConsoleRunner.run(gatehouse: gatehouse, options: options, mouse: mouse)
+        if let signal { throw ExitCode(128 + signal) }
+    }
+}
+
+/// Runs the console on a real terminal until the person quits or a signal arrives (returned).
+enum ConsoleRunner {
+    static func run(gatehouse: Gatehouse, options: ConsoleOptions, mouse: Bool) async throws -> Int32? {
         let noColor = !(ProcessInfo.processInfo.environment["NO_COLOR"] ?? "").isEmpty
-        let mouse = self.mouse
         // curses wants one thread of its own for its whole life; the loop blocks it.
-        let signal: Int32? = try await withCheckedThrowingContinuation { continuation in
+        return try await withCheckedThrowingContinuation { continuation in
             let thread = Thread {
                 do {
                     let backend = try NCursesBackend(mouse: mouse, noColor: noColor)
@@ -61,6 +68,5 @@ struct ConsoleCommand: AsyncParsableCommand {
             thread.stackSize = 8 << 20
             thread.start()
         }
-        if let signal { throw ExitCode(128 + signal) }
     }
 }

@@ -13,7 +13,7 @@ struct GatehouseCommand: AsyncParsableCommand {
         discussion: "Every command takes --db PATH (default: $GATEHOUSE_DB, else ./gatehouse.sqlite).",
         version: "0.1.0",
         subcommands: [InitCommand.self, ServeCommand.self, WorkerCommand.self, ConsoleCommand.self, SessionsCommand.self, TokensCommand.self,
-                      LimitsCommand.self, JobsCommand.self, ExplainCommand.self,
+                      LimitsCommand.self, JobsCommand.self, ExplainCommand.self, DemoCommand.self,
                       AuditCommand.self, DebugCommand.self]
     )
 

@@ -1,0 +1,42 @@
+import Foundation
+import GatehouseTestSupport
+import Testing
+
+/// `gatehouse demo` as a newcomer runs it: a real terminal, the real API on a free port, the
+/// simulator's traffic over HTTP, the console on top.
+@Suite("gatehouse demo (tmux)", .serialized)
+struct DemoTests {
+    @Test("Sessions, Audit and Limits fill within 10 seconds; q stops everything and leaves no process")
+    func demo() async throws {
+        let directory = try TemporaryDirectory()
+        let db = directory.path("demo.sqlite")
+        let binary = GatehouseBinary.url.path
+        let started = Date()
+        let tmux = try TmuxSession(socket: directory.path("tmux.sock"), width: 120, height: 32, command:
+            "env -u NO_COLOR LANG=C.UTF-8 TERM=xterm-256color \(TmuxSession.quote(binary)) demo --db \(TmuxSession.quote(db)); echo EXIT=$?; sleep 30")
+        let deadline = 10.0
+        func remaining() -> Double { max(0.5, deadline - Date().timeIntervalSince(started)) }
+
+        let (sessions, sessionsScreen) = await tmux.waitFor(timeout: remaining()) { screen in
+            screen.split(separator: "\n").filter { $0.contains("@demo.") && $0.contains("ses_") }.count >= 3
+        }
+        #expect(sessions, "Sessions pane:\n\(sessionsScreen)")
+        try tmux.send("5")
+        let (audit, auditScreen) = await tmux.waitFor(timeout: remaining()) { $0.contains("session.created") && $0.contains("SEQ") }
+        #expect(audit, "Audit pane:\n\(auditScreen)")
+        try tmux.send("3")
+        let (limits, limitsScreen) = await tmux.waitFor(timeout: remaining()) { screen in
+            screen.contains("BUCKET") && screen.split(separator: "\n").contains { $0.hasPrefix("refresh:") || $0.hasPrefix("verify:") || $0.hasPrefix("magic-link") }
+        }
+        #expect(limits, "Limits pane:\n\(limitsScreen)")
+        print("demo panes filled after \(String(format: "%.1f", Date().timeIntervalSince(started))) s")
+
+        try tmux.send("q")
+        let (stopped, screen) = await tmux.waitFor(timeout: 15) { $0.contains("EXIT=0") }
+        #expect(stopped, "\(screen)")
+        #expect(screen.contains("demo stopped; the database is at \(db)"))
+        // Only the pane's shell (sleeping) is left: no gatehouse process.
+        let left = try Subprocess.run("/usr/bin/pgrep", ["-f", "^\(binary) demo"])
+        #expect(left.stdout.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty, "still running: \(left.stdout)")
+    }
+}
