@@ -3,34 +3,24 @@ import GRDB
 import Synchronization
 
 /// One column of a listing's key: most listings page by integer ids, rate-limit buckets by
-/// their counts, times and text keys. Compares the way SQLite orders mixed values (numbers
+/// their blocked count and text key. Compares the way SQLite orders mixed values (integers
 /// before text), so the console's "is this row newer" test agrees with the query's order.
 public enum PageKeyPart: Sendable, Hashable, Comparable {
     case int(Int64)
-    case real(Double)
     case text(String)
 
     public static func < (lhs: PageKeyPart, rhs: PageKeyPart) -> Bool {
         switch (lhs, rhs) {
+        case (.int(let a), .int(let b)): a < b
         case (.text(let a), .text(let b)): a < b
-        case (.text, _): false
-        case (_, .text): true
-        default: lhs.number < rhs.number
-        }
-    }
-
-    private var number: Double {
-        switch self {
-        case .int(let value): Double(value)
-        case .real(let value): value
-        case .text: .nan
+        case (.int, .text): true
+        case (.text, .int): false
         }
     }
 
     var databaseValue: DatabaseValue {
         switch self {
         case .int(let value): value.databaseValue
-        case .real(let value): value.databaseValue
         case .text(let value): value.databaseValue
         }
     }
