@@ -28,6 +28,9 @@ struct DemoCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        guard headless || (isatty(STDIN_FILENO) == 1 && isatty(STDOUT_FILENO) == 1) else {
+            throw CLIError.usage("the demo opens the console, which needs a terminal; use --headless to run it without one")
+        }
         let path = try db ?? Self.temporaryDatabase()
         let gatehouse = try Gatehouse.open(path: path, options: DatabaseOptions(createIfMissing: true))
         _ = try await CLIError.wrap(gatehouse) { try await gatehouse.accessTokens.keyID() }
@@ -58,10 +61,12 @@ struct DemoCommand: AsyncParsableCommand {
         var signal: Int32?
         if headless {
             print("gatehouse demo: API on http://127.0.0.1:\(port), database \(path); Ctrl-C stops")
+            fflush(nil) // a line a second is only useful if it arrives each second, piped or not
             let signals = SignalWatcher()
             while signals.received == nil {
                 try? await Task.sleep(for: .seconds(1))
                 print(DemoStats.line(simulator.stats.snapshot, seconds: Int(Date().timeIntervalSince(started).rounded())))
+                fflush(nil)
             }
         } else {
             let consoleOptions = ConsoleOptions(operatorIdentity: OperatorIdentity.current(via: "console"), theme: theme,

@@ -39,4 +39,25 @@ struct DemoTests {
         let left = try Subprocess.run("/usr/bin/pgrep", ["-f", "^\(binary) demo"])
         #expect(left.stdout.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty, "still running: \(left.stdout)")
     }
+
+    @Test("--headless prints a line a second and stops cleanly on SIGINT; without a terminal and without --headless it refuses")
+    func headless() async throws {
+        let directory = try TemporaryDirectory()
+        let db = directory.path("demo.sqlite")
+        let demo = try GatehouseBinary.start(["demo", "--headless", "--db", db, "--rate", "50"])
+        let deadline = Date().addingTimeInterval(15)
+        while Date() < deadline, demo.outputSoFar().split(separator: "\n").filter({ $0.contains(" s  requests ") }).count < 3 {
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        demo.signal(SIGINT)
+        let result = demo.wait()
+        #expect(result.status == 0, "\(result.stderr)")
+        let lines = result.stdout.split(separator: "\n").map(String.init)
+        #expect(lines.filter { $0.contains(" s  requests ") }.count >= 3, "\(result.stdout)")
+        #expect(lines.last { $0.contains(" s  requests ") }?.contains("5xx 0") == true, "no server errors: \(result.stdout)")
+        #expect(result.stdout.contains("demo stopped; the database is at \(db)"))
+
+        let refused = try GatehouseBinary.run(["demo", "--db", directory.path("other.sqlite")])
+        #expect(refused.status == 2 && refused.stderr.contains("use --headless"))
+    }
 }
