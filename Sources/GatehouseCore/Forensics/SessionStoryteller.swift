@@ -133,6 +133,9 @@ struct SessionStoryteller {
 
     // MARK: - Evidence
 
+    /// Audit rows keep their time to the millisecond; bounds taken from other clocks allow for it.
+    static let auditTimePrecision = 0.001
+
     /// Refused lookups of cookies this server never issued, from this session's browser (same
     /// address and user agent), after the session's last row and before it ended.
     private func foreignCookies(after seq: Int64, in db: Database) throws -> [AuditEvent] {
@@ -143,7 +146,7 @@ struct SessionStoryteller {
               AND reason IN ('unknown', 'malformed') AND ip IS ? AND user_agent IS ? AND at >= ? AND at <= ?
             ORDER BY seq LIMIT 50
             """, arguments: [seq, seq + Forensics.scanWindow, session.ip, session.userAgent,
-                             session.lastSeenAt.unixSeconds, until.unixSeconds])
+                             session.lastSeenAt.unixSeconds - Self.auditTimePrecision, until.unixSeconds + Self.auditTimePrecision])
     }
 
     /// An expiry nobody observed has no audit row: the timeline shows it from the timestamps.
