@@ -104,7 +104,7 @@ struct ConsoleDataSource: Sendable {
         }
     }
 
-    func loadSessionDetail(handle: String) -> ConsoleCommand {
+    func loadSessionDetail(handle: String, theme: ConsoleTheme) -> ConsoleCommand {
         { [self] in
             do {
                 guard let summary = try await gatehouse.sessions.summary(handle: handle) else {
@@ -112,7 +112,7 @@ struct ConsoleDataSource: Sendable {
                 }
                 let tokens = try await gatehouse.refreshTokens.list(.init(sessionHandle: handle), limit: 500)
                 let events = try await gatehouse.audit.events(targetType: "session", targetId: handle)
-                return .detailLoaded(SessionDetail.view(summary, tokens: tokens, events: events, now: gatehouse.clock.now()))
+                return .detailLoaded(SessionDetail.view(summary, tokens: tokens, events: events, now: gatehouse.clock.now(), theme: theme))
             } catch { return .failed(explain(error)) }
         }
     }
@@ -144,12 +144,12 @@ struct ConsoleDataSource: Sendable {
         }
     }
 
-    func loadJobDetail(id: Int64) -> ConsoleCommand {
+    func loadJobDetail(id: Int64, theme: ConsoleTheme) -> ConsoleCommand {
         { [self] in
             do {
                 guard let (job, outputs) = try await gatehouse.jobs.find(id: id) else { return .failed("job \(id) no longer exists") }
                 let events = try await gatehouse.audit.events(targetType: "job", targetId: String(id))
-                return .detailLoaded(JobDetail.view(job, outputs: outputs, events: events, now: gatehouse.clock.now()))
+                return .detailLoaded(JobDetail.view(job, outputs: outputs, events: events, now: gatehouse.clock.now(), theme: theme))
             } catch { return .failed(explain(error)) }
         }
     }

@@ -179,10 +179,10 @@ struct ConsoleUpdate {
 
     private func details(_ model: inout ConsoleModel) -> [ConsoleCommand] {
         switch model.pane {
-        case .sessions: return model.sessions.selectedRow.map { [data.loadSessionDetail(handle: $0.session.handle)] } ?? []
-        case .tokens: return model.tokens.selectedRow.map { [data.loadSessionDetail(handle: $0.sessionHandle)] } ?? []
+        case .sessions: return model.sessions.selectedRow.map { [data.loadSessionDetail(handle: $0.session.handle, theme: model.theme)] } ?? []
+        case .tokens: return model.tokens.selectedRow.map { [data.loadSessionDetail(handle: $0.sessionHandle, theme: model.theme)] } ?? []
         case .limits: return model.limits.selectedRow.map { [data.loadBucketDetail(key: $0.key)] } ?? []
-        case .jobs: return model.jobs.selectedRow.map { [data.loadJobDetail(id: $0.id)] } ?? []
+        case .jobs: return model.jobs.selectedRow.map { [data.loadJobDetail(id: $0.id, theme: model.theme)] } ?? []
         case .audit:
             // The row already holds everything the detail shows: no read needed.
             if let event = model.audit.selectedRow { model.overlay = .detail(AuditDetail.view(event)) }

@@ -43,7 +43,7 @@ enum JobsPane {
 
 /// The detail view behind `enter` on a job: its fields, documents and audit trail.
 enum JobDetail {
-    static func view(_ job: Job, outputs: [JobOutput], events: [AuditEvent], now: Date) -> TextView {
+    static func view(_ job: Job, outputs: [JobOutput], events: [AuditEvent], now: Date, theme: ConsoleTheme) -> TextView {
         let bold = Style(attributes: [.bold])
         var lines: [StyledLine] = []
         func field(_ label: String, _ value: String) { lines.append(StyledLine(DisplayWidth.fit(label, to: 16) + value)) }
@@ -75,7 +75,7 @@ enum JobDetail {
             let actor = event.actorType + (event.actorId.map { ":\($0)" } ?? "")
             var text = "  \(event.seq)  \(TimeText.timestamp(event.at))  \(DisplayWidth.fit(event.action, to: 22)) \(DisplayWidth.fit(actor, to: 18))"
             if let reason = event.reason { text += "  \(reason)" }
-            lines.append(StyledLine(text, style: event.outcome == "success" ? .plain : Style(foreground: .ansi(3))))
+            lines.append(StyledLine(text, style: event.outcome == "success" ? theme.text : theme.warn))
         }
         return TextView(title: "Job \(job.id)", lines: lines)
     }

@@ -56,7 +56,7 @@ enum TokensPane {
 
 /// The detail view behind `enter`: a session, its token lineage and its audit trail.
 enum SessionDetail {
-    static func view(_ summary: SessionSummary, tokens: [RefreshTokenSummary], events: [AuditEvent], now: Date) -> TextView {
+    static func view(_ summary: SessionSummary, tokens: [RefreshTokenSummary], events: [AuditEvent], now: Date, theme: ConsoleTheme) -> TextView {
         let s = summary.session
         let bold = Style(attributes: [.bold])
         var lines: [StyledLine] = []
@@ -90,7 +90,7 @@ enum SessionDetail {
             var text = "  \(event.seq)  \(TimeText.timestamp(event.at))  \(DisplayWidth.fit(event.action, to: 24)) \(DisplayWidth.fit(actor, to: 18)) \(event.outcome)"
             if let reason = event.reason { text += "  reason=\(reason)" }
             if let ip = event.ip { text += "  ip=\(ip)" }
-            lines.append(StyledLine(text, style: event.outcome == "success" ? .plain : Style(foreground: .ansi(3))))
+            lines.append(StyledLine(text, style: event.outcome == "success" ? theme.text : theme.warn))
         }
         return TextView(title: "Session \(s.handle)", lines: lines)
     }
