@@ -14,8 +14,10 @@ struct ExplainCommand: AsyncParsableCommand {
     @OptionGroup var database: DatabaseArguments
     @OptionGroup var output: OutputOptions
     @Option(help: ArgumentHelp("A session handle (ses_…).", valueName: "handle")) var session: String?
-    @Option(help: ArgumentHelp("The value of the session cookie the browser sends.", valueName: "value")) var cookie: String?
-    @Option(help: ArgumentHelp("A refresh token value.", valueName: "value")) var refreshToken: String?
+    // Secret values are base64url and may start with '-': take the next argument whatever it looks like.
+    @Option(parsing: .unconditional, help: ArgumentHelp("The value of the session cookie the browser sends.", valueName: "value"))
+    var cookie: String?
+    @Option(parsing: .unconditional, help: ArgumentHelp("A refresh token value.", valueName: "value")) var refreshToken: String?
     @Option(help: ArgumentHelp("A user's email address: every recent session of theirs.", valueName: "email")) var user: String?
 
     func validate() throws {

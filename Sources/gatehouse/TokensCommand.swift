@@ -53,7 +53,8 @@ struct TokensCommand: AsyncParsableCommand {
         @OptionGroup var database: DatabaseArguments
         @OptionGroup var confirmation: ConfirmationOptions
         @OptionGroup var output: OutputOptions
-        @Option(help: "A token's fingerprint, or the token itself.") var token: String?
+        // A token value is base64url and may start with '-': take the next argument whatever it looks like.
+        @Option(parsing: .unconditional, help: "A token's fingerprint, or the token itself.") var token: String?
         @Option(help: "A refresh family (fam_…).") var family: String?
         @Option(help: "A session handle (ses_…): revokes the session and its family.") var session: String?
         @Option(help: "A user's email: revokes all their sessions and families.") var user: String?

@@ -65,6 +65,9 @@ struct SharedCookieNameTests {
         #expect((json["verdict"] as? [String: Any])?["cause"] as? String == "foreign_cookie")
         let usage = try GatehouseBinary.run(["explain", "--db", dbA])
         #expect(usage.status == 2 && usage.stderr.contains("give exactly one of"))
+        // Secret values are base64url: one that starts with '-' is still a value, not a flag.
+        let dashed = try GatehouseBinary.run(["explain", "--db", dbA, "--cookie", "-" + String(repeating: "x", count: 42)])
+        #expect(dashed.status == 0 && dashed.stdout.hasPrefix("Why: never_issued"), "\(dashed.stderr)")
 
         // Distinct names: the browser keeps both cookies and each app reads its own.
         let appC = try await ServeProcessTests.start(db: directory.path("c.sqlite"), ["--dev", "--insecure-cookies", "--cookie-name", "app_c_session"])
