@@ -80,3 +80,19 @@ public struct TOMLDocument {
         return nil
     }
 }
+
+/// A config file read from TOML: conformers say how a parsed document becomes a value; loading
+/// from a path and parsing text (both with `file:line` errors) come with it.
+public protocol TOMLConfigFile {
+    static func parse(_ document: TOMLDocument) throws(ConfigFileError) -> Self
+}
+
+extension TOMLConfigFile {
+    public static func load(path: String) throws(ConfigFileError) -> Self {
+        try parse(TOMLDocument.load(path: path))
+    }
+
+    public static func parse(_ text: String, path: String) throws(ConfigFileError) -> Self {
+        try parse(TOMLDocument(text: text, path: path))
+    }
+}

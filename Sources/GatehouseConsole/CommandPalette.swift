@@ -9,21 +9,29 @@ struct CommandPalette: Equatable {
 
     struct Command {
         var name: String
+        /// Other names that run it (`:t`, `:q!`); completion offers only `name`.
+        var aliases: [String] = []
         var argument: Argument
         var help: String
     }
 
     static let commands: [Command] = [
-        Command(name: "sessions", argument: .email, help: "Sessions pane, filtered by the text"),
-        Command(name: "tokens", argument: .email, help: "Tokens pane, narrowed to one user"),
-        Command(name: "limits", argument: .bucket, help: "Limits pane, filtered by the text"),
+        Command(name: "sessions", aliases: ["session", "s"], argument: .email, help: "Sessions pane, filtered by the text"),
+        Command(name: "tokens", aliases: ["token", "t"], argument: .email, help: "Tokens pane, narrowed to one user"),
+        Command(name: "limits", aliases: ["limit", "l", "buckets"], argument: .bucket, help: "Limits pane, filtered by the text"),
         Command(name: "reset", argument: .bucket, help: "reset a rate-limit bucket (asks first)"),
-        Command(name: "jobs", argument: .none, help: "Jobs pane, filtered by the text"),
-        Command(name: "audit", argument: .none, help: "Audit pane, filtered by the text"),
+        Command(name: "jobs", aliases: ["job", "j"], argument: .none, help: "Jobs pane, filtered by the text"),
+        Command(name: "audit", aliases: ["a"], argument: .none, help: "Audit pane, filtered by the text"),
         Command(name: "theme", argument: .theme, help: "switch the theme"),
-        Command(name: "help", argument: .none, help: "the keys in force"),
-        Command(name: "quit", argument: .none, help: "leave the console"),
+        Command(name: "help", aliases: ["h"], argument: .none, help: "the keys in force"),
+        Command(name: "quit", aliases: ["q", "q!", "exit"], argument: .none, help: "leave the console"),
     ]
+
+    /// The command a typed name or alias runs.
+    static func command(named typed: String) -> Command? {
+        let name = typed.lowercased()
+        return commands.first { $0.name == name || $0.aliases.contains(name) }
+    }
 
     var editor = LineEditor()
     /// Matches of the last Tab, and the one filled in when Tab steps through them.
@@ -34,8 +42,7 @@ struct CommandPalette: Equatable {
     var completing: (argument: Argument?, prefix: String) {
         let text = editor.text
         guard let space = text.firstIndex(of: " ") else { return (nil, text.lowercased()) }
-        let name = text[..<space].lowercased()
-        let argument = Self.commands.first { $0.name == name || ($0.name.hasPrefix(name) && name.count == 1) }?.argument ?? Argument.none
+        let argument = Self.command(named: String(text[..<space]))?.argument ?? Argument.none
         return (argument, String(text[text.index(after: space)...]).trimmingCharacters(in: .whitespaces))
     }
 

@@ -15,7 +15,7 @@ import TOMLKit
 ///
 /// Flags win over the file; the file wins over the defaults. Unknown keys are errors with
 /// `file:line`; the console still starts (with the defaults) and shows the error.
-public struct ConsoleConfigFile: Sendable, Equatable {
+public struct ConsoleConfigFile: Sendable, Equatable, TOMLConfigFile {
     public var theme: String?
     public var refresh: Double?
     public var database: String?
@@ -23,15 +23,7 @@ public struct ConsoleConfigFile: Sendable, Equatable {
 
     public init() {}
 
-    public static func load(path: String) throws(ConfigFileError) -> ConsoleConfigFile {
-        try parse(TOMLDocument.load(path: path))
-    }
-
-    public static func parse(_ text: String, path: String) throws(ConfigFileError) -> ConsoleConfigFile {
-        try parse(TOMLDocument(text: text, path: path))
-    }
-
-    static func parse(_ document: TOMLDocument) throws(ConfigFileError) -> ConsoleConfigFile {
+    public static func parse(_ document: TOMLDocument) throws(ConfigFileError) -> ConsoleConfigFile {
         var config = ConsoleConfigFile()
         for key in document.root.keys {
             let value = document.root[key]!

@@ -314,22 +314,22 @@ struct ConsoleUpdate {
     private func runCommand(_ text: String, _ model: inout ConsoleModel) -> [ConsoleCommand] {
         let words = text.split(separator: " ").map(String.init)
         guard let name = words.first?.lowercased() else { return [] }
-        switch name {
-        case "q", "q!", "quit", "exit": model.quit = true
-        case "help", "h": return perform(.help, &model)
-        case "sessions", "session", "s":
+        switch CommandPalette.command(named: name)?.name {
+        case "quit": model.quit = true
+        case "help": return perform(.help, &model)
+        case "sessions":
             model.pane = .sessions
             if words.count > 1 { return applyFilter(words.dropFirst().joined(separator: " "), &model) }
-        case "tokens", "token", "t":
+        case "tokens":
             model.pane = .tokens
             model.tokensUser = words.count > 1 ? words[1] : nil
             model.tokens.selectedKey = nil
             model.tokens.selectedIndex = 0
             return [load(.tokens, &model, page: .first)]
-        case "jobs", "job", "j":
+        case "jobs":
             model.pane = .jobs
             if words.count > 1 { return applyFilter(words.dropFirst().joined(separator: " "), &model) }
-        case "limits", "limit", "l", "buckets":
+        case "limits":
             model.pane = .limits
             if words.count > 1 { return applyFilter(words.dropFirst().joined(separator: " "), &model) }
         case "reset":
@@ -353,7 +353,7 @@ struct ConsoleUpdate {
                 model.theme = theme.resolved(for: model.colorDepth)
                 model.message = StatusMessage(text: "theme \(theme.name) (\(model.colorDepth.description))", kind: .info)
             }
-        case "audit", "a":
+        case "audit":
             model.pane = .audit
             if words.count > 1 { return applyFilter(words.dropFirst().joined(separator: " "), &model) }
         default:

@@ -6,7 +6,7 @@ import TerminalKit
 /// validates on enqueue; a refusal is shown in the form, which stays open.
 enum JobStartForm {
     static func make(kind: String = DocumentKinds.userExport, user: String? = nil, now: Date) -> Form {
-        var form = Form(title: "Start a document job", fields: [])
+        var form = Form(title: "Start a document job", fields: [], submitLabel: "start")
         form.fields = fields(kind: kind, keeping: [:], user: user, now: now)
         return form
     }

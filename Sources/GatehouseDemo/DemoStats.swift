@@ -44,5 +44,6 @@ public final class DemoStats: Sendable {
         "\(seconds) s  requests \(c.requests) (2xx \(c.ok), 4xx \(c.clientErrors), 5xx \(c.serverErrors))  429 \(c.rateLimited)  "
             + "logins \(c.logins) (browser \(c.browserLogins))  refreshes \(c.refreshes)  logouts \(c.logouts)  "
             + "reuse detected \(c.reuseDetected)  webhooks \(c.webhooks)  jobs \(c.jobs)"
+            + (c.failedConnections > 0 ? "  no answer \(c.failedConnections)" : "")
     }
 }

@@ -18,7 +18,7 @@ import TOMLKit
 ///
 /// Unknown tables and keys are errors, not silently ignored: a typo must not leave a limit
 /// at its default unnoticed. The webhook secret is not read from here (flag or environment).
-public struct ServerConfigFile: Sendable, Equatable {
+public struct ServerConfigFile: Sendable, Equatable, TOMLConfigFile {
     public var host: String?
     public var port: Int?
     public var dev: Bool?
@@ -36,15 +36,7 @@ public struct ServerConfigFile: Sendable, Equatable {
 
     public init() {}
 
-    public static func load(path: String) throws(ConfigFileError) -> ServerConfigFile {
-        try parse(TOMLDocument.load(path: path))
-    }
-
-    public static func parse(_ text: String, path: String) throws(ConfigFileError) -> ServerConfigFile {
-        try parse(TOMLDocument(text: text, path: path))
-    }
-
-    static func parse(_ document: TOMLDocument) throws(ConfigFileError) -> ServerConfigFile {
+    public static func parse(_ document: TOMLDocument) throws(ConfigFileError) -> ServerConfigFile {
         let root = document.root
         func fail(_ section: String, _ key: String?, _ message: String) -> ConfigFileError { document.error(section, key, message) }
         func require<T>(_ value: T?, _ section: String, _ key: String, _ message: String) throws(ConfigFileError) -> T {

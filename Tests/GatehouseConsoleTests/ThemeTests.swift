@@ -56,13 +56,13 @@ struct ThemeTests {
         #expect(Color.rgb(0x80, 0x80, 0x80).degraded(to: .ansi16) == .ansi(8))
         #expect(Color.indexed(75).degraded(to: .ansi16) == .ansi(12))
         #expect(Color.rgb(1, 2, 3).degraded(to: .none) == .default)
-        #expect(ColorDepth.detect(terminfoColors: 256, colorTerm: nil, noColor: false) == .indexed256)
-        #expect(ColorDepth.detect(terminfoColors: 256, colorTerm: "truecolor", noColor: false) == .indexed256,
-                "COLORTERM alone cannot make curses send 24-bit colour")
-        #expect(ColorDepth.detect(terminfoColors: 16_777_216, colorTerm: "truecolor", noColor: false) == .trueColor)
-        #expect(ColorDepth.detect(terminfoColors: 8, colorTerm: nil, noColor: false) == .ansi16)
-        #expect(ColorDepth.detect(terminfoColors: 256, colorTerm: "truecolor", noColor: true) == .none)
-        #expect(ColorDepth.detect(terminfoColors: -1, colorTerm: nil, noColor: false) == .none)
+        #expect(ColorDepth.announcesTrueColor("truecolor") && ColorDepth.announcesTrueColor("24bit") && !ColorDepth.announcesTrueColor(nil))
+        #expect(ColorDepth.detect(terminfoColors: 256, noColor: false) == .indexed256,
+                "COLORTERM alone cannot make curses send 24-bit colour: the terminfo entry must say it")
+        #expect(ColorDepth.detect(terminfoColors: 16_777_216, noColor: false) == .trueColor)
+        #expect(ColorDepth.detect(terminfoColors: 8, noColor: false) == .ansi16)
+        #expect(ColorDepth.detect(terminfoColors: 256, noColor: true) == .none)
+        #expect(ColorDepth.detect(terminfoColors: -1, noColor: false) == .none)
         // Without colours the monochrome theme is used, whatever was chosen.
         #expect(BuiltinThemes.named("light")!.resolved(for: .none) == BuiltinThemes.monochrome)
     }

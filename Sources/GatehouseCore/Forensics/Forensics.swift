@@ -42,19 +42,9 @@ public final class Forensics: Sendable {
                 summaries = [summary]
                 description = "session \(handle)"
             case .cookie(let value):
-                let hash = SecretToken(value: value).hash
-                description = "cookie \(hash.fingerprint)"
-                summaries = try SessionSummary.fetchAll(db, sql: """
-                    \(SessionService.summarySelect) WHERE s.id = (SELECT session_id FROM session_secrets WHERE secret_hash = ?)
-                    """, arguments: [hash.bytes])
-                stray = try Self.recentFailures(action: "session.lookup_failed", detail: "secret", fingerprint: hash.fingerprint, in: db)
+                (description, summaries, stray) = try Self.credential(value, .cookie, in: db)
             case .refreshToken(let value):
-                let hash = SecretToken(value: value).hash
-                description = "refresh token \(hash.fingerprint)"
-                summaries = try SessionSummary.fetchAll(db, sql: """
-                    \(SessionService.summarySelect) WHERE s.id = (SELECT session_id FROM refresh_tokens WHERE token_hash = ?)
-                    """, arguments: [hash.bytes])
-                stray = try Self.recentFailures(action: "refresh.failed", detail: "token", fingerprint: hash.fingerprint, in: db)
+                (description, summaries, stray) = try Self.credential(value, .refreshToken, in: db)
             case .user(let email):
                 let normalized = try EmailAddress.normalize(email)
                 summaries = try SessionSummary.fetchAll(db, sql: """
@@ -84,6 +74,27 @@ public final class Forensics: Sendable {
         }
         let loggedOut = stories.filter { $0.verdict.cause != .notLoggedOut && $0.verdict.at != nil }
         return (loggedOut.max { $0.verdict.at! < $1.verdict.at! } ?? stories[0]).verdict
+    }
+
+    /// Where each kind of credential is stored (by hash) and how its refused lookups are audited.
+    enum CredentialKind {
+        case cookie, refreshToken
+
+        var name: String { self == .cookie ? "cookie" : "refresh token" }
+        var table: (name: String, hashColumn: String) { self == .cookie ? ("session_secrets", "secret_hash") : ("refresh_tokens", "token_hash") }
+        var failure: (action: String, detail: String) { self == .cookie ? ("session.lookup_failed", "secret") : ("refresh.failed", "token") }
+    }
+
+    /// The session a credential value belongs to (none when never issued) and its refused
+    /// lookups that matched no session. The value is hashed here; only its fingerprint leaves.
+    private static func credential(_ value: String, _ kind: CredentialKind, in db: Database) throws
+        -> (description: String, summaries: [SessionSummary], stray: [AuditEvent]) {
+        let hash = SecretToken(value: value).hash
+        let summaries = try SessionSummary.fetchAll(db, sql: """
+            \(SessionService.summarySelect) WHERE s.id = (SELECT session_id FROM \(kind.table.name) WHERE \(kind.table.hashColumn) = ?)
+            """, arguments: [hash.bytes])
+        let stray = try recentFailures(action: kind.failure.action, detail: kind.failure.detail, fingerprint: hash.fingerprint, in: db)
+        return ("\(kind.name) \(hash.fingerprint)", summaries, stray)
     }
 
     /// Failed lookups of one credential fingerprint that matched no session, newest window only.

@@ -145,6 +145,14 @@ public final class RateLimiter: Sendable {
     /// The key that orders `list` and that `Page` cursors hold.
     public static func pageKey(_ bucket: RateLimitBucket) -> PageKey { [.int(bucket.blockedTotal), .text(bucket.key)] }
 
+    /// Bucket keys that start with `prefix`, in order.
+    public func keys(startingWith prefix: String, limit: Int = 20) async throws -> [String] {
+        try await database.read { db in
+            try String.fetchAll(db, sql: "SELECT key FROM rate_limit_buckets WHERE key >= ? AND key < ? ORDER BY key LIMIT ?",
+                                arguments: PrefixRange.arguments(prefix, limit: limit))
+        }
+    }
+
     public func bucket(key: String) async throws -> RateLimitBucket? {
         try await database.read { db in
             try RateLimitBucket.fetchOne(db, sql: "SELECT * FROM rate_limit_buckets WHERE key = ?", arguments: [key])

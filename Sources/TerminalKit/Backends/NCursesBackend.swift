@@ -51,7 +51,7 @@ public final class NCursesBackend: Backend {
         if has_colors() && !noColor {
             start_color()
             use_default_colors()
-            colorDepth = ColorDepth.detect(terminfoColors: Int(gh_colors()), colorTerm: environment["COLORTERM"], noColor: false)
+            colorDepth = ColorDepth.detect(terminfoColors: Int(gh_colors()), noColor: false)
         } else {
             colorDepth = .none
         }

@@ -12,10 +12,10 @@ public enum ColorDepth: Int, Sendable, Comparable, CaseIterable {
     public static func < (lhs: ColorDepth, rhs: ColorDepth) -> Bool { lhs.rawValue < rhs.rawValue }
 
     /// What a terminal offers: `terminfoColors` is the `colors` capability (`COLORS` in curses),
-    /// `colorTerm` the `COLORTERM` variable, `noColor` whether `NO_COLOR` is set and not empty
-    /// (https://no-color.org). Truecolor needs both: COLORTERM says the emulator can, and the
-    /// terminfo entry can say it (a `*-direct` entry); curses cannot send 24-bit colour otherwise.
-    public static func detect(terminfoColors: Int, colorTerm: String?, noColor: Bool) -> ColorDepth {
+    /// `noColor` whether `NO_COLOR` is set and not empty (https://no-color.org). Truecolor needs
+    /// a terminfo entry that can say it (a `*-direct` entry, chosen when COLORTERM announces the
+    /// emulator can: `announcesTrueColor`); curses cannot send 24-bit colour otherwise.
+    public static func detect(terminfoColors: Int, noColor: Bool) -> ColorDepth {
         if noColor || terminfoColors < 8 { return .none }
         if terminfoColors >= 16_777_216 { return .trueColor }
         if terminfoColors >= 256 { return .indexed256 }

@@ -29,10 +29,13 @@ public struct Form: Sendable, Equatable {
     public var fields: [FormField]
     public var focus = 0
     public var error: String?
+    /// What Enter does, as the footer names it ("start", "save").
+    public var submitLabel: String
 
-    public init(title: String, fields: [FormField]) {
+    public init(title: String, fields: [FormField], submitLabel: String = "submit") {
         self.title = title
         self.fields = fields
+        self.submitLabel = submitLabel
     }
 
     public subscript(name: String) -> String? {
@@ -65,7 +68,7 @@ public struct Form: Sendable, Equatable {
                        errorStyle: Style = Style(attributes: [.bold])) {
         let labelWidth = (fields.map { DisplayWidth.of($0.label) }.max() ?? 8) + 2
         let hintWidth = fields.map { DisplayWidth.of($0.hint) }.max() ?? 0
-        let footer = "tab next field · ←/→ change a choice · enter start · esc cancel"
+        let footer = "tab next field · ←/→ change a choice · enter \(submitLabel) · esc cancel"
         let width = min(area.width - 2, max(DisplayWidth.of(footer) + 4, labelWidth + 30 + hintWidth + 6))
         let height = min(area.height, fields.count + 6)
         let frame = area.centered(width: width, height: height)
