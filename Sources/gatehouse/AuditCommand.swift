@@ -14,9 +14,14 @@ struct AuditCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Print the newest audit events; --follow keeps printing new ones.")
         @OptionGroup var database: DatabaseArguments
         @OptionGroup var output: OutputOptions
-        @Option(help: "How many of the newest events to print first.") var limit = 20
+        @Option(parsing: .unconditional, help: "How many of the newest events to print first.") var limit = 20
         @Flag(name: [.short, .long], help: "Keep running and print events as they are committed (Ctrl-C stops).") var follow = false
-        @Option(help: "With --follow: seconds between polls.") var interval = 0.5
+        @Option(parsing: .unconditional, help: "With --follow: seconds between polls.") var interval = 0.5
+
+        func validate() throws {
+            try require(limit, in: 0...100_000, "--limit")
+            try require(interval, in: 0.05...3600, "--interval", " seconds")
+        }
 
         func run() async throws {
             let gatehouse = try database.open(readOnly: true)
@@ -24,7 +29,7 @@ struct AuditCommand: AsyncParsableCommand {
             // With --follow and --json, one JSON object per line (JSON Lines) so a pipe can read it live.
             if output.json && !follow { return try printJSON(["events": initial.map(AuditEventJSON.init)]) }
             var last = initial.last?.seq ?? 0
-            if !follow && initial.isEmpty { return print("no audit events") }
+            if !follow && initial.isEmpty { return say("no audit events") }
             emit(initial)
             guard follow else { return }
             if initial.isEmpty, let newest = try await gatehouse.audit.tail(limit: 1).last { last = newest.seq }
@@ -39,14 +44,11 @@ struct AuditCommand: AsyncParsableCommand {
         private func emit(_ events: [AuditEvent]) {
             guard !events.isEmpty else { return }
             if output.json {
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-                encoder.dateEncodingStrategy = .iso8601
                 for event in events {
-                    if let data = try? encoder.encode(AuditEventJSON(event)) { print(String(decoding: data, as: UTF8.self)) }
+                    if let line = try? jsonText(AuditEventJSON(event), pretty: false) { print(line) }
                 }
             } else {
-                for event in events { print(AuditCommand.line(event)) }
+                for event in events { say(AuditCommand.line(event), oneLine: true) }
             }
             fflush(nil)  // flush every stream: `stdout` is a global Swift 6 will not touch
         }
@@ -82,7 +84,7 @@ struct AuditCommand: AsyncParsableCommand {
             if output.json {
                 try printJSON(result)
             } else if result.isIntact {
-                print("audit log intact: \(result.checked) events verified")
+                say("audit log intact: \(result.checked) events verified")
             }
             if let seq = result.firstBrokenSeq {
                 throw CLIError.failed("audit log broken at seq \(seq): \(result.problem ?? "mismatch") (\(result.checked) events before it verified)")

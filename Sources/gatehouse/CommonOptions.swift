@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import GatehouseCore
+import TerminalKit
 
 /// `--db PATH`, shared by every command.
 struct DatabaseArguments: ParsableArguments {
@@ -20,6 +21,14 @@ struct DatabaseArguments: ParsableArguments {
     }
 }
 
+/// Numeric options take negative numbers (`--priority -5`, parsed unconditionally) and are then
+/// held to their range here, with the option's name in the message (exit 2).
+func require<Number: Comparable>(_ value: Number, in range: ClosedRange<Number>, _ option: String, _ unit: String = "") throws {
+    guard range.contains(value) else {
+        throw ValidationError("\(option) must be between \(range.lowerBound) and \(range.upperBound)\(unit); got \(value)")
+    }
+}
+
 /// `--json`, shared by every listing.
 struct OutputOptions: ParsableArguments {
     @Flag(name: .long, help: "Print one JSON document with stable field names instead of a table.")
@@ -36,7 +45,7 @@ struct ConfirmationOptions: ParsableArguments {
     func confirm(_ question: String, action: String) throws {
         if yes { return }
         guard isatty(STDIN_FILENO) == 1 else { throw CLIError.refusedWithoutTerminal(action) }
-        FileHandle.standardError.write(Data("\(question) [y/N] ".utf8))
+        FileHandle.standardError.write(Data("\(TerminalText.neutralised(question)) [y/N] ".utf8))
         guard let answer = readLine()?.trimmingCharacters(in: .whitespaces).lowercased(),
               answer == "y" || answer == "yes" else { throw CLIError.cancelled }
     }

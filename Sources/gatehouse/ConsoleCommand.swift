@@ -11,7 +11,7 @@ struct ConsoleCommand: AsyncParsableCommand {
         discussion: "Press ? inside for the keys. The console reads the database file directly, so it works while the server is down.")
     @OptionGroup var database: DatabaseArguments
     @Flag(help: "Open the database read-only and offer no actions.") var readOnly = false
-    @Option(help: "Seconds between checks for changes (at least 0.1; default 0.25 or config.toml's refresh).") var refresh: Double?
+    @Option(parsing: .unconditional, help: "Seconds between checks for changes (at least 0.1; default 0.25 or config.toml's refresh).") var refresh: Double?
     @Flag(help: "Enable the mouse (off by default so text selection over SSH keeps working).") var mouse = false
     @Option(help: ArgumentHelp("Theme: dark, light, high-contrast, monochrome, a file in ~/.config/gatehouse/themes, or a path.", valueName: "name"))
     var theme: String?
@@ -27,7 +27,7 @@ struct ConsoleCommand: AsyncParsableCommand {
         let configDirectory = ThemeCatalog.defaultConfigDirectory()
         let themes = ThemeCatalog(configDirectory: configDirectory)
         if listThemes {
-            for name in themes.names() { print(name) }
+            for name in themes.names() { say(name, oneLine: true) }
             return
         }
         // A config file that cannot be used must not keep an operator out in an emergency: the

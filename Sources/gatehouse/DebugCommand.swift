@@ -17,7 +17,9 @@ struct DebugCommand: AsyncParsableCommand {
         @OptionGroup var database: DatabaseArguments
         @Option var key = "hammer"
         @Option var rate = "50/hour"
-        @Option var attempts = 100
+        @Option(parsing: .unconditional) var attempts = 100
+
+        func validate() throws { try require(attempts, in: 0...10_000_000, "--attempts") }
 
         func run() async throws {
             let gatehouse = try database.open()
@@ -26,7 +28,7 @@ struct DebugCommand: AsyncParsableCommand {
             for _ in 0..<attempts where try gatehouse.rateLimits.checkNow(policy, key: key).allowed {
                 allowed += 1
             }
-            print(allowed)
+            say(String(allowed))
         }
     }
 
@@ -34,8 +36,10 @@ struct DebugCommand: AsyncParsableCommand {
     struct LoginChurn: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "login-churn")
         @OptionGroup var database: DatabaseArguments
-        @Option var count = 50
+        @Option(parsing: .unconditional) var count = 50
         @Option var email = "churn@example.com"
+
+        func validate() throws { try require(count, in: 0...10_000_000, "--count") }
 
         func run() async throws {
             var configuration = GatehouseConfiguration()
@@ -50,7 +54,7 @@ struct DebugCommand: AsyncParsableCommand {
                 let login = try await gatehouse.magicLinks.verifyMagicLink(token: link.token.value, kind: .api, context: context)
                 guard case .tokens(let pair) = login.credential else { throw CLIError.failed("expected tokens") }
                 _ = try await gatehouse.refreshTokens.refresh(pair.refreshToken.value, context: context)
-                print(login.session.handle)
+                say(login.session.handle)
             }
         }
     }

@@ -19,7 +19,7 @@ struct DemoCommand: AsyncParsableCommand {
             console stops everything and says where the database is.
             """)
     @Option(help: ArgumentHelp("The database (default: a fresh one in a temporary directory).", valueName: "path")) var db: String?
-    @Option(help: "Requests per second the simulated clients send together.") var rate = 20.0
+    @Option(parsing: .unconditional, help: "Requests per second the simulated clients send together.") var rate = 20.0
     @Flag(help: "No console: print a line a second with counts; stop with Ctrl-C.") var headless = false
     @Option(help: ArgumentHelp("The console's theme.", valueName: "name")) var theme: String?
 

@@ -33,6 +33,6 @@ struct ExplainCommand: AsyncParsableCommand {
         let gatehouse = try database.open(readOnly: true)
         let explanation = try await CLIError.wrap(gatehouse) { try await gatehouse.forensics.explain(subject) }
         if output.json { return try printJSON(explanation) }
-        for line in ExplanationText.lines(explanation) { print(line.text) }
+        for line in ExplanationText.lines(explanation) { say(line.text, oneLine: true) }
     }
 }

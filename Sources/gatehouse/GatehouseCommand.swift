@@ -33,33 +33,30 @@ struct GatehouseCommand: AsyncParsableCommand {
 
     /// Prints what went wrong and returns the exit code.
     private static func report(_ error: any Error) -> Int32 {
-        func printError(_ message: String) {
-            FileHandle.standardError.write(Data("gatehouse: \(message)\n".utf8))
-        }
         switch error {
         case let error as CLIError:
-            printError(error.description)
+            sayError(error.description)
             return error.exitCode
         case let error as RateLimitPolicyError:
-            printError(error.description)
+            sayError(error.description)
             return 2
         case let error as AuthError:
-            printError(error.description)
+            sayError(error.description)
             return 1
         case let error as DatabaseOpenError:
-            printError(error.description)
+            sayError(error.description)
             return 1
         case let error as JobError:
-            printError(error.description)
+            sayError(error.description)
             switch error {
             case .unknownKind, .invalidArguments: return 2
             case .notFound, .wrongState: return 1
             }
         case let error as ConfigFileError:
-            printError(error.description)
+            sayError(error.description)
             return 2
         case let error as TerminalError:
-            printError(error.description)
+            sayError(error.description)
             return 1
         case let error as ExitCode:
             return error.rawValue
@@ -70,7 +67,8 @@ struct GatehouseCommand: AsyncParsableCommand {
                 print(message)
                 return 0
             }
-            FileHandle.standardError.write(Data("\(message)\n".utf8))
+            // ArgumentParser quotes what was typed ("The value '…' is invalid"): neutralise it too.
+            FileHandle.standardError.write(Data("\(TerminalText.neutralised(message, multiline: true))\n".utf8))
             // ArgumentParser reports usage errors as EX_USAGE (64); we promise 2.
             return code == .validationFailure ? 2 : 1
         }

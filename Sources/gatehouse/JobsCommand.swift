@@ -29,9 +29,9 @@ struct JobsCommand: AsyncParsableCommand {
         @Option(help: "audit-report: only this actor (type or type:id).") var actor: String?
         @Option(help: "audit-report: only this target (type or type:id).") var target: String?
         @Option(help: "audit-report: only this outcome (success, failure, denied).") var outcome: String?
-        @Option(help: "Higher runs first.") var priority = 0
+        @Option(parsing: .unconditional, help: "Higher runs first.") var priority = 0
         @Option(help: "At most one waiting or running job per key; a second start returns the first job.") var uniqueKey: String?
-        @Option(help: "Attempts before the job fails.") var maxAttempts = 5
+        @Option(parsing: .unconditional, help: "Attempts before the job fails.") var maxAttempts = 5
 
         func run() async throws {
             var arguments: [String: String] = [:]
@@ -45,7 +45,7 @@ struct JobsCommand: AsyncParsableCommand {
                                                             maxAttempts: maxAttempts), by: currentOperator())
             }
             if output.json { return try printJSON(["id": enqueued.job.id]) }
-            print(enqueued.deduplicated ? "\(enqueued.job.id) (already \(enqueued.job.state.rawValue) with this unique key)" : "\(enqueued.job.id)")
+            say(enqueued.deduplicated ? "\(enqueued.job.id) (already \(enqueued.job.state.rawValue) with this unique key)" : "\(enqueued.job.id)")
         }
     }
 
@@ -54,7 +54,10 @@ struct JobsCommand: AsyncParsableCommand {
         @OptionGroup var database: DatabaseArguments
         @OptionGroup var output: OutputOptions
         @Option(help: "Only jobs in this state: queued, running, succeeded, failed, cancelled.") var state: Job.State?
-        @Option(help: "At most this many rows.") var limit = 50
+        @Option(parsing: .unconditional, help: "At most this many rows.") var limit = 50
+        @Flag(help: "Print notes and errors whole instead of cut to 50 columns.") var wide = false
+
+        func validate() throws { try require(limit, in: 1...100_000, "--limit") }
 
         func run() async throws {
             let gatehouse = try database.open(readOnly: true)
@@ -67,7 +70,7 @@ struct JobsCommand: AsyncParsableCommand {
                           "\(job.progress)%", "\(job.attempts)/\(job.maxAttempts)", job.leaseOwner ?? "-",
                           job.state == .running ? job.heartbeatAt.map { TimeText.age($0, now: now) } ?? "-" : "-",
                           TimeText.relative(job.createdAt, now: now),
-                          String((job.lastError ?? job.progressNote ?? "").prefix(50)))
+                          TextTable.clip(job.lastError ?? job.progressNote ?? "", to: 50, wide: wide))
             }
             table.print(emptyMessage: "no jobs")
         }
@@ -86,7 +89,7 @@ struct JobsCommand: AsyncParsableCommand {
             }
             if output.json { return try printJSON(JobJSON(job, outputs: outputs)) }
             let now = gatehouse.clock.now()
-            let lines: [(String, String)] = [
+            sayFields([
                 ("id", String(job.id)), ("kind", job.kind),
                 ("arguments", job.arguments.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")),
                 ("state", job.state.rawValue + (job.cancelRequested && job.state == .running ? " (cancel requested)" : "")),
@@ -96,10 +99,9 @@ struct JobsCommand: AsyncParsableCommand {
                 ("run at", TimeText.relative(job.runAt, now: now)),
                 ("worker", job.leaseOwner.map { "\($0), heartbeat \(job.heartbeatAt.map { TimeText.age($0, now: now) } ?? "-")" } ?? "-"),
                 ("last error", job.lastError ?? "-"),
-            ]
-            for (label, value) in lines { print(label.padding(toLength: 14, withPad: " ", startingAt: 0) + value) }
+            ])
             guard !outputs.isEmpty else { return }
-            print("\nDOCUMENTS")
+            say("\nDOCUMENTS")
             var table = TextTable("NAME", "SIZE", "SHA-256", "PATH")
             for output in outputs { table.add(output.name, String(output.size), output.sha256, output.path) }
             table.print(emptyMessage: "none")
@@ -114,7 +116,7 @@ struct JobsCommand: AsyncParsableCommand {
         func run() async throws {
             let gatehouse = try database.open()
             let job = try await CLIError.wrap(gatehouse) { try await gatehouse.jobs.cancel(id: id, by: currentOperator()) }
-            print(job.state == .cancelled ? "job \(id) cancelled" : "job \(id) asked to stop; it ends at its next checkpoint")
+            say(job.state == .cancelled ? "job \(id) cancelled" : "job \(id) asked to stop; it ends at its next checkpoint")
         }
     }
 
@@ -126,7 +128,7 @@ struct JobsCommand: AsyncParsableCommand {
         func run() async throws {
             let gatehouse = try database.open()
             _ = try await CLIError.wrap(gatehouse) { try await gatehouse.jobs.retry(id: id, by: currentOperator()) }
-            print("job \(id) queued again")
+            say("job \(id) queued again")
         }
     }
 }

@@ -16,7 +16,9 @@ struct LimitsCommand: AsyncParsableCommand {
         @OptionGroup var output: OutputOptions
         @Option(help: "Order: blocked, recent or key.") var sort: RateLimitBucketOrder = .blocked
         @Option(help: "Only buckets of this policy (refresh, verify, magic-link-email, magic-link-ip, …).") var policy: String?
-        @Option(help: "At most this many rows.") var limit = 50
+        @Option(parsing: .unconditional, help: "At most this many rows.") var limit = 50
+
+        func validate() throws { try require(limit, in: 1...100_000, "--limit") }
 
         func run() async throws {
             let gatehouse = try database.open(readOnly: true)
@@ -47,7 +49,7 @@ struct LimitsCommand: AsyncParsableCommand {
                 try confirmation.confirm("Reset rate-limit bucket \(key)?", action: "reset a bucket")
                 try await gatehouse.rateLimits.reset(key: key, by: currentOperator())
             }
-            print("reset \(key)")
+            say("reset \(key)", oneLine: true)
         }
     }
 }

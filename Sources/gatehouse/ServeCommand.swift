@@ -16,7 +16,7 @@ struct ServeCommand: AsyncParsableCommand {
     @OptionGroup var database: DatabaseArguments
 
     @Option(help: "Address to listen on.") var host: String?
-    @Option(help: "Port to listen on; 0 picks a free one (printed at start).") var port: Int?
+    @Option(parsing: .unconditional, help: "Port to listen on; 0 picks a free one (printed at start).") var port: Int?
     @Option(help: ArgumentHelp("A TOML file with [server] and [rate_limits] tables.", valueName: "file")) var config: String?
     @Flag(help: "Development mode: the magic-link response also carries the token (dev_token).") var dev = false
     @Flag(help: "Leave Secure off the session cookie (plain-HTTP development only).") var insecureCookies = false
@@ -29,7 +29,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("rate-limit"), help: ArgumentHelp("Override a policy, e.g. refresh=100/minute (repeatable).",
                                                                 valueName: "name=rate"))
     var rateLimits: [String] = []
-    @Option(help: "Document-job slots inside the server; 0 leaves jobs to `gatehouse worker`.") var workers = 1
+    @Option(parsing: .unconditional, help: "Document-job slots inside the server; 0 leaves jobs to `gatehouse worker`.") var workers = 1
     @Option(help: ArgumentHelp("Where documents go (default: <db>-documents beside the database).", valueName: "path"))
     var dataDir: String?
     @Option(help: ArgumentHelp("trace, debug, info, notice, warning, error or critical.", valueName: "level"))

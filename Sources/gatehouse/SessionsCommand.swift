@@ -16,7 +16,10 @@ struct SessionsCommand: AsyncParsableCommand {
         @OptionGroup var output: OutputOptions
         @Option(help: "Only this user's sessions.") var user: String?
         @Option(help: "Only sessions in this state: active, expired, revoked, logged_out.") var state: Session.State?
-        @Option(help: "At most this many rows.") var limit = 50
+        @Option(parsing: .unconditional, help: "At most this many rows.") var limit = 50
+        @Flag(help: "Print user agents whole instead of cut to 40 columns.") var wide = false
+
+        func validate() throws { try require(limit, in: 1...100_000, "--limit") }
 
         func run() async throws {
             let gatehouse = try database.open(readOnly: true)
@@ -32,7 +35,7 @@ struct SessionsCommand: AsyncParsableCommand {
                 table.add(s.handle, row.email, s.kind.rawValue, state.rawValue,
                           TimeText.relative(s.createdAt, now: now), TimeText.relative(s.lastSeenAt, now: now),
                           state == .active ? TimeText.relative(s.expiresAt, now: now) : "-",
-                          s.ip ?? "-", String(row.familySize), String((s.userAgent ?? "-").prefix(40)))
+                          s.ip ?? "-", String(row.familySize), TextTable.clip(s.userAgent ?? "-", to: 40, wide: wide))
             }
             table.print(emptyMessage: "no sessions")
         }
@@ -61,7 +64,7 @@ struct SessionsCommand: AsyncParsableCommand {
                                                        audit: events.map(AuditEventJSON.init)))
             }
             let s = summary.session
-            let lines: [(String, String)] = [
+            sayFields([
                 ("handle", s.handle), ("user", summary.email), ("kind", s.kind.rawValue),
                 ("state", s.effectiveState(at: now).rawValue + (s.endReason.map { " (\($0))" } ?? "")),
                 ("ended by", s.endedBy ?? "-"), ("created", Self.timestamp(s.createdAt, now: now)),
@@ -69,11 +72,10 @@ struct SessionsCommand: AsyncParsableCommand {
                 ("idle expiry", Self.timestamp(s.idleExpiresAt, now: now)),
                 ("absolute expiry", Self.timestamp(s.absoluteExpiresAt, now: now)),
                 ("ip", s.ip ?? "-"), ("user agent", s.userAgent ?? "-"), ("refresh family", s.refreshFamily ?? "-"),
-            ]
-            for (label, value) in lines { print(label.padding(toLength: 16, withPad: " ", startingAt: 0) + value) }
-            print("\nREFRESH TOKENS")
+            ])
+            say("\nREFRESH TOKENS")
             TokensCommand.table(tokens, now: now).print(emptyMessage: "none")
-            print("\nAUDIT TRAIL")
+            say("\nAUDIT TRAIL")
             AuditCommand.table(events).print(emptyMessage: "none")
         }
 
@@ -120,7 +122,7 @@ struct SessionsCommand: AsyncParsableCommand {
                 }
             }
             if output.json { return try printJSON(["revoked": revoked]) }
-            print(revoked.isEmpty ? "nothing to revoke: already ended" : "revoked \(revoked.joined(separator: ", "))")
+            say(revoked.isEmpty ? "nothing to revoke: already ended" : "revoked \(revoked.joined(separator: ", "))", oneLine: true)
         }
     }
 }

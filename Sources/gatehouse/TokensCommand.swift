@@ -18,7 +18,9 @@ struct TokensCommand: AsyncParsableCommand {
         @Option(help: "Only this family (fam_…).") var family: String?
         @Option(help: "Only this user's tokens.") var user: String?
         @Option(help: "Only tokens in this state: active, used, revoked, reused.") var state: RefreshToken.State?
-        @Option(help: "At most this many rows.") var limit = 50
+        @Option(parsing: .unconditional, help: "At most this many rows.") var limit = 50
+
+        func validate() throws { try require(limit, in: 1...100_000, "--limit") }
 
         func run() async throws {
             let gatehouse = try database.open(readOnly: true)
@@ -93,7 +95,7 @@ struct TokensCommand: AsyncParsableCommand {
                 return ["user": user, "result": "revoked \(handles.count) session(s)"]
             }
             if output.json { return try printJSON(result) }
-            print(result.filter { $0.key != "result" }.map { "\($0.key) \($0.value)" }.joined() + ": " + (result["result"] ?? ""))
+            say(result.filter { $0.key != "result" }.map { "\($0.key) \($0.value)" }.joined() + ": " + (result["result"] ?? ""))
         }
     }
 }

@@ -12,15 +12,20 @@ struct WorkerCommand: AsyncParsableCommand {
             the queue, then exits 0. Run as many workers, in as many processes, as you like: a job is claimed by one.
             """)
     @OptionGroup var database: DatabaseArguments
-    @Option(help: "Jobs run at the same time.") var concurrency = 2
-    @Option(help: "Seconds without a heartbeat after which another worker takes the job over.") var lease: Double = 30
-    @Option(help: "Seconds between looks for new work when idle.") var poll: Double = 0.5
+    @Option(parsing: .unconditional, help: "Jobs run at the same time.") var concurrency = 2
+    @Option(parsing: .unconditional, help: "Seconds without a heartbeat after which another worker takes the job over.") var lease: Double = 30
+    @Option(parsing: .unconditional, help: "Seconds between looks for new work when idle.") var poll: Double = 0.5
     @Option(help: ArgumentHelp("Where documents go (default: <db>-documents beside the database).", valueName: "path"))
     var dataDir: String?
     @Flag(help: "Run the jobs that are ready, then exit (for scripts and cron).") var untilIdle = false
 
+    func validate() throws {
+        try require(concurrency, in: 1...64, "--concurrency")
+        try require(lease, in: 1...86_400, "--lease", " seconds")
+        try require(poll, in: 0.01...3600, "--poll", " seconds")
+    }
+
     func run() async throws {
-        guard (1...64).contains(concurrency) else { throw CLIError.usage("--concurrency must be 1–64") }
         let gatehouse = try database.open()
         let worker = JobWorker(gatehouse: gatehouse, options: .init(
             concurrency: concurrency, lease: lease, pollInterval: poll,

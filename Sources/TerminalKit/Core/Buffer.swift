@@ -36,14 +36,21 @@ public struct Buffer: Sendable, Equatable {
     func contains(_ x: Int, _ y: Int) -> Bool { x >= 0 && y >= 0 && x < size.width && y < size.height }
 
     /// Writes `text` from (x, y), clipped to `maxWidth` columns and the buffer's edge. A wide
-    /// grapheme that would straddle the limit is replaced by a space rather than split.
-    /// Returns the number of columns written.
+    /// grapheme that would straddle the limit is replaced by a space rather than split. Control and
+    /// bidi characters are drawn as `TerminalText`'s visible escapes: nothing put here can move
+    /// the cursor, retitle the terminal or reorder the line. Returns the number of columns written.
     @discardableResult
     public mutating func put(_ text: String, x: Int, y: Int, style: Style = .plain, maxWidth: Int? = nil) -> Int {
         guard y >= 0, y < size.height else { return 0 }
         let limit = min(size.width, x + (maxWidth ?? size.width))
         var column = x
         for character in text {
+            // A control or bidi character is drawn as its visible escape, never sent.
+            if let escape = TerminalText.escape(character) {
+                column += put(escape, x: column, y: y, style: style, maxWidth: limit - column)
+                if column >= limit { break }
+                continue
+            }
             let width = DisplayWidth.of(character)
             if width == 0 { continue }
             if column + width > limit {

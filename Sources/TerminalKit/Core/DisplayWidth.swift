@@ -1,8 +1,12 @@
 import CNCursesW
 import Foundation
 
-/// How many terminal columns text takes, from the C library's `wcwidth`, so that CJK and emoji
-/// take two columns and combining marks none, exactly as the terminal will draw them.
+/// How many terminal columns text takes once drawn, by grapheme cluster: wide East Asian
+/// characters and emoji (with their modifiers, joiners and variation selectors) two, combining
+/// marks none, from the C library's `wcwidth` (Unicode's East Asian Width, UAX #11, and UTS #51
+/// for emoji presentation). A character `TerminalText` neutralises takes the width of its
+/// visible escape, since that is what is drawn. The console's buffer and the CLI's tables both
+/// measure with this, so their columns line up the same way.
 public enum DisplayWidth {
     /// `wcwidth` answers by the locale's character type; a C or POSIX locale would call every
     /// non-ASCII character unprintable. Ensure a UTF-8 LC_CTYPE once.
@@ -15,13 +19,17 @@ public enum DisplayWidth {
     }()
 
     /// Columns of one grapheme cluster: the width of its first scalar, widened to 2 for emoji
-    /// presentation sequences; 0 for control characters (they are never drawn).
+    /// presentation (U+FE0F) and flag (regional-indicator pair) sequences; an unsafe control or
+    /// format character counts as its escape (`\x1B` is 4).
     public static func of(_ character: Character) -> Int {
-        _ = localeReady
+        // Printable ASCII alone (not the start of a keycap sequence such as 1️⃣): by far the most common.
+        if let ascii = character.asciiValue, ascii >= 0x20 && ascii < 0x7f { return 1 }
         guard let first = character.unicodeScalars.first else { return 0 }
-        if first.value < 0x20 || (0x7f..<0xa0).contains(first.value) { return 0 }
-        if first.isASCII { return 1 }
-        if character.unicodeScalars.contains(where: { $0.value == 0xFE0F }) { return 2 }
+        if let escape = TerminalText.escape(character) { return escape.utf8.count }
+        _ = localeReady
+        let scalars = character.unicodeScalars
+        if scalars.contains(where: { $0.value == 0xFE0F }) { return 2 }
+        if (0x1F1E6...0x1F1FF).contains(first.value), scalars.count > 1 { return 2 }
         let width = Int(gh_wcwidth(wchar_t(bitPattern: first.value)))
         return width < 0 ? 1 : width
     }
