@@ -1,23 +1,59 @@
 import ArgumentParser
 import Foundation
 import GatehouseCore
+import TerminalKit
 
 struct InitCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "init",
-        abstract: "Create the database (mode 0600) or bring its schema up to date, and make the signing key.")
+        abstract: "Create the database (mode 0600) or bring its schema up to date, and make the signing key.",
+        discussion: """
+            Bringing the schema up to date normalises stored email addresses (Unicode NFC, case folding, the domain \
+            mapped as UTS #46). Two users that become one address are never merged: init lists them at every run, \
+            with what to do.
+            """)
     @OptionGroup var database: DatabaseArguments
     @OptionGroup var output: OutputOptions
 
     func run() async throws {
         let existed = FileManager.default.fileExists(atPath: database.path)
         let gatehouse = try database.open(create: true)
-        let kid = try await CLIError.wrap(gatehouse) { try await gatehouse.accessTokens.keyID() }
+        let (kid, conflicts) = try await CLIError.wrap(gatehouse) {
+            (try await gatehouse.accessTokens.keyID(), try await gatehouse.emailConflicts())
+        }
         let pragmas = try gatehouse.database.pragmas()
         if output.json {
-            return try printJSON(["path": database.path, "created": existed ? "false" : "true", "signing_key": kid,
-                                  "journal_mode": pragmas["journal_mode"] ?? "", "synchronous": pragmas["synchronous"] ?? ""])
+            return try printJSON(InitJSON(path: database.path, created: !existed, signing_key: kid,
+                                          journal_mode: pragmas["journal_mode"] ?? "", synchronous: pragmas["synchronous"] ?? "",
+                                          email_conflicts: conflicts.map(EmailConflictJSON.init)))
         }
-        print("\(existed ? "opened" : "created") \(database.path) (journal_mode=\(pragmas["journal_mode"] ?? "?"), signing key \(kid))")
+        say("\(existed ? "opened" : "created") \(database.path) (journal_mode=\(pragmas["journal_mode"] ?? "?"), signing key \(kid))")
+        if !conflicts.isEmpty { FileHandle.standardError.write(Data(TerminalText.neutralised(Self.report(conflicts), multiline: true).utf8)) }
+    }
+
+    /// What an operator reads about users whose addresses became one: who, which spelling, what
+    /// is left on the account logins no longer reach, and the commands that deal with it.
+    static func report(_ conflicts: [EmailConflict]) -> String {
+        var text = "gatehouse: \(conflicts.count) user(s) have an address that, normalised, is another user's; nothing was merged:\n"
+        for conflict in conflicts {
+            let kept = conflict.keptUserId.map { "user \($0)" } ?? "no user"
+            text += "  user \(conflict.userId), stored as \(spelled(conflict.storedEmail)), is \(conflict.normalizedEmail) like \(kept)"
+            text += " (\(conflict.activeSessions.count) active session(s), \(conflict.credits) credits)\n"
+        }
+        text += """
+            Logins with either spelling now reach the user that has the normalised address; the users listed above can no \
+            longer log in. Their active sessions keep working until they end: to end them now, run
+            """
+        let handles = conflicts.flatMap(\.activeSessions)
+        text += handles.isEmpty ? " nothing (none is active).\n" : "\n    gatehouse sessions revoke \(handles.joined(separator: " ")) --yes\n"
+        if conflicts.contains(where: { $0.credits != 0 }) {
+            text += "Credits stay on the user that has them; move them by hand if they belong to the other account.\n"
+        }
+        return text
+    }
+
+    /// The address with every non-ASCII scalar spelled out, so that two spellings that look alike can be told apart.
+    static func spelled(_ email: String) -> String {
+        email.unicodeScalars.map { $0.isASCII ? String($0) : "\\u{\(String($0.value, radix: 16, uppercase: true))}" }.joined()
     }
 }

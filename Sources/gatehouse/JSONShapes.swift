@@ -179,3 +179,30 @@ struct JobJSON: Encodable {
         self.outputs = outputs
     }
 }
+
+struct InitJSON: Encodable {
+    var path: String
+    var created: Bool
+    var signing_key: String
+    var journal_mode: String
+    var synchronous: String
+    var email_conflicts: [EmailConflictJSON]
+}
+
+struct EmailConflictJSON: Encodable {
+    var user_id: Int64
+    var stored_email: String
+    var normalized_email: String
+    var kept_user_id: Int64?
+    var active_sessions: [String]
+    var credits: Int64
+
+    init(_ conflict: EmailConflict) {
+        user_id = conflict.userId
+        stored_email = conflict.storedEmail
+        normalized_email = conflict.normalizedEmail
+        kept_user_id = conflict.keptUserId
+        active_sessions = conflict.activeSessions
+        credits = conflict.credits
+    }
+}

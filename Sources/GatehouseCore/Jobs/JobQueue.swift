@@ -30,7 +30,9 @@ public final class JobQueue: Sendable {
     }
 
     public func enqueue(_ request: JobRequest, by actor: Actor, context: ClientContext = .none) async throws -> Enqueued {
-        try DocumentKinds.validate(kind: request.kind, arguments: request.arguments)
+        var validated = request
+        validated.arguments = try DocumentKinds.validated(kind: request.kind, arguments: request.arguments)
+        let request = validated
         guard (1...100).contains(request.maxAttempts) else { throw JobError.invalidArguments("max attempts must be 1–100") }
         let now = clock.now()
         let arguments = CanonicalJSON.object(request.arguments)

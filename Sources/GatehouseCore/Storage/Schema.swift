@@ -11,6 +11,7 @@ enum Schema {
         migrator.registerMigration("v1-foundation", migrate: createFoundation)
         migrator.registerMigration("v2-payments", migrate: createPayments)
         migrator.registerMigration("v3-jobs", migrate: createJobs)
+        migrator.registerMigration("v4-normalised-emails", migrate: normaliseStoredEmails)
         return migrator
     }
 

@@ -49,26 +49,3 @@ public struct User: Sendable, Equatable, Codable, FetchableRecord {
         return user
     }
 }
-
-/// Email addresses as Gatehouse accepts them: trimmed, lowercased, one `@`, a dotted domain.
-///
-/// Deliberately simpler than RFC 5322: magic links go to addresses people type, and a quoted
-/// local part with spaces is far more likely a mistake than a real mailbox.
-public enum EmailAddress {
-    public static func normalize(_ raw: String) throws(AuthError) -> String {
-        let email = raw.trimmingCharacters(in: .whitespacesAndNewlines).lowercased()
-        guard email.utf8.count <= 254 else { throw .invalidEmail("longer than 254 characters") }
-        let parts = email.split(separator: "@", omittingEmptySubsequences: false)
-        guard parts.count == 2 else { throw .invalidEmail("needs exactly one @") }
-        let (local, domain) = (parts[0], parts[1])
-        guard !local.isEmpty, local.utf8.count <= 64 else { throw .invalidEmail("the part before @ must be 1–64 characters") }
-        guard domain.contains("."), !domain.hasPrefix("."), !domain.hasSuffix("."), !domain.contains("..") else {
-            throw .invalidEmail("the domain must look like example.com")
-        }
-        let forbidden = CharacterSet.whitespacesAndNewlines.union(.controlCharacters).union(CharacterSet(charactersIn: "<>()[],;:\\\""))
-        guard email.unicodeScalars.allSatisfy({ !forbidden.contains($0) }) else {
-            throw .invalidEmail("contains spaces or characters such as <>()[],;:\\\"")
-        }
-        return email
-    }
-}

@@ -15,11 +15,13 @@ public enum DocumentKinds {
     /// The audit-report filters (all optional): exact match, `action` also `prefix*`.
     public static let auditReportFilters = ["action", "actor", "target", "outcome"]
 
-    static func validate(kind: String, arguments: [String: String]) throws {
+    /// The arguments as the job will store them (a user's address normalised), or `JobError.invalidArguments`.
+    static func validated(kind: String, arguments: [String: String]) throws -> [String: String] {
+        var arguments = arguments
         switch kind {
         case userExport:
             guard let user = arguments["user"] else { throw JobError.invalidArguments("user-export needs a user (an email address)") }
-            do { _ = try EmailAddress.normalize(user) } catch { throw JobError.invalidArguments("user: \(error.description)") }
+            do { arguments["user"] = try EmailAddress.normalize(user) } catch { throw JobError.invalidArguments("user: \(error.description)") }
             try rejectUnknown(arguments, allowed: ["user"])
         case auditReport:
             guard let fromText = arguments["from"], let toText = arguments["to"] else {
@@ -32,6 +34,7 @@ public enum DocumentKinds {
         default:
             throw JobError.unknownKind(kind)
         }
+        return arguments
     }
 
     private static func rejectUnknown(_ arguments: [String: String], allowed: [String]) throws {
