@@ -20,6 +20,9 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.0"),
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+        // The demo's and the tests' HTTP client: cancellation is clean (FoundationNetworking's is not).
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         .target(
@@ -44,8 +47,16 @@ let package = Package(
                 .product(name: "TOMLKit", package: "TOMLKit"),
             ]
         ),
-        // `gatehouse demo`'s traffic: synthetic clients over HTTP (URLSession), never Core directly.
-        .target(name: "GatehouseDemo", dependencies: ["GatehouseCore"]),
+        // `gatehouse demo`'s traffic: synthetic clients over HTTP (async-http-client), never Core directly.
+        .target(
+            name: "GatehouseDemo",
+            dependencies: [
+                "GatehouseCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
         .systemLibrary(name: "CNCursesW", path: "Sources/CNCursesW"),
         .target(name: "TerminalKit", dependencies: ["CNCursesW"]),
         .target(
@@ -77,12 +88,22 @@ let package = Package(
             ],
             path: "Benchmarks/GatehouseBench"
         ),
-        .target(name: "GatehouseTestSupport", path: "Tests/GatehouseTestSupport"),
+        .target(
+            name: "GatehouseTestSupport",
+            dependencies: [
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            path: "Tests/GatehouseTestSupport"
+        ),
         .testTarget(
             name: "GatehouseCoreTests",
             dependencies: [
                 "GatehouseCore",
                 "GatehouseTestSupport",
+                // The CLI's output is checked with the functions it uses (TerminalText, DisplayWidth).
+                "TerminalKit",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]

@@ -44,6 +44,11 @@ public struct TimelineEntry: Sendable, Equatable, Codable {
     public var action: String
     public var text: String
     public var isEvidence: Bool
+
+    enum CodingKeys: String, CodingKey {
+        case at, seq, action, text
+        case isEvidence = "is_evidence"
+    }
 }
 
 /// A session's story: what it is, what happened to it, and why it ended.
@@ -56,6 +61,12 @@ public struct SessionStory: Sendable, Equatable, Codable {
     public var lastSeenAt: Date
     public var verdict: Verdict
     public var timeline: [TimelineEntry]
+
+    enum CodingKeys: String, CodingKey {
+        case handle, email, kind, state, verdict, timeline
+        case createdAt = "created_at"
+        case lastSeenAt = "last_seen_at"
+    }
 }
 
 /// The answer to "why was this user logged out?".
@@ -67,4 +78,9 @@ public struct Explanation: Sendable, Equatable, Codable {
     public var sessions: [SessionStory]
     /// Failed lookups of the credential asked about that belong to no session (never issued).
     public var strayLookups: [TimelineEntry]
+
+    enum CodingKeys: String, CodingKey {
+        case subject, verdict, sessions
+        case strayLookups = "stray_lookups"
+    }
 }
