@@ -39,6 +39,13 @@ static inline mmask_t gh_button_pressed(int button) {
     }
 }
 
+// True when the current terminal can move the cursor to a row and column (terminfo `cup`);
+// without it (TERM=dumb, a printing terminal) curses cannot draw a screen.
+static inline int gh_has_cursor_addressing(void) {
+    const char *cup = tigetstr("cup");
+    return cup != NULL && cup != (const char *)-1;
+}
+
 // Display columns of a character under the current LC_CTYPE.
 static inline int gh_wcwidth(wchar_t c) { return wcwidth(c); }
 

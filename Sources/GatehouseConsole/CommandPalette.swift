@@ -13,13 +13,15 @@ struct CommandPalette: Equatable {
         var aliases: [String] = []
         var argument: Argument
         var help: String
+        /// Changes the database: not offered, and refused, in read-only mode.
+        var changesData = false
     }
 
     static let commands: [Command] = [
         Command(name: "sessions", aliases: ["session", "s"], argument: .email, help: "Sessions pane, filtered by the text"),
         Command(name: "tokens", aliases: ["token", "t"], argument: .email, help: "Tokens pane, narrowed to one user"),
         Command(name: "limits", aliases: ["limit", "l", "buckets"], argument: .bucket, help: "Limits pane, filtered by the text"),
-        Command(name: "reset", argument: .bucket, help: "reset a rate-limit bucket (asks first)"),
+        Command(name: "reset", argument: .bucket, help: "reset a rate-limit bucket (asks first)", changesData: true),
         Command(name: "jobs", aliases: ["job", "j"], argument: .none, help: "Jobs pane, filtered by the text"),
         Command(name: "audit", aliases: ["a"], argument: .none, help: "Audit pane, filtered by the text"),
         Command(name: "theme", argument: .theme, help: "switch the theme"),
@@ -77,9 +79,9 @@ struct CommandPalette: Equatable {
         }
     }
 
-    /// Command names that start with `prefix`.
-    static func commandNames(startingWith prefix: String) -> [String] {
-        commands.map(\.name).filter { $0.hasPrefix(prefix) }
+    /// Command names that start with `prefix`; in read-only mode, none that changes data.
+    static func commandNames(startingWith prefix: String, readOnly: Bool) -> [String] {
+        commands.filter { !(readOnly && $0.changesData) }.map(\.name).filter { $0.hasPrefix(prefix) }
     }
 
     /// Draws the candidates in a box just above `line` (the status line).

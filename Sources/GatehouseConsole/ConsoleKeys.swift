@@ -9,6 +9,14 @@ public enum ConsoleAction: Hashable, Sendable {
     case cancelJob, retryJob, resetBucket, startJob
     case whySession, whyUser
 
+    /// Actions that change the database: none is offered, by any key or command, in read-only mode.
+    var changesData: Bool {
+        switch self {
+        case .revoke, .revokeUser, .revokeFamily, .cancelJob, .retryJob, .resetBucket, .startJob: true
+        default: false
+        }
+    }
+
     /// Every action, in the order the config file documentation lists them.
     static let all: [ConsoleAction] = [
         .quit, .help, .command, .filter, .back, .details, .refresh, .pause, .up, .down, .pageUp, .pageDown, .top, .bottom,
@@ -112,7 +120,8 @@ enum ConsoleKeys {
         bindings += [
             KeyBinding([.enter], .details, details, hint: "details", section: "Views"),
             KeyBinding([.character("/")], .filter, "filter rows (regular expression; !text inverts)", hint: "filter", section: "Views"),
-            KeyBinding([.character(":")], .command, "command line, tab completes: :tokens EMAIL, :reset KEY, :theme NAME, :audit TEXT, :q", hint: "cmd", section: "Views"),
+            KeyBinding([.character(":")], .command, "command line, tab completes: :tokens EMAIL, \(readOnly ? "" : ":reset KEY, "):theme NAME, :audit TEXT, :q",
+                       hint: "cmd", section: "Views"),
             KeyBinding([.character(" ")], .pause, "pause or resume live updates", hint: "pause", section: "Views"),
             KeyBinding([.character("r")], .refresh, "refresh now", section: "Views"),
             KeyBinding([.character("?")], .help, "this help", hint: "help", section: "Views"),

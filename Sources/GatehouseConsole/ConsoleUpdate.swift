@@ -131,6 +131,11 @@ struct ConsoleUpdate {
     }
 
     private func perform(_ action: ConsoleAction, _ model: inout ConsoleModel) -> [ConsoleCommand] {
+        // Read-only offers no action: the key map has none, and a remapped key or a command cannot reach one.
+        if action.changesData && model.readOnly {
+            refuseReadOnly(action.configName, &model)
+            return []
+        }
         switch action {
         case .quit: model.quit = true
         case .help:
@@ -168,6 +173,11 @@ struct ConsoleUpdate {
         case .revoke, .revokeUser, .revokeFamily, .cancelJob, .retryJob, .resetBucket: confirm(action, &model)
         }
         return []
+    }
+
+    /// The status line's answer to any attempt to change data in read-only mode.
+    private func refuseReadOnly(_ what: String, _ model: inout ConsoleModel) {
+        model.message = StatusMessage(text: "read-only: \(what) is not available: this console is read-only", kind: .error)
     }
 
     private func setFilter(_ filter: TextFilter?, _ model: inout ConsoleModel) {
@@ -246,6 +256,10 @@ struct ConsoleUpdate {
                 model.message = StatusMessage(text: "cancelled; nothing was changed", kind: .info)
             case .confirmed:
                 model.overlay = nil
+                if model.readOnly {
+                    refuseReadOnly("that action", &model)
+                    return []
+                }
                 return [data.perform(action)]
             }
             return []
@@ -291,7 +305,7 @@ struct ConsoleUpdate {
     private func complete(_ palette: inout CommandPalette, _ model: inout ConsoleModel) -> [ConsoleCommand] {
         let (argument, prefix) = palette.completing
         switch argument {
-        case nil: palette.offer(CommandPalette.commandNames(startingWith: prefix))
+        case nil: palette.offer(CommandPalette.commandNames(startingWith: prefix, readOnly: model.readOnly))
         case .theme?: palette.offer(model.themes.names().filter { $0.hasPrefix(prefix) })
         case .email?: return [data.complete(.email, prefix: prefix, text: palette.editor.text)]
         case .bucket?: return [data.complete(.bucket, prefix: prefix, text: palette.editor.text)]
@@ -314,6 +328,10 @@ struct ConsoleUpdate {
     private func runCommand(_ text: String, _ model: inout ConsoleModel) -> [ConsoleCommand] {
         let words = text.split(separator: " ").map(String.init)
         guard let name = words.first?.lowercased() else { return [] }
+        if let command = CommandPalette.command(named: name), command.changesData && model.readOnly {
+            refuseReadOnly(":" + command.name, &model)
+            return []
+        }
         switch CommandPalette.command(named: name)?.name {
         case "quit": model.quit = true
         case "help": return perform(.help, &model)

@@ -4,11 +4,14 @@ import Foundation
 /// Why a real terminal could not be used.
 public enum TerminalError: Error, CustomStringConvertible {
     case cannotOpen(term: String)
+    case noCursorAddressing(term: String)
     case notATerminal
 
     public var description: String {
         switch self {
         case .cannotOpen(let term): "cannot use the terminal (TERM=\(term)); try TERM=xterm-256color"
+        case .noCursorAddressing(let term):
+            "TERM=\(term) cannot move the cursor, and the console draws a screen: set TERM to your terminal's type (e.g. TERM=xterm-256color), or use the CLI subcommands"
         case .notATerminal: "standard input/output is not a terminal; the console needs one (use the CLI subcommands in scripts)"
         }
     }
@@ -40,8 +43,14 @@ public final class NCursesBackend: Backend {
               let screen = Self.directColorTerminal(environment: environment).flatMap({ newterm($0, output, input) }) ?? newterm(nil, output, input) else {
             throw TerminalError.cannotOpen(term: environment["TERM"] ?? "(unset)")
         }
-        self.screen = screen
         set_term(screen)
+        // A terminal without cursor addressing is refused like an unknown one, before anything is drawn.
+        guard gh_has_cursor_addressing() != 0 else {
+            endwin()
+            delscreen(screen)
+            throw TerminalError.noCursorAddressing(term: environment["TERM"] ?? "(unset)")
+        }
+        self.screen = screen
         cbreak()
         noecho()
         nonl()
