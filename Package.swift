@@ -113,6 +113,7 @@ let package = Package(
             dependencies: [
                 "GatehouseServer",
                 "GatehouseCore",
+                "GatehouseDemo",
                 "GatehouseTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "GRDB", package: "GRDB.swift"),

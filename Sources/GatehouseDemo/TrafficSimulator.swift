@@ -87,7 +87,7 @@ public final class TrafficSimulator: Sendable {
             }
             group.cancelAll()
         }
-        client.invalidate()
+        await client.shutdown()
     }
 
     enum Action: CaseIterable {

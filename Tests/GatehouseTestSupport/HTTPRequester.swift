@@ -1,7 +1,7 @@
+import AsyncHTTPClient
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
+import NIOCore
+import NIOHTTP1
 
 /// One HTTP exchange with a real server.
 public struct HTTPResult: Sendable {
@@ -19,35 +19,35 @@ public struct HTTPResult: Sendable {
 
 /// A plain HTTP client for tests against a listening server (a `.live` test app or a
 /// `gatehouse serve` process): many connections at once, no cookie jar, no caching.
+/// async-http-client, like the demo: its requests end cleanly when their task is cancelled.
 public final class HTTPRequester: Sendable {
-    public static let shared = HTTPRequester()
+    /// One client for the whole test process (never shut down: it lives as long as the process).
+    public static let shared = HTTPRequester(maxConnections: 64)
 
-    private let session: URLSession
+    private let http: HTTPClient
 
-    public init(maxConnections: Int = 64) {
-        let configuration = URLSessionConfiguration.ephemeral
-        configuration.httpMaximumConnectionsPerHost = maxConnections
-        configuration.httpShouldSetCookies = false
-        configuration.httpCookieStorage = nil
-        configuration.urlCache = nil
-        configuration.timeoutIntervalForRequest = 30
-        session = URLSession(configuration: configuration)
+    private init(maxConnections: Int) {
+        var configuration = HTTPClient.Configuration()
+        configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = maxConnections
+        configuration.timeout.connect = .seconds(10)
+        http = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
     }
 
     public func send(_ method: String, _ url: String, json: String? = nil, headers: [String: String] = [:]) async throws -> HTTPResult {
-        var request = URLRequest(url: URL(string: url)!)
-        request.httpMethod = method
+        var request = HTTPClientRequest(url: url)
+        request.method = HTTPMethod(rawValue: method)
         if let json {
-            request.httpBody = Data(json.utf8)
-            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+            request.body = .bytes(ByteBuffer(string: json))
+            request.headers.add(name: "Content-Type", value: "application/json")
         }
-        for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
-        let (data, response) = try await session.data(for: request)
-        let http = response as! HTTPURLResponse
+        for (name, value) in headers { request.headers.replaceOrAdd(name: name, value: value) }
+        let response = try await http.execute(request, timeout: .seconds(60))
+        let body = try await response.body.collect(upTo: 64 << 20)
         var fields: [String: String] = [:]
-        for (name, value) in http.allHeaderFields {
-            if let name = name as? String, let value = value as? String { fields[name.lowercased()] = value }
+        for header in response.headers {
+            let name = header.name.lowercased()
+            fields[name] = fields[name].map { $0 + ", " + header.value } ?? header.value
         }
-        return HTTPResult(status: http.statusCode, headers: fields, body: data)
+        return HTTPResult(status: Int(response.status.code), headers: fields, body: Data(body.readableBytesView))
     }
 }
