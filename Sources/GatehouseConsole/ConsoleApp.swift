@@ -130,8 +130,10 @@ public final class ConsoleApp {
 
     public var isFinished: Bool { model.quit }
 
-    /// Waits until every started command has answered and been applied (for tests).
-    public func settle(timeout: Double = 5) async {
+    /// Waits until every started command has answered and been applied (for tests). It returns
+    /// as soon as that holds: the timeout is only a guard against a command that never answers,
+    /// generous so that a loaded machine is never mistaken for one.
+    public func settle(timeout: Double = 120) async {
         let deadline = Date().addingTimeInterval(timeout)
         repeat {
             pump()

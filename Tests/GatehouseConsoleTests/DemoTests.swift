@@ -6,7 +6,7 @@ import Testing
 /// simulator's traffic over HTTP, the console on top.
 @Suite("gatehouse demo (tmux)", .serialized)
 struct DemoTests {
-    @Test("Sessions, Audit and Limits fill within 10 seconds; q stops everything and leaves no process")
+    @Test("Sessions, Audit and Limits fill with the simulated traffic; q stops everything and leaves no process")
     func demo() async throws {
         let directory = try TemporaryDirectory()
         let db = directory.path("demo.sqlite")
@@ -14,7 +14,8 @@ struct DemoTests {
         let started = Date()
         let tmux = try TmuxSession(socket: directory.path("tmux.sock"), width: 120, height: 32, command:
             "env -u NO_COLOR LANG=C.UTF-8 TERM=xterm-256color \(TmuxSession.quote(binary)) demo --db \(TmuxSession.quote(db)); echo EXIT=$?; sleep 30")
-        let deadline = 10.0
+        // A generous guard, not a bound: the time it took is printed (about 0.5 s on a quiet machine).
+        let deadline = 120.0
         func remaining() -> Double { max(0.5, deadline - Date().timeIntervalSince(started)) }
 
         let (sessions, sessionsScreen) = await tmux.waitFor(timeout: remaining()) { screen in
@@ -32,7 +33,7 @@ struct DemoTests {
         print("demo panes filled after \(String(format: "%.1f", Date().timeIntervalSince(started))) s")
 
         try tmux.send("q")
-        let (stopped, screen) = await tmux.waitFor(timeout: 15) { $0.contains("EXIT=0") }
+        let (stopped, screen) = await tmux.waitFor { $0.contains("EXIT=0") }
         #expect(stopped, "\(screen)")
         #expect(screen.contains("demo stopped; the database is at \(db)"))
         // Only the pane's shell (sleeping) is left: no gatehouse process.
@@ -45,7 +46,7 @@ struct DemoTests {
         let directory = try TemporaryDirectory()
         let db = directory.path("demo.sqlite")
         let demo = try GatehouseBinary.start(["demo", "--headless", "--db", db, "--rate", "50"])
-        let deadline = Date().addingTimeInterval(15)
+        let deadline = Date().addingTimeInterval(120)
         while Date() < deadline, demo.outputSoFar().split(separator: "\n").filter({ $0.contains(" s  requests ") }).count < 3 {
             try await Task.sleep(for: .milliseconds(100))
         }

@@ -10,6 +10,9 @@ public final class TmuxSession: @unchecked Sendable {
     private let target = "gatehouse-test"
     /// The server's pid: the socket file may be gone (its folder removed) by the time we stop it.
     private var serverPID: pid_t = 0
+    /// The pane's process: tmux makes it a session and process-group leader, and the program
+    /// under test runs in that group, so the group is everything this test started in the pane.
+    private var panePID: pid_t = 0
 
     /// Starts `command` (a shell command line) in a detached session of the given size.
     public init(socket: String, width: Int = 120, height: Int = 40, command: String) throws {
@@ -18,10 +21,14 @@ public final class TmuxSession: @unchecked Sendable {
                                    capture: false)
         guard result.status == 0 else { throw TmuxError.failed("new-session: \(result.output)") }
         serverPID = pid_t(display("#{pid}")) ?? 0
+        panePID = pid_t(display("#{pane_pid}")) ?? 0
     }
 
-    /// Stops the server and with it the program in the pane (which gets SIGHUP).
+    /// Ends whatever the test left running in the pane, by process group and SIGKILL (a hung
+    /// program may ignore the SIGHUP that closing the pane sends), then stops the server: a test
+    /// that failed half-way never leaves a process to poison the next one.
     deinit {
+        if panePID > 1 { kill(-panePID, SIGKILL) }
         if serverPID > 0 { kill(serverPID, SIGTERM) } else { _ = try? Self.tmux(["-S", socket, "kill-server"], capture: false) }
     }
 
@@ -57,8 +64,10 @@ public final class TmuxSession: @unchecked Sendable {
     }
 
     /// Polls the screen until `predicate` holds or `timeout` passes; returns the last screen.
+    /// The default timeout is generous: a wait returns as soon as the state is there, and a
+    /// loaded machine must never fail a test that a quiet one passes.
     @discardableResult
-    public func waitFor(timeout: Double = 5, _ predicate: (String) -> Bool) async -> (Bool, String) {
+    public func waitFor(timeout: Double = 60, _ predicate: (String) -> Bool) async -> (Bool, String) {
         let deadline = Date().addingTimeInterval(timeout)
         var screen = capture()
         while !predicate(screen) {
@@ -69,7 +78,7 @@ public final class TmuxSession: @unchecked Sendable {
         return (true, screen)
     }
 
-    public func waitFor(_ text: String, timeout: Double = 5) async -> (Bool, String) {
+    public func waitFor(_ text: String, timeout: Double = 60) async -> (Bool, String) {
         await waitFor(timeout: timeout) { $0.contains(text) }
     }
 
