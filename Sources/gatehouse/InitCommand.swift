@@ -31,21 +31,29 @@ struct InitCommand: AsyncParsableCommand {
         if !conflicts.isEmpty { FileHandle.standardError.write(Data(TerminalText.neutralised(Self.report(conflicts), multiline: true).utf8)) }
     }
 
-    /// What an operator reads about users whose addresses became one: who, which spelling, what
-    /// is left on the account logins no longer reach, and the commands that deal with it.
+    /// What an operator reads about the users the migration left apart: who, which spelling,
+    /// what is left on the account logins no longer reach, and the command that deals with it.
     static func report(_ conflicts: [EmailConflict]) -> String {
-        var text = "gatehouse: \(conflicts.count) user(s) have an address that, normalised, is another user's; nothing was merged:\n"
+        var text = "gatehouse: \(conflicts.count) user(s) kept their stored address when addresses were normalised; nothing was merged:\n"
         for conflict in conflicts {
-            let kept = conflict.keptUserId.map { "user \($0)" } ?? "no user"
-            text += "  user \(conflict.userId), stored as \(spelled(conflict.storedEmail)), is \(conflict.normalizedEmail) like \(kept)"
-            text += " (\(conflict.activeSessions.count) active session(s), \(conflict.credits) credits)\n"
+            text += "  user \(conflict.userId), stored as \(spelled(conflict.storedEmail)), "
+            if let normalized = conflict.normalizedEmail {
+                text += "is \(normalized) like user \(conflict.keptUserId.map(String.init) ?? "?")"
+            } else {
+                text += "is no longer a valid address (\(conflict.problem ?? "refused"))"
+            }
+            text += " (\(conflict.activeSessionCount) active session(s), \(conflict.credits) credits)\n"
         }
         text += """
-            Logins with either spelling now reach the user that has the normalised address; the users listed above can no \
-            longer log in. Their active sessions keep working until they end: to end them now, run
+            Logins reach the user that has the normalised address; the users above can no longer log in, but their active \
+            sessions keep working until they end. Commands given the stored address exactly as printed here (copy it) act on \
+            that user; to end its sessions now:
+
             """
-        let handles = conflicts.flatMap(\.activeSessions)
-        text += handles.isEmpty ? " nothing (none is active).\n" : "\n    gatehouse sessions revoke \(handles.joined(separator: " ")) --yes\n"
+        for conflict in conflicts where conflict.activeSessionCount > 0 {
+            text += "    gatehouse sessions revoke --user '\(conflict.storedEmail.replacingOccurrences(of: "'", with: "'\\''"))' --yes\n"
+        }
+        if conflicts.allSatisfy({ $0.activeSessionCount == 0 }) { text += "    (nothing: none of them has an active session)\n" }
         if conflicts.contains(where: { $0.credits != 0 }) {
             text += "Credits stay on the user that has them; move them by hand if they belong to the other account.\n"
         }

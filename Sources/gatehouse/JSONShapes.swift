@@ -192,8 +192,10 @@ struct InitJSON: Encodable {
 struct EmailConflictJSON: Encodable {
     var user_id: Int64
     var stored_email: String
-    var normalized_email: String
+    var normalized_email: String?
+    var problem: String?
     var kept_user_id: Int64?
+    var active_session_count: Int
     var active_sessions: [String]
     var credits: Int64
 
@@ -201,7 +203,9 @@ struct EmailConflictJSON: Encodable {
         user_id = conflict.userId
         stored_email = conflict.storedEmail
         normalized_email = conflict.normalizedEmail
+        problem = conflict.problem
         kept_user_id = conflict.keptUserId
+        active_session_count = conflict.activeSessionCount
         active_sessions = conflict.activeSessions
         credits = conflict.credits
     }

@@ -118,6 +118,12 @@ struct CLIOutputTests {
         let (first, _) = try await test.apiLogin("carol@example.com")
         let (second, _) = try await test.apiLogin("dave@example.com")
         _ = try await test.gatehouse.forensics.explain(.user(email: "carol@example.com"))
+        // A user the v4 migration leaves apart, so that init's conflict report is held to the rule too.
+        try test.rawWrite("""
+            DELETE FROM grdb_migrations WHERE identifier = 'v4-normalised-emails';
+            DROP TABLE user_email_conflicts;
+            INSERT INTO users (email, created_at) VALUES ('Carol@example.com', 0);
+            """)
 
         // Which commands have --json, from the command tree itself.
         let dump = try GatehouseBinary.run(["--experimental-dump-help"])

@@ -37,9 +37,22 @@ struct EmailAddressTests {
         "alice@xn--a-ecp.ru\u{9D}", "a\"b@example.test", String(repeating: "a", count: 65) + "@example.test",
         "alice@xn--99999999999999999999.test",
         "👨\u{200D}👩\u{200D}👧@example.test",                     // a joiner is a format character: refused like the rest
+        "u@x\u{FF20}evil.test",                                    // full-width @: NFKC makes it a second @
+        "u@xn--ab-iw3n.test",                                       // an A-label that decodes to a＠b
+        "u@xn---abc.test",                                          // RFC 3492: no basic code points, no delimiter
+        "u@xn--xn--bcher-kva-.test",                                // decodes to ASCII (another A-label)
+        "u@" + String(repeating: "a", count: 64) + ".test",         // a label over 63 bytes
     ])
     func refuses(_ typed: String) {
         #expect(throws: AuthError.self) { try EmailAddress.normalize(typed) }
+    }
+
+    @Test("normalising a normalised address changes nothing", arguments: [
+        "\u{C9}LODIE@EXAMPLE.TEST", "bob@xn--bcher-kva.example", "王芳@xn--fsqu00a.test", "Stra\u{DF}e@ＥＸＡＭＰＬＥ．ｔｅｓｔ",
+    ])
+    func idempotent(_ typed: String) throws {
+        let once = try EmailAddress.normalize(typed)
+        #expect(Self.bytes(try EmailAddress.normalize(once)) == Self.bytes(once))
     }
 
     @Test("Punycode decodes RFC 3492's samples")
@@ -49,6 +62,7 @@ struct EmailAddressTests {
         #expect(Punycode.decode("egbpdaj6bu4bxfgehfvwxn") == "\u{644}\u{64A}\u{647}\u{645}\u{627}\u{628}\u{62A}\u{643}\u{644}\u{645}\u{648}\u{634}\u{639}\u{631}\u{628}\u{64A}\u{61F}")
         #expect(Punycode.decode("-> $1.00 <--") == "-> $1.00 <-")
         #expect(Punycode.decode("a!") == nil)
+        #expect(Punycode.decode("-abc") == nil)
         #expect(Punycode.decode("99999999999999999999") == nil)
     }
 
@@ -80,6 +94,7 @@ struct EmailAddressTests {
     func migration() async throws {
         let test = try TestGatehouse()
         _ = try await test.login(Self.nfc)
+        _ = try await test.login(Self.nfc)
         _ = try await test.login("zoe@example.test")
         // The file as an older version left it: v4 not applied, addresses stored as typed.
         try test.rawWrite("""
@@ -87,18 +102,39 @@ struct EmailAddressTests {
             DROP TABLE user_email_conflicts;
             INSERT INTO users (email, created_at, credits) VALUES ('e\u{301}lodie@example.test', 0, 500);
             INSERT INTO users (email, created_at) VALUES ('Yann@EXAMPLE.test', 0);
+            INSERT INTO users (email, created_at) VALUES ('bad@xn---abc.test', 0);
             UPDATE users SET email = 'ZOE@example.test' WHERE email = 'zoe@example.test';
+            """)
+        // The user left apart has a session of its own, which its stored spelling names.
+        try test.rawWrite("""
+            UPDATE sessions SET user_id = 3 WHERE id = (SELECT max(id) FROM sessions WHERE user_id = 1);
             """)
         let reopened = try Gatehouse.open(path: test.path, options: .init())
         let emails = try await reopened.database.read { db in try String.fetchAll(db, sql: "SELECT email FROM users ORDER BY id") }
-        #expect(emails.map(Self.bytes) == [Self.nfc, "zoe@example.test", "e\u{301}lodie@example.test", "yann@example.test"].map(Self.bytes))
+        #expect(emails.map(Self.bytes) == [Self.nfc, "zoe@example.test", "e\u{301}lodie@example.test", "yann@example.test",
+                                           "bad@xn---abc.test"].map(Self.bytes))
         let conflicts = try await reopened.emailConflicts()
-        #expect(conflicts.count == 1)
+        #expect(conflicts.count == 2)
         let conflict = try #require(conflicts.first)
         #expect(Self.bytes(conflict.storedEmail) == Self.bytes("e\u{301}lodie@example.test"))
-        #expect(Self.bytes(conflict.normalizedEmail) == Self.bytes(Self.nfc) && conflict.keptUserId == 1 && conflict.credits == 500)
-        let actions = try await reopened.audit.tail(limit: 3).map(\.action)
-        #expect(actions.filter { $0 == "user.email_normalized" }.count == 2 && actions.contains("user.email_conflict"), "\(actions)")
+        #expect(conflict.normalizedEmail.map(Self.bytes) == Self.bytes(Self.nfc) && conflict.keptUserId == 1 && conflict.credits == 500)
+        #expect(conflict.activeSessionCount == 1)
+        let invalid = try #require(conflicts.last)
+        #expect(invalid.normalizedEmail == nil && invalid.problem?.contains("A-label") == true, "\(invalid)")
+        let actions = try await reopened.audit.tail(limit: 4).map(\.action)
+        #expect(actions.filter { $0 == "user.email_normalized" }.count == 2 && actions.filter { $0 == "user.email_conflict" }.count == 2,
+                "\(actions)")
         #expect(try await reopened.audit.verify().isIntact)
+
+        // Operator paths name the user by its stored spelling; the normalised spelling names the kept user.
+        let apart = try await reopened.sessions.list(.init(email: "e\u{301}lodie@example.test"), limit: 10)
+        #expect(apart.count == 1 && apart.allSatisfy { $0.session.userId == 3 })
+        let kept = try await reopened.sessions.list(.init(email: Self.nfc), limit: 10)
+        #expect(kept.count == 1 && kept.allSatisfy { $0.session.userId == 1 })
+        let export = try await reopened.jobs.enqueue(JobRequest(kind: "user-export", arguments: ["user": "e\u{301}lodie@example.test"]), by: .system)
+        #expect(export.job.arguments["user"].map(Self.bytes) == Self.bytes("e\u{301}lodie@example.test"))
+        let revoked = try await reopened.sessions.revokeAll(email: "e\u{301}lodie@example.test", by: .system)
+        #expect(revoked == apart.map(\.session.handle))
+        #expect(try await reopened.sessions.list(.init(email: Self.nfc, state: .active), limit: 10).count == 1)
     }
 }

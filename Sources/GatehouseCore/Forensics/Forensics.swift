@@ -48,8 +48,8 @@ public final class Forensics: Sendable {
             case .user(let email):
                 let normalized = try EmailAddress.normalize(email)
                 summaries = try SessionSummary.fetchAll(db, sql: """
-                    \(SessionService.summarySelect) WHERE u.email = ? ORDER BY s.id DESC LIMIT 20
-                    """, arguments: [normalized])
+                    \(SessionService.summarySelect) WHERE u.id = \(User.idByAddressSQL) ORDER BY s.id DESC LIMIT 20
+                    """, arguments: [try User.addressArguments(email).exact, normalized])
                 guard !summaries.isEmpty else { throw AuthError.notFound("sessions of \(normalized)") }
                 description = "user \(normalized)"
             }

@@ -30,13 +30,12 @@ public final class JobQueue: Sendable {
     }
 
     public func enqueue(_ request: JobRequest, by actor: Actor, context: ClientContext = .none) async throws -> Enqueued {
-        var validated = request
-        validated.arguments = try DocumentKinds.validated(kind: request.kind, arguments: request.arguments)
-        let request = validated
         guard (1...100).contains(request.maxAttempts) else { throw JobError.invalidArguments("max attempts must be 1–100") }
         let now = clock.now()
-        let arguments = CanonicalJSON.object(request.arguments)
         return try await database.write { db in
+            var request = request
+            request.arguments = try DocumentKinds.validated(kind: request.kind, arguments: request.arguments, in: db)
+            let arguments = CanonicalJSON.object(request.arguments)
             if let key = request.uniqueKey,
                let existing = try Job.fetchOne(db, sql: "SELECT * FROM jobs WHERE unique_key = ? AND state IN ('queued', 'running')",
                                                arguments: [key]) {

@@ -253,7 +253,7 @@ public final class SessionService: Sendable {
         let normalized = try EmailAddress.normalize(email)
         let now = clock.now()
         return try await database.write { db in
-            guard let user = try User.find(email: normalized, in: db) else { throw AuthError.notFound("user \(normalized)") }
+            guard let user = try User.find(address: email, in: db) else { throw AuthError.notFound("user \(normalized)") }
             let sessions = try Session.fetchAll(db, sql: "SELECT * FROM sessions WHERE user_id = ? AND state = 'active'", arguments: [user.id])
             for session in sessions {
                 try Self.end(session, state: .revoked, reason: reason, actor: actor, context: .none, in: db, at: now,
@@ -285,7 +285,10 @@ public final class SessionService: Sendable {
     public func list(_ filter: Filter = .init(), limit: Int = 100, page: Page = .first) async throws -> [SessionSummary] {
         let now = clock.now().unixSeconds
         var query = ListQuery()
-        if let email = filter.email { query.require("u.email = ?", try EmailAddress.normalize(email)) }
+        if let email = filter.email {
+            let address = try User.addressArguments(email)
+            query.require("u.id = \(User.idByAddressSQL)", address.exact, address.normalized)
+        }
         if let state = filter.state {
             let live = "(s.absolute_expires_at > ? AND s.last_seen_at + s.idle_timeout > ?)"
             switch state {

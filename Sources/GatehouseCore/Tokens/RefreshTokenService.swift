@@ -279,7 +279,10 @@ public final class RefreshTokenService: Sendable {
         var query = ListQuery()
         if let handle = filter.sessionHandle { query.require("s.handle = ?", handle) }
         if let family = filter.family { query.require("rt.family = ?", family) }
-        if let email = filter.email { query.require("u.email = ?", try EmailAddress.normalize(email)) }
+        if let email = filter.email {
+            let address = try User.addressArguments(email)
+            query.require("u.id = \(User.idByAddressSQL)", address.exact, address.normalized)
+        }
         if let state = filter.state { query.require("rt.state = ?", state.rawValue) }
         query.match(filter.text, in: "rt.family || ' ' || s.handle || ' ' || u.email || ' ' || rt.state || ' ' || lower(hex(substr(rt.token_hash, 1, 6)))")
         return try await query.fetch(RefreshTokenSummary.self, select: """

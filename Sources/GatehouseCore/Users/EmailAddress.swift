@@ -30,6 +30,8 @@ public enum EmailAddress {
         let local = normalizedLocalPart(parts[0])
         let domain = try normalizedDomain(parts[1])
         let email = local + "@" + domain
+        // Mapping can make characters the checks above have not seen (NFKC turns ＠ into @).
+        guard !local.contains("@"), !domain.contains("@") else { throw .invalidEmail("needs exactly one @") }
         guard email.utf8.count <= 254 else { throw .invalidEmail("longer than 254 characters") }
         guard !local.isEmpty, local.utf8.count <= 64 else { throw .invalidEmail("the part before @ must be 1–64 characters") }
         let forbidden = CharacterSet.whitespacesAndNewlines.union(.controlCharacters).union(CharacterSet(charactersIn: "<>()[],;:\\\""))
@@ -66,16 +68,21 @@ public enum EmailAddress {
         var domain = mappedDomain(raw)
         if domain.hasSuffix(".") { domain.removeLast() }
         let labels = domain.split(separator: ".", omittingEmptySubsequences: false)
-        guard labels.count >= 2, labels.allSatisfy({ !$0.isEmpty }) else {
-            throw .invalidEmail("the domain must look like example.com")
+        guard labels.count >= 2, labels.allSatisfy({ !$0.isEmpty && $0.utf8.count <= 63 }) else {
+            throw .invalidEmail("the domain must look like example.com (labels of 1–63 bytes)")
         }
         var decoded: [String] = []
         for label in labels {
             guard label.hasPrefix("xn--") else { decoded.append(String(label)); continue }
-            guard let unicode = Punycode.decode(label.dropFirst(4)), !unicode.isEmpty else {
-                throw .invalidEmail("the domain label '\(label)' is not valid Punycode")
+            // A valid A-label decodes to a U-label (UTS #46 §4.1): not plain ASCII, not another
+            // A-label, no dot or @, and already in mapped form, so that normalising is idempotent.
+            guard let unicode = Punycode.decode(label.dropFirst(4)), !unicode.isEmpty,
+                  !unicode.unicodeScalars.allSatisfy(\.isASCII), !unicode.hasPrefix("xn--"),
+                  !unicode.contains("."), !unicode.contains("@"),
+                  mappedDomain(Substring(unicode)).utf8.elementsEqual(unicode.utf8) else {
+                throw .invalidEmail("the domain label '\(label)' is not a valid A-label (RFC 3492 Punycode of a mapped Unicode label)")
             }
-            decoded.append(mappedDomain(Substring(unicode)))
+            decoded.append(unicode)
         }
         return decoded.joined(separator: ".")
     }

@@ -10,10 +10,11 @@ enum Punycode {
     static func decode(_ input: Substring) -> String? {
         let bytes = Array(input.utf8)
         guard bytes.allSatisfy({ $0 < 0x80 }) else { return nil }
-        // Basic code points come before the last delimiter, as they are.
-        let delimiter = bytes.lastIndex(of: UInt8(ascii: "-"))
-        var output: [Unicode.Scalar] = delimiter.map { bytes[..<$0].map { Unicode.Scalar($0) } } ?? []
-        var position = delimiter.map { $0 + 1 } ?? 0
+        // Basic code points come before the last delimiter, as they are; the delimiter is consumed
+        // only when some precede it (RFC 3492 §6.2: "-abc" has no basic code points and is invalid).
+        let basic = bytes.lastIndex(of: UInt8(ascii: "-")) ?? 0
+        var output: [Unicode.Scalar] = bytes[..<basic].map { Unicode.Scalar($0) }
+        var position = basic > 0 ? basic + 1 : 0
         var n = initialN, i = 0, bias = initialBias
         while position < bytes.count {
             let oldI = i

@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 
 /// A failure that retrying cannot fix (a user that does not exist): the job fails at once.
 public struct PermanentJobFailure: Error, CustomStringConvertible {
@@ -15,13 +16,20 @@ public enum DocumentKinds {
     /// The audit-report filters (all optional): exact match, `action` also `prefix*`.
     public static let auditReportFilters = ["action", "actor", "target", "outcome"]
 
-    /// The arguments as the job will store them (a user's address normalised), or `JobError.invalidArguments`.
-    static func validated(kind: String, arguments: [String: String]) throws -> [String: String] {
+    /// The arguments as the job will store them, or `JobError.invalidArguments`. A user-export's
+    /// address becomes the stored address of the user it names (`User.find(address:)`: the
+    /// normalised address, or the old spelling of a user the v4 migration left apart), so that the
+    /// export is of that user and the listing shows who it is.
+    static func validated(kind: String, arguments: [String: String], in db: Database) throws -> [String: String] {
         var arguments = arguments
         switch kind {
         case userExport:
             guard let user = arguments["user"] else { throw JobError.invalidArguments("user-export needs a user (an email address)") }
-            do { arguments["user"] = try EmailAddress.normalize(user) } catch { throw JobError.invalidArguments("user: \(error.description)") }
+            do {
+                arguments["user"] = try User.find(address: user, in: db)?.email ?? EmailAddress.normalize(user)
+            } catch let error as AuthError {
+                throw JobError.invalidArguments("user: \(error.description)")
+            }
             try rejectUnknown(arguments, allowed: ["user"])
         case auditReport:
             guard let fromText = arguments["from"], let toText = arguments["to"] else {

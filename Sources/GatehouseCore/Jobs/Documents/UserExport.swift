@@ -15,20 +15,21 @@ enum UserExport {
     }
 
     static func write(_ context: JobContext, database: GatehouseDatabase) async throws -> [JobOutput] {
-        let email = try EmailAddress.normalize(context.job.arguments["user"] ?? "")
+        let address = context.job.arguments["user"] ?? ""
+        let email = try EmailAddress.normalize(address)
         try await context.progress(5, "reading \(email)")
         let snapshot = try await database.read { db -> Snapshot? in
-            guard let user = try User.find(email: email, in: db) else { return nil }
+            guard let user = try User.find(address: address, in: db) else { return nil }
             let sessions = try Session.fetchAll(db, sql: "SELECT * FROM sessions WHERE user_id = ? ORDER BY id", arguments: [user.id])
             let tokens = try RefreshToken.fetchAll(db, sql: """
                 SELECT rt.* FROM refresh_tokens rt JOIN sessions s ON s.id = rt.session_id WHERE s.user_id = ? ORDER BY rt.id
                 """, arguments: [user.id])
-            var keys = ["magic-link-email:\(email)"]
+            var keys = ["magic-link-email:\(user.email)"]
             for ip in Set(sessions.compactMap(\.ip)) { keys += ["refresh:\(ip)", "verify:\(ip)", "magic-link-ip:\(ip)"] }
             let buckets = try RateLimitBucket.fetchAll(db, sql: "SELECT * FROM rate_limit_buckets WHERE key IN (\(keys.map { _ in "?" }.joined(separator: ",")))",
                                                        arguments: StatementArguments(keys))
             var events = try AuditEvent.fetchAll(db, sql: "SELECT * FROM audit_events WHERE target_type = 'user' AND target_id = ?",
-                                                 arguments: [email])
+                                                 arguments: [user.email])
             // The target index answers each chunk of handles; no scan of the whole log.
             let handles = sessions.map(\.handle)
             for start in stride(from: 0, to: handles.count, by: 500) {
