@@ -375,7 +375,8 @@ struct ConsoleUpdate {
             model.pane = .audit
             if words.count > 1 { return applyFilter(words.dropFirst().joined(separator: " "), &model) }
         default:
-            model.message = StatusMessage(text: "unknown command :\(name) (tab completes: \(CommandPalette.commands.map(\.name).joined(separator: ", ")))", kind: .error)
+            let offered = CommandPalette.commandNames(startingWith: "", readOnly: model.readOnly)
+            model.message = StatusMessage(text: "unknown command :\(name) (tab completes: \(offered.joined(separator: ", ")))", kind: .error)
         }
         return []
     }

@@ -60,12 +60,12 @@ struct DemoCommand: AsyncParsableCommand {
         let started = Date()
         var signal: Int32?
         if headless {
-            print("gatehouse demo: API on http://127.0.0.1:\(port), database \(path); Ctrl-C stops")
+            say("gatehouse demo: API on http://127.0.0.1:\(port), database \(path); Ctrl-C stops")
             fflush(nil) // a line a second is only useful if it arrives each second, piped or not
             let signals = SignalWatcher()
             while signals.received == nil {
                 try? await Task.sleep(for: .seconds(1))
-                print(DemoStats.line(simulator.stats.snapshot, seconds: Int(Date().timeIntervalSince(started).rounded())))
+                say(DemoStats.line(simulator.stats.snapshot, seconds: Int(Date().timeIntervalSince(started).rounded())))
                 fflush(nil)
             }
         } else {
@@ -81,9 +81,9 @@ struct DemoCommand: AsyncParsableCommand {
         try? await serving.value
         try gatehouse.database.close()
         let counts = simulator.stats.snapshot
-        print(DemoStats.line(counts, seconds: Int(Date().timeIntervalSince(started).rounded())))
-        print("demo stopped; the database is at \(path)")
-        print("look again with: gatehouse console --db \(path)")
+        say(DemoStats.line(counts, seconds: Int(Date().timeIntervalSince(started).rounded())))
+        say("demo stopped; the database is at \(path)")
+        say("look again with: gatehouse console --db \(path)")
         if let signal, signal != SIGINT { throw ExitCode(128 + signal) }
     }
 

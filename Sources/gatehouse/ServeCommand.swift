@@ -75,7 +75,7 @@ struct ServeCommand: AsyncParsableCommand {
         // The signing key is made now, not by the first login racing the second.
         _ = try await CLIError.wrap(gatehouse) { try await gatehouse.accessTokens.keyID() }
 
-        var logger = Logger(label: "gatehouse")
+        var logger = Logger(label: "gatehouse", factory: { TerminalLogHandler(label: $0) })
         logger.logLevel = level
         if let warning = options.cookieNameWarning { logger.warning("\(warning)") }
         if options.dev { logger.notice("development mode: magic-link tokens are returned in responses") }
@@ -85,9 +85,9 @@ struct ServeCommand: AsyncParsableCommand {
         let path = database.path
         let host = options.host
         try await server.run(logger: logger) { port in
-            // Unbuffered: scripts and tests wait for this line to learn the port.
-            FileHandle.standardOutput.write(Data("gatehouse \(existed ? "serving" : "created and serving") \(path) on http://\(host):\(port)\n".utf8))
+            // Scripts and tests wait for this line to learn the port (`say` is unbuffered).
+            say("gatehouse \(existed ? "serving" : "created and serving") \(path) on http://\(host):\(port)", oneLine: true)
         }
-        print("gatehouse stopped; database closed")
+        say("gatehouse stopped; database closed")
     }
 }

@@ -7,8 +7,9 @@ import TerminalKit
 
 /// Prints human-readable text on standard output, every control or bidi character shown as a
 /// visible escape; newlines and tabs pass unless `oneLine` (a line built from outside values).
+/// Unbuffered: a script or a test waiting for a line (serve's address) gets it at once.
 func say(_ text: String, oneLine: Bool = false) {
-    print(TerminalText.neutralised(text, multiline: !oneLine))
+    FileHandle.standardOutput.write(Data((TerminalText.neutralised(text, multiline: !oneLine) + "\n").utf8))
 }
 
 /// Prints `gatehouse: message` on standard error, neutralised like `say`.
@@ -50,7 +51,7 @@ struct TextTable {
     }
 
     func print(emptyMessage: String) {
-        Swift.print(rows.isEmpty ? emptyMessage : render())
+        say(rows.isEmpty ? emptyMessage : render())
     }
 
     /// Free text (a user agent, a job note) cut to `columns` cells with `…`, unless `wide`.

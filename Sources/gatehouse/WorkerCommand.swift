@@ -42,10 +42,10 @@ struct WorkerCommand: AsyncParsableCommand {
             source.resume()
             return source
         }
-        FileHandle.standardOutput.write(Data("gatehouse worker \(worker.options.name) running \(concurrency) slots on \(database.path)\n".utf8))
+        say("gatehouse worker \(worker.options.name) running \(concurrency) slots on \(database.path)", oneLine: true)
         await worker.run()
         signalSources.forEach { $0.cancel() }
         try? gatehouse.database.close()
-        print("gatehouse worker stopped; running jobs were put back in the queue")
+        say("gatehouse worker stopped; running jobs were put back in the queue")
     }
 }

@@ -15,6 +15,8 @@ struct TerminalTextTests {
         "a\u{7F}b\u{0}c\u{08}d\r\n",                                   // DEL, NUL, backspace, CR LF
         "\u{2066}x\u{2069}\u{2067}y\u{2068}z\u{202A}\u{202B}\u{202C}\u{202D}\u{200E}\u{200F}\u{061C}", // isolates, embeddings, marks
         "admin\u{200B}@example.com\u{FEFF}\u{2028}\u{2029}\u{00AD}",   // invisible look-alikes, separators
+        "ok\u{E0041}\u{E0042}\u{E007F}",                            // tag characters: invisible text after a letter
+        "\u{3164}\u{115F}\u{FFA0}\u{034F}\u{FFF9}x\u{FFFB}",          // Hangul fillers, CGJ, interlinear annotation
     ]
 
     /// No scalar a terminal could act on survives, and nothing was silently dropped.

@@ -47,8 +47,9 @@ public struct Buffer: Sendable, Equatable {
         for character in text {
             // A control or bidi character is drawn as its visible escape, never sent.
             if let escape = TerminalText.escape(character) {
+                // Whole or not at all, as `DisplayWidth.truncate` cuts: half an escape reads as something else.
+                guard column + DisplayWidth.of(escape) <= limit else { break }
                 column += put(escape, x: column, y: y, style: style, maxWidth: limit - column)
-                if column >= limit { break }
                 continue
             }
             let width = DisplayWidth.of(character)

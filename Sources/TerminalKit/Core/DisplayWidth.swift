@@ -25,7 +25,7 @@ public enum DisplayWidth {
         // Printable ASCII alone (not the start of a keycap sequence such as 1️⃣): by far the most common.
         if let ascii = character.asciiValue, ascii >= 0x20 && ascii < 0x7f { return 1 }
         guard let first = character.unicodeScalars.first else { return 0 }
-        if let escape = TerminalText.escape(character) { return escape.utf8.count }
+        if let escape = TerminalText.escape(character) { return of(escape) }
         _ = localeReady
         let scalars = character.unicodeScalars
         if scalars.contains(where: { $0.value == 0xFE0F }) { return 2 }

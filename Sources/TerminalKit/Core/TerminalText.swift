@@ -11,7 +11,10 @@
 ///   U+202A–U+202E, U+2066–U+2069): they reorder what follows ("Trojan Source",
 ///   CVE-2021-42574, Unicode TR #9);
 /// - the line and paragraph separators U+2028/U+2029 and the invisible characters U+00AD,
-///   U+180E, U+200B, U+2060–U+2064 and U+FEFF, which make two different strings look alike.
+///   U+034F, U+115F, U+1160, U+180E, U+200B, U+2060–U+2064, U+3164, U+FEFF, U+FFA0 and
+///   U+FFF9–U+FFFB, which make two different strings look alike;
+/// - tag characters U+E0000–U+E007F (invisible "ASCII smuggling"), except inside an emoji tag
+///   sequence (🏴 followed by tags: the flags of England, Scotland and Wales).
 ///
 /// Escapes are `\t`, `\n`, `\r`, `\xHH` up to U+00FF and `\u{HHHH}` above, so an operator can read
 /// which character was there. Joiners and variation selectors that build emoji sequences are kept.
@@ -24,13 +27,13 @@ public enum TerminalText {
         if text.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7f }) { return text }
         var result = ""
         result.reserveCapacity(text.utf8.count)
-        for scalar in text.unicodeScalars {
-            if multiline && (scalar == "\n" || scalar == "\t") {
-                result.unicodeScalars.append(scalar)
-            } else if let escape = escape(scalar) {
+        for character in text {
+            if multiline && (character == "\n" || character == "\t") {
+                result.append(character)
+            } else if let escape = escape(character) {
                 result += escape
             } else {
-                result.unicodeScalars.append(scalar)
+                result.append(character)
             }
         }
         return result
@@ -41,7 +44,9 @@ public enum TerminalText {
         switch scalar.value {
         case 0x00...0x1F, 0x7F...0x9F: true
         case 0x061C, 0x200E, 0x200F, 0x202A...0x202E, 0x2066...0x2069: true
-        case 0x2028, 0x2029, 0x00AD, 0x180E, 0x200B, 0x2060...0x2064, 0xFEFF: true
+        case 0x2028, 0x2029, 0x00AD, 0x034F, 0x115F, 0x1160, 0x180E, 0x200B, 0x2060...0x2064, 0x3164, 0xFEFF, 0xFFA0,
+             0xFFF9...0xFFFB: true
+        case 0xE0000...0xE007F: true  // tags: allowed only inside an emoji tag sequence, see `escape(_: Character)`
         default: false
         }
     }
@@ -59,13 +64,21 @@ public enum TerminalText {
         }
     }
 
-    /// The escape that stands for a whole grapheme cluster, when the cluster is one unsafe scalar
-    /// (Unicode's grapheme rules give every control and format character above a cluster of its
-    /// own; CR LF is the one two-scalar control cluster).
+    /// What stands for a grapheme cluster that holds an unsafe scalar: its safe scalars as they
+    /// are, its unsafe ones as escapes; nil when the whole cluster is safe. Controls and most
+    /// format characters are clusters of their own; tags and U+034F extend the one before them.
     static func escape(_ character: Character) -> String? {
         let scalars = character.unicodeScalars
-        guard let first = scalars.first, isUnsafe(first) else { return nil }
-        return scalars.map { escape($0) ?? String($0) }.joined()
+        let emojiTagSequence = scalars.first?.value == 0x1F3F4
+        func unsafe(_ scalar: Unicode.Scalar) -> Bool {
+            isUnsafe(scalar) && !(emojiTagSequence && (0xE0020...0xE007F).contains(scalar.value))
+        }
+        guard scalars.contains(where: unsafe) else { return nil }
+        var shown = ""
+        for scalar in scalars {
+            if unsafe(scalar), let escape = escape(scalar) { shown += escape } else { shown.unicodeScalars.append(scalar) }
+        }
+        return shown
     }
 
     /// JSON text with the unsafe characters that JSON allows raw (DEL, C1, bidi, separators,
@@ -77,11 +90,14 @@ public enum TerminalText {
         var result = ""
         result.reserveCapacity(json.utf8.count)
         for scalar in json.unicodeScalars {
-            if scalar.value >= 0x7F && isUnsafe(scalar) {
-                let hex = String(scalar.value, radix: 16, uppercase: false)
-                result += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            } else {
+            guard scalar.value >= 0x7F && isUnsafe(scalar) else {
                 result.unicodeScalars.append(scalar)
+                continue
+            }
+            // Above the BMP (tags) as a UTF-16 surrogate pair, as JSON requires (RFC 8259 §7).
+            for unit in String(scalar).utf16 {
+                let hex = String(unit, radix: 16, uppercase: false)
+                result += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
             }
         }
         return result
