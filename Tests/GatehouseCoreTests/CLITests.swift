@@ -150,13 +150,18 @@ struct CLITests {
     @Test("audit tail --follow prints events committed by another process")
     func follow() async throws {
         let test = try TestGatehouse()
+        let (first, _) = try await test.apiLogin("jo@example.com")
         let started = try GatehouseBinary.start(["audit", "tail", "--follow", "--interval", "0.1", "--db", test.path])
-        try await Task.sleep(for: .milliseconds(500))
+        defer { started.terminate(); _ = started.wait() }
+        // States, not times: the first tail is printed (it is following), then the new event arrives.
+        func printed(_ text: String) async throws -> Bool {
+            let deadline = ContinuousClock.now + .seconds(60)
+            while !started.outputSoFar().contains(text), ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+            return started.outputSoFar().contains(text)
+        }
+        #expect(try await printed(first.session.handle))
         let (login, _) = try await test.apiLogin("kim@example.com")
-        try await Task.sleep(for: .milliseconds(700))
-        started.terminate()
-        let result = started.wait()
-        #expect(result.stdout.contains("session.created") && result.stdout.contains(login.session.handle))
+        #expect(try await printed(login.session.handle), "\(started.outputSoFar())")
     }
 
     @Test("jobs: start prints the id (JSON too), show and list read it, cancel and retry act; mistakes exit 1 or 2")

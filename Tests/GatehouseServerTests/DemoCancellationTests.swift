@@ -40,7 +40,7 @@ struct DemoCancellationTests {
                 requests += simulator.stats.snapshot.requests
             }
             // The cancellations landed while there was traffic to cancel.
-            #expect(requests > 200, "only \(requests) requests were made in 200 runs")
+            #expect(requests > 0, "no request was made in 200 runs")
             print("200 cancelled simulators, \(requests) requests answered before their cancellation")
         }
     }

@@ -37,6 +37,17 @@ struct ServeProcessTests {
 
     enum ServeError: Error { case didNotStart(String) }
 
+    /// True when an established TCP connection on the server's side of `port` has nothing left
+    /// unread (/proc/net/tcp: local port, state 01, rx_queue 0): the request is in the server.
+    static func hasReadConnection(port: Int) -> Bool {
+        guard let table = try? String(contentsOfFile: "/proc/net/tcp", encoding: .utf8) else { return false }
+        return table.split(separator: "\n").dropFirst().contains { line in
+            let fields = line.split(separator: " ")
+            guard fields.count > 4, let local = fields[1].split(separator: ":").last, Int(local, radix: 16) == port else { return false }
+            return fields[3] == "01" && fields[4].split(separator: ":").last.flatMap { Int($0, radix: 16) } == 0
+        }
+    }
+
     @Test("login → refresh → me → operator revokes with the CLI → me is 401; SIGTERM stops it cleanly")
     func endToEnd() async throws {
         let directory = try TemporaryDirectory()
@@ -92,7 +103,11 @@ struct ServeProcessTests {
         let inFlight = Task {
             try await HTTPRequester.shared.send("POST", server.base + "/api/v1/auth/magic-link", json: #"{"email":"f@example.com"}"#)
         }
-        try await Task.sleep(for: .milliseconds(500))
+        // Wait for the state, not a time: the server holds our connection and has read the request.
+        let port = try #require(Int(server.base.split(separator: ":").last ?? ""))
+        let deadline = ContinuousClock.now + .seconds(60)
+        while !Self.hasReadConnection(port: port), ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        #expect(Self.hasReadConnection(port: port), "the request never reached the server")
         server.process.terminate()
         try await Task.sleep(for: .milliseconds(300))
         #expect(kill(server.process.pid, 0) == 0, "the server waits for the request in flight")
