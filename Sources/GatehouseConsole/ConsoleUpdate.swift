@@ -126,7 +126,14 @@ struct ConsoleUpdate {
             if key == .character("q") || key == .control("c") { model.quit = true }
             return []
         }
-        guard let action = model.keyMap.action(for: key) else { return [] }
+        guard let action = model.keyMap.action(for: key) else {
+            // Read-only has no action keys; one pressed anyway is answered, not silently dropped.
+            if model.readOnly, let action = ConsoleKeys.map(readOnly: false, pane: model.pane, overrides: model.keys).action(for: key),
+               action.changesData {
+                refuseReadOnly(action.configName, &model)
+            }
+            return []
+        }
         return perform(action, &model)
     }
 

@@ -145,6 +145,7 @@ struct JobJSON: Encodable {
     var state: String
     var progress: Int
     var progress_note: String?
+    var priority: Int
     var attempts: Int
     var max_attempts: Int
     var cancel_requested: Bool
@@ -165,6 +166,7 @@ struct JobJSON: Encodable {
         state = job.state.rawValue
         progress = job.progress
         progress_note = job.progressNote
+        priority = job.priority
         attempts = job.attempts
         max_attempts = job.maxAttempts
         cancel_requested = job.cancelRequested

@@ -29,9 +29,11 @@ struct JobsCommand: AsyncParsableCommand {
         @Option(help: "audit-report: only this actor (type or type:id).") var actor: String?
         @Option(help: "audit-report: only this target (type or type:id).") var target: String?
         @Option(help: "audit-report: only this outcome (success, failure, denied).") var outcome: String?
-        @Option(parsing: .unconditional, help: "Higher runs first.") var priority = 0
+        @Option(parsing: .unconditional, help: "Higher runs first (-1000 to 1000).") var priority = 0
         @Option(help: "At most one waiting or running job per key; a second start returns the first job.") var uniqueKey: String?
         @Option(parsing: .unconditional, help: "Attempts before the job fails.") var maxAttempts = 5
+
+        func validate() throws { try require(priority, in: -1000...1000, "--priority") }
 
         func run() async throws {
             var arguments: [String: String] = [:]
@@ -94,7 +96,8 @@ struct JobsCommand: AsyncParsableCommand {
                 ("arguments", job.arguments.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")),
                 ("state", job.state.rawValue + (job.cancelRequested && job.state == .running ? " (cancel requested)" : "")),
                 ("progress", "\(job.progress)%" + (job.progressNote.map { " — \($0)" } ?? "")),
-                ("attempts", "\(job.attempts) of \(job.maxAttempts)"), ("requested by", job.requestedBy),
+                ("attempts", "\(job.attempts) of \(job.maxAttempts)"), ("priority", String(job.priority)),
+                ("requested by", job.requestedBy),
                 ("created", TimeText.relative(job.createdAt, now: now)),
                 ("run at", TimeText.relative(job.runAt, now: now)),
                 ("worker", job.leaseOwner.map { "\($0), heartbeat \(job.heartbeatAt.map { TimeText.age($0, now: now) } ?? "-")" } ?? "-"),

@@ -45,8 +45,10 @@ public struct Buffer: Sendable, Equatable {
         let limit = min(size.width, x + (maxWidth ?? size.width))
         var column = x
         for character in text {
-            // A control or bidi character is drawn as its visible escape, never sent.
-            if let escape = TerminalText.escape(character) {
+            // A control or bidi character is drawn as its visible escape, never sent. Printable
+            // ASCII, nearly every cell, skips the check.
+            let plainASCII = character.asciiValue.map { $0 >= 0x20 && $0 < 0x7f } ?? false
+            if !plainASCII, let escape = TerminalText.escape(character) {
                 // Whole or not at all, as `DisplayWidth.truncate` cuts: half an escape reads as something else.
                 guard column + DisplayWidth.of(escape) <= limit else { break }
                 column += put(escape, x: column, y: y, style: style, maxWidth: limit - column)
