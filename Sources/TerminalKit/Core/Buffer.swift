@@ -54,7 +54,7 @@ public struct Buffer: Sendable, Equatable {
                 column += put(escape, x: column, y: y, style: style, maxWidth: limit - column)
                 continue
             }
-            let width = DisplayWidth.of(character)
+            let width = plainASCII ? 1 : DisplayWidth.ofSafe(character)
             if width == 0 { continue }
             if column + width > limit {
                 if column < limit { setCell(column, y, Cell(" ", style: style)); column += 1 }

@@ -24,8 +24,14 @@ public enum DisplayWidth {
     public static func of(_ character: Character) -> Int {
         // Printable ASCII alone (not the start of a keycap sequence such as 1️⃣): by far the most common.
         if let ascii = character.asciiValue, ascii >= 0x20 && ascii < 0x7f { return 1 }
-        guard let first = character.unicodeScalars.first else { return 0 }
         if let escape = TerminalText.escape(character) { return of(escape) }
+        return ofSafe(character)
+    }
+
+    /// Columns of a cluster known to hold nothing `TerminalText` escapes (the caller checked).
+    static func ofSafe(_ character: Character) -> Int {
+        if let ascii = character.asciiValue, ascii >= 0x20 && ascii < 0x7f { return 1 }
+        guard let first = character.unicodeScalars.first else { return 0 }
         _ = localeReady
         let scalars = character.unicodeScalars
         if scalars.contains(where: { $0.value == 0xFE0F }) { return 2 }
@@ -35,6 +41,8 @@ public enum DisplayWidth {
     }
 
     public static func of(_ text: String) -> Int {
+        // Printable ASCII (most cells of most tables): one column a byte, no cluster walk.
+        if text.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7f }) { return text.utf8.count }
         var total = 0
         for character in text { total += of(character) }
         return total

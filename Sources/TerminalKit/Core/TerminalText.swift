@@ -69,6 +69,10 @@ public enum TerminalText {
     /// format characters are clusters of their own; tags and U+034F extend the one before them.
     static func escape(_ character: Character) -> String? {
         let scalars = character.unicodeScalars
+        // Most clusters are one scalar (every cell of a box, most letters): answer those directly.
+        var iterator = scalars.makeIterator()
+        guard let first = iterator.next() else { return nil }
+        if iterator.next() == nil { return escape(first) }
         let emojiTagSequence = scalars.first?.value == 0x1F3F4
         func unsafe(_ scalar: Unicode.Scalar) -> Bool {
             isUnsafe(scalar) && !(emojiTagSequence && (0xE0020...0xE007F).contains(scalar.value))
