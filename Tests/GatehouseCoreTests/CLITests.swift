@@ -127,11 +127,47 @@ struct CLITests {
         try await holder.writeWithoutTransaction { db in
             try db.execute(sql: "BEGIN IMMEDIATE")
             let result = try GatehouseBinary.run(["sessions", "revoke", login.session.handle, "--yes", "--db", test.path])
+            // What the kernel listed while the lock was still held, for the failure message.
+            let locks = ProcFile.text("/proc/locks") ?? ""
             try db.execute(sql: "ROLLBACK")
             #expect(result.status == 1)
-            #expect(result.stderr.contains("locked by pid \(getpid())"), "\(result.stderr)")
+            #expect(result.stderr.contains("locked by pid \(getpid())"), "\(result.stderr)\n/proc/locks:\n\(locks)")
         }
         #expect(try await test.gatehouse.sessions.summary(handle: login.session.handle)?.session.state == .active)
+    }
+
+    @Test("/proc/locks is read to its end (String(contentsOfFile: stops at 4 KiB): the holder is named on a busy machine")
+    func lockHolderPastFirstPage() async throws {
+        let test = try TestGatehouse()
+        let (login, _) = try await test.apiLogin()
+        // Many open WAL databases first: each holds a lock on its -shm file, listed before the holder's.
+        var others: [DatabaseQueue] = []
+        for index in 0..<150 {
+            let other = try DatabaseQueue(path: test.directory.path("other-\(index).sqlite"))
+            try await other.writeWithoutTransaction { db in
+                try db.execute(sql: "PRAGMA journal_mode=WAL")
+                try db.execute(sql: "CREATE TABLE IF NOT EXISTS t (x)")
+            }
+            others.append(other)
+        }
+        let holder = try DatabaseQueue(path: test.path)
+        try await holder.writeWithoutTransaction { db in
+            try db.execute(sql: "BEGIN IMMEDIATE")
+            // Where the holder's line falls depends on the CPU that took the lock (the kernel keeps a
+            // list per CPU), so the read itself is checked: every lock this process holds is in it.
+            let locks = ProcFile.text("/proc/locks") ?? ""
+            #expect(locks.utf8.count > 4096, "the table must be long for the test to mean anything")
+            let listed = Set(locks.split(separator: "\n").compactMap { $0.split(separator: " ").dropFirst(5).first?.split(separator: ":").last })
+            let missing = (0..<150).filter { index in
+                var info = stat()
+                return stat(test.directory.path("other-\(index).sqlite-shm"), &info) != 0 || !listed.contains(Substring(String(info.st_ino)))
+            }
+            #expect(missing.isEmpty, "\(missing.count) of this process's 150 locks are missing from what was read")
+            let result = try GatehouseBinary.run(["sessions", "revoke", login.session.handle, "--yes", "--db", test.path])
+            try db.execute(sql: "ROLLBACK")
+            #expect(result.status == 1 && result.stderr.contains("locked by pid \(getpid())"), "\(result.stderr)")
+        }
+        for other in others { try other.close() }
     }
 
     @Test("audit tail and verify; verify exits 1 naming the tampered row")

@@ -1,4 +1,5 @@
 import Foundation
+import GatehouseCore
 import GatehouseTestSupport
 import GRDB
 import Testing
@@ -40,7 +41,7 @@ struct ServeProcessTests {
     /// True when an established TCP connection on the server's side of `port` has nothing left
     /// unread (/proc/net/tcp: local port, state 01, rx_queue 0): the request is in the server.
     static func hasReadConnection(port: Int) -> Bool {
-        guard let table = try? String(contentsOfFile: "/proc/net/tcp", encoding: .utf8) else { return false }
+        guard let table = ProcFile.text("/proc/net/tcp") else { return false }
         return table.split(separator: "\n").dropFirst().contains { line in
             let fields = line.split(separator: " ")
             guard fields.count > 4, let local = fields[1].split(separator: ":").last, Int(local, radix: 16) == port else { return false }

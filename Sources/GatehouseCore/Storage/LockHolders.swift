@@ -7,7 +7,7 @@ import Foundation
 /// this answers an empty list and messages simply omit the pid.
 enum LockHolders {
     static func writers(of path: String) -> [Int32] {
-        guard let table = try? String(contentsOfFile: "/proc/locks", encoding: .utf8) else { return [] }
+        guard let table = ProcFile.text("/proc/locks") else { return [] }
         let inodes = Set([path, path + "-shm", path + "-wal"].compactMap(inode))
         guard !inodes.isEmpty else { return [] }
         let me = getpid()
