@@ -22,7 +22,7 @@ struct ServeProcessTests {
     /// Starts `serve --port 0` and waits for the line that names the chosen port.
     static func start(db: String, _ extra: [String] = [], environment: [String: String] = [:]) async throws -> RunningServer {
         let process = try GatehouseBinary.start(["serve", "--db", db, "--port", "0"] + extra, environment: environment)
-        let deadline = ContinuousClock.now + .seconds(30)
+        let deadline = ContinuousClock.now + .seconds(120)
         while ContinuousClock.now < deadline {
             let output = process.outputSoFar()
             if let range = output.range(of: #"http://127\.0\.0\.1:\d+"#, options: .regularExpression) {
