@@ -86,7 +86,7 @@ struct ConsoleFieldReportTests {
         _ = try Gatehouse.open(path: path, options: .init(createIfMissing: true))
         for term in ["dumb", "no-such-terminal"] {
             let command = "env LANG=C.UTF-8 TERM=\(term) \(TmuxSession.quote(GatehouseBinary.url.path)) console --db \(TmuxSession.quote(path)); "
-                + "echo EXIT=$?; sleep 30"
+                + "echo EXIT=$?; sleep 600"
             let tmux = try TmuxSession(socket: directory.path("\(term).sock"), command: command)
             let (ended, screen) = await tmux.waitFor("EXIT=")
             #expect(ended && screen.contains("EXIT=1") && screen.contains("TERM=\(term)"), "\(term):\n\(screen)")

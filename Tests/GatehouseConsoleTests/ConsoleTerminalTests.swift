@@ -31,7 +31,7 @@ struct ConsoleTerminalTests {
                      socket: String = "tmux.sock") throws -> TmuxSession {
             // `swift test` may run with NO_COLOR set; the console sees it only when a test asks.
             let command = "env -u NO_COLOR LANG=C.UTF-8 TERM=\(term) SSH_CONNECTION='203.0.113.77 50000 10.0.0.1 22' \(extra) "
-                + "\(TmuxSession.quote(GatehouseBinary.url.path)) console --db \(TmuxSession.quote(path)); echo EXIT=$?; sleep 30"
+                + "\(TmuxSession.quote(GatehouseBinary.url.path)) console --db \(TmuxSession.quote(path)); echo EXIT=$?; sleep 600"
             return try TmuxSession(socket: directory.path(socket), width: width, height: height, command: command)
         }
     }

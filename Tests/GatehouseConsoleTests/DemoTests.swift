@@ -13,7 +13,7 @@ struct DemoTests {
         let binary = GatehouseBinary.url.path
         let started = Date()
         let tmux = try TmuxSession(socket: directory.path("tmux.sock"), width: 120, height: 32, command:
-            "env -u NO_COLOR LANG=C.UTF-8 TERM=xterm-256color \(TmuxSession.quote(binary)) demo --db \(TmuxSession.quote(db)); echo EXIT=$?; sleep 30")
+            "env -u NO_COLOR LANG=C.UTF-8 TERM=xterm-256color \(TmuxSession.quote(binary)) demo --db \(TmuxSession.quote(db)); echo EXIT=$?; sleep 600")
         // A generous guard, not a bound: the time it took is printed (about 0.5 s on a quiet machine).
         let deadline = 120.0
         func remaining() -> Double { max(0.5, deadline - Date().timeIntervalSince(started)) }
