@@ -7,7 +7,17 @@ import Foundation
 /// this answers an empty list and messages simply omit the pid.
 enum LockHolders {
     static func writers(of path: String) -> [Int32] {
-        guard let table = ProcFile.text("/proc/locks") else { return [] }
+        // /proc/locks is read in pieces, not as a snapshot: a lock taken or dropped meanwhile can make
+        // a read skip a line. A second look costs little next to the 5 s the caller has waited.
+        for _ in 0..<3 {
+            let found = scan(ProcFile.text("/proc/locks"), of: path)
+            if !found.isEmpty { return found }
+        }
+        return []
+    }
+
+    private static func scan(_ text: String?, of path: String) -> [Int32] {
+        guard let table = text else { return [] }
         let inodes = Set([path, path + "-shm", path + "-wal"].compactMap(inode))
         guard !inodes.isEmpty else { return [] }
         let me = getpid()
