@@ -1,6 +1,13 @@
 // swift-tools-version: 6.1
 import PackageDescription
 
+/// The HTTP client of the demo's traffic and of the tests (async-http-client: cancellation is clean).
+let httpClient: [Target.Dependency] = [
+    .product(name: "AsyncHTTPClient", package: "async-http-client"),
+    .product(name: "NIOCore", package: "swift-nio"),
+    .product(name: "NIOHTTP1", package: "swift-nio"),
+]
+
 let package = Package(
     name: "Gatehouse",
     platforms: [.macOS(.v14)],
@@ -50,12 +57,7 @@ let package = Package(
         // `gatehouse demo`'s traffic: synthetic clients over HTTP (async-http-client), never Core directly.
         .target(
             name: "GatehouseDemo",
-            dependencies: [
-                "GatehouseCore",
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
-            ]
+            dependencies: ["GatehouseCore"] + httpClient
         ),
         .systemLibrary(name: "CNCursesW", path: "Sources/CNCursesW"),
         .target(name: "TerminalKit", dependencies: ["CNCursesW"]),
@@ -90,11 +92,7 @@ let package = Package(
         ),
         .target(
             name: "GatehouseTestSupport",
-            dependencies: [
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
-            ],
+            dependencies: httpClient,
             path: "Tests/GatehouseTestSupport"
         ),
         .testTarget(

@@ -13,15 +13,17 @@ struct CommandPalette: Equatable {
         var aliases: [String] = []
         var argument: Argument
         var help: String
-        /// Changes the database: not offered, and refused, in read-only mode.
-        var changesData = false
+        /// The key action it stands for, when it is one: its `changesData` decides read-only mode.
+        var action: ConsoleAction?
+
+        var changesData: Bool { action?.changesData ?? false }
     }
 
     static let commands: [Command] = [
         Command(name: "sessions", aliases: ["session", "s"], argument: .email, help: "Sessions pane, filtered by the text"),
         Command(name: "tokens", aliases: ["token", "t"], argument: .email, help: "Tokens pane, narrowed to one user"),
         Command(name: "limits", aliases: ["limit", "l", "buckets"], argument: .bucket, help: "Limits pane, filtered by the text"),
-        Command(name: "reset", argument: .bucket, help: "reset a rate-limit bucket (asks first)", changesData: true),
+        Command(name: "reset", argument: .bucket, help: "reset a rate-limit bucket (asks first)", action: .resetBucket),
         Command(name: "jobs", aliases: ["job", "j"], argument: .none, help: "Jobs pane, filtered by the text"),
         Command(name: "audit", aliases: ["a"], argument: .none, help: "Audit pane, filtered by the text"),
         Command(name: "theme", argument: .theme, help: "switch the theme"),

@@ -263,10 +263,6 @@ struct ConsoleUpdate {
                 model.message = StatusMessage(text: "cancelled; nothing was changed", kind: .info)
             case .confirmed:
                 model.overlay = nil
-                if model.readOnly {
-                    refuseReadOnly("that action", &model)
-                    return []
-                }
                 return [data.perform(action)]
             }
             return []

@@ -43,14 +43,10 @@ struct AuditCommand: AsyncParsableCommand {
 
         private func emit(_ events: [AuditEvent]) {
             guard !events.isEmpty else { return }
-            if output.json {
-                for event in events {
-                    if let line = try? jsonText(AuditEventJSON(event), pretty: false) { print(line) }
-                }
-            } else {
-                for event in events { say(AuditCommand.line(event), oneLine: true) }
+            // Each line is written unbuffered, so a pipe reads the events as they come.
+            for event in events {
+                if output.json { try? printJSONLine(AuditEventJSON(event)) } else { say(AuditCommand.line(event), oneLine: true) }
             }
-            fflush(nil)  // flush every stream: `stdout` is a global Swift 6 will not touch
         }
     }
 

@@ -5,7 +5,7 @@ import TerminalKit
 
 /// `--db PATH`, shared by every command.
 struct DatabaseArguments: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("The SQLite file (default: $GATEHOUSE_DB, else ./gatehouse.sqlite).", valueName: "path"))
+    @Option(name: .long, parsing: .unconditional, help: ArgumentHelp("The SQLite file (default: $GATEHOUSE_DB, else ./gatehouse.sqlite).", valueName: "path"))
     var db: String?
 
     var path: String { path(configured: nil) }

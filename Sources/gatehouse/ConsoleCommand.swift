@@ -13,9 +13,9 @@ struct ConsoleCommand: AsyncParsableCommand {
     @Flag(help: "Open the database read-only and offer no actions.") var readOnly = false
     @Option(parsing: .unconditional, help: "Seconds between checks for changes (at least 0.1; default 0.25 or config.toml's refresh).") var refresh: Double?
     @Flag(help: "Enable the mouse (off by default so text selection over SSH keeps working).") var mouse = false
-    @Option(help: ArgumentHelp("Theme: dark, light, high-contrast, monochrome, a file in ~/.config/gatehouse/themes, or a path.", valueName: "name"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Theme: dark, light, high-contrast, monochrome, a file in ~/.config/gatehouse/themes, or a path.", valueName: "name"))
     var theme: String?
-    @Option(help: ArgumentHelp("The console's config file (default: ~/.config/gatehouse/config.toml).", valueName: "path"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("The console's config file (default: ~/.config/gatehouse/config.toml).", valueName: "path"))
     var config: String?
     @Flag(help: "List the themes --theme accepts and exit.") var listThemes = false
 

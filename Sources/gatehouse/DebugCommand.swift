@@ -15,8 +15,8 @@ struct DebugCommand: AsyncParsableCommand {
     struct RateLimitHammer: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "rate-limit-hammer")
         @OptionGroup var database: DatabaseArguments
-        @Option var key = "hammer"
-        @Option var rate = "50/hour"
+        @Option(parsing: .unconditional) var key = "hammer"
+        @Option(parsing: .unconditional) var rate = "50/hour"
         @Option(parsing: .unconditional) var attempts = 100
 
         func validate() throws { try require(attempts, in: 0...10_000_000, "--attempts") }
@@ -37,7 +37,7 @@ struct DebugCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "login-churn")
         @OptionGroup var database: DatabaseArguments
         @Option(parsing: .unconditional) var count = 50
-        @Option var email = "churn@example.com"
+        @Option(parsing: .unconditional) var email = "churn@example.com"
 
         func validate() throws { try require(count, in: 0...10_000_000, "--count") }
 

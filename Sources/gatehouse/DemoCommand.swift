@@ -18,10 +18,10 @@ struct DemoCommand: AsyncParsableCommand {
             a duplicated payment webhook, document jobs), and opens the console on the database. Quitting the \
             console stops everything and says where the database is.
             """)
-    @Option(help: ArgumentHelp("The database (default: a fresh one in a temporary directory).", valueName: "path")) var db: String?
+    @Option(parsing: .unconditional, help: ArgumentHelp("The database (default: a fresh one in a temporary directory).", valueName: "path")) var db: String?
     @Option(parsing: .unconditional, help: "Requests per second the simulated clients send together.") var rate = 20.0
     @Flag(help: "No console: print a line a second with counts; stop with Ctrl-C.") var headless = false
-    @Option(help: ArgumentHelp("The console's theme.", valueName: "name")) var theme: String?
+    @Option(parsing: .unconditional, help: ArgumentHelp("The console's theme.", valueName: "name")) var theme: String?
 
     func validate() throws {
         guard rate > 0 && rate <= 2000 else { throw ValidationError("--rate must be between 0 and 2000 requests per second") }
@@ -60,13 +60,12 @@ struct DemoCommand: AsyncParsableCommand {
         let started = Date()
         var signal: Int32?
         if headless {
+            // `say` is unbuffered: a line a second arrives each second, piped or not.
             say("gatehouse demo: API on http://127.0.0.1:\(port), database \(path); Ctrl-C stops")
-            fflush(nil) // a line a second is only useful if it arrives each second, piped or not
             let signals = SignalWatcher()
             while signals.received == nil {
                 try? await Task.sleep(for: .seconds(1))
                 say(DemoStats.line(simulator.stats.snapshot, seconds: Int(Date().timeIntervalSince(started).rounded())))
-                fflush(nil)
             }
         } else {
             let consoleOptions = ConsoleOptions(operatorIdentity: OperatorIdentity.current(via: "console"), theme: theme,

@@ -13,12 +13,12 @@ struct ExplainCommand: AsyncParsableCommand {
             """)
     @OptionGroup var database: DatabaseArguments
     @OptionGroup var output: OutputOptions
-    @Option(help: ArgumentHelp("A session handle (ses_…).", valueName: "handle")) var session: String?
+    @Option(parsing: .unconditional, help: ArgumentHelp("A session handle (ses_…).", valueName: "handle")) var session: String?
     // Secret values are base64url and may start with '-': take the next argument whatever it looks like.
     @Option(parsing: .unconditional, help: ArgumentHelp("The value of the session cookie the browser sends.", valueName: "value"))
     var cookie: String?
     @Option(parsing: .unconditional, help: ArgumentHelp("A refresh token value.", valueName: "value")) var refreshToken: String?
-    @Option(help: ArgumentHelp("A user's email address: every recent session of theirs.", valueName: "email")) var user: String?
+    @Option(parsing: .unconditional, help: ArgumentHelp("A user's email address: every recent session of theirs.", valueName: "email")) var user: String?
 
     func validate() throws {
         let given = [session, cookie, refreshToken, user].compactMap { $0 }

@@ -1,7 +1,6 @@
 import ArgumentParser
 import Foundation
 import GatehouseCore
-import TerminalKit
 
 struct InitCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -28,13 +27,13 @@ struct InitCommand: AsyncParsableCommand {
                                           email_conflicts: conflicts.map(EmailConflictJSON.init)))
         }
         say("\(existed ? "opened" : "created") \(database.path) (journal_mode=\(pragmas["journal_mode"] ?? "?"), signing key \(kid))")
-        if !conflicts.isEmpty { FileHandle.standardError.write(Data(TerminalText.neutralised(Self.report(conflicts), multiline: true).utf8)) }
+        if !conflicts.isEmpty { sayError(Self.report(conflicts)) }
     }
 
     /// What an operator reads about the users the migration left apart: who, which spelling,
     /// what is left on the account logins no longer reach, and the command that deals with it.
     static func report(_ conflicts: [EmailConflict]) -> String {
-        var text = "gatehouse: \(conflicts.count) user(s) kept their stored address when addresses were normalised; nothing was merged:\n"
+        var text = "\(conflicts.count) user(s) kept their stored address when addresses were normalised; nothing was merged:\n"
         for conflict in conflicts {
             text += "  user \(conflict.userId), stored as \(spelled(conflict.storedEmail)), "
             if let normalized = conflict.normalizedEmail {
@@ -57,7 +56,7 @@ struct InitCommand: AsyncParsableCommand {
         if conflicts.contains(where: { $0.credits != 0 }) {
             text += "Credits stay on the user that has them; move them by hand if they belong to the other account.\n"
         }
-        return text
+        return String(text.dropLast())  // sayError ends the line
     }
 
     /// The address with every non-ASCII scalar spelled out, so that two spellings that look alike can be told apart.

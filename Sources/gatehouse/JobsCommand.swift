@@ -22,15 +22,15 @@ struct JobsCommand: AsyncParsableCommand {
         @OptionGroup var database: DatabaseArguments
         @OptionGroup var output: OutputOptions
         @Argument(help: "user-export or audit-report.") var kind: String
-        @Option(help: "user-export: the user's email.") var user: String?
-        @Option(help: "audit-report: start of the range (2026-11-21 or 2026-11-21T10:00:00Z).") var from: String?
-        @Option(help: "audit-report: end of the range (exclusive).") var to: String?
-        @Option(help: "audit-report: only this action (or prefix*).") var action: String?
-        @Option(help: "audit-report: only this actor (type or type:id).") var actor: String?
-        @Option(help: "audit-report: only this target (type or type:id).") var target: String?
-        @Option(help: "audit-report: only this outcome (success, failure, denied).") var outcome: String?
+        @Option(parsing: .unconditional, help: "user-export: the user's email.") var user: String?
+        @Option(parsing: .unconditional, help: "audit-report: start of the range (2026-11-21 or 2026-11-21T10:00:00Z).") var from: String?
+        @Option(parsing: .unconditional, help: "audit-report: end of the range (exclusive).") var to: String?
+        @Option(parsing: .unconditional, help: "audit-report: only this action (or prefix*).") var action: String?
+        @Option(parsing: .unconditional, help: "audit-report: only this actor (type or type:id).") var actor: String?
+        @Option(parsing: .unconditional, help: "audit-report: only this target (type or type:id).") var target: String?
+        @Option(parsing: .unconditional, help: "audit-report: only this outcome (success, failure, denied).") var outcome: String?
         @Option(parsing: .unconditional, help: "Higher runs first (-1000 to 1000).") var priority = 0
-        @Option(help: "At most one waiting or running job per key; a second start returns the first job.") var uniqueKey: String?
+        @Option(parsing: .unconditional, help: "At most one waiting or running job per key; a second start returns the first job.") var uniqueKey: String?
         @Option(parsing: .unconditional, help: "Attempts before the job fails.") var maxAttempts = 5
 
         func validate() throws { try require(priority, in: -1000...1000, "--priority") }
@@ -55,7 +55,7 @@ struct JobsCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List jobs, newest first.")
         @OptionGroup var database: DatabaseArguments
         @OptionGroup var output: OutputOptions
-        @Option(help: "Only jobs in this state: queued, running, succeeded, failed, cancelled.") var state: Job.State?
+        @Option(parsing: .unconditional, help: "Only jobs in this state: queued, running, succeeded, failed, cancelled.") var state: Job.State?
         @Option(parsing: .unconditional, help: "At most this many rows.") var limit = 50
         @Flag(help: "Print notes and errors whole instead of cut to 50 columns.") var wide = false
 

@@ -14,8 +14,8 @@ struct LimitsCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List buckets, most blocked first.")
         @OptionGroup var database: DatabaseArguments
         @OptionGroup var output: OutputOptions
-        @Option(help: "Order: blocked, recent or key.") var sort: RateLimitBucketOrder = .blocked
-        @Option(help: "Only buckets of this policy (refresh, verify, magic-link-email, magic-link-ip, …).") var policy: String?
+        @Option(parsing: .unconditional, help: "Order: blocked, recent or key.") var sort: RateLimitBucketOrder = .blocked
+        @Option(parsing: .unconditional, help: "Only buckets of this policy (refresh, verify, magic-link-email, magic-link-ip, …).") var policy: String?
         @Option(parsing: .unconditional, help: "At most this many rows.") var limit = 50
 
         func validate() throws { try require(limit, in: 1...100_000, "--limit") }

@@ -15,24 +15,24 @@ struct ServeCommand: AsyncParsableCommand {
 
     @OptionGroup var database: DatabaseArguments
 
-    @Option(help: "Address to listen on.") var host: String?
+    @Option(parsing: .unconditional, help: "Address to listen on.") var host: String?
     @Option(parsing: .unconditional, help: "Port to listen on; 0 picks a free one (printed at start).") var port: Int?
-    @Option(help: ArgumentHelp("A TOML file with [server] and [rate_limits] tables.", valueName: "file")) var config: String?
+    @Option(parsing: .unconditional, help: ArgumentHelp("A TOML file with [server] and [rate_limits] tables.", valueName: "file")) var config: String?
     @Flag(help: "Development mode: the magic-link response also carries the token (dev_token).") var dev = false
     @Flag(help: "Leave Secure off the session cookie (plain-HTTP development only).") var insecureCookies = false
-    @Option(help: ArgumentHelp("Session cookie name (default \(ServerOptions.defaultCookieName)); browsers share cookies across ports.",
+    @Option(parsing: .unconditional, help: ArgumentHelp("Session cookie name (default \(ServerOptions.defaultCookieName)); browsers share cookies across ports.",
                                valueName: "name"))
     var cookieName: String?
-    @Option(help: ArgumentHelp("Stripe-style webhook secret; prefer $GATEHOUSE_WEBHOOK_SECRET (arguments show in ps).", valueName: "secret"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Stripe-style webhook secret; prefer $GATEHOUSE_WEBHOOK_SECRET (arguments show in ps).", valueName: "secret"))
     var webhookSecret: String?
     @Flag(help: "Take the client address from the last X-Forwarded-For entry (behind one reverse proxy).") var trustProxy = false
-    @Option(name: .customLong("rate-limit"), help: ArgumentHelp("Override a policy, e.g. refresh=100/minute (repeatable).",
+    @Option(name: .customLong("rate-limit"), parsing: .unconditionalSingleValue, help: ArgumentHelp("Override a policy, e.g. refresh=100/minute (repeatable).",
                                                                 valueName: "name=rate"))
     var rateLimits: [String] = []
     @Option(parsing: .unconditional, help: "Document-job slots inside the server; 0 leaves jobs to `gatehouse worker`.") var workers = 1
-    @Option(help: ArgumentHelp("Where documents go (default: <db>-documents beside the database).", valueName: "path"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Where documents go (default: <db>-documents beside the database).", valueName: "path"))
     var dataDir: String?
-    @Option(help: ArgumentHelp("trace, debug, info, notice, warning, error or critical.", valueName: "level"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("trace, debug, info, notice, warning, error or critical.", valueName: "level"))
     var logLevel: String = "info"
 
     func run() async throws {

@@ -14,8 +14,8 @@ struct SessionsCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List sessions, newest first.")
         @OptionGroup var database: DatabaseArguments
         @OptionGroup var output: OutputOptions
-        @Option(help: "Only this user's sessions.") var user: String?
-        @Option(help: "Only sessions in this state: active, expired, revoked, logged_out.") var state: Session.State?
+        @Option(parsing: .unconditional, help: "Only this user's sessions.") var user: String?
+        @Option(parsing: .unconditional, help: "Only sessions in this state: active, expired, revoked, logged_out.") var state: Session.State?
         @Option(parsing: .unconditional, help: "At most this many rows.") var limit = 50
         @Flag(help: "Print user agents whole instead of cut to 40 columns.") var wide = false
 
@@ -92,8 +92,8 @@ struct SessionsCommand: AsyncParsableCommand {
         @OptionGroup var confirmation: ConfirmationOptions
         @OptionGroup var output: OutputOptions
         @Argument(help: "Session handles (ses_…).") var handles: [String] = []
-        @Option(help: "Revoke every active session of this user.") var user: String?
-        @Option(help: "Why, for the audit log.") var reason = "revoked by operator"
+        @Option(parsing: .unconditional, help: "Revoke every active session of this user.") var user: String?
+        @Option(parsing: .unconditional, help: "Why, for the audit log.") var reason = "revoked by operator"
 
         func validate() throws {
             if handles.isEmpty == (user == nil) {

@@ -5,11 +5,17 @@ import TerminalKit
 // emails, audit details, another writer of the file) is neutralised exactly as the console does
 // it (`TerminalText`) and columns are measured in terminal cells (`DisplayWidth`), not characters.
 
+/// Writes a line that is already safe (neutralised text or escaped JSON) on standard output.
+/// Unbuffered, and the one way the CLI writes there: a script or a test waiting for a line
+/// (serve's address, `audit tail --follow`) gets it at once, and lines never change order.
+private func writeLine(_ safe: String) {
+    FileHandle.standardOutput.write(Data((safe + "\n").utf8))
+}
+
 /// Prints human-readable text on standard output, every control or bidi character shown as a
 /// visible escape; newlines and tabs pass unless `oneLine` (a line built from outside values).
-/// Unbuffered: a script or a test waiting for a line (serve's address) gets it at once.
 func say(_ text: String, oneLine: Bool = false) {
-    FileHandle.standardOutput.write(Data((TerminalText.neutralised(text, multiline: !oneLine) + "\n").utf8))
+    writeLine(TerminalText.neutralised(text, multiline: !oneLine))
 }
 
 /// Prints `gatehouse: message` on standard error, neutralised like `say`.
@@ -20,9 +26,7 @@ func sayError(_ message: String) {
 /// `label value` lines with the labels padded to one width, as `sessions show` and `jobs show` print them.
 func sayFields(_ fields: [(label: String, value: String)]) {
     let width = (fields.map { DisplayWidth.of($0.label) }.max() ?? 0) + 2
-    for (label, value) in fields {
-        say(DisplayWidth.fit(label, to: width) + TerminalText.neutralised(value))
-    }
+    for (label, value) in fields { say(DisplayWidth.fit(label, to: width) + value, oneLine: true) }
 }
 
 /// Plain aligned columns for terminals, padded by display width; `--json` is the format for scripts.
@@ -50,8 +54,9 @@ struct TextTable {
         return ([line(headers)] + rows.map(line)).joined(separator: "\n")
     }
 
+    /// The cells were neutralised by `add`; the headers and the empty message are ours.
     func print(emptyMessage: String) {
-        say(rows.isEmpty ? emptyMessage : render())
+        writeLine(rows.isEmpty ? emptyMessage : render())
     }
 
     /// Free text (a user agent, a job note) cut to `columns` cells with `…`, unless `wide`.
@@ -63,11 +68,16 @@ struct TextTable {
 /// The JSON encoder every `--json` output uses: ISO 8601 dates, sorted keys; control, bidi and
 /// invisible characters escaped as `\uXXXX` (`TerminalText.escapingJSON`).
 func printJSON<T: Encodable>(_ value: T) throws {
-    print(try jsonText(value, pretty: true))
+    writeLine(try jsonText(value, pretty: true))
 }
 
-/// One JSON document as text: pretty for `--json`, one line for JSON Lines (`audit tail --follow --json`).
-func jsonText<T: Encodable>(_ value: T, pretty: Bool) throws -> String {
+/// One JSON document on one line (JSON Lines), as `audit tail --follow --json` streams them.
+func printJSONLine<T: Encodable>(_ value: T) throws {
+    writeLine(try jsonText(value, pretty: false))
+}
+
+/// One JSON document as text, pretty or on one line.
+private func jsonText<T: Encodable>(_ value: T, pretty: Bool) throws -> String {
     let encoder = JSONEncoder()
     encoder.outputFormatting = pretty ? [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes] : [.sortedKeys, .withoutEscapingSlashes]
     encoder.dateEncodingStrategy = .iso8601

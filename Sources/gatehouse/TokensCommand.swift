@@ -14,10 +14,10 @@ struct TokensCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List refresh tokens, newest first.")
         @OptionGroup var database: DatabaseArguments
         @OptionGroup var output: OutputOptions
-        @Option(help: "Only this session's family.") var session: String?
-        @Option(help: "Only this family (fam_…).") var family: String?
-        @Option(help: "Only this user's tokens.") var user: String?
-        @Option(help: "Only tokens in this state: active, used, revoked, reused.") var state: RefreshToken.State?
+        @Option(parsing: .unconditional, help: "Only this session's family.") var session: String?
+        @Option(parsing: .unconditional, help: "Only this family (fam_…).") var family: String?
+        @Option(parsing: .unconditional, help: "Only this user's tokens.") var user: String?
+        @Option(parsing: .unconditional, help: "Only tokens in this state: active, used, revoked, reused.") var state: RefreshToken.State?
         @Option(parsing: .unconditional, help: "At most this many rows.") var limit = 50
 
         func validate() throws { try require(limit, in: 1...100_000, "--limit") }
@@ -57,10 +57,10 @@ struct TokensCommand: AsyncParsableCommand {
         @OptionGroup var output: OutputOptions
         // A token value is base64url and may start with '-': take the next argument whatever it looks like.
         @Option(parsing: .unconditional, help: "A token's fingerprint, or the token itself.") var token: String?
-        @Option(help: "A refresh family (fam_…).") var family: String?
-        @Option(help: "A session handle (ses_…): revokes the session and its family.") var session: String?
-        @Option(help: "A user's email: revokes all their sessions and families.") var user: String?
-        @Option(help: "Why, for the audit log.") var reason = "revoked by operator"
+        @Option(parsing: .unconditional, help: "A refresh family (fam_…).") var family: String?
+        @Option(parsing: .unconditional, help: "A session handle (ses_…): revokes the session and its family.") var session: String?
+        @Option(parsing: .unconditional, help: "A user's email: revokes all their sessions and families.") var user: String?
+        @Option(parsing: .unconditional, help: "Why, for the audit log.") var reason = "revoked by operator"
 
         func validate() throws {
             let given = [token, family, session, user].compactMap { $0 }.count

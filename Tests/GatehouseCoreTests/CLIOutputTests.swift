@@ -160,9 +160,15 @@ struct CLIOutputTests {
         }
     }
 
-    @Test("negative numbers parse (--priority -5); out-of-range ones are usage errors naming the option")
+    @Test("option values that start with '-' parse (--priority -5, --user -bob@…, --reason -x); out-of-range numbers are usage errors naming the option")
     func negativeNumbers() async throws {
         let test = try TestGatehouse()
+        let (login, _) = try await test.apiLogin("-bob@example.com")
+        let listed = try gatehouse(["sessions", "list", "--user", "-bob@example.com"], db: test.path)
+        #expect(listed.status == 0 && listed.stdout.contains(login.session.handle), "\(listed.stderr)")
+        let revoked = try gatehouse(["sessions", "revoke", login.session.handle, "--reason", "-leaked", "--yes"], db: test.path)
+        #expect(revoked.status == 0, "\(revoked.stderr)")
+        #expect(try await test.gatehouse.audit.tail(limit: 5).contains { $0.action == "session.revoked" && $0.reason == "-leaked" })
         let started = try gatehouse(["jobs", "start", "user-export", "--user", "a@example.com", "--priority", "-5"], db: test.path)
         #expect(started.status == 0, "\(started.stderr)")
         #expect(try await test.gatehouse.jobs.find(id: 1)?.job.priority == -5)

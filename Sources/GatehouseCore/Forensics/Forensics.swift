@@ -46,12 +46,12 @@ public final class Forensics: Sendable {
             case .refreshToken(let value):
                 (description, summaries, stray) = try Self.credential(value, .refreshToken, in: db)
             case .user(let email):
-                let normalized = try EmailAddress.normalize(email)
+                let address = try User.addressArguments(email)
                 summaries = try SessionSummary.fetchAll(db, sql: """
                     \(SessionService.summarySelect) WHERE u.id = \(User.idByAddressSQL) ORDER BY s.id DESC LIMIT 20
-                    """, arguments: [try User.addressArguments(email).exact, normalized])
-                guard !summaries.isEmpty else { throw AuthError.notFound("sessions of \(normalized)") }
-                description = "user \(normalized)"
+                    """, arguments: [address.exact, address.normalized])
+                guard !summaries.isEmpty else { throw AuthError.notFound("sessions of \(address.normalized)") }
+                description = "user \(address.normalized)"
             }
             let stories = try summaries.map { try SessionStoryteller(summary: $0, grace: grace, now: now).tell(in: db) }
             let strayEntries = stray.map { SessionStoryteller.entry($0, evidence: true) }

@@ -27,7 +27,8 @@ extension User {
 
     /// The user an address names (see `idByAddressSQL`).
     static func find(address typed: String, in db: Database) throws -> User? {
-        try db.fetchRecordCached(User.self, "SELECT * FROM users WHERE id = \(idByAddressSQL)",
-                                 arguments: [try addressArguments(typed).exact, try addressArguments(typed).normalized])
+        let address = try addressArguments(typed)
+        return try db.fetchRecordCached(User.self, "SELECT * FROM users WHERE id = \(idByAddressSQL)",
+                                        arguments: [address.exact, address.normalized])
     }
 }

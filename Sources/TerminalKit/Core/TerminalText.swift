@@ -1,4 +1,4 @@
-/// How text from outside (user agents, emails, audit details, another writer of the database)
+/// How text from outside the program (anything another process or a remote client wrote)
 /// meets a terminal: the characters a terminal would obey instead of draw are shown as visible
 /// escapes and never emitted. The console's `Buffer` and every human-readable line of the CLI
 /// go through this one function; `--json` escapes the same characters as `\uXXXX`.
