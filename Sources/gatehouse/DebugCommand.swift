@@ -47,6 +47,7 @@ struct DebugCommand: AsyncParsableCommand {
             configuration.rateLimits.magicLinkIP = RateLimitPolicy(name: "magic-link-ip", limit: 1_000_000, period: 60)
             configuration.rateLimits.verify = RateLimitPolicy(name: "verify", limit: 1_000_000, period: 60)
             configuration.rateLimits.refresh = RateLimitPolicy(name: "refresh", limit: 1_000_000, period: 60)
+            configuration.rateLimits.refreshPerAddress = RateLimitPolicy(name: "refresh-ip", limit: 1_000_000, period: 60)
             let gatehouse = try Gatehouse.open(path: database.path, configuration: configuration)
             let context = ClientContext(ip: "127.0.0.\(getpid() % 250 + 1)", userAgent: "login-churn")
             for _ in 0..<count {

@@ -27,6 +27,7 @@ struct InitCommand: AsyncParsableCommand {
                                           email_conflicts: conflicts.map(EmailConflictJSON.init)))
         }
         say("\(existed ? "opened" : "created") \(database.path) (journal_mode=\(pragmas["journal_mode"] ?? "?"), signing key \(kid))")
+        for note in gatehouse.database.openingNotes { say(note) }
         if !conflicts.isEmpty { sayError(Self.report(conflicts)) }
     }
 

@@ -36,12 +36,12 @@ struct SessionStoryteller {
         case .revoked:
             let byOperator = session.endedBy?.hasPrefix("operator:") == true
             return Verdict(cause: byOperator ? .revokedByOperator : .revoked, at: session.endedAt,
-                           summary: "revoked by \(session.endedBy ?? "?") at \(time(session.endedAt))\(session.endReason.map { " (reason: \($0))" } ?? "")",
+                           summary: "revoked\(session.endedBy.map { " by \($0)" } ?? "")\(at(session.endedAt))\(session.endReason.map { " (reason: \($0))" } ?? "")",
                            hint: byOperator ? ended?.detail("ssh_client").map { "The operator connected from \($0)." } : nil,
                            evidence: ended.map { [$0.seq] } ?? [])
         case .loggedOut:
             return Verdict(cause: .loggedOutByUser, at: session.endedAt,
-                           summary: "the user logged out at \(time(session.endedAt))\(ended?.ip.map { " from \($0)" } ?? "")",
+                           summary: "the user logged out\(at(session.endedAt))\(ended?.ip.map { " from \($0)" } ?? "")",
                            hint: nil, evidence: ended.map { [$0.seq] } ?? [])
         case .active, .expired:
             if let verdict = operatorRevokedTokens(events) ?? rateLimitedRefresh(events) ?? cookieSymptom(events, foreign: foreign) {
@@ -53,16 +53,17 @@ struct SessionStoryteller {
 
     private func reuse(_ events: [AuditEvent], ended: AuditEvent?) -> Verdict {
         guard let detected = events.last(where: { $0.action == "refresh.reuse_detected" }) else {
-            return Verdict(cause: .refreshTokenReuse, at: session.endedAt, summary: "revoked by reuse detection at \(time(session.endedAt))",
+            return Verdict(cause: .refreshTokenReuse, at: session.endedAt, summary: "revoked by reuse detection\(at(session.endedAt))",
                            hint: nil, evidence: ended.map { [$0.seq] } ?? [])
         }
-        let token = detected.detail("token") ?? "?"
-        let rotation = events.last { $0.action == "refresh.rotated" && $0.detail("token") == token }
+        let token = detected.detail("token") ?? ""
+        let rotation = token.isEmpty ? nil : events.last { $0.action == "refresh.rotated" && $0.detail("token") == token }
         let seconds = Self.seconds(detected.detail("seconds_after_rotation"))
         return Verdict(
             cause: .refreshTokenReuse, at: detected.at,
             summary: "refresh token \(token) was presented again \(seconds) s after it was rotated\(detected.ip.map { ", from \($0)" } ?? ""): reuse detection revoked the family and the session",
-            hint: "Two clients used one refresh token (a copied token, a retry after a lost response outside the \(Int(grace)) s window), or it leaked. The rotation it replayed is #\(rotation.map { String($0.seq) } ?? "?").",
+            hint: "Two clients used one refresh token (a copied token, a retry after a lost response outside the \(Int(grace)) s window), or it leaked."
+                + (rotation.map { " The rotation it replayed is #\($0.seq)." } ?? ""),
             evidence: [rotation?.seq, detected.seq, ended?.seq].compactMap { $0 })
     }
 
@@ -73,7 +74,7 @@ struct SessionStoryteller {
               let revoked = events.last(where: { ($0.action == "refresh_family.revoked" || $0.action == "refresh_token.revoked") && $0.actorType == "operator" }),
               !events.contains(where: { $0.seq > revoked.seq && $0.action == "refresh.rotated" }) else { return nil }
         return Verdict(cause: .revokedByOperator, at: revoked.at,
-                       summary: "\(revoked.action == "refresh_family.revoked" ? "its refresh family" : "its refresh token") was revoked by operator:\(revoked.actorId ?? "?") at \(time(revoked.at)); the next refresh failed",
+                       summary: "\(revoked.action == "refresh_family.revoked" ? "its refresh family" : "its refresh token") was revoked by operator\(revoked.actorId.map { ":\($0)" } ?? "") at \(time(revoked.at)); the next refresh failed",
                        hint: nil, evidence: [revoked.seq])
     }
 
@@ -85,7 +86,9 @@ struct SessionStoryteller {
         return Verdict(
             cause: .rateLimitedRefresh, at: limited.at,
             summary: "the refresh at \(time(limited.at)) was refused with 429 (\(limited.detail("policy") ?? "rate limit"))\(all.count > 1 ? ", \(all.count) times" : "") and no refresh succeeded after it: the client treated the 429 as a logout",
-            hint: "The token stayed valid: a client should wait for Retry-After and refresh again. If the limit is too tight for real clients, raise it (serve --rate-limit refresh=N/minute).",
+            hint: limited.detail("policy_name") == "refresh-ip"
+                ? "The token stayed valid. The limit was the address's (refresh-ip, shared by every client behind that address): a client should wait for Retry-After and refresh again; if many honest clients share the address, raise it (serve --rate-limit refresh-ip=N/minute)."
+                : "The token stayed valid: a client should wait for Retry-After and refresh again. The limit is per refresh family (this login's own budget, not shared with other users); if it is too tight for real clients, raise it (serve --rate-limit refresh=N/minute).",
             evidence: all.map(\.seq))
     }
 
@@ -95,10 +98,14 @@ struct SessionStoryteller {
         let rotated = events.last { $0.action == "session.lookup_failed" && $0.reason == CredentialFailure.rotated.rawValue }
         if let rotated, rotated.seq > (foreign.last?.seq ?? 0) {
             let regeneration = events.last { $0.action == "session.regenerated" && $0.detail("previous_secret") == rotated.detail("secret") }
-            let late = regeneration.map { " \(Int(rotated.at.timeIntervalSince($0.at))) s after it was replaced" } ?? ""
+            // The regeneration's row names the time; a refusal recorded since also carries it.
+            let replacedAt = regeneration?.at ?? rotated.detail("superseded_at").flatMap(Timestamp.parse)
+            let replaced = replacedAt.map {
+                "the regeneration at \(time($0)) replaced, \(Int(rotated.at.timeIntervalSince($0))) s after it was replaced"
+            } ?? "a regeneration replaced (its time is not in the evidence)"
             return Verdict(
                 cause: .rotatedCookieAfterGrace, at: rotated.at,
-                summary: "the browser sent the cookie that the regeneration at \(time(regeneration?.at)) replaced,\(late) (grace \(Int(grace)) s)",
+                summary: "the browser sent the cookie \(rotated.detail("secret") ?? "") that \(replaced) (grace \(Int(grace)) s)",
                 hint: "The session itself is fine: a tab or client kept the old cookie instead of the one in the login response's Set-Cookie. Regeneration on login is what stops session fixation; keep it.",
                 evidence: [regeneration?.seq, rotated.seq].compactMap { $0 })
         }
@@ -162,36 +169,43 @@ struct SessionStoryteller {
     }
 
     /// One line a person reads: what happened, by whom, with the fingerprints that link rows.
+    /// A detail a row lacks is left out, never shown as a placeholder.
     static func describe(_ event: AuditEvent) -> String {
         let actor = event.actorType + (event.actorId.map { ":\($0)" } ?? "")
         let from = event.ip.map { " from \($0)" } ?? ""
+        func detail(_ key: String, _ prefix: String = " ") -> String { event.detail(key).map { prefix + $0 } ?? "" }
+        let because = event.reason.map { " (\($0))" } ?? ""
         switch event.action {
         case "session.created": return "login\(from)"
         case "session.regenerated":
-            return "id regenerated (\(event.reason ?? "regenerate")): cookie \(event.detail("previous_secret") ?? "?") → \(event.detail("secret") ?? "?")"
-        case "refresh.rotated": return "refresh: token \(event.detail("token") ?? "?") → \(event.detail("successor") ?? "?")\(from)"
-        case "refresh.rate_limited": return "refresh refused: rate limited (\(event.detail("policy") ?? "?"))\(from)"
-        case "refresh.reuse_benign": return "token \(event.detail("token") ?? "?") presented again within the grace window: served"
+            return "id regenerated (\(event.reason ?? "regenerate")): cookie\(detail("previous_secret"))\(detail("secret", " → "))"
+        case "refresh.rotated": return "refresh: token\(detail("token"))\(detail("successor", " → "))\(from)"
+        case "refresh.rate_limited": return "refresh refused: rate limited\(event.detail("policy").map { " (\($0))" } ?? "")\(from)"
+        case "refresh.reuse_benign": return "token\(detail("token")) presented again within the grace window: served"
         case "refresh.reuse_detected":
-            return "REUSE: token \(event.detail("token") ?? "?") presented again \(seconds(event.detail("seconds_after_rotation"))) s after rotation\(from)"
-        case "refresh.failed": return "refresh refused: \(event.reason ?? "?")\(from)"
+            let after = event.detail("seconds_after_rotation").map { " \(seconds($0)) s after rotation" } ?? " after rotation"
+            return "REUSE: token\(detail("token")) presented again\(after)\(from)"
+        case "refresh.failed": return "refresh refused\(event.reason.map { ": \($0)" } ?? "")\(from)"
         case "session.lookup_failed":
             let name = event.detail("cookie_name").map { " '\($0)'" } ?? ""
-            return "cookie\(name) \(event.detail("secret") ?? "?") refused: \(event.reason ?? "?")\(from)\(event.requestId.map { " (request \($0))" } ?? "")"
+            return "cookie\(name)\(detail("secret")) refused\(event.reason.map { ": \($0)" } ?? "")\(from)\(event.requestId.map { " (request \($0))" } ?? "")"
         case "session.revoked", "session.logged_out", "session.expired", "refresh_family.revoked", "refresh_token.revoked":
-            return "\(event.action.split(separator: ".").last.map(String.init)?.replacingOccurrences(of: "_", with: " ") ?? event.action) by \(actor)\(event.reason.map { " (\($0))" } ?? "")"
+            return "\(event.action.split(separator: ".").last.map(String.init)?.replacingOccurrences(of: "_", with: " ") ?? event.action) by \(actor)\(because)"
         default:
-            return "\(event.action) by \(actor)\(event.reason.map { " (\($0))" } ?? "")"
+            return "\(event.action) by \(actor)\(because)"
         }
     }
 
     /// "120" for 120.000, "2.5" below ten seconds: precision where it matters.
     static func seconds(_ text: String?) -> String {
-        guard let value = text.flatMap(Double.init) else { return text ?? "?" }
+        guard let value = text.flatMap(Double.init) else { return text ?? "an unrecorded number of" }
         return value < 10 ? String(format: "%.1f", value) : String(Int(value.rounded()))
     }
 
-    private func time(_ date: Date?) -> String { date.map(Timestamp.iso8601) ?? "?" }
+    private func time(_ date: Date) -> String { Timestamp.iso8601(date) }
+
+    /// " at TIME", or nothing when the time is not known: a sentence never carries a placeholder.
+    private func at(_ date: Date?) -> String { date.map { " at \(time($0))" } ?? "" }
 
     static func duration(_ seconds: TimeInterval) -> String {
         let s = Int(seconds)

@@ -139,7 +139,7 @@ public final class MagicLinkService: Sendable {
                 actor: .user(id: user.id), action: "magic_link.consumed", targetType: "user", targetId: email,
                 context: context, details: ["link": presented.hash.fingerprint]), in: db, at: now)
             if kind == .web {
-                for cookie in currentCookies {
+                for cookie in currentCookies.prefix(SessionService.maxPresentedSecrets) {
                     if let (session, fresh) = try SessionService.regenerateOnLogin(
                         cookie: SecretToken(value: cookie), user: user, configuration: configuration, context: context, in: db, at: now) {
                         return .success((user, session, fresh, true, decision))

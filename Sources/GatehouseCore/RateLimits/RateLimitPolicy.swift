@@ -70,8 +70,14 @@ public enum RateLimitPolicyError: Error, Equatable, CustomStringConvertible {
 
 /// The named policies the services use. Every one can be overridden by configuration.
 public struct RateLimitPolicies: Sendable, Equatable {
-    /// Refresh-token rotations per client; 5/minute is the value of the system Gatehouse replaced.
+    /// Refresh-token rotations per refresh family (one API login); 5/minute is the value of the
+    /// system Gatehouse replaced. Per family, not per address: users behind one NAT or proxy
+    /// share an address and must not share a budget.
     public var refresh = RateLimitPolicy(name: "refresh", limit: 5, period: 60)
+    /// Refresh requests per client address, whatever token they carry: a loose cap against
+    /// one address spraying guessed or stolen tokens (each costs a lookup), far above what a
+    /// NAT full of honest clients sends.
+    public var refreshPerAddress = RateLimitPolicy(name: "refresh-ip", limit: 600, period: 60)
     public var magicLinkEmail = RateLimitPolicy(name: "magic-link-email", limit: 5, period: 3600)
     public var magicLinkIP = RateLimitPolicy(name: "magic-link-ip", limit: 20, period: 3600)
     public var verify = RateLimitPolicy(name: "verify", limit: 10, period: 60)
@@ -89,6 +95,7 @@ public struct RateLimitPolicies: Sendable, Equatable {
         let policy = try RateLimitPolicy(name: name, rate: rate)
         switch name {
         case refresh.name: refresh = policy
+        case refreshPerAddress.name: refreshPerAddress = policy
         case magicLinkEmail.name: magicLinkEmail = policy
         case magicLinkIP.name: magicLinkIP = policy
         case verify.name: verify = policy

@@ -96,50 +96,79 @@ public final class SessionService: Sendable {
         }
     }
 
+    /// Values of the session cookie tried per request. A browser sends the name more than once
+    /// only for cookies of other paths or domains (or another app's of the same name), so a few
+    /// cover every honest case, and a request carrying a thousand costs what one with four does.
+    public static let maxPresentedSecrets = 4
+
     /// Finds the session a cookie secret belongs to.
-    ///
-    /// A valid lookup is a read unless `last_seen_at` is older than the touch interval; a
-    /// failed one records why (throttled) and marks a session past its deadline as expired.
-    /// `cookieName` is the name the value came under: recorded with a failure, it is what tells
-    /// another app's cookie of the same name from ours (`gatehouse explain`).
     public func authenticate(secret: String, context: ClientContext = .none, cookieName: String? = nil) async throws -> AuthenticatedSession {
-        let token = SecretToken(value: secret)
+        try await authenticate(anyOf: [secret], context: context, cookieName: cookieName)
+    }
+
+    /// Finds the session of the first of `secrets` that works (the first
+    /// `maxPresentedSecrets` are tried, the rest ignored).
+    ///
+    /// The cost is bounded whatever the request carries: one read for every value; a write only
+    /// when a session's `last_seen_at` is older than the touch interval, or when no value works:
+    /// then one transaction records the most telling refusal (one that names a session before
+    /// an unknown value; throttled) and marks a session past its deadline as expired.
+    /// `cookieName` is the name the values came under: recorded with a failure, it is what tells
+    /// another app's cookie of the same name from ours (`gatehouse explain`).
+    public func authenticate(anyOf secrets: [String], context: ClientContext = .none,
+                             cookieName: String? = nil) async throws -> AuthenticatedSession {
+        let tokens = secrets.prefix(Self.maxPresentedSecrets).map { SecretToken(value: $0) }
+        guard !tokens.isEmpty else { throw AuthError.invalidCredential(.malformed) }
         let now = clock.now()
         let touchInterval = configuration.sessionTouchInterval
-        let hash = token.hash
-        if token.isWellFormed {
-            let fast = try await database.read { db -> AuthenticatedSession? in
-                guard case .valid(let session, let inGrace) = try Self.evaluate(hash, in: db, at: now),
-                      now.timeIntervalSince(session.lastSeenAt) < touchInterval,
-                      let user = try User.find(id: session.userId, in: db) else { return nil }
+        let fast = try await database.read { db -> AuthenticatedSession? in
+            for token in tokens where token.isWellFormed {
+                guard case .valid(let session, let inGrace) = try Self.evaluate(token.hash, in: db, at: now) else { continue }
+                // A session due for a touch is served by the write below.
+                guard now.timeIntervalSince(session.lastSeenAt) < touchInterval else { return nil }
+                guard let user = try User.find(id: session.userId, in: db) else { continue }
                 return AuthenticatedSession(session: session, user: user, usedPreviousSecret: inGrace)
             }
-            if let fast { return fast }
+            return nil
         }
+        if let fast { return fast }
         let policies = configuration.rateLimits.auditFailures
         let result = try await database.write { db -> Result<AuthenticatedSession, AuthError> in
-            let lookup: SecretLookup = token.isWellFormed ? try Self.evaluate(hash, in: db, at: now) : .failed(.malformed, nil)
-            switch lookup {
-            case .valid(var session, let inGrace):
-                if now.timeIntervalSince(session.lastSeenAt) >= touchInterval {
-                    try db.executeCached("UPDATE sessions SET last_seen_at = ? WHERE id = ?", arguments: [now.unixSeconds, session.id])
-                    session.lastSeenAt = now
+            var refusals: [(hash: SecretHash, failure: CredentialFailure, session: Session?)] = []
+            for token in tokens {
+                let lookup: SecretLookup = token.isWellFormed ? try Self.evaluate(token.hash, in: db, at: now) : .failed(.malformed, nil)
+                switch lookup {
+                case .valid(var session, let inGrace):
+                    guard let user = try User.find(id: session.userId, in: db) else { continue }
+                    if now.timeIntervalSince(session.lastSeenAt) >= touchInterval {
+                        try db.executeCached("UPDATE sessions SET last_seen_at = ? WHERE id = ?", arguments: [now.unixSeconds, session.id])
+                        session.lastSeenAt = now
+                    }
+                    return .success(AuthenticatedSession(session: session, user: user, usedPreviousSecret: inGrace))
+                case .failed(let failure, let session):
+                    refusals.append((token.hash, failure, session))
                 }
-                guard let user = try User.find(id: session.userId, in: db) else { return .failure(.invalidCredential(.unknown)) }
-                return .success(AuthenticatedSession(session: session, user: user, usedPreviousSecret: inGrace))
-            case .failed(let failure, let session):
-                if let session, session.state == .active, failure == .expiredIdle || failure == .expiredAbsolute {
-                    try Self.end(session, state: .expired, reason: failure.rawValue, actor: .system,
-                                 context: context, in: db, at: now)
-                } else {
-                    try AuditLog.appendThrottled(AuditEntry(
-                        actor: .system, action: "session.lookup_failed", targetType: "session",
-                        targetId: session?.handle, outcome: .failure, reason: failure.rawValue, context: context,
-                        details: ["secret": hash.fingerprint].merging(cookieName.map { ["cookie_name": $0] } ?? [:]) { a, _ in a }),
-                        in: db, at: now, policies: policies)
-                }
-                return .failure(.invalidCredential(failure))
             }
+            let (hash, failure, session) = refusals.first { $0.session != nil } ?? refusals[0]
+            if let session, session.state == .active, failure == .expiredIdle || failure == .expiredAbsolute {
+                try Self.end(session, state: .expired, reason: failure.rawValue, actor: .system, context: context, in: db, at: now)
+            } else {
+                var details = ["secret": hash.fingerprint]
+                if let cookieName { details["cookie_name"] = cookieName }
+                if tokens.count > 1 || secrets.count > tokens.count { details["values_presented"] = String(secrets.count) }
+                if failure == .rotated,
+                   let supersededAt = try Double.fetchOne(db, sql: "SELECT superseded_at FROM session_secrets WHERE secret_hash = ?",
+                                                          arguments: [hash.bytes]) {
+                    // When it was replaced, so that the evidence names the time even when the
+                    // regeneration's own row is not at hand.
+                    details["superseded_at"] = Timestamp.iso8601(Date(timeIntervalSince1970: supersededAt))
+                }
+                try AuditLog.appendThrottled(AuditEntry(
+                    actor: .system, action: "session.lookup_failed", targetType: "session", targetId: session?.handle,
+                    outcome: .failure, reason: failure.rawValue, context: context, details: details),
+                    in: db, at: now, policies: policies)
+            }
+            return .failure(.invalidCredential(failure))
         }
         return try result.get()
     }
@@ -181,16 +210,21 @@ public final class SessionService: Sendable {
                                 reason: "login", context: context, in: db, at: now)
     }
 
-    /// Supersedes the session's current secret (valid for `grace` more seconds) and inserts a
+    /// Supersedes the secret that was presented (valid for `grace` more seconds) and inserts a
     /// new one, with its audit row. Both facts commit together: at no instant does the session
     /// lack a valid secret.
+    ///
+    /// Only the presented secret is superseded: two logins that overlap in one browser (two
+    /// tabs still sending cookie A) each replace A and get their own new secret, and neither
+    /// kills the other's. A presented secret already inside its grace keeps its first deadline.
+    /// So every superseded secret is named by the regeneration row that replaced it.
     private static func rotateSecret(of session: Session, presented: SecretHash, grace: TimeInterval, reason: String?,
                                      context: ClientContext, in db: Database, at now: Date) throws -> (Session, SecretToken) {
         let fresh = SecretToken.generate()
         try db.execute(sql: """
             UPDATE session_secrets SET superseded_at = ?, grace_until = ?
-            WHERE session_id = ? AND superseded_at IS NULL
-            """, arguments: [now.unixSeconds, now.unixSeconds + grace, session.id])
+            WHERE secret_hash = ? AND session_id = ? AND superseded_at IS NULL
+            """, arguments: [now.unixSeconds, now.unixSeconds + grace, presented.bytes, session.id])
         try insertSecret(fresh.hash, sessionId: session.id, in: db, at: now)
         try db.execute(sql: "UPDATE sessions SET last_seen_at = ? WHERE id = ?", arguments: [now.unixSeconds, session.id])
         try AuditLog.append(AuditEntry(

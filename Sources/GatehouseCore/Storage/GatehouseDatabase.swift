@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Synchronization
 
 /// How a database file is opened.
 public struct DatabaseOptions: Sendable {
@@ -12,7 +13,8 @@ public struct DatabaseOptions: Sendable {
     /// and the server set this: a typo in `--db` must not silently start an empty database.
     public var createIfMissing = false
     public var synchronous: Synchronous = .normal
-    /// How long a writer waits for another process's write lock before giving up.
+    /// How long a write waits for another process's write lock before giving up, counted from
+    /// when the request arrived (group commit included; see `LockWait`).
     public var busyTimeout: TimeInterval = 5
 
     public init(readOnly: Bool = false, createIfMissing: Bool = false,
@@ -35,33 +37,58 @@ public final class GatehouseDatabase: Sendable {
     let pool: DatabasePool
     private let coalescer: WriteCoalescer
 
-    private init(path: String, options: DatabaseOptions, pool: DatabasePool) {
+    /// What opening changed that the operator should hear (permissions tightened).
+    public let openingNotes: [String]
+    /// The one bound on waiting for another process's write lock (`busyTimeout`).
+    let lockWait: LockWait
+    private let corruption = Mutex<String?>(nil)
+
+    private init(path: String, options: DatabaseOptions, pool: DatabasePool, lockWait: LockWait, notes: [String]) {
         self.path = path
         self.options = options
         self.pool = pool
-        coalescer = WriteCoalescer(pool: pool)
+        self.lockWait = lockWait
+        self.openingNotes = notes
+        coalescer = WriteCoalescer(pool: pool, lockWait: lockWait)
     }
 
     public static func open(path: String, options: DatabaseOptions = .init()) throws(DatabaseOpenError) -> GatehouseDatabase {
-        let fileManager = FileManager.default
-        if !fileManager.fileExists(atPath: path) {
+        let file = DatabaseFile(path: path)
+        var created = false
+        if !file.exists {
             guard options.createIfMissing, !options.readOnly else { throw .missing(path: path) }
-            // Created here rather than by SQLite so that the mode is 0600 from the first byte;
-            // SQLite gives the -wal and -shm files the same mode as the main file.
-            guard fileManager.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600]) else {
-                throw .other(path: path, message: "cannot create the file (does the folder exist and is it writable?)")
-            }
+            try file.create()
+            created = true
+        } else if file.isEmpty, !options.createIfMissing {
+            // Not even SQLite's header: opening it for writing would make it a database.
+            throw .empty(path: path)
         }
+        do {
+            var notes: [String] = []
+            if options.createIfMissing, !options.readOnly, !created, let note = try file.restrictToOwner() { notes.append(note) }
+            let lockWait = LockWait(seconds: options.busyTimeout)
+            let pool = try openPool(file, options: options, lockWait: lockWait)
+            return GatehouseDatabase(path: path, options: options, pool: pool, lockWait: lockWait, notes: notes)
+        } catch {
+            // A create that failed (a full disk, a folder that went read-only) leaves nothing behind.
+            if created { file.remove() }
+            throw error
+        }
+    }
 
+    private static func openPool(_ file: DatabaseFile, options: DatabaseOptions, lockWait: LockWait) throws(DatabaseOpenError) -> DatabasePool {
         var config = Configuration()
         config.readonly = options.readOnly
-        config.busyMode = .timeout(options.busyTimeout)
+        config.busyMode = lockWait.busyMode
         config.foreignKeysEnabled = true
         config.prepareDatabase { db in db.add(function: TextMatchFunction.function) }
 
-        let pool: DatabasePool
+        // A folder nobody may write to cannot take -wal and -shm; a reader can still open the
+        // file as immutable (nothing can change it while the folder stays read-only).
+        let immutable = options.readOnly && !file.directoryIsWritable && !file.companionsExist
+        let location = immutable ? "file:\(file.path.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? file.path)?immutable=1" : file.path
         do {
-            pool = try DatabasePool(path: path, configuration: config)
+            let pool = try DatabasePool(path: location, configuration: config)
             if !options.readOnly {
                 // GRDB sets NORMAL when it enables WAL, after any prepareDatabase hook; the pool
                 // keeps this one writer connection, so setting it here lasts.
@@ -69,13 +96,13 @@ public final class GatehouseDatabase: Sendable {
                     try db.execute(sql: "PRAGMA synchronous = \(options.synchronous.rawValue)")
                 }
             }
-            try prepareSchema(pool, path: path, options: options)
+            try prepareSchema(pool, path: file.path, options: options)
+            return pool
         } catch let error as DatabaseOpenError {
             throw error
         } catch {
-            throw classify(error, path: path, options: options)
+            throw classify(error, file: file, options: options)
         }
-        return GatehouseDatabase(path: path, options: options, pool: pool)
     }
 
     private static func prepareSchema(_ pool: DatabasePool, path: String, options: DatabaseOptions) throws {
@@ -91,25 +118,38 @@ public final class GatehouseDatabase: Sendable {
             return (!unknown.isEmpty, unknown, false, try migrator.hasCompletedMigrations(db))
         }
         if status.foreign { throw DatabaseOpenError.notAGatehouseDatabase(path: path) }
+        if !status.complete, status.unknown.isEmpty, !options.createIfMissing,
+           try pool.read({ try !$0.tableExists("grdb_migrations") }) {
+            throw DatabaseOpenError.empty(path: path)
+        }
         if status.superseded { throw DatabaseOpenError.newerSchema(path: path, unknownMigrations: status.unknown) }
         if status.complete { return }
         if options.readOnly { throw DatabaseOpenError.readOnlyNeedsMigration(path: path) }
         try migrator.migrate(pool)
     }
 
-    private static func classify(_ error: any Error, path: String, options: DatabaseOptions) -> DatabaseOpenError {
+    private static func classify(_ error: any Error, file: DatabaseFile, options: DatabaseOptions) -> DatabaseOpenError {
+        let path = file.path
         guard let dbError = error as? DatabaseError else {
             return .other(path: path, message: "\(error)")
         }
         switch dbError.resultCode {
-        case .SQLITE_NOTADB, .SQLITE_CORRUPT:
+        case .SQLITE_NOTADB:
             return .notADatabase(path: path)
+        case .SQLITE_CORRUPT:
+            return .corrupt(path: path, detail: dbError.message ?? "database disk image is malformed")
         case .SQLITE_BUSY, .SQLITE_LOCKED:
             return .locked(path: path, seconds: options.busyTimeout, holders: LockHolders.writers(of: path))
+        case .SQLITE_CANTOPEN where !file.directoryIsWritable, .SQLITE_READONLY where !file.directoryIsWritable:
+            return .readOnlyDirectory(path: path, directory: file.directory)
         case .SQLITE_PERM, .SQLITE_READONLY, .SQLITE_AUTH:
             return .permissionDenied(path: path)
         case .SQLITE_CANTOPEN:
             return .other(path: path, message: "SQLite cannot open the file (\(dbError.message ?? "no detail"))")
+        case .SQLITE_FULL:
+            return .other(path: path, message: "the disk is full")
+        case .SQLITE_IOERR:
+            return .other(path: path, message: "writing failed (\(dbError.message ?? "disk I/O error")): is the disk full, or the file too large for this process's limits?")
         default:
             return .other(path: path, message: dbError.message ?? "\(dbError)")
         }
@@ -122,28 +162,82 @@ public final class GatehouseDatabase: Sendable {
     /// commits or rolls back alone, and returns only after the commit.
     @discardableResult
     func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
-        try await coalescer.write(body)
+        try refuseWritesIfCorrupt()
+        return try await watching { try await coalescer.write(body) }
     }
 
     /// Runs `body` on a read-only snapshot; never blocks writers.
     func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
-        try await pool.read(body)
+        try await watching { try await pool.read(body) }
     }
 
     /// Write requests and the transactions they shared since this process opened the file.
     public var writeStatistics: WriteStatistics { coalescer.statistics }
 
     func writeSync<T>(_ body: (Database) throws -> T) throws -> T {
-        try pool.write(body)
+        try refuseWritesIfCorrupt()
+        return try watching { try pool.write(body) }
     }
 
     /// The writer connection outside a transaction (for pragmas that refuse to run in one).
     func writeWithoutTransactionSync<T>(_ body: (Database) throws -> T) throws -> T {
-        try pool.writeWithoutTransaction(body)
+        try refuseWritesIfCorrupt()
+        return try watching { try pool.writeWithoutTransaction(body) }
     }
 
     func readSync<T>(_ body: (Database) throws -> T) throws -> T {
-        try pool.read(body)
+        try watching { try pool.read(body) }
+    }
+
+    // MARK: - Corruption
+
+    /// SQLite's words for the damage, once any statement (or `quickCheck`) met it; nil while
+    /// none has. It stays set until the process restarts: `/healthz` answers 503 with it.
+    public var corruptionFound: String? { corruption.withLock { $0 } }
+
+    /// Writing into a damaged b-tree can spread the damage: once it is known, writes stop.
+    private func refuseWritesIfCorrupt() throws(DatabaseOpenError) {
+        if let detail = corruptionFound { throw .corrupt(path: path, detail: detail) }
+    }
+
+    private func note(_ error: any Error) {
+        guard let error = error as? DatabaseError, error.resultCode == .SQLITE_CORRUPT || error.resultCode == .SQLITE_NOTADB else { return }
+        corruption.withLock { $0 = $0 ?? (error.message ?? "database disk image is malformed") }
+    }
+
+    private func watching<T>(_ body: () throws -> T) rethrows -> T {
+        do { return try body() } catch { note(error); throw error }
+    }
+
+    private func watching<T>(_ body: () async throws -> T) async rethrows -> T {
+        do { return try await body() } catch { note(error); throw error }
+    }
+
+    /// `PRAGMA quick_check` for at most `budget`, on a connection of its own: the bounded check
+    /// `serve` runs at start. Damage found is remembered as if a statement had met it. Returns
+    /// nil when the file is sound or the budget ran out first (a large file is then checked
+    /// only as far as it got; statements still catch damage where they meet it).
+    @discardableResult
+    public func quickCheck(budget: Duration = .seconds(2)) -> String? {
+        var config = Configuration()
+        config.readonly = true
+        config.busyMode = .timeout(options.busyTimeout)
+        guard let queue = try? DatabaseQueue(path: path, configuration: config) else { return corruptionFound }
+        let deadline = DispatchWorkItem { queue.interrupt() }
+        DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(Int(budget.components.seconds * 1_000_000_000
+            + budget.components.attoseconds / 1_000_000_000)), execute: deadline)
+        defer { deadline.cancel(); try? queue.close() }
+        do {
+            let lines = try queue.read { db in try String.fetchAll(db, sql: "PRAGMA quick_check(5)") }
+            if lines != ["ok"] {
+                corruption.withLock { $0 = $0 ?? lines.prefix(2).joined(separator: "; ") }
+            }
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_INTERRUPT {
+            // Out of budget: checked as far as it got.
+        } catch {
+            note(error)
+        }
+        return corruptionFound
     }
 
     /// Processes other than this one holding a write lock on the file right now (Linux only),
@@ -166,7 +260,8 @@ public final class GatehouseDatabase: Sendable {
             case .SQLITE_BUSY, .SQLITE_LOCKED: return lockedMessage() + "; nothing was changed, try again"
             case .SQLITE_FULL: return "the disk is full; nothing was changed"
             case .SQLITE_READONLY: return "the database is read-only here"
-            case .SQLITE_CORRUPT, .SQLITE_NOTADB: return DatabaseOpenError.notADatabase(path: path).description
+            case .SQLITE_CORRUPT, .SQLITE_NOTADB:
+                return DatabaseOpenError.corrupt(path: path, detail: error.message ?? "database disk image is malformed").description
             default: return "database error: \(error.message ?? error.description)"
             }
         default:
@@ -185,9 +280,11 @@ public final class GatehouseDatabase: Sendable {
         // The writer connection: synchronous is a per-connection setting, set on the writer.
         try pool.writeWithoutTransaction { db in
             var result: [String: String] = [:]
-            for name in ["journal_mode", "synchronous", "foreign_keys", "busy_timeout"] {
+            for name in ["journal_mode", "synchronous", "foreign_keys"] {
                 result[name] = try String.fetchOne(db, sql: "PRAGMA \(name)")
             }
+            // A busy handler of ours, not SQLite's busy_timeout (which would read 0): its bound.
+            result["busy_timeout"] = String(Int(options.busyTimeout * 1000))
             return result
         }
     }
@@ -200,7 +297,10 @@ public final class GatehouseDatabase: Sendable {
     public func close() throws {
         if !options.readOnly {
             // Another process may hold readers open; then the checkpoint is partial, which is fine.
-            _ = try? pool.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
+            // Bounded: a shutdown must not add a full lock wait after a request's own.
+            _ = try? pool.writeWithoutTransaction { db in
+                try lockWait.withDeadline(.now + .seconds(1)) { try db.checkpoint(.truncate) }
+            }
         }
         try pool.close()
     }

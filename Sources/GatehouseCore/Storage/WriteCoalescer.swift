@@ -17,8 +17,13 @@ import Synchronization
 ///   error and nothing of it is kept;
 /// - a request that arrives while no batch is running starts one at once (no waiting to fill
 ///   a batch), so a lone request is not slower than before.
+///
+/// Each request waits for another process's lock at most `LockWait.limit` from the moment it
+/// arrived: a batch waits only until its oldest request's deadline, so a request queued behind a
+/// batch that waited does not wait a second full bound.
 final class WriteCoalescer: Sendable {
     private let pool: DatabasePool
+    private let lockWait: LockWait
     /// Bounds how long the last request of a batch waits behind the others.
     private let maximumBatch = 128
 
@@ -27,6 +32,7 @@ final class WriteCoalescer: Sendable {
         let run: @Sendable (Database, _ alone: Bool) throws -> Void
         /// Answers the caller: nil after a successful commit, else the batch's error.
         let finish: @Sendable ((any Error)?) -> Void
+        let arrived: ContinuousClock.Instant
     }
 
     private struct State {
@@ -37,8 +43,9 @@ final class WriteCoalescer: Sendable {
 
     private let state = Mutex(State())
 
-    init(pool: DatabasePool) {
+    init(pool: DatabasePool, lockWait: LockWait) {
         self.pool = pool
+        self.lockWait = lockWait
     }
 
     var statistics: WriteStatistics { state.withLock { $0.statistics } }
@@ -75,7 +82,8 @@ final class WriteCoalescer: Sendable {
                     } else {
                         continuation.resume(with: outcome.withLock { $0 } ?? .failure(CancellationError()))
                     }
-                })
+                },
+                arrived: .now)
             let startDrain = state.withLock { state -> Bool in
                 state.pending.append(write)
                 if state.draining { return false }
@@ -101,8 +109,17 @@ final class WriteCoalescer: Sendable {
                 return batch
             }
             if batch.isEmpty { return }
-            do {
-                try await pool.writeWithoutTransaction { db in
+            // The deadline only matters if the lock is taken: a free lock is had at once whatever
+            // the time (a slow, loaded machine never fails a write that met no other writer).
+            let oldest = batch.map(\.arrived).min() ?? .now
+            await run(batch, lockWaitUntil: oldest + lockWait.limit)
+        }
+    }
+
+    private func run(_ batch: [PendingWrite], lockWaitUntil deadline: ContinuousClock.Instant) async {
+        do {
+            try await pool.writeWithoutTransaction { [lockWait] db in
+                try lockWait.withDeadline(deadline) {
                     if batch.count == 1 {
                         // One request: its error rolls back its own transaction, as before.
                         try db.inTransaction(.immediate) {
@@ -116,14 +133,14 @@ final class WriteCoalescer: Sendable {
                         }
                     }
                 }
-                for job in batch { job.finish(nil) }
-            } catch {
-                if batch.count == 1 {
-                    // The request's own error (or its commit's): answer with it.
-                    batch[0].finish(error)
-                } else {
-                    for job in batch { job.finish(error) }
-                }
+            }
+            for job in batch { job.finish(nil) }
+        } catch {
+            if batch.count == 1 {
+                // The request's own error (or its commit's): answer with it.
+                batch[0].finish(error)
+            } else {
+                for job in batch { job.finish(error) }
             }
         }
     }

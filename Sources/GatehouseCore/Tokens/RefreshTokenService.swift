@@ -97,25 +97,33 @@ public final class RefreshTokenService: Sendable {
             return .failed(.invalidCredential(failure))
         }
 
-        let limit = try RateLimiter.consume(policy: configuration.rateLimits.refresh, key: context.clientKey, in: db, at: now)
+        // Two budgets: the address's (loose, against spraying) before any lookup, then the
+        // family's (the real limit) once the token names one. A request the first refuses is
+        // not charged to the second.
+        let perAddress = try RateLimiter.consume(policy: configuration.rateLimits.refreshPerAddress, key: context.clientKey,
+                                                 in: db, at: now)
         guard token.isWellFormed else {
-            return limit.allowed ? try fail(.malformed, nil) : .failed(.rateLimited(limit))
+            return perAddress.allowed ? try fail(.malformed, nil) : .failed(.rateLimited(perAddress))
         }
         let hash = token.hash
         guard let row = try db.fetchRowCached("""
             SELECT rt.id AS rt_id, rt.state AS rt_state, rt.expires_at AS rt_expires_at, rt.used_at AS rt_used_at, s.*
             FROM refresh_tokens rt JOIN sessions s ON s.id = rt.session_id WHERE rt.token_hash = ?
             """, arguments: [hash.bytes]) else {
-            return limit.allowed ? try fail(.unknown, nil, tokenFingerprint: hash.fingerprint) : .failed(.rateLimited(limit))
+            return perAddress.allowed ? try fail(.unknown, nil, tokenFingerprint: hash.fingerprint) : .failed(.rateLimited(perAddress))
         }
         let session = try Session(row: row)
+        let limit = perAddress.allowed
+            ? try RateLimiter.consume(policy: configuration.rateLimits.refresh, key: session.refreshFamily ?? session.handle, in: db, at: now)
+            : perAddress
         guard limit.allowed else {
             // Recorded against the session: a client that treats 429 as "logged out" is a cause
             // that forensics must be able to name.
             try AuditLog.appendThrottled(AuditEntry(
                 actor: .system, action: "refresh.rate_limited", targetType: "session", targetId: session.handle,
                 outcome: .denied, reason: "rate_limited", context: context,
-                details: ["token": hash.fingerprint, "policy": limit.policy.rateDescription]),
+                details: ["token": hash.fingerprint, "policy": limit.policy.rateDescription, "policy_name": limit.policy.name,
+                          "bucket": RateLimiter.bucketKey(policy: limit.policy, key: limit.key)]),
                 in: db, at: now, policies: policies)
             return .failed(.rateLimited(limit))
         }
