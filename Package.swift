@@ -30,6 +30,8 @@ let package = Package(
         // The demo's and the tests' HTTP client: cancellation is clean (FoundationNetworking's is not).
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        // The HTTP/1.1 pipeline pieces `GuardedHTTP1Channel` assembles (as Hummingbird's own does).
+        .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
     ],
     targets: [
         .target(
@@ -48,6 +50,11 @@ let package = Package(
                 "GatehouseCore",
                 "ConfigFiles",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
+                .product(name: "NIOHTTPTypesHTTP1", package: "swift-nio-extras"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -92,7 +99,7 @@ let package = Package(
         ),
         .target(
             name: "GatehouseTestSupport",
-            dependencies: httpClient,
+            dependencies: httpClient + [.product(name: "GRDB", package: "GRDB.swift")],
             path: "Tests/GatehouseTestSupport"
         ),
         .testTarget(

@@ -1,6 +1,7 @@
 import Foundation
 import GatehouseCore
 import Hummingbird
+import HummingbirdCore
 import Logging
 import NIOCore
 import ServiceLifecycle
@@ -33,7 +34,7 @@ public struct GatehouseServer: Sendable {
     /// metrics, problem rendering; then the routes.
     public func makeRouter() -> Router<GatehouseRequestContext> {
         let router = Router(context: GatehouseRequestContext.self)
-        router.add(middleware: RequestOriginMiddleware(trustProxy: options.trustProxy))
+        router.add(middleware: RequestOriginMiddleware(trustProxy: options.trustProxy, forwardedFor: ForwardedForAudit(metrics: metrics)))
         router.add(middleware: MetricsMiddleware(metrics: metrics))
         router.add(middleware: ProblemMiddleware(catalog: Self.catalog, metrics: metrics))
         AuthRoutes(gatehouse: gatehouse, options: options, metrics: metrics).register(on: router)
@@ -55,9 +56,19 @@ public struct GatehouseServer: Sendable {
             services.append(JobWorkerService(worker: JobWorker(gatehouse: gatehouse, options: .init(
                 concurrency: options.workers, dataDirectory: directory))))
         }
+        let limits = options.http
+        let metrics = metrics
+        let edgeLogger = logger
         return Application(
             router: makeRouter(),
-            configuration: .init(address: .hostname(options.host, port: options.port), serverName: "gatehouse"),
+            server: HTTPServerBuilder { responder in
+                GuardedHTTP1Channel(responder: responder, limits: limits) { refusal in
+                    metrics.recordEdgeRefusal(refusal)
+                    edgeLogger.debug("connection refused at the HTTP edge", metadata: ["reason": "\(refusal.rawValue)"])
+                }
+            },
+            configuration: .init(address: .hostname(options.host, port: options.port), serverName: "gatehouse",
+                                 availableConnectionsDelegate: MaximumAvailableConnections(limits.maxConnections)),
             services: services,
             onServerRunning: { channel in await onListening(channel.localAddress?.port ?? 0) },
             logger: logger)

@@ -3,7 +3,7 @@ import GatehouseCore
 @_exported import ConfigFiles
 import TOMLKit
 
-/// `serve --config FILE`: the `[server]` and `[rate_limits]` tables of a TOML file.
+/// `serve --config FILE`: the `[server]`, `[rate_limits]` and `[http]` tables of a TOML file.
 ///
 ///     [server]
 ///     host = "127.0.0.1"
@@ -16,6 +16,14 @@ import TOMLKit
 ///     [rate_limits]
 ///     refresh = "100/minute"
 ///
+///     [http]
+///     header_timeout = 10       # seconds; see HTTPLimits for each
+///     body_timeout = 30
+///     idle_timeout = 75
+///     max_connections = 1024
+///     max_request_line_bytes = 8192
+///     max_header_bytes = 65536
+///
 /// Unknown tables and keys are errors, not silently ignored: a typo must not leave a limit
 /// at its default unnoticed. The webhook secret is not read from here (flag or environment).
 public struct ServerConfigFile: Sendable, Equatable, TOMLConfigFile {
@@ -27,11 +35,14 @@ public struct ServerConfigFile: Sendable, Equatable, TOMLConfigFile {
     public var trustProxy: Bool?
     /// `name = "rate"` pairs in file order, validated.
     public var rateLimits: [(name: String, rate: String)] = []
+    /// The `[http]` table over the defaults, when the file has one.
+    public var http: HTTPLimits?
 
     public static func == (lhs: Self, rhs: Self) -> Bool {
         lhs.host == rhs.host && lhs.port == rhs.port && lhs.dev == rhs.dev && lhs.insecureCookies == rhs.insecureCookies
             && lhs.cookieName == rhs.cookieName && lhs.trustProxy == rhs.trustProxy
             && lhs.rateLimits.map(\.name) == rhs.rateLimits.map(\.name) && lhs.rateLimits.map(\.rate) == rhs.rateLimits.map(\.rate)
+            && lhs.http == rhs.http
     }
 
     public init() {}
@@ -77,8 +88,36 @@ public struct ServerConfigFile: Sendable, Equatable, TOMLConfigFile {
                     }
                     config.rateLimits.append((key, rate))
                 }
+            case "http":
+                var limits = HTTPLimits()
+                for key in table.keys {
+                    let value = table[key]!
+                    func seconds() throws(ConfigFileError) -> Double {
+                        guard let number = value.double ?? value.int.map(Double.init), HTTPLimits.timeoutRange.contains(number) else {
+                            throw fail(section, key, "\(key) must be a number of seconds, \(HTTPLimits.timeoutRange.lowerBound)–\(Int(HTTPLimits.timeoutRange.upperBound))")
+                        }
+                        return number
+                    }
+                    func count(_ range: ClosedRange<Int>) throws(ConfigFileError) -> Int {
+                        guard let number = value.int, range.contains(number) else {
+                            throw fail(section, key, "\(key) must be an integer \(range.lowerBound)–\(range.upperBound)")
+                        }
+                        return number
+                    }
+                    switch key {
+                    case "header_timeout": limits.headerTimeout = try seconds()
+                    case "body_timeout": limits.bodyTimeout = try seconds()
+                    case "idle_timeout": limits.idleTimeout = try seconds()
+                    case "max_connections": limits.maxConnections = try count(HTTPLimits.connectionRange)
+                    case "max_request_line_bytes": limits.maxRequestLineBytes = try count(HTTPLimits.requestLineRange)
+                    case "max_header_bytes": limits.maxHeaderBytes = try count(HTTPLimits.headerBytesRange)
+                    default:
+                        throw fail(section, key, "unknown key '\(key)' in [http] (header_timeout, body_timeout, idle_timeout, max_connections, max_request_line_bytes, max_header_bytes)")
+                    }
+                }
+                config.http = limits
             default:
-                throw fail("", section, "unknown table [\(section)] (server, rate_limits)")
+                throw fail("", section, "unknown table [\(section)] (server, rate_limits, http)")
             }
         }
         return config

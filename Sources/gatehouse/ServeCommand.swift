@@ -32,6 +32,14 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(parsing: .unconditional, help: "Document-job slots inside the server; 0 leaves jobs to `gatehouse worker`.") var workers = 1
     @Option(parsing: .unconditional, help: ArgumentHelp("Where documents go (default: <db>-documents beside the database).", valueName: "path"))
     var dataDir: String?
+    @Option(parsing: .unconditional, help: ArgumentHelp("Seconds a client has to send a request's head (default 10; then 408).", valueName: "seconds"))
+    var headerTimeout: Double?
+    @Option(parsing: .unconditional, help: ArgumentHelp("Seconds a client has to send a request's whole body (default 30; then 408).", valueName: "seconds"))
+    var bodyTimeout: Double?
+    @Option(parsing: .unconditional, help: ArgumentHelp("Seconds a kept-alive connection may sit idle (default 75).", valueName: "seconds"))
+    var idleTimeout: Double?
+    @Option(parsing: .unconditional, help: ArgumentHelp("Connections open at once (default 1024); more wait in the backlog.", valueName: "count"))
+    var maxConnections: Int?
     @Option(parsing: .unconditional, help: ArgumentHelp("trace, debug, info, notice, warning, error or critical.", valueName: "level"))
     var logLevel: String = "info"
 
@@ -47,6 +55,18 @@ struct ServeCommand: AsyncParsableCommand {
             options.cookieName = file.cookieName ?? options.cookieName
             options.trustProxy = file.trustProxy ?? options.trustProxy
             for (name, rate) in file.rateLimits { try configuration.rateLimits.override(name, rate: rate) }
+            options.http = file.http ?? options.http
+        }
+        for (flag, value, keyPath) in [("--header-timeout", headerTimeout, \HTTPLimits.headerTimeout),
+                                       ("--body-timeout", bodyTimeout, \HTTPLimits.bodyTimeout),
+                                       ("--idle-timeout", idleTimeout, \HTTPLimits.idleTimeout)] {
+            guard let value else { continue }
+            try require(value, in: HTTPLimits.timeoutRange, flag)
+            options.http[keyPath: keyPath] = value
+        }
+        if let maxConnections {
+            try require(maxConnections, in: HTTPLimits.connectionRange, "--max-connections")
+            options.http.maxConnections = maxConnections
         }
         options.host = host ?? options.host
         options.port = port ?? options.port
@@ -80,6 +100,10 @@ struct ServeCommand: AsyncParsableCommand {
         if let warning = options.cookieNameWarning { logger.warning("\(warning)") }
         if options.dev { logger.notice("development mode: magic-link tokens are returned in responses") }
         if options.webhookSecret == nil { logger.notice("no webhook secret: POST /api/v1/payment/webhook answers 503") }
+        for note in gatehouse.database.openingNotes { logger.notice("\(note)") }
+        if let damage = gatehouse.database.quickCheck() {
+            logger.error("\(DatabaseOpenError.corrupt(path: database.path, detail: damage).description); /healthz answers 503 and writes are refused")
+        }
 
         let server = GatehouseServer(gatehouse: gatehouse, options: options)
         let path = database.path

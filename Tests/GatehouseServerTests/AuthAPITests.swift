@@ -143,6 +143,53 @@ struct AuthAPITests {
         }
     }
 
+    @Test("eight users behind one NAT each refresh: none is refused; the limit is per refresh family, with a loose per-address cap")
+    func refreshBehindOneAddress() async throws {
+        let fixture = try ServerFixture()
+        try await fixture.test { client in
+            let nat = "198.51.100.7"
+            var families: [Tokens] = []
+            for user in 1...8 { families.append(try await client.apiLogin("user\(user)@example.com", ip: nat)) }
+            for (index, tokens) in families.enumerated() {
+                let response = try await client.post("/api/v1/auth/refresh", json: #"{"refresh_token":"\#(tokens.refresh)"}"#,
+                                                     headers: [.forwardedFor: nat])
+                #expect(response.status == .ok, "user \(index + 1): \(response.text)")
+                families[index] = try Tokens(response.json)
+            }
+            // One family spends its own 5/minute; the others are untouched by it.
+            var tokens = families[0]
+            for _ in 0..<4 {
+                let response = try await client.post("/api/v1/auth/refresh", json: #"{"refresh_token":"\#(tokens.refresh)"}"#,
+                                                     headers: [.forwardedFor: nat])
+                tokens = try Tokens(response.json)
+            }
+            let limited = try await client.post("/api/v1/auth/refresh", json: #"{"refresh_token":"\#(tokens.refresh)"}"#,
+                                                headers: [.forwardedFor: nat])
+            #expect(limited.status == .tooManyRequests)
+            #expect(limited.headers[.rateLimitPolicy] == "\"refresh\";q=5;w=60")
+            let neighbour = try await client.post("/api/v1/auth/refresh", json: #"{"refresh_token":"\#(families[1].refresh)"}"#,
+                                                  headers: [.forwardedFor: nat])
+            #expect(neighbour.status == .ok)
+        }
+        let keys = try await fixture.gatehouse.rateLimits.buckets(orderedBy: .key, policy: nil, limit: 100).map(\.key)
+        #expect(keys.filter { $0.hasPrefix("refresh:fam_") }.count == 8, "\(keys)")
+        #expect(keys.contains("refresh-ip:198.51.100.7"), "\(keys)")
+    }
+
+    @Test("one address spraying refresh tokens meets the refresh-ip cap")
+    func refreshAddressCap() async throws {
+        let fixture = try ServerFixture(configuration: { try! $0.rateLimits.override("refresh-ip", rate: "3/minute") })
+        try await fixture.test { client in
+            var statuses: [Int] = []
+            for _ in 0..<4 {
+                let guess = SecretToken.generate().value
+                statuses.append(try await client.post("/api/v1/auth/refresh", json: #"{"refresh_token":"\#(guess)"}"#,
+                                                      headers: [.forwardedFor: "203.0.113.50"]).status.code)
+            }
+            #expect(statuses == [401, 401, 401, 429])
+        }
+    }
+
     @Test("magic-link (per email and per IP), verify and session login are limited with 429 and the fields")
     func otherLimitedRoutes() async throws {
         let fixture = try ServerFixture(configuration: {

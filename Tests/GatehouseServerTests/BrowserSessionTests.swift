@@ -81,6 +81,58 @@ struct BrowserSessionTests {
         }
     }
 
+    @Test("two logins that overlap in one browser (two tabs, both still sending cookie A) leave both new cookies working; A's refusal names its regeneration")
+    func overlappingLogins() async throws {
+        let fixture = try ServerFixture()
+        try await fixture.test { client in
+            let first = try await client.post("/session/login", json: #"{"token":"\#(try await client.devToken())"}"#)
+            let a = try #require(first.cookieValue(Self.name))
+            var fresh: [String] = []
+            for _ in 0..<2 {
+                let login = try await client.post("/session/login", json: #"{"token":"\#(try await client.devToken())"}"#,
+                                                  headers: [.cookie: "\(Self.name)=\(a)"])
+                fresh.append(try #require(login.cookieValue(Self.name)))
+            }
+            fixture.clock.advance(by: 45)
+            for value in fresh {
+                let page = try await client.get("/session", headers: [.cookie: "\(Self.name)=\(value)"])
+                #expect(page.status == .ok, "a cookie issued by the overlapping login died: \(page.text)")
+            }
+            let stale = try await client.get("/session", headers: [.cookie: "\(Self.name)=\(a)"])
+            #expect(stale.json["reason"] as? String == "rotated")
+            let verdict = try await fixture.gatehouse.forensics.explain(.cookie(a)).verdict
+            #expect(verdict.cause == .rotatedCookieAfterGrace, "\(verdict)")
+            #expect(verdict.summary.contains("the regeneration at 20") && verdict.summary.contains("45 s after it was replaced"), "\(verdict.summary)")
+            #expect(!verdict.summary.contains("?"), "\(verdict.summary)")
+        }
+    }
+
+    @Test("a request carrying 1,000 session cookies costs what one with four does: one read, one evidence write")
+    func cookieAmplification() async throws {
+        let fixture = try ServerFixture()
+        try await fixture.test { client in
+            let login = try await client.post("/session/login", json: #"{"token":"\#(try await client.devToken())"}"#)
+            let good = try #require(login.cookieValue(Self.name))
+            let junk = (0..<1000).map { _ in "\(Self.name)=\(SecretToken.generate().value)" }
+
+            let writesBefore = fixture.gatehouse.database.writeStatistics.requests
+            let auditBefore = try await fixture.gatehouse.audit.tail(limit: 1).first?.seq ?? 0
+            let flood = try await client.get("/session", headers: [.cookie: junk.joined(separator: "; ")])
+            #expect(flood.status == .unauthorized)
+            #expect(fixture.gatehouse.database.writeStatistics.requests - writesBefore == 1)
+            let rows = try await fixture.gatehouse.audit.tail(limit: 50).filter { $0.seq > auditBefore }
+            #expect(rows.map(\.action) == ["session.lookup_failed"])
+            let details = try JSONSerialization.jsonObject(with: Data((rows.first?.details ?? "{}").utf8)) as? [String: String]
+            #expect(details?["values_presented"] == "1000")
+
+            // A working value among the first few is found; one past the cap is not tried.
+            let early = try await client.get("/session", headers: [.cookie: (junk.prefix(2) + ["\(Self.name)=\(good)"]).joined(separator: "; ")])
+            #expect(early.status == .ok)
+            let late = try await client.get("/session", headers: [.cookie: (junk.prefix(600) + ["\(Self.name)=\(good)"]).joined(separator: "; ")])
+            #expect(late.status == .unauthorized)
+        }
+    }
+
     @Test("a login as another user starts a new session instead of regenerating the first")
     func loginAsAnotherUser() async throws {
         try await ServerFixture().test { client in

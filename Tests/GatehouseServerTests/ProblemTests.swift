@@ -95,6 +95,29 @@ struct ProblemTests {
         #expect(!ips.contains("192.0.2.1"))
     }
 
+    @Test("under --trust-proxy an X-Forwarded-For that is not an IP address is refused: the socket address is used and the refusal counted")
+    func forwardedForMustBeAnAddress() async throws {
+        let fixture = try ServerFixture()
+        let hostile = ["not-an-ip", "10.0.0.1 OR 1=1", "10.0.0.1\u{85}\u{9B}31m", "192.0.2.1:8080", "[2001:db8::1]", ""]
+        try await fixture.test(.live) { client in
+            let base = "http://127.0.0.1:\(client.port!)"
+            for (index, value) in hostile.enumerated() {
+                let response = try await HTTPRequester.shared.send(
+                    "POST", base + "/api/v1/auth/magic-link", json: #"{"email":"x\#(index)@example.com"}"#,
+                    headers: ["X-Forwarded-For": "198.51.100.1, " + value])
+                #expect(response.status == 202, "\(value): \(response.text)")
+            }
+            _ = try await HTTPRequester.shared.send("POST", base + "/api/v1/auth/magic-link", json: #"{"email":"v6@example.com"}"#,
+                                                    headers: ["X-Forwarded-For": "2001:DB8:0:0::1"])
+            let metrics = try await HTTPRequester.shared.send("GET", base + "/metrics").text
+            #expect(metrics.contains("gatehouse_http_forwarded_for_refused_total \(hostile.count)"), "\(metrics)")
+        }
+        let events = try await fixture.gatehouse.audit.tail(limit: 50).filter { $0.action == "magic_link.issued" }
+        #expect(Set(events.compactMap(\.ip)) == ["127.0.0.1", "2001:db8::1"], "\(events.map(\.ip))")
+        let keys = try await fixture.gatehouse.rateLimits.buckets(orderedBy: .key, limit: 100).map(\.key)
+        #expect(keys.allSatisfy { !$0.contains("OR") && !$0.contains("not-an-ip") && !$0.contains("\u{85}") }, "\(keys)")
+    }
+
     @Test("no input a client can send gets a 500: a sweep of hostile bodies over every JSON route")
     func neverAServerError() async throws {
         let fixture = try ServerFixture()

@@ -49,6 +49,36 @@ struct ServeProcessTests {
         }
     }
 
+    @Test("a file with a corrupt page: /healthz is 503 with the reason and how to recover; a write is a 503 problem")
+    func corruptFile() async throws {
+        let directory = try TemporaryDirectory()
+        let db = directory.path("corrupt.sqlite")
+        #expect(try GatehouseBinary.run(["init", "--db", db]).status == 0)
+        _ = try GatehouseBinary.run(["debug", "login-churn", "--db", db, "--count", "3", "--email", "a@example.com"])
+        try DamagedFile.corruptRootPage(of: "sessions", in: db)
+        let server = try await Self.start(db: db)
+        let health = try await HTTPRequester.shared.send("GET", server.base + "/healthz")
+        #expect(health.status == 503)
+        #expect((health.json["detail"] as? String)?.contains(".recover") == true, "\(health.text)")
+        let write = try await HTTPRequester.shared.send("POST", server.base + "/api/v1/auth/magic-link", json: #"{"email":"b@example.com"}"#)
+        #expect(write.status == 503, "\(write.text)")
+        #expect(write.headers["content-type"] == "application/problem+json")
+        let result = server.stop()
+        #expect(result.stderr.contains("is corrupt"), "\(result.stderr)")
+    }
+
+    @Test("X-Forwarded-For without --trust-proxy is ignored, and serve says so once in its log")
+    func forwardedForWithoutTrust() async throws {
+        let directory = try TemporaryDirectory()
+        let server = try await Self.start(db: directory.path("xff.sqlite"))
+        for _ in 0..<3 {
+            _ = try await HTTPRequester.shared.send("GET", server.base + "/healthz", headers: ["X-Forwarded-For": "192.0.2.1"])
+        }
+        let result = server.stop()
+        let warnings = result.stderr.components(separatedBy: "X-Forwarded-For but --trust-proxy is off").count - 1
+        #expect(warnings == 1, "\(result.stderr)")
+    }
+
     @Test("login → refresh → me → operator revokes with the CLI → me is 401; SIGTERM stops it cleanly")
     func endToEnd() async throws {
         let directory = try TemporaryDirectory()

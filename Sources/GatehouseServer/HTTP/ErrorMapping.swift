@@ -32,12 +32,16 @@ enum ErrorMapping {
             return tooLarge
         case let error as HTTPError:
             return problem(for: error)
+        case DatabaseOpenError.corrupt:
+            return corrupt
         case let error as DatabaseError:
             switch error.resultCode {
             case .SQLITE_BUSY, .SQLITE_LOCKED:
                 return Problem(.serviceUnavailable, "the database is busy; retry shortly", headers: [.retryAfter: "1"])
             case .SQLITE_FULL:
                 return Problem(.serviceUnavailable, "the server's disk is full", headers: [.retryAfter: "60"])
+            case .SQLITE_CORRUPT, .SQLITE_NOTADB:
+                return corrupt
             default:
                 return Problem(.internalError, "the request could not be completed")
             }
@@ -46,7 +50,14 @@ enum ErrorMapping {
         }
     }
 
-    static let tooLarge = Problem(.bodyTooLarge, "request bodies are limited to \(GatehouseRequestContext.maxBodyBytes / 1024) KiB")
+    /// With `Connection: close`: the rest of an oversized body is never read, so the connection
+    /// cannot carry another request (`ConnectionGuard` closes it after the answer).
+    /// The file's damage is the operator's to repair (`/healthz` says what SQLite found); a
+    /// client can only come back later. No detail: paths and page numbers are not the client's.
+    static let corrupt = Problem(.serviceUnavailable, "the server's database needs repair; try again later", headers: [.retryAfter: "300"])
+
+    static let tooLarge = Problem(.bodyTooLarge, "request bodies are limited to \(GatehouseRequestContext.maxBodyBytes / 1024) KiB",
+                                  headers: [.connection: "close"])
 
     private static func problem(for error: AuthError) -> Problem {
         switch error {

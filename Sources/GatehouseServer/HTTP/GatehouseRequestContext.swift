@@ -10,6 +10,11 @@ public struct GatehouseRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     /// The peer of the TCP connection (nil in router-level tests).
     public let remoteAddress: SocketAddress?
+    /// The connection: a request whose connection closed before its answer was aborted by the
+    /// client (or by a timeout), not failed by the server.
+    let channel: any Channel
+    /// Whether the connection was open when the request began (router-level tests have none).
+    private let connected: Bool
     /// Set by `RequestIdMiddleware` from `X-Request-Id` or generated.
     public var requestId = ""
     /// The client address used for per-client rate limits and the audit log.
@@ -19,11 +24,16 @@ public struct GatehouseRequestContext: RequestContext {
     public init(source: Source) {
         coreContext = .init(source: source)
         remoteAddress = source.channel.remoteAddress
+        channel = source.channel
+        connected = source.channel.isActive
     }
 
     /// 64 KiB: every Gatehouse request is a small JSON document. Larger bodies get 413.
     public static let maxBodyBytes = 64 * 1024
     public var maxUploadSize: Int { Self.maxBodyBytes }
+
+    /// True once the client (or a timeout) has closed the connection: no answer can reach it.
+    var connectionClosed: Bool { connected && !channel.isActive }
 
     /// What Core copies into the audit rows this request causes.
     var client: GatehouseCore.ClientContext {

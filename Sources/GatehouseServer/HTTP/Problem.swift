@@ -29,6 +29,9 @@ public enum ProblemKind: String, Sendable, CaseIterable {
     case invalidRequest = "invalid-request"
     case unsupportedMediaType = "unsupported-media-type"
     case bodyTooLarge = "body-too-large"
+    case requestTimeout = "request-timeout"
+    case uriTooLong = "uri-too-long"
+    case headersTooLarge = "headers-too-large"
     case notFound = "not-found"
     case methodNotAllowed = "method-not-allowed"
     case invalidEmail = "invalid-email"
@@ -52,7 +55,10 @@ public enum ProblemKind: String, Sendable, CaseIterable {
         case .notFound: 404
         case .methodNotAllowed: 405
         case .notReady: 409
+        case .requestTimeout: 408
         case .bodyTooLarge: 413
+        case .uriTooLong: 414
+        case .headersTooLarge: 431
         case .unsupportedMediaType: 415
         case .invalidEmail: 422
         case .rateLimited: 429
@@ -67,6 +73,9 @@ public enum ProblemKind: String, Sendable, CaseIterable {
         case .invalidRequest: "The request does not have the expected shape"
         case .unsupportedMediaType: "Unsupported media type"
         case .bodyTooLarge: "The body is too large"
+        case .requestTimeout: "The request did not arrive in time"
+        case .uriTooLong: "The request line is too long"
+        case .headersTooLarge: "The request headers are too large"
         case .notFound: "Not found"
         case .methodNotAllowed: "Method not allowed"
         case .invalidEmail: "Invalid email address"

@@ -28,7 +28,12 @@ struct ProblemMiddleware: RouterMiddleware {
             if problem.kind == .rateLimited, let policy = problem.extensions["policy"] {
                 metrics.recordRateLimitBlock(policy: policy)
             }
-            if problem.kind == .internalError {
+            if context.connectionClosed {
+                // The client went away (or a timeout closed the connection) mid-request: what
+                // failed is its read, not the server. Counted as 499 by MetricsMiddleware.
+                context.logger.debug("client closed the connection before the answer",
+                                     metadata: ["error": "\(String(reflecting: type(of: error)))"])
+            } else if problem.kind == .internalError {
                 context.logger.error("request failed", metadata: ["error": "\(String(reflecting: type(of: error)))"])
             }
             return problem.response(requestId: context.requestId)
@@ -39,14 +44,19 @@ struct ProblemMiddleware: RouterMiddleware {
 extension Problem {
     /// The RFC 9457 document, with the request id so a report can be matched to the audit log.
     func response(requestId: String) -> Response {
+        var fields = headers
+        fields[.contentType] = "application/problem+json"
+        return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: document(requestId: requestId).encoded())))
+    }
+
+    /// The `application/problem+json` body.
+    func document(requestId: String) -> JSONValue {
         var body: [String: JSONValue] = [
             "type": .string(kind.typeURI), "title": .string(kind.title), "status": .int(kind.status),
             "detail": .string(detail),
         ]
         if !requestId.isEmpty { body["request_id"] = .string(requestId) }
         for (key, value) in extensions { body[key] = .string(value) }
-        var fields = headers
-        fields[.contentType] = "application/problem+json"
-        return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: JSONValue.object(body).encoded())))
+        return .object(body)
     }
 }

@@ -14,12 +14,22 @@ struct RequestOriginMiddleware: RouterMiddleware {
     static let forwardedForName = HTTPField.Name("X-Forwarded-For")!
 
     let trustProxy: Bool
+    let forwardedFor: ForwardedForAudit
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var context = context
         context.requestId = Self.acceptable(request.headers[Self.requestIdName]) ?? Self.newRequestId()
-        context.clientIP = Self.clientAddress(remote: context.remoteAddress,
-                                              forwardedFor: trustProxy ? request.headers[values: Self.forwardedForName] : [])
+        let forwarded = request.headers[values: Self.forwardedForName]
+        context.clientIP = context.remoteAddress?.ipAddress
+        if !forwarded.isEmpty {
+            if !trustProxy {
+                forwardedFor.ignored(logger: context.logger)
+            } else if let address = Self.forwardedAddress(forwarded) {
+                context.clientIP = address
+            } else {
+                forwardedFor.refused(forwarded, peer: context.clientIP, logger: context.logger)
+            }
+        }
         context.userAgent = request.headers[.userAgent].map { String($0.prefix(256)) }
         var response = try await next(request, context)
         response.headers[Self.requestIdName] = context.requestId
@@ -41,14 +51,14 @@ struct RequestOriginMiddleware: RouterMiddleware {
         return "req_" + Fingerprint.hex(withUnsafeBytes(of: bits.0) { Array($0) } + withUnsafeBytes(of: bits.1) { Array($0) })
     }
 
-    /// The socket peer, or behind a trusted proxy the last `X-Forwarded-For` entry: the address
-    /// the proxy itself saw (entries further left are whatever the client chose to send).
-    static func clientAddress(remote: SocketAddress?, forwardedFor: [String]) -> String? {
-        if let last = forwardedFor.flatMap({ $0.split(separator: ",") }).last?.trimmingCharacters(in: .whitespaces),
-           !last.isEmpty, last.utf8.count <= 64 {
-            return last
-        }
-        return remote?.ipAddress
+    /// Behind a trusted proxy, the last `X-Forwarded-For` entry: the address the proxy itself
+    /// saw (entries further left are whatever the client chose to send). It must be an IPv4 or
+    /// IPv6 address (RFC 7239 §6's node names and obfuscated ids are not addresses); it is
+    /// returned in canonical form (`2001:db8::1`), so one client has one bucket key. Nil when
+    /// it is anything else: the caller keeps the socket address.
+    static func forwardedAddress(_ values: [String]) -> String? {
+        guard let last = values.last?.split(separator: ",", omittingEmptySubsequences: false).last else { return nil }
+        return IPAddressText.canonical(last.trimmingCharacters(in: .whitespaces))
     }
 }
 

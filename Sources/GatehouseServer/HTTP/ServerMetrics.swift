@@ -23,6 +23,16 @@ public final class ServerMetrics: Sendable {
             .record(duration)
     }
 
+    /// A connection the edge answered or closed itself (timeouts, oversized or malformed
+    /// requests): counted apart from the requests the routes saw.
+    func recordEdgeRefusal(_ refusal: EdgeRefusal) {
+        registry.makeCounter(descriptor: Self.edgeRefusals, labels: [("reason", refusal.rawValue)]).increment()
+    }
+
+    func recordForwardedForRefused() {
+        registry.makeCounter(descriptor: Self.forwardedForRefused, labels: []).increment()
+    }
+
     /// `outcome`: rotated, refused or rate_limited.
     func recordRefresh(outcome: String) {
         registry.makeCounter(descriptor: Self.refreshes, labels: [("outcome", outcome)]).increment()
@@ -53,6 +63,12 @@ public final class ServerMetrics: Sendable {
     private static var latency: MetricNameDescriptor { MetricNameDescriptor(
         namespace: "gatehouse", subsystem: "http", metricName: "request_duration", unitName: "seconds",
         helpText: "Time from request head to response head, by route template") }
+    private static var edgeRefusals: MetricNameDescriptor { MetricNameDescriptor(
+        namespace: "gatehouse", subsystem: "http", metricName: "edge_refusals", unitName: "total",
+        helpText: "Connections answered or closed before a route: header_timeout, body_timeout, idle_timeout, request_line_too_long, headers_too_large, malformed_request") }
+    private static var forwardedForRefused: MetricNameDescriptor { MetricNameDescriptor(
+        namespace: "gatehouse", subsystem: "http", metricName: "forwarded_for_refused", unitName: "total",
+        helpText: "Requests whose X-Forwarded-For was not an IP address (the socket address was used)") }
     private static var refreshes: MetricNameDescriptor { MetricNameDescriptor(
         namespace: "gatehouse", metricName: "refreshes", unitName: "total",
         helpText: "Refresh-token exchanges by outcome (rotated, refused, rate_limited)") }

@@ -4,13 +4,16 @@ import Hummingbird
 /// One route of the API: what the router registers and what `/openapi.json` documents, from
 /// the same value, so the two cannot drift apart (a test also walks the router to be sure).
 public struct APIRoute: Sendable {
-    public enum Security: Sendable { case none, bearer, cookie, webhookSignature }
+    /// `optionalCookie`: the route reads the cookie when there is one and answers without it.
+    public enum Security: Sendable { case none, bearer, cookie, optionalCookie }
 
     public struct Reply: Sendable {
         var description: String
         /// A `#/components/schemas` name; nil for an empty body.
         var schema: String?
         var contentType = "application/json"
+        /// More types the same answer may come in (a document's own type).
+        var otherContentTypes: [String] = []
 
         /// An error answer, documented as an RFC 9457 problem.
         static func problem(_ description: String) -> Reply {
@@ -31,6 +34,8 @@ public struct APIRoute: Sendable {
     var rateLimited = false
     /// Optional query parameters (strings).
     var queryParameters: [String] = []
+    /// Request headers the route requires, with what they carry.
+    var requiredHeaders: [(name: String, description: String)] = []
     var replies: [Int: Reply]
 
     /// The same template in Hummingbird's syntax (`:id`).

@@ -1,5 +1,8 @@
 /// Builds the OpenAPI 3.1 document of a `RouteCatalog`. Responses every route can give
-/// (malformed bodies, 413, 415, 429 on limited routes) are added here, once.
+/// (malformed bodies, 413, 415, 429 on limited routes, 401 on authenticated ones, and the edge's
+/// 408/414/431 and the database's 503 on all) are added here, once.
+///
+/// CI holds the document to the server with schemathesis (`Tests/openapi-conformance.sh`).
 enum OpenAPIDocument {
     static func make(catalog: RouteCatalog, cookieName: String, version: String) -> JSONValue {
         var paths: [String: [String: JSONValue]] = [:]
@@ -18,7 +21,6 @@ enum OpenAPIDocument {
                 "securitySchemes": [
                     "bearer": ["type": "http", "scheme": "bearer", "bearerFormat": "JWT"],
                     "cookie": ["type": "apiKey", "in": "cookie", "name": .string(cookieName)],
-                    "webhookSignature": ["type": "apiKey", "in": "header", "name": "Stripe-Signature"],
                 ],
             ],
         ]
@@ -33,6 +35,15 @@ enum OpenAPIDocument {
             responses["413"] = problem("Body larger than 64 KiB")
             responses["415"] = problem("Content-Type is not application/json")
         }
+        if route.security == .bearer || route.security == .cookie {
+            responses["401"] = responses["401"] ?? problem("Missing, invalid or expired credential")
+        }
+        // Any request can meet these: the HTTP edge's refusals and a database that is busy
+        // past its wait, out of disk, or in need of repair.
+        responses["408"] = problem("The request head or body did not arrive in time (serve --header-timeout, --body-timeout)")
+        responses["414"] = problem("The request line is longer than the server reads")
+        responses["431"] = problem("The request headers are too large")
+        responses["503"] = responses["503"] ?? problem("The database is busy, out of disk or needs repair; see Retry-After")
         if route.rateLimited {
             responses["429"] = .object([
                 "description": "Rate limit exceeded; see Retry-After",
@@ -52,6 +63,9 @@ enum OpenAPIDocument {
             ["name": .string(String(segment.dropFirst().dropLast())), "in": "path", "required": true, "schema": ["type": "integer"]]
         }
         parameters += route.queryParameters.map { ["name": .string($0), "in": "query", "required": false, "schema": ["type": "string"]] }
+        parameters += route.requiredHeaders.map {
+            ["name": .string($0.name), "in": "header", "required": true, "description": .string($0.description), "schema": ["type": "string"]]
+        }
         if !parameters.isEmpty { operation["parameters"] = .array(parameters) }
         if let schema = route.requestSchema {
             operation["requestBody"] = ["required": true, "content": ["application/json": ["schema": ref(schema)]]]
@@ -60,7 +74,7 @@ enum OpenAPIDocument {
         case .none: break
         case .bearer: operation["security"] = [["bearer": []]]
         case .cookie: operation["security"] = [["cookie": []]]
-        case .webhookSignature: operation["security"] = [["webhookSignature": []]]
+        case .optionalCookie: operation["security"] = [["cookie": []], [:]]
         }
         return .object(operation)
     }
@@ -72,7 +86,11 @@ enum OpenAPIDocument {
         case (let name?, _): schema = ref(name)
         case (nil, _): schema = reply.contentType.hasPrefix("text/") ? ["type": "string"] : ["type": "object"]
         }
-        return ["description": .string(reply.description), "content": [reply.contentType: ["schema": schema]]]
+        var content: [String: JSONValue] = [reply.contentType: ["schema": schema]]
+        for type in reply.otherContentTypes {
+            content[type] = ["schema": type.hasPrefix("text/") ? ["type": "string"] : ["type": "object"]]
+        }
+        return ["description": .string(reply.description), "content": .object(content)]
     }
 
     private static func ref(_ schema: String) -> JSONValue { ["$ref": .string("#/components/schemas/\(schema)")] }

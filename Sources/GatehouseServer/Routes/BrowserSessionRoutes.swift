@@ -27,7 +27,7 @@ struct BrowserSessionRoutes {
                   401: .problem("No cookie, or a cookie that no longer works")])
     static let logout = APIRoute(
         method: .post, path: "/session/logout", operationId: "browserLogout",
-        summary: "End the cookie's session and clear the cookie", tag: "browser", security: .cookie,
+        summary: "End the cookie's session and clear the cookie", tag: "browser", security: .optionalCookie,
         replies: [204: .init(description: "Logged out (also when there was nothing to end)")])
 
     static let routes = [login, current, logout]
@@ -80,21 +80,15 @@ struct BrowserSessionRoutes {
         }
     }
 
-    /// The session of the first presented value that works; else the refusal of the first.
+    /// The session of the first presented value that works; else the most telling refusal.
+    /// Core tries at most `SessionService.maxPresentedSecrets` values, in one read and at most
+    /// one write, however many the request carries.
     private func session(of request: Request, _ context: GatehouseRequestContext) async throws -> AuthenticatedSession {
         let values = presentedCookies(request)
         guard !values.isEmpty else {
             throw Problem(.unauthenticated, "no '\(options.cookieName)' cookie; sign in first")
         }
-        var firstFailure: (any Error)?
-        for value in values {
-            do {
-                return try await gatehouse.sessions.authenticate(secret: value, context: context.client, cookieName: options.cookieName)
-            } catch {
-                firstFailure = firstFailure ?? error
-            }
-        }
-        throw firstFailure!
+        return try await gatehouse.sessions.authenticate(anyOf: values, context: context.client, cookieName: options.cookieName)
     }
 
     private func cookie(value: String, maxAge: Int) -> Cookie {

@@ -25,7 +25,8 @@ struct DocumentJobRoutes {
         method: .get, path: "/api/v1/documents/jobs/{id}/output", operationId: "documentJobOutput",
         summary: "Download a document of a finished job (?name=…; default the first, the JSON export)", tag: "documents",
         security: .bearer, queryParameters: ["name"],
-        replies: [200: .init(description: "The document", schema: nil, contentType: "application/octet-stream"),
+        replies: [200: .init(description: "The document, in its own media type", schema: nil, contentType: "application/json",
+                             otherContentTypes: ["text/markdown", "text/csv", "application/x-ndjson"]),
                   404: .problem("No such job or document"), 409: .problem("The job has not finished")])
 
     static let routes = [start, status, output]

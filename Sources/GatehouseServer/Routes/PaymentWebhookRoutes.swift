@@ -13,7 +13,8 @@ struct PaymentWebhookRoutes {
     static let webhook = APIRoute(
         method: .post, path: "/api/v1/payment/webhook", operationId: "paymentWebhook",
         summary: "Stripe-compatible payment events; checkout.session.completed credits the user in metadata.gatehouse_user, once per event id",
-        tag: "payments", security: .webhookSignature, requestSchema: "PaymentEvent",
+        tag: "payments", requestSchema: "PaymentEvent",
+        requiredHeaders: [("Stripe-Signature", "t=UNIX_SECONDS,v1=HEX: HMAC-SHA256 of \"t.body\" under the endpoint secret (Stripe's scheme)")],
         replies: [200: .init(description: "Received (also for a duplicate delivery)", schema: "WebhookReceipt"),
                   400: .problem("Bad or stale signature, or an invalid event"),
                   503: .problem("No webhook secret configured")])
