@@ -21,7 +21,7 @@ swift build -c release --product gatehouse >&2
 work=$(mktemp -d)
 unlimited=1000000/second
 .build/release/gatehouse serve --db "$work/bench.sqlite" --port 0 --dev \
-    --rate-limit refresh=$unlimited --rate-limit verify=$unlimited \
+    --rate-limit refresh=$unlimited --rate-limit refresh-ip=$unlimited --rate-limit verify=$unlimited \
     --rate-limit magic-link-ip=$unlimited --rate-limit magic-link-email=$unlimited \
     --log-level warning >"$work/serve.out" 2>"$work/serve.err" &
 server=$!

@@ -5,7 +5,7 @@ import GatehouseCore
 enum CoreBench {
     static func run(in directory: URL, seconds: Double) async throws -> [BenchResult] {
         var configuration = GatehouseConfiguration()
-        for policy in ["refresh", "verify", "magic-link-ip", "magic-link-email"] {
+        for policy in ["refresh", "refresh-ip", "verify", "magic-link-ip", "magic-link-email"] {
             try configuration.rateLimits.override(policy, rate: "100000000/second")
         }
         let gatehouse = try Gatehouse.open(path: directory.appendingPathComponent("core.sqlite").path,
