@@ -20,6 +20,7 @@ import TOMLKit
 ///     header_timeout = 10       # seconds; see HTTPLimits for each
 ///     body_timeout = 30
 ///     idle_timeout = 75
+///     send_timeout = 30
 ///     max_connections = 1024
 ///     max_request_line_bytes = 8192
 ///     max_header_bytes = 65536
@@ -108,11 +109,12 @@ public struct ServerConfigFile: Sendable, Equatable, TOMLConfigFile {
                     case "header_timeout": limits.headerTimeout = try seconds()
                     case "body_timeout": limits.bodyTimeout = try seconds()
                     case "idle_timeout": limits.idleTimeout = try seconds()
+                    case "send_timeout": limits.sendTimeout = try seconds()
                     case "max_connections": limits.maxConnections = try count(HTTPLimits.connectionRange)
                     case "max_request_line_bytes": limits.maxRequestLineBytes = try count(HTTPLimits.requestLineRange)
                     case "max_header_bytes": limits.maxHeaderBytes = try count(HTTPLimits.headerBytesRange)
                     default:
-                        throw fail(section, key, "unknown key '\(key)' in [http] (header_timeout, body_timeout, idle_timeout, max_connections, max_request_line_bytes, max_header_bytes)")
+                        throw fail(section, key, "unknown key '\(key)' in [http] (header_timeout, body_timeout, idle_timeout, send_timeout, max_connections, max_request_line_bytes, max_header_bytes)")
                     }
                 }
                 config.http = limits

@@ -40,7 +40,7 @@ struct LimitsCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Empty a bucket so its client may go again at once.")
         @OptionGroup var database: DatabaseArguments
         @OptionGroup var confirmation: ConfirmationOptions
-        @Argument(help: "The bucket key as `limits list` shows it, e.g. refresh:203.0.113.9.") var key: String
+        @Argument(help: "The bucket key as `limits list` shows it, e.g. refresh:fam_46snvfr9xu45 or refresh-ip:203.0.113.9.") var key: String
 
         func run() async throws {
             let gatehouse = try database.open()

@@ -17,7 +17,7 @@ struct ServeCommand: AsyncParsableCommand {
 
     @Option(parsing: .unconditional, help: "Address to listen on.") var host: String?
     @Option(parsing: .unconditional, help: "Port to listen on; 0 picks a free one (printed at start).") var port: Int?
-    @Option(parsing: .unconditional, help: ArgumentHelp("A TOML file with [server] and [rate_limits] tables.", valueName: "file")) var config: String?
+    @Option(parsing: .unconditional, help: ArgumentHelp("A TOML file with [server], [rate_limits] and [http] tables.", valueName: "file")) var config: String?
     @Flag(help: "Development mode: the magic-link response also carries the token (dev_token).") var dev = false
     @Flag(help: "Leave Secure off the session cookie (plain-HTTP development only).") var insecureCookies = false
     @Option(parsing: .unconditional, help: ArgumentHelp("Session cookie name (default \(ServerOptions.defaultCookieName)); browsers share cookies across ports.",
@@ -38,6 +38,8 @@ struct ServeCommand: AsyncParsableCommand {
     var bodyTimeout: Double?
     @Option(parsing: .unconditional, help: ArgumentHelp("Seconds a kept-alive connection may sit idle (default 75).", valueName: "seconds"))
     var idleTimeout: Double?
+    @Option(parsing: .unconditional, help: ArgumentHelp("Seconds a client may leave an answer unread before it is closed (default 30).", valueName: "seconds"))
+    var sendTimeout: Double?
     @Option(parsing: .unconditional, help: ArgumentHelp("Connections open at once (default 1024); more wait in the backlog.", valueName: "count"))
     var maxConnections: Int?
     @Option(parsing: .unconditional, help: ArgumentHelp("trace, debug, info, notice, warning, error or critical.", valueName: "level"))
@@ -59,7 +61,8 @@ struct ServeCommand: AsyncParsableCommand {
         }
         for (flag, value, keyPath) in [("--header-timeout", headerTimeout, \HTTPLimits.headerTimeout),
                                        ("--body-timeout", bodyTimeout, \HTTPLimits.bodyTimeout),
-                                       ("--idle-timeout", idleTimeout, \HTTPLimits.idleTimeout)] {
+                                       ("--idle-timeout", idleTimeout, \HTTPLimits.idleTimeout),
+                                       ("--send-timeout", sendTimeout, \HTTPLimits.sendTimeout)] {
             guard let value else { continue }
             try require(value, in: HTTPLimits.timeoutRange, flag)
             options.http[keyPath: keyPath] = value

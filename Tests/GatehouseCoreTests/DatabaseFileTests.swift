@@ -46,6 +46,35 @@ struct DatabaseFileTests {
         }
     }
 
+    @Test("a folder that does not exist is named as such, not as read-only")
+    func missingFolder() throws {
+        let result = try GatehouseBinary.run(["init", "--db", "/nonexistent-gatehouse-folder/x.sqlite"])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("the folder /nonexistent-gatehouse-folder does not exist"), "\(result.stderr)")
+    }
+
+    @Test("a CLI command does not upgrade an older schema: it says 'run init' and changes nothing")
+    func noSilentUpgrade() throws {
+        let directory = try TemporaryDirectory()
+        let db = directory.path("old.sqlite")
+        #expect(try GatehouseBinary.run(["init", "--db", db]).status == 0)
+        // As if written before the newest migration.
+        let queue = try DatabaseQueue(path: db)
+        let newest = try queue.write { db -> String in
+            let newest = try String.fetchOne(db, sql: "SELECT identifier FROM grdb_migrations ORDER BY rowid DESC LIMIT 1")!
+            try db.execute(sql: "DELETE FROM grdb_migrations WHERE identifier = ?", arguments: [newest])
+            return newest
+        }
+        try queue.close()
+        for arguments in [["sessions", "list"], ["sessions", "revoke", "--user", "a@example.com", "--yes"]] {
+            let result = try GatehouseBinary.run(arguments + ["--db", db])
+            #expect(result.status == 1, "\(arguments)")
+            #expect(result.stderr.contains("needs a schema upgrade") && result.stderr.contains("gatehouse init"), "\(result.stderr)")
+        }
+        let applied = try DatabaseQueue(path: db).read { db in try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations") }
+        #expect(!applied.contains(newest))
+    }
+
     @Test("init and serve make an existing 0644 file (and its -wal/-shm) 0600, and say so")
     func permissionsTightened() throws {
         let directory = try TemporaryDirectory()

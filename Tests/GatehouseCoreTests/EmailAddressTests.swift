@@ -109,7 +109,8 @@ struct EmailAddressTests {
         try test.rawWrite("""
             UPDATE sessions SET user_id = 3 WHERE id = (SELECT max(id) FROM sessions WHERE user_id = 1);
             """)
-        let reopened = try Gatehouse.open(path: test.path, options: .init())
+        // As `gatehouse init` opens it: only init and serve upgrade a schema.
+        let reopened = try Gatehouse.open(path: test.path, options: .init(createIfMissing: true))
         let emails = try await reopened.database.read { db in try String.fetchAll(db, sql: "SELECT email FROM users ORDER BY id") }
         #expect(emails.map(Self.bytes) == [Self.nfc, "zoe@example.test", "e\u{301}lodie@example.test", "yann@example.test",
                                            "bad@xn---abc.test"].map(Self.bytes))

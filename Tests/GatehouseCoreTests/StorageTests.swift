@@ -109,4 +109,50 @@ struct StorageTests {
             try db.execute(sql: "ROLLBACK")
         }
     }
+
+    @Test("the lock wait ends at its deadline: a batch whose oldest request arrived a bound ago gives up at the first busy call")
+    func lockWaitDeadline() throws {
+        let wait = LockWait(seconds: 5)
+        guard case .callback(let busy) = wait.busyMode else { Issue.record("not a callback"); return }
+        // No deadline: the first busy call of a wait keeps waiting.
+        #expect(busy(0))
+        // A deadline already passed (the request queued behind a batch that waited): no second wait.
+        #expect(wait.withDeadline(.now - .seconds(1)) { busy(0) } == false)
+        #expect(wait.withDeadline(.now + .seconds(60)) { busy(3) })
+    }
+
+    @Test("writes queued while another connection holds the lock each fail (SQLITE_BUSY), and the lock's release lets the next one in")
+    func queuedWritesUnderALock() async throws {
+        let test = try TestGatehouse()
+        let other = try GatehouseDatabase.open(path: test.path, options: .init(busyTimeout: 0.5))
+        let holder = try DatabaseQueue(path: test.path)
+        let insert = "INSERT INTO outbox (created_at, recipient, subject, body) VALUES (0, 'a', 'b', 'c')"
+        // The lock is held on a thread of its own until the queued writes have their answers.
+        let holding = DispatchSemaphore(value: 0)
+        let release = DispatchSemaphore(value: 0)
+        Thread.detachNewThread {
+            try? holder.writeWithoutTransaction { db in
+                try db.execute(sql: "BEGIN IMMEDIATE")
+                holding.signal()
+                release.wait()
+                try db.execute(sql: "ROLLBACK")
+            }
+            holding.signal()
+        }
+        await withCheckedContinuation { continuation in
+            DispatchQueue.global().async { holding.wait(); continuation.resume() }
+        }
+        let results = await withTaskGroup(of: Bool.self) { group in
+            for _ in 0..<3 {
+                group.addTask { (try? await other.write { db in try db.execute(sql: insert) }) != nil }
+            }
+            return await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(results == [false, false, false])
+        release.signal()
+        await withCheckedContinuation { continuation in
+            DispatchQueue.global().async { holding.wait(); continuation.resume() }
+        }
+        try await other.write { db in try db.execute(sql: insert) }
+    }
 }

@@ -187,7 +187,17 @@ struct AuthAPITests {
                                                       headers: [.forwardedFor: "203.0.113.50"]).status.code)
             }
             #expect(statuses == [401, 401, 401, 429])
+            // IPv6 addresses count by their /64: a client does not get a new budget per address.
+            var v6: [Int] = []
+            for host in 1...4 {
+                let guess = SecretToken.generate().value
+                v6.append(try await client.post("/api/v1/auth/refresh", json: #"{"refresh_token":"\#(guess)"}"#,
+                                                headers: [.forwardedFor: "2001:db8:1:2::\(host)"]).status.code)
+            }
+            #expect(v6 == [401, 401, 401, 429])
         }
+        let keys = try await fixture.gatehouse.rateLimits.buckets(orderedBy: .key, limit: 100).map(\.key)
+        #expect(keys.contains("refresh-ip:2001:db8:1:2::/64"), "\(keys)")
     }
 
     @Test("magic-link (per email and per IP), verify and session login are limited with 429 and the fields")

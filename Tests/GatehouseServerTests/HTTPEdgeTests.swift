@@ -30,7 +30,7 @@ struct HTTPEdgeTests {
         return text
     }
 
-    @Test("a stalled head or body gets 408 and a close; an idle keep-alive is closed; a 413 is followed by a close")
+    @Test("a stalled head or body gets 408 and a close; an idle keep-alive is closed")
     func stalledClients() async throws {
         let (server, directory) = try await Self.serve(["--header-timeout", "1", "--body-timeout", "2", "--idle-timeout", "2"])
         defer { _ = server.stop(); _ = directory }
@@ -59,19 +59,70 @@ struct HTTPEdgeTests {
         #expect(idleAnswer.closed)
         #expect(RawResponse(idleAnswer.bytes)?.status == 200)
 
-        // An oversized body without Connection: close from the client: 413, then the server closes.
-        let large = try RawConnection(base: server.base)
-        large.send("POST /api/v1/auth/refresh HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{")
-        let largeAnswer = await large.readUntilClosed()
-        #expect(largeAnswer.closed)
-        let largeResponse = try #require(RawResponse(largeAnswer.bytes))
-        #expect(largeResponse.status == 413)
-        #expect(largeResponse.headers["connection"]?.lowercased() == "close")
+        // Answered before its body came (no route reads a GET's body), then the body: the
+        // connection is back to idle, and the idle timer closes it.
+        let early = try RawConnection(base: server.base)
+        early.send("GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n")
+        #expect(await early.readResponse()?.status == 200)
+        early.send("12345")
+        #expect(await early.readUntilClosed().closed)
 
         let text = try await Self.waitForMetric(server, #"gatehouse_http_edge_refusals_total{reason="idle_timeout"}"#)
         for reason in ["header_timeout", "body_timeout", "idle_timeout"] {
             #expect(text.contains(#"gatehouse_http_edge_refusals_total{reason="\#(reason)"}"#), "\(reason)")
         }
+    }
+
+    @Test("a 413 closes the connection at once (no timer does it: every timeout is 600 s)")
+    func tooLargeCloses() async throws {
+        let (server, directory) = try await Self.serve(["--header-timeout", "600", "--body-timeout", "600", "--idle-timeout", "600"])
+        defer { _ = server.stop(); _ = directory }
+        // An oversized body without Connection: close from the client: 413, then the server closes.
+        let large = try RawConnection(base: server.base)
+        large.send("POST /api/v1/auth/refresh HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{")
+        let answer = await large.readUntilClosed()
+        #expect(answer.closed)
+        let response = try #require(RawResponse(answer.bytes))
+        #expect(response.status == 413)
+        #expect(response.headers["connection"]?.lowercased() == "close")
+        // HTTP/1.0 without keep-alive: closed after its answer.
+        let old = try RawConnection(base: server.base)
+        old.send("GET /healthz HTTP/1.0\r\n\r\n")
+        let oldAnswer = await old.readUntilClosed()
+        #expect(oldAnswer.closed && RawResponse(oldAnswer.bytes)?.status == 200)
+        #expect(!(try await Self.metrics(server)).contains("gatehouse_http_edge_refusals_total"))
+    }
+
+    @Test("keep-alive and pipelining: answers in order; a refused request is answered after the ones before it")
+    func pipelining() async throws {
+        let (server, directory) = try await Self.serve()
+        defer { _ = server.stop(); _ = directory }
+        let connection = try RawConnection(base: server.base)
+        for _ in 0..<3 {
+            connection.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            #expect(await connection.readResponse()?.status == 200)
+        }
+        // One packet: a good request, then one with a NUL in a header.
+        let pipelined = try RawConnection(base: server.base)
+        pipelined.send(Array("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\nX-A: a".utf8) + [0]
+                       + Array("b\r\n\r\n".utf8))
+        let answer = await pipelined.readUntilClosed()
+        let text = String(decoding: answer.bytes, as: UTF8.self)
+        // Status lines start the text or follow a body ("}HTTP/1.1 …"); a problem's detail may say "HTTP/1.1" too.
+        let statuses = text.matches(of: #/(?:^|\}|\r\n)HTTP/1\.1 (\d{3}) /#).map { String($0.output.1) }
+        #expect(statuses == ["200", "400"], "\(text)")
+        #expect(answer.closed)
+    }
+
+    @Test("a client that never reads its answers is closed after --send-timeout")
+    func sendTimeout() async throws {
+        let (server, directory) = try await Self.serve(["--send-timeout", "1", "--idle-timeout", "600"])
+        defer { _ = server.stop(); _ = directory }
+        let connection = try RawConnection(base: server.base, receiveBuffer: 4096)
+        // Pipelined requests for a 30 KB document, none read: the server's send buffer fills.
+        connection.send(String(repeating: "GET /openapi.json HTTP/1.1\r\nHost: x\r\n\r\n", count: 200))
+        let text = try await Self.waitForMetric(server, #"gatehouse_http_edge_refusals_total{reason="send_timeout"} 1"#)
+        #expect(text.contains(#"gatehouse_http_edge_refusals_total{reason="send_timeout"} 1"#))
     }
 
     @Test("what the parser refuses is a problem document: 431, 414, 400 (each field-report input)")
@@ -145,7 +196,8 @@ struct HTTPEdgeTests {
     @Test("timeouts and the cap are checked when given: out of range is a usage error naming the option")
     func limitsValidated() throws {
         for (arguments, option) in [(["--header-timeout", "0"], "--header-timeout"), (["--body-timeout", "nan"], "--body-timeout"),
-                                    (["--idle-timeout", "-1"], "--idle-timeout"), (["--max-connections", "0"], "--max-connections")] {
+                                    (["--idle-timeout", "-1"], "--idle-timeout"), (["--send-timeout", "1e9"], "--send-timeout"),
+                                    (["--max-connections", "0"], "--max-connections")] {
             let result = try GatehouseBinary.run(["serve", "--db", "/nonexistent/x.sqlite"] + arguments)
             #expect(result.status == 2, "\(arguments)")
             #expect(result.stderr.contains(option), "\(result.stderr)")

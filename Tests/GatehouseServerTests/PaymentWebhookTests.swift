@@ -157,4 +157,20 @@ struct PaymentWebhookTests {
             #expect(response.problemKind == "webhook-not-configured")
         }
     }
+
+    @Test("a Stripe-Signature with a thousand v1 values is refused after looking at eight: the body is MACed once")
+    func signatureEntriesCapped() throws {
+        let signer = WebhookSignature(secret: "whsec_cap")
+        let body = Data(#"{"id":"evt_1"}"#.utf8)
+        let now = Date()
+        let valid = signer.header(for: body, at: now)
+        let bogus = (0..<1000).map { _ in "v1=" + String(repeating: "ab", count: 32) }.joined(separator: ",")
+        // The valid value first: accepted. Behind a thousand others: never reached.
+        #expect(throws: Never.self) { try signer.verify(header: valid + "," + bogus, body: body, now: now) }
+        let timestamp = valid.split(separator: ",")[0]
+        let validV1 = valid.split(separator: ",")[1]
+        #expect(throws: WebhookSignatureError.mismatch) {
+            try signer.verify(header: "\(timestamp),\(bogus),\(validV1)", body: body, now: now)
+        }
+    }
 }

@@ -9,10 +9,14 @@ import Glibc
 public final class RawConnection: @unchecked Sendable {
     private let descriptor: Int32
 
-    /// Connects to 127.0.0.1:`port`.
-    public init(port: Int) throws {
+    /// Connects to 127.0.0.1:`port`; `receiveBuffer` shrinks the socket's receive buffer (a
+    /// client that reads slowly fills it sooner).
+    public init(port: Int, receiveBuffer: Int32? = nil) throws {
         descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard descriptor >= 0 else { throw RawConnectionError.system("socket", errno) }
+        if var size = receiveBuffer {
+            setsockopt(descriptor, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = in_port_t(UInt16(port).bigEndian)
@@ -27,8 +31,8 @@ public final class RawConnection: @unchecked Sendable {
     }
 
     /// `base` as `http://127.0.0.1:PORT`.
-    public convenience init(base: String) throws {
-        try self.init(port: Int(base.split(separator: ":").last ?? "") ?? 0)
+    public convenience init(base: String, receiveBuffer: Int32? = nil) throws {
+        try self.init(port: Int(base.split(separator: ":").last ?? "") ?? 0, receiveBuffer: receiveBuffer)
     }
 
     deinit { if !closed { Glibc.close(descriptor) } }

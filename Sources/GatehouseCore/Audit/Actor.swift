@@ -87,6 +87,6 @@ public struct ClientContext: Sendable, Equatable {
 
     public static let none = ClientContext()
 
-    /// The rate-limit key for "per client" policies.
-    var clientKey: String { ip ?? "unknown" }
+    /// The rate-limit key for "per client" policies: the address (an IPv6 one by its /64).
+    var clientKey: String { ip.map(IPAddressText.rateLimitKey) ?? "unknown" }
 }

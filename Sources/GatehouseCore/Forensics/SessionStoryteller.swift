@@ -56,12 +56,12 @@ struct SessionStoryteller {
             return Verdict(cause: .refreshTokenReuse, at: session.endedAt, summary: "revoked by reuse detection\(at(session.endedAt))",
                            hint: nil, evidence: ended.map { [$0.seq] } ?? [])
         }
-        let token = detected.detail("token") ?? ""
-        let rotation = token.isEmpty ? nil : events.last { $0.action == "refresh.rotated" && $0.detail("token") == token }
-        let seconds = Self.seconds(detected.detail("seconds_after_rotation"))
+        let token = detected.detail("token")
+        let rotation = token.flatMap { token in events.last { $0.action == "refresh.rotated" && $0.detail("token") == token } }
+        let after = detected.detail("seconds_after_rotation").map { "\(Self.seconds($0)) s after it was rotated" } ?? "after it was rotated"
         return Verdict(
             cause: .refreshTokenReuse, at: detected.at,
-            summary: "refresh token \(token) was presented again \(seconds) s after it was rotated\(detected.ip.map { ", from \($0)" } ?? ""): reuse detection revoked the family and the session",
+            summary: "\(token.map { "refresh token \($0)" } ?? "a refresh token") was presented again \(after)\(detected.ip.map { ", from \($0)" } ?? ""): reuse detection revoked the family and the session",
             hint: "Two clients used one refresh token (a copied token, a retry after a lost response outside the \(Int(grace)) s window), or it leaked."
                 + (rotation.map { " The rotation it replayed is #\($0.seq)." } ?? ""),
             evidence: [rotation?.seq, detected.seq, ended?.seq].compactMap { $0 })
@@ -105,7 +105,7 @@ struct SessionStoryteller {
             } ?? "a regeneration replaced (its time is not in the evidence)"
             return Verdict(
                 cause: .rotatedCookieAfterGrace, at: rotated.at,
-                summary: "the browser sent the cookie \(rotated.detail("secret") ?? "") that \(replaced) (grace \(Int(grace)) s)",
+                summary: "the browser sent the cookie \(rotated.detail("secret").map { "\($0) " } ?? "")that \(replaced) (grace \(Int(grace)) s)",
                 hint: "The session itself is fine: a tab or client kept the old cookie instead of the one in the login response's Set-Cookie. Regeneration on login is what stops session fixation; keep it.",
                 evidence: [regeneration?.seq, rotated.seq].compactMap { $0 })
         }
@@ -197,8 +197,8 @@ struct SessionStoryteller {
     }
 
     /// "120" for 120.000, "2.5" below ten seconds: precision where it matters.
-    static func seconds(_ text: String?) -> String {
-        guard let value = text.flatMap(Double.init) else { return text ?? "an unrecorded number of" }
+    static func seconds(_ text: String) -> String {
+        guard let value = Double(text) else { return text }
         return value < 10 ? String(format: "%.1f", value) : String(Int(value.rounded()))
     }
 

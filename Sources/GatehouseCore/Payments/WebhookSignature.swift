@@ -35,12 +35,17 @@ public struct WebhookSignature: Sendable {
         self.tolerance = tolerance
     }
 
-    /// Checks `header` against the exact bytes received. The comparison is constant-time.
+    /// `v1` values looked at; Stripe sends one, two while a secret is rolled. More are ignored,
+    /// so a header full of them costs what a normal one does.
+    public static let maxSignatures = 8
+
+    /// Checks `header` against the exact bytes received. The body is MACed once, whatever the
+    /// header holds; each candidate is compared in constant time.
     public func verify(header: String?, body: Data, now: Date) throws(WebhookSignatureError) {
         guard let header, !header.isEmpty else { throw .missingHeader }
         var timestamp: Int?
         var signatures: [Data] = []
-        for item in header.split(separator: ",") {
+        for item in header.split(separator: ",", maxSplits: 64, omittingEmptySubsequences: true).prefix(64) {
             let pair = item.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
             guard pair.count == 2 else { throw .malformedHeader("'\(item.prefix(20))' is not key=value") }
             switch pair[0] {
@@ -49,7 +54,7 @@ public struct WebhookSignature: Sendable {
                 timestamp = value
             case "v1":
                 // A value that is not hex cannot match; it is skipped like an unknown scheme.
-                if let bytes = Fingerprint.bytes(hex: pair[1]) { signatures.append(bytes) }
+                if signatures.count < Self.maxSignatures, let bytes = Fingerprint.bytes(hex: pair[1]) { signatures.append(bytes) }
             default:
                 continue // v0 and future schemes are ignored, as Stripe's libraries do.
             }
@@ -59,11 +64,16 @@ public struct WebhookSignature: Sendable {
         guard off <= tolerance else { throw .stale(secondsOff: Int(off.rounded()), tolerance: Int(tolerance)) }
         var signed = Data("\(timestamp).".utf8)
         signed.append(body)
-        let key = SymmetricKey(data: Data(secret.utf8))
-        // HMAC.isValidAuthenticationCode compares in constant time.
-        guard signatures.contains(where: { HMAC<SHA256>.isValidAuthenticationCode($0, authenticating: signed, using: key) }) else {
-            throw .mismatch
-        }
+        let expected = Data(HMAC<SHA256>.authenticationCode(for: signed, using: SymmetricKey(data: Data(secret.utf8))))
+        guard signatures.contains(where: { Self.constantTimeEqual($0, expected) }) else { throw .mismatch }
+    }
+
+    /// Equal in a time that depends on the lengths only, never on where the bytes differ.
+    static func constantTimeEqual(_ a: Data, _ b: Data) -> Bool {
+        guard a.count == b.count else { return false }
+        var difference: UInt8 = 0
+        for (x, y) in zip(a, b) { difference |= x ^ y }
+        return difference == 0
     }
 
     /// The header a sender would write: for tests, the demo's simulator and `curl` walk-throughs.

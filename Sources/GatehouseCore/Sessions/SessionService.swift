@@ -149,7 +149,10 @@ public final class SessionService: Sendable {
                     refusals.append((token.hash, failure, session))
                 }
             }
-            let (hash, failure, session) = refusals.first { $0.session != nil } ?? refusals[0]
+            // Every value worked but its user is gone (not reachable while users cascade): unknown.
+            guard let (hash, failure, session) = refusals.first(where: { $0.session != nil }) ?? refusals.first else {
+                return .failure(.invalidCredential(.unknown))
+            }
             if let session, session.state == .active, failure == .expiredIdle || failure == .expiredAbsolute {
                 try Self.end(session, state: .expired, reason: failure.rawValue, actor: .system, context: context, in: db, at: now)
             } else {

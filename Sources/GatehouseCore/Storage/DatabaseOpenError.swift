@@ -15,7 +15,7 @@ public enum DatabaseOpenError: Error, Equatable, CustomStringConvertible {
     case notAGatehouseDatabase(path: String)
     case newerSchema(path: String, unknownMigrations: [String])
     case locked(path: String, seconds: Double, holders: [Int32])
-    case readOnlyNeedsMigration(path: String)
+    case needsUpgrade(path: String)
     case permissionDenied(path: String)
     case other(path: String, message: String)
 
@@ -42,8 +42,8 @@ public enum DatabaseOpenError: Error, Equatable, CustomStringConvertible {
             return "\(path) was written by a newer Gatehouse (unknown migrations: \(unknown.joined(separator: ", "))); upgrade this binary"
         case .locked(let path, let seconds, let holders):
             return "database \(path) is locked by \(describeHolders(holders)) (waited \(formatSeconds(seconds)))"
-        case .readOnlyNeedsMigration(let path):
-            return "\(path) needs a schema upgrade, which a read-only open cannot do; run `gatehouse init --db \(path)` first"
+        case .needsUpgrade(let path):
+            return "\(path) needs a schema upgrade, which only init and serve do; run `gatehouse init --db \(path)` first"
         case .permissionDenied(let path):
             return "permission denied opening \(path)"
         case .other(let path, let message):

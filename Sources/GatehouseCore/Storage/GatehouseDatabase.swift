@@ -9,8 +9,9 @@ public struct DatabaseOptions: Sendable {
     public enum Synchronous: String, Sendable { case normal = "NORMAL", full = "FULL" }
 
     public var readOnly = false
-    /// Create the file (mode 0600) and its schema when it does not exist. Only `init`, the demo
-    /// and the server set this: a typo in `--db` must not silently start an empty database.
+    /// Create the file (mode 0600) and its schema when it is missing or empty, and upgrade an
+    /// older schema. Only `init`, `serve` and the demo (its own scratch database) set this: a
+    /// typo in `--db` must not silently start an empty database, nor a CLI command migrate.
     public var createIfMissing = false
     public var synchronous: Synchronous = .normal
     /// How long a write waits for another process's write lock before giving up, counted from
@@ -54,24 +55,23 @@ public final class GatehouseDatabase: Sendable {
 
     public static func open(path: String, options: DatabaseOptions = .init()) throws(DatabaseOpenError) -> GatehouseDatabase {
         let file = DatabaseFile(path: path)
-        var created = false
+        var created: ino_t? = nil
         if !file.exists {
             guard options.createIfMissing, !options.readOnly else { throw .missing(path: path) }
-            try file.create()
-            created = true
+            created = try file.create()
         } else if file.isEmpty, !options.createIfMissing {
             // Not even SQLite's header: opening it for writing would make it a database.
             throw .empty(path: path)
         }
         do {
             var notes: [String] = []
-            if options.createIfMissing, !options.readOnly, !created, let note = try file.restrictToOwner() { notes.append(note) }
+            if options.createIfMissing, !options.readOnly, created == nil, let note = try file.restrictToOwner() { notes.append(note) }
             let lockWait = LockWait(seconds: options.busyTimeout)
             let pool = try openPool(file, options: options, lockWait: lockWait)
             return GatehouseDatabase(path: path, options: options, pool: pool, lockWait: lockWait, notes: notes)
         } catch {
             // A create that failed (a full disk, a folder that went read-only) leaves nothing behind.
-            if created { file.remove() }
+            if let created { file.remove(created: created) }
             throw error
         }
     }
@@ -85,7 +85,7 @@ public final class GatehouseDatabase: Sendable {
 
         // A folder nobody may write to cannot take -wal and -shm; a reader can still open the
         // file as immutable (nothing can change it while the folder stays read-only).
-        let immutable = options.readOnly && !file.directoryIsWritable && !file.companionsExist
+        let immutable = options.readOnly && !file.directoryIsWritable && !file.companionsExist && file.walIsEmpty
         let location = immutable ? "file:\(file.path.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? file.path)?immutable=1" : file.path
         do {
             let pool = try DatabasePool(path: location, configuration: config)
@@ -124,7 +124,9 @@ public final class GatehouseDatabase: Sendable {
         }
         if status.superseded { throw DatabaseOpenError.newerSchema(path: path, unknownMigrations: status.unknown) }
         if status.complete { return }
-        if options.readOnly { throw DatabaseOpenError.readOnlyNeedsMigration(path: path) }
+        // Only init and serve change the schema: an upgrade can report what it found (init
+        // lists email conflicts), and a CLI command must not do it silently on the way.
+        if options.readOnly || !options.createIfMissing { throw DatabaseOpenError.needsUpgrade(path: path) }
         try migrator.migrate(pool)
     }
 
@@ -141,7 +143,7 @@ public final class GatehouseDatabase: Sendable {
         case .SQLITE_BUSY, .SQLITE_LOCKED:
             return .locked(path: path, seconds: options.busyTimeout, holders: LockHolders.writers(of: path))
         case .SQLITE_CANTOPEN where !file.directoryIsWritable, .SQLITE_READONLY where !file.directoryIsWritable:
-            return .readOnlyDirectory(path: path, directory: file.directory)
+            return file.folderProblem
         case .SQLITE_PERM, .SQLITE_READONLY, .SQLITE_AUTH:
             return .permissionDenied(path: path)
         case .SQLITE_CANTOPEN:

@@ -10,8 +10,15 @@ import Synchronization
 /// a documented 5 s). Here the busy handler waits until a deadline instead: the writer sets it
 /// from the moment the oldest request of a batch arrived (`withDeadline`); outside a batch (the
 /// pool's own setup, a CLI's single write) it is `limit` after the wait began.
+///
+/// Only the pool's one writer connection uses it (GRDB serialises it, so the shared state is
+/// touched by one thread at a time); the pool's readers keep GRDB's own 10 s busy timeout,
+/// which only WAL recovery by another process can reach.
 final class LockWait: Sendable {
     let limit: Duration
+    /// What a batch that queued past `limit` still waits for the lock: one contended moment
+    /// must not fail a whole batch at its first try.
+    static let minimumTry: Duration = .milliseconds(250)
     private let deadline = Mutex<ContinuousClock.Instant?>(nil)
     private let waitStarted = Mutex<ContinuousClock.Instant?>(nil)
 

@@ -111,8 +111,9 @@ final class WriteCoalescer: Sendable {
             if batch.isEmpty { return }
             // The deadline only matters if the lock is taken: a free lock is had at once whatever
             // the time (a slow, loaded machine never fails a write that met no other writer).
+            // A batch that queued past its bound (a loaded machine) still gets a short try.
             let oldest = batch.map(\.arrived).min() ?? .now
-            await run(batch, lockWaitUntil: oldest + lockWait.limit)
+            await run(batch, lockWaitUntil: max(oldest + lockWait.limit, .now + LockWait.minimumTry))
         }
     }
 

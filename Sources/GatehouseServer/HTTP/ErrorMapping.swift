@@ -42,6 +42,8 @@ enum ErrorMapping {
                 return Problem(.serviceUnavailable, "the server's disk is full", headers: [.retryAfter: "60"])
             case .SQLITE_CORRUPT, .SQLITE_NOTADB:
                 return corrupt
+            case .SQLITE_IOERR, .SQLITE_CANTOPEN, .SQLITE_READONLY:
+                return Problem(.serviceUnavailable, "the server cannot write its database right now", headers: [.retryAfter: "30"])
             default:
                 return Problem(.internalError, "the request could not be completed")
             }

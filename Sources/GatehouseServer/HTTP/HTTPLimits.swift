@@ -5,16 +5,20 @@ import Foundation
 /// The timeouts follow the phases of a request (the split of Go's `net/http` server and
 /// nginx's `client_header_timeout` / `client_body_timeout` / `keepalive_timeout`):
 ///
-/// - `headerTimeout`: from a connection's start, or from the first byte of a later request,
-///   until its head (request line and headers) is complete. Past it: `408` and a close.
+/// - `headerTimeout`: from a connection's start (for its first request) or from the first byte
+///   of a later one, until the head (request line and headers) is complete. Past it: `408`
+///   when a byte of it came, then a close.
 /// - `bodyTimeout`: from the head until the whole body has arrived (a total, not between
 ///   reads, so a client dripping one byte a second still runs out). Past it: `408` when no
 ///   response has started, then a close.
 /// - `idleTimeout`: a kept-alive connection with no request in it. Longer than the usual load
 ///   balancer idle timeout (60 s), so the balancer closes first and never reuses a dead one.
 ///
-/// While the server itself is working on a request no timer runs: that time is bounded by the
-/// server, not by the client.
+/// - `sendTimeout`: a client that stops reading what it asked for (its receive window full) is
+///   closed after this long without progress (nginx's `send_timeout`).
+///
+/// While the server itself is working on a request no other timer runs: that time is bounded
+/// by the server, not by the client.
 public struct HTTPLimits: Sendable, Equatable {
     /// Seconds.
     public var headerTimeout: Double = 10
@@ -22,6 +26,8 @@ public struct HTTPLimits: Sendable, Equatable {
     public var bodyTimeout: Double = 30
     /// Seconds.
     public var idleTimeout: Double = 75
+    /// Seconds.
+    public var sendTimeout: Double = 30
     /// Connections open at once; past it the listener stops accepting (new clients wait in
     /// the kernel's backlog) until one closes.
     public var maxConnections = 1024

@@ -3,13 +3,10 @@ import Hummingbird
 /// Counts every request by route template and status and records its latency. Sits outside
 /// `ProblemMiddleware`, so errors are counted with the status the client saw.
 ///
-/// A request whose connection closed before its answer (the client went away mid-body, or a
-/// timeout closed it) is counted as `499`, nginx's "client closed request": whatever error its
-/// handler met is not the server's, and an alert on the 5xx rate must not see it.
+/// A request whose client went away while it was being read is counted as `499` (nginx's
+/// "client closed request", set by `ProblemMiddleware`), not as the error reading it met.
 struct MetricsMiddleware: RouterMiddleware {
     typealias Context = GatehouseRequestContext
-
-    static let clientClosedRequest = 499
 
     let metrics: ServerMetrics
 
@@ -18,7 +15,7 @@ struct MetricsMiddleware: RouterMiddleware {
         let response = try await next(request, context)
         let route = context.endpointPath ?? "unmatched"
         metrics.recordRequest(method: request.method.rawValue, route: route == "NotFound" ? "unmatched" : route,
-                              status: context.connectionClosed ? Self.clientClosedRequest : response.status.code,
+                              status: response.status.code,
                               duration: ContinuousClock.now - start)
         return response
     }

@@ -10,6 +10,15 @@ import NIOCore
 struct ProblemMiddleware: RouterMiddleware {
     typealias Context = GatehouseRequestContext
 
+    static let clientClosedRequest = 499
+
+    /// What reading a request whose connection is gone fails with: a truncated body that does
+    /// not decode, or the channel's own error. Any other error keeps its status, even when the
+    /// client has left meanwhile (an outage must still show as 5xx).
+    static func isRequestReadFailure(_ error: any Error) -> Bool {
+        error is DecodingError || error is ChannelError || error is IOError
+    }
+
     let catalog: RouteCatalog
     let metrics: ServerMetrics
 
@@ -28,12 +37,15 @@ struct ProblemMiddleware: RouterMiddleware {
             if problem.kind == .rateLimited, let policy = problem.extensions["policy"] {
                 metrics.recordRateLimitBlock(policy: policy)
             }
-            if context.connectionClosed {
-                // The client went away (or a timeout closed the connection) mid-request: what
-                // failed is its read, not the server. Counted as 499 by MetricsMiddleware.
-                context.logger.debug("client closed the connection before the answer",
+            if context.connectionClosed && Self.isRequestReadFailure(error) {
+                // The client went away (or a timeout closed the connection) while its request
+                // was being read: nothing failed on the server's side. nginx's 499, never
+                // delivered, so that the 5xx rate and the error log stay the server's.
+                context.logger.debug("client closed the connection before its request was read",
                                      metadata: ["error": "\(String(reflecting: type(of: error)))"])
-            } else if problem.kind == .internalError {
+                return Response(status: .init(code: Self.clientClosedRequest))
+            }
+            if problem.kind == .internalError {
                 context.logger.error("request failed", metadata: ["error": "\(String(reflecting: type(of: error)))"])
             }
             return problem.response(requestId: context.requestId)

@@ -65,7 +65,7 @@ public final class ServerMetrics: Sendable {
         helpText: "Time from request head to response head, by route template") }
     private static var edgeRefusals: MetricNameDescriptor { MetricNameDescriptor(
         namespace: "gatehouse", subsystem: "http", metricName: "edge_refusals", unitName: "total",
-        helpText: "Connections answered or closed before a route: header_timeout, body_timeout, idle_timeout, request_line_too_long, headers_too_large, malformed_request") }
+        helpText: "Connections answered or closed before a route: header_timeout, body_timeout, idle_timeout, send_timeout, request_line_too_long, headers_too_large, malformed_request") }
     private static var forwardedForRefused: MetricNameDescriptor { MetricNameDescriptor(
         namespace: "gatehouse", subsystem: "http", metricName: "forwarded_for_refused", unitName: "total",
         helpText: "Requests whose X-Forwarded-For was not an IP address (the socket address was used)") }

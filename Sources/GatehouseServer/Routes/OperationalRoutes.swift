@@ -32,7 +32,8 @@ struct OperationalRoutes {
     func register(on router: Router<GatehouseRequestContext>) {
         router.add(Self.health) { _, _ in
             if let damage = gatehouse.database.corruptionFound {
-                throw Problem(.serviceUnavailable, DatabaseOpenError.corrupt(path: gatehouse.database.path, detail: damage).description,
+                // SQLite's words, not the path: the server's log has the file and how to recover.
+                throw Problem(.serviceUnavailable, "the database file is corrupt (SQLite: \(damage)); writes are refused until an operator restores or recovers it (the server log says how)",
                               headers: [.retryAfter: "300"])
             }
             do {
