@@ -3,6 +3,10 @@ import Foundation
 /// Why a database file could not be opened. Each case carries what an operator needs to act.
 public enum DatabaseOpenError: Error, Equatable, CustomStringConvertible {
     case missing(path: String)
+    /// A PostgreSQL URL (shown without its password): the engine is not in this build yet.
+    case engineNotBuilt(location: String)
+    /// A PostgreSQL URL that does not parse (the reason never quotes the password).
+    case invalidLocation(String)
     /// Zero bytes or no table at all: only `init` (and `serve`) create a schema.
     case empty(path: String)
     case notADatabase(path: String)
@@ -23,6 +27,10 @@ public enum DatabaseOpenError: Error, Equatable, CustomStringConvertible {
         switch self {
         case .missing(let path):
             return "database not found at \(path) (create it with `gatehouse init --db \(path)`)"
+        case .engineNotBuilt(let location):
+            return "\(location) is a PostgreSQL database; this build of gatehouse runs on SQLite files only (the PostgreSQL engine is being built: docs/engines.md). Give --db a file path"
+        case .invalidLocation(let why):
+            return why
         case .empty(let path):
             return "\(path) is empty: it has no Gatehouse schema (create it with `gatehouse init --db \(path)`)"
         case .notADatabase(let path):

@@ -54,6 +54,10 @@ public final class GatehouseDatabase: Sendable {
     }
 
     public static func open(path: String, options: DatabaseOptions = .init()) throws(DatabaseOpenError) -> GatehouseDatabase {
+        // A PostgreSQL URL is never taken for a file name (nor printed with its password).
+        let location: DatabaseLocation
+        do { location = try DatabaseLocation(path) } catch { throw .invalidLocation(error.description) }
+        if case .postgres(let postgres) = location { throw .engineNotBuilt(location: postgres.redacted) }
         let file = DatabaseFile(path: path)
         var created: ino_t? = nil
         if !file.exists {
