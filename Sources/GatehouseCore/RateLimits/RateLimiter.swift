@@ -81,9 +81,27 @@ public final class RateLimiter: Sendable {
 
     /// GCRA in one read and one write; call inside a write transaction.
     static func consume(policy: RateLimitPolicy, key: String, in db: Database, at now: Date) throws -> RateLimitDecision {
+        try consume(policy: policy, key: key, in: GRDBTransaction(db: db), at: now)
+    }
+
+    /// GCRA, written once for both engines (docs/engines.md). On SQLite the write transaction
+    /// holds the whole database; on PostgreSQL the bucket's row is locked (`FOR UPDATE`, created
+    /// first when missing), so concurrent requests from other processes take turns and the
+    /// allowance is exact.
+    static func consume(policy: RateLimitPolicy, key: String, in transaction: some SQLTransaction, at now: Date) throws -> RateLimitDecision {
         let bucketKey = bucketKey(policy: policy, key: key)
         let nowSeconds = now.unixSeconds
-        let storedTAT = try db.fetchOneCached(Double.self, "SELECT tat FROM rate_limit_buckets WHERE key = ?", arguments: [bucketKey])
+        let select = "SELECT tat FROM rate_limit_buckets WHERE key = ?" + transaction.forUpdate
+        var storedTAT = try transaction.fetchOne(select, [.text(bucketKey)])?[0].double
+        if storedTAT == nil, transaction.dialect == .postgres {
+            // Two first requests for a bucket: one creates it, both then queue on its lock.
+            try transaction.execute("""
+                INSERT INTO rate_limit_buckets (key, policy, "limit", period, tat, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+                ON CONFLICT (key) DO NOTHING
+                """, [.text(bucketKey), .text(policy.name), .int(Int64(policy.limit)), .double(policy.period),
+                       .double(nowSeconds), .double(nowSeconds)])
+            storedTAT = try transaction.fetchOne(select, [.text(bucketKey)])?[0].double
+        }
         let interval = policy.emissionInterval
         let tat = max(storedTAT ?? nowSeconds, nowSeconds)
         let newTAT = tat + interval
@@ -103,16 +121,16 @@ public final class RateLimiter: Sendable {
                 retryAfter: allowAt - nowSeconds, resetAfter: tat - nowSeconds)
         }
 
-        try db.executeCached("""
+        try transaction.execute("""
             INSERT INTO rate_limit_buckets (key, policy, "limit", period, tat, allowed_total, blocked_total, last_blocked_at, updated_at)
             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
             ON CONFLICT(key) DO UPDATE SET
                 policy = ?2, "limit" = ?3, period = ?4, tat = ?5,
-                allowed_total = allowed_total + ?6, blocked_total = blocked_total + ?7,
-                last_blocked_at = coalesce(?8, last_blocked_at), updated_at = ?9
-            """, arguments: [bucketKey, policy.name, policy.limit, policy.period,
-                             allowed ? newTAT : tat, allowed ? 1 : 0, allowed ? 0 : 1,
-                             allowed ? nil : nowSeconds, nowSeconds])
+                allowed_total = rate_limit_buckets.allowed_total + ?6, blocked_total = rate_limit_buckets.blocked_total + ?7,
+                last_blocked_at = coalesce(?8, rate_limit_buckets.last_blocked_at), updated_at = ?9
+            """, [.text(bucketKey), .text(policy.name), .int(Int64(policy.limit)), .double(policy.period),
+                   .double(allowed ? newTAT : tat), .int(allowed ? 1 : 0), .int(allowed ? 0 : 1),
+                   allowed ? .null : .double(nowSeconds), .double(nowSeconds)])
         return decision
     }
 

@@ -7,6 +7,8 @@ public enum DatabaseOpenError: Error, Equatable, CustomStringConvertible {
     case engineNotBuilt(location: String)
     /// A PostgreSQL URL that does not parse (the reason never quotes the password).
     case invalidLocation(String)
+    /// A PostgreSQL server that cannot be used, and why (`PostgresProbe.describe`).
+    case postgres(location: String, problem: String)
     /// Zero bytes or no table at all: only `init` (and `serve`) create a schema.
     case empty(path: String)
     case notADatabase(path: String)
@@ -31,6 +33,8 @@ public enum DatabaseOpenError: Error, Equatable, CustomStringConvertible {
             return "\(location) is a PostgreSQL database; this build of gatehouse runs on SQLite files only (the PostgreSQL engine is being built: docs/engines.md). Give --db a file path"
         case .invalidLocation(let why):
             return why
+        case .postgres(let location, let problem):
+            return "\(location): \(problem)"
         case .empty(let path):
             return "\(path) is empty: it has no Gatehouse schema (create it with `gatehouse init --db \(path)`)"
         case .notADatabase(let path):

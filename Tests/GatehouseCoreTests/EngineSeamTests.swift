@@ -1,0 +1,62 @@
+import Foundation
+import GatehouseTestSupport
+import GRDB
+import Testing
+@testable import GatehouseCore
+
+/// The seam (docs/engines.md): a rule written once over `SQLTransaction` runs on SQLite and on
+/// a real PostgreSQL, and holds there with several connections writing at once.
+@Suite("Engine seam: one GCRA on SQLite and PostgreSQL")
+struct EngineSeamTests {
+    @Test("the dialect renders ? and ?N as $n for PostgreSQL and leaves quoted text alone")
+    func dialect() {
+        #expect(SQLDialect.postgres.render("SELECT a FROM t WHERE b = ? AND c = ?") == "SELECT a FROM t WHERE b = $1 AND c = $2")
+        #expect(SQLDialect.postgres.render("VALUES (?1, ?2) ON CONFLICT DO UPDATE SET x = ?2") == "VALUES ($1, $2) ON CONFLICT DO UPDATE SET x = $2")
+        #expect(SQLDialect.postgres.render("SELECT '?', \"a?b\" WHERE x = ?") == "SELECT '?', \"a?b\" WHERE x = $1")
+        #expect(SQLDialect.sqlite.render("SELECT ?") == "SELECT ?")
+    }
+
+    @Test("SQLite through the seam: the same decisions as before (5/minute: five allowed, then blocked)")
+    func sqlite() async throws {
+        let test = try TestGatehouse()
+        let policy = RateLimitPolicy(name: "seam", limit: 5, period: 60)
+        var allowed = 0
+        for _ in 0..<8 where try await test.gatehouse.rateLimits.check(policy, key: "k").allowed { allowed += 1 }
+        #expect(allowed == 5)
+        let bucket = try #require(try await test.gatehouse.rateLimits.bucket(key: "seam:k"))
+        #expect(bucket.allowedTotal == 5 && bucket.blockedTotal == 3)
+    }
+
+    @Test("PostgreSQL: 200 checks of one bucket from 8 tasks over 4 connections let exactly the allowance through",
+          .enabled(if: PostgresCluster.testsRun, "skipped: \(PostgresCluster.unavailableReason ?? "")"))
+    func postgresConcurrent() async throws {
+        let cluster = try PostgresCluster()
+        defer { cluster.stop() }
+        try cluster.psql(PostgresSchema.rateLimitBuckets)
+        guard case .postgres(let location) = try DatabaseLocation(cluster.url(), environment: [:]) else { return }
+        let engine = try PostgresEngine(location, connections: 4)
+        defer { engine.close() }
+        let policy = RateLimitPolicy(name: "seam", limit: 50, period: 3600)
+        let now = Date()
+        let decisions = try await withThrowingTaskGroup(of: Int.self) { group in
+            for _ in 0..<8 {
+                group.addTask {
+                    var allowed = 0
+                    for _ in 0..<25 {
+                        let decision = try await engine.write { transaction in
+                            try RateLimiter.consume(policy: policy, key: "shared", in: transaction, at: now)
+                        }
+                        if decision.allowed { allowed += 1 }
+                    }
+                    return allowed
+                }
+            }
+            return try await group.reduce(0, +)
+        }
+        #expect(decisions == 50)
+        let totals = try await engine.write { transaction in
+            try transaction.fetchOne("SELECT allowed_total, blocked_total FROM rate_limit_buckets WHERE key = ?", [.text("seam:shared")])
+        }
+        #expect(totals?[0].int == 50 && totals?[1].int == 150, "\(String(describing: totals))")
+    }
+}

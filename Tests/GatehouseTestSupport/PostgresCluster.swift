@@ -1,0 +1,109 @@
+import Foundation
+
+/// A throwaway PostgreSQL server for one test run: `initdb` into a temporary directory, a Unix
+/// socket only (no TCP port to collide on), password authentication, stopped and deleted when
+/// released. Run as the `postgres` OS user when the tests run as root (the server refuses root).
+///
+/// Debian's server binaries (`apt-get install postgresql`; `.ci/run` installs them) are found
+/// under `/usr/lib/postgresql/<version>/bin`, or through `pg_config --bindir`.
+public final class PostgresCluster: @unchecked Sendable {
+    public let directory: String
+    public let port: Int
+    public let superuser = "postgres"
+    public let password: String
+    private let binaries: String
+    private let runAs: String?
+
+    /// The socket directory: the URL's `host`.
+    public var socketDirectory: String { directory }
+
+    /// `postgresql:///DATABASE?host=DIR&port=PORT&user=postgres` plus the password.
+    public func url(database: String = "postgres", password: String? = nil, user: String? = nil) -> String {
+        let pass = (password ?? self.password).addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
+        return "postgresql://\(user ?? superuser):\(pass)@/\(database)?host=\(directory.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? directory)&port=\(port)"
+    }
+
+    /// Why no cluster can start here, or nil when one can.
+    public static var unavailableReason: String? {
+        findBinaries() == nil ? "PostgreSQL server binaries not found (apt-get install postgresql)" : nil
+    }
+
+    /// Whether PostgreSQL tests run: when the binaries are here, and always under CI (`CI` set),
+    /// where a missing server is a failure, not a skip.
+    public static var testsRun: Bool { unavailableReason == nil || ProcessInfo.processInfo.environment["CI"] != nil }
+
+    /// Starts a cluster; throws with the server's own words when it cannot.
+    public init() throws {
+        guard let binaries = Self.findBinaries() else { throw ClusterError.unavailable(Self.unavailableReason ?? "") }
+        self.binaries = binaries
+        runAs = geteuid() == 0 ? "postgres" : nil
+        port = Int.random(in: 20_000...60_000)
+        password = "pw-" + UUID().uuidString.prefix(8).lowercased()
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("gatehouse-pg-\(UUID().uuidString.prefix(8))").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: false,
+                                                attributes: [.posixPermissions: 0o700])
+        if let runAs { _ = try Subprocess.run("/bin/chown", [runAs, directory]) }
+        let passwordFile = directory + "/pwfile"
+        try run("/bin/sh", ["-c", "umask 077; printf '%s\\n' \"$0\" > \"$1\"", password, passwordFile])
+        try run(binaries + "/initdb", ["-D", directory + "/data", "-U", superuser, "--pwfile", passwordFile,
+                                       "--auth-local=scram-sha-256", "--auth-host=scram-sha-256", "-E", "UTF8", "--no-sync"])
+        try run(binaries + "/pg_ctl", ["-D", directory + "/data", "-l", directory + "/server.log", "-w", "-t", "120", "start",
+                                       "-o", "-k \(directory) -p \(port) -c listen_addresses='' -c fsync=off"])
+    }
+
+    /// The server's log so far (for a failing test's message).
+    public var log: String { (try? String(contentsOfFile: directory + "/server.log", encoding: .utf8)) ?? "" }
+
+    /// Stops the server (fast shutdown) and removes everything.
+    public func stop() {
+        guard FileManager.default.fileExists(atPath: directory) else { return }
+        _ = try? run(binaries + "/pg_ctl", ["-D", directory + "/data", "-m", "fast", "-w", "stop"])
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    /// Stops the server but keeps its files: a server that went away.
+    public func pause() throws { try run(binaries + "/pg_ctl", ["-D", directory + "/data", "-m", "fast", "-w", "stop"]) }
+
+    /// Runs SQL as the superuser through `psql` (creating databases and roles for a test).
+    @discardableResult
+    public func psql(_ sql: String, database: String = "postgres") throws -> String {
+        try run(binaries + "/psql", ["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", directory, "-p", String(port),
+                                            "-U", superuser, "-d", database, "-c", sql], environment: ["PGPASSWORD": password])
+    }
+
+    deinit { stop() }
+
+    @discardableResult
+    private func run(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws -> String {
+        let (program, argv) = runAs.map { ("/usr/sbin/runuser", ["-u", $0, "--", executable] + arguments) } ?? (executable, arguments)
+        let result = try Subprocess.run(program, argv, environment: environment)
+        guard result.status == 0 else {
+            throw ClusterError.failed("\((executable as NSString).lastPathComponent) exited \(result.status): \(result.stderr)\(result.stdout)")
+        }
+        return result.stdout
+    }
+
+    private static func findBinaries() -> String? {
+        let root = "/usr/lib/postgresql"
+        let versions = ((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []).compactMap(Int.init).sorted()
+        if let newest = versions.last, FileManager.default.isExecutableFile(atPath: "\(root)/\(newest)/bin/initdb") {
+            return "\(root)/\(newest)/bin"
+        }
+        if let result = try? Subprocess.run("pg_config", ["--bindir"]), result.status == 0 {
+            let directory = result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+            if FileManager.default.isExecutableFile(atPath: directory + "/initdb") { return directory }
+        }
+        return nil
+    }
+
+    public enum ClusterError: Error, CustomStringConvertible {
+        case unavailable(String)
+        case failed(String)
+
+        public var description: String {
+            switch self {
+            case .unavailable(let why), .failed(let why): why
+            }
+        }
+    }
+}
