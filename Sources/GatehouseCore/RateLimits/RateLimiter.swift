@@ -80,6 +80,9 @@ public final class RateLimiter: Sendable {
     static func bucketKey(policy: RateLimitPolicy, key: String) -> String { "\(policy.name):\(key)" }
 
     /// GCRA in one read and one write; call inside a write transaction.
+    private static let selectTAT = "SELECT tat FROM rate_limit_buckets WHERE key = ?"
+    private static let selectTATForUpdate = selectTAT + " FOR UPDATE"
+
     static func consume(policy: RateLimitPolicy, key: String, in db: Database, at now: Date) throws -> RateLimitDecision {
         try consume(policy: policy, key: key, in: GRDBTransaction(db: db), at: now)
     }
@@ -91,7 +94,7 @@ public final class RateLimiter: Sendable {
     static func consume(policy: RateLimitPolicy, key: String, in transaction: some SQLTransaction, at now: Date) throws -> RateLimitDecision {
         let bucketKey = bucketKey(policy: policy, key: key)
         let nowSeconds = now.unixSeconds
-        let select = "SELECT tat FROM rate_limit_buckets WHERE key = ?" + transaction.forUpdate
+        let select = transaction.dialect == .postgres ? Self.selectTATForUpdate : Self.selectTAT
         var storedTAT = try transaction.fetchOne(select, [.text(bucketKey)])?[0].double
         if storedTAT == nil, transaction.dialect == .postgres {
             // Two first requests for a bucket: one creates it, both then queue on its lock.

@@ -19,7 +19,10 @@ struct GRDBTransaction: SQLTransaction {
     }
 
     func fetchOne(_ sql: String, _ arguments: [SQLValue]) throws -> SQLRow? {
-        try Row.fetchOne(db.cachedStatement(sql: sql), arguments: Self.arguments(arguments)).map { SQLRow($0.databaseValues.map(Self.value)) }
+        // A cursor's row is read in place: no copy of the row, no array of rows.
+        let cursor = try Row.fetchCursor(db.cachedStatement(sql: sql), arguments: Self.arguments(arguments))
+        guard let row = try cursor.next() else { return nil }
+        return SQLRow(row.databaseValues.map(Self.value))
     }
 
     private static func arguments(_ values: [SQLValue]) -> StatementArguments {

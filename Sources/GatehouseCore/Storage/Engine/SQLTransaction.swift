@@ -12,13 +12,6 @@ public protocol SQLTransaction {
     func fetchOne(_ sql: String, _ arguments: [SQLValue]) throws -> SQLRow?
 }
 
-extension SQLTransaction {
-    /// `FOR UPDATE` where the engine has row locks (PostgreSQL: the row stays locked until the
-    /// transaction ends, so two writers take turns); nothing on SQLite, whose write transaction
-    /// already holds the whole database.
-    public var forUpdate: String { dialect == .postgres ? " FOR UPDATE" : "" }
-}
-
 /// A value bound to, or read from, a statement: the same on both engines.
 public enum SQLValue: Sendable, Equatable {
     case null
