@@ -6,7 +6,7 @@ import Testing
 
 /// The seam (docs/engines.md): a rule written once over `SQLTransaction` runs on SQLite and on
 /// a real PostgreSQL, and holds there with several connections writing at once.
-@Suite("Engine seam: one GCRA on SQLite and PostgreSQL")
+@Suite("Engine seam: GCRA and the audit chain on SQLite and PostgreSQL")
 struct EngineSeamTests {
     @Test("the dialect renders ? and ?N as $n for PostgreSQL and leaves quoted text alone")
     func dialect() {
@@ -58,5 +58,50 @@ struct EngineSeamTests {
             try transaction.fetchOne("SELECT allowed_total, blocked_total FROM rate_limit_buckets WHERE key = ?", [.text("seam:shared")])
         }
         #expect(totals?[0].int == 50 && totals?[1].int == 150, "\(String(describing: totals))")
+    }
+
+    @Test("PostgreSQL: 200 audit appends from 8 tasks over 4 connections make one chain: seq 1…200, each row hashed on the one before",
+          .enabled(if: PostgresCluster.testsRun, "skipped: \(PostgresCluster.unavailableReason ?? "")"))
+    func postgresAuditChain() async throws {
+        let cluster = try PostgresCluster()
+        defer { cluster.stop() }
+        try cluster.psql(PostgresSchema.auditEvents)
+        guard case .postgres(let location) = try DatabaseLocation(cluster.url(), environment: [:]) else { return }
+        let engine = try PostgresEngine(location, connections: 4)
+        defer { engine.close() }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for task in 0..<8 {
+                group.addTask {
+                    for index in 0..<25 {
+                        let entry = AuditEntry(actor: .system, action: "seam.test", targetType: "task", targetId: "\(task)",
+                                               details: ["index": String(index)])
+                        _ = try await engine.write { transaction in try AuditLog.append(entry, in: transaction, at: Date()) }
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let rows = try await engine.write { transaction in
+            try transaction.fetchAll("""
+                SELECT seq, (at * 1000)::bigint, actor_type, actor_id, action, target_type, target_id, outcome, reason, ip,
+                       user_agent, request_id, details, prev_hash, hash FROM audit_events ORDER BY seq
+                """, [])
+        }
+        #expect(rows.map { $0[0].int ?? 0 } == Array(1...200))
+        var previous = AuditLog.genesisHash
+        for row in rows {
+            guard case .blob(let prev) = row[13], case .blob(let hash) = row[14] else { Issue.record("no hashes"); return }
+            #expect(Data(prev) == previous, "row \(row[0]) forks the chain")
+            let canonical = AuditEvent.canonicalEncoding(
+                seq: row[0].int!, atMilliseconds: row[1].int!, actorType: row[2].text!, actorId: row[3].text, action: row[4].text!,
+                targetType: row[5].text, targetId: row[6].text, outcome: row[7].text!, reason: row[8].text, ip: row[9].text,
+                userAgent: row[10].text, requestId: row[11].text, details: row[12].text)
+            #expect(AuditEvent.chainHash(previous: previous, canonical: canonical) == Data(hash), "row \(row[0])")
+            previous = Data(hash)
+        }
+        // Append-only there too.
+        #expect(throws: (any Error).self) {
+            try cluster.psql("UPDATE audit_events SET action = 'x' WHERE seq = 1")
+        }
     }
 }

@@ -20,14 +20,30 @@ public final class AuditLog: Sendable {
     /// Appends one row, chained to the last one. Call inside a write transaction.
     @discardableResult
     static func append(_ entry: AuditEntry, in db: Database, at now: Date) throws -> Int64 {
-        // AUTOINCREMENT never reuses a number, so the next seq is known before the insert and
-        // can be part of the hashed content.
-        let last = try db.fetchRowCached("""
-            SELECT (SELECT hash FROM audit_events ORDER BY seq DESC LIMIT 1) AS hash,
-                   (SELECT seq FROM sqlite_sequence WHERE name = 'audit_events') AS seq
-            """)
-        let previous: Data = last?["hash"] ?? genesisHash
-        let seq = (last?["seq"] as Int64? ?? 0) + 1
+        try append(entry, in: GRDBTransaction(db: db), at: now)
+    }
+
+    /// The PostgreSQL advisory lock that serialises appends to the chain ("gatehouse audit
+    /// chain" as a bigint): held to the end of the transaction, so there is one order of rows
+    /// and no fork, while everything else in those transactions runs side by side.
+    static let chainLock: Int64 = 0x6761_7465_6175_6474
+
+    /// Written once for both engines (docs/engines.md). SQLite: the write transaction holds the
+    /// database, and AUTOINCREMENT's counter gives the next seq. PostgreSQL: the chain's
+    /// advisory lock first, then the head row (rows are never deleted: head + 1 is the next seq).
+    @discardableResult
+    static func append(_ entry: AuditEntry, in transaction: some SQLTransaction, at now: Date) throws -> Int64 {
+        let last: SQLRow?
+        if transaction.dialect == .postgres {
+            _ = try transaction.fetchOne("SELECT pg_advisory_xact_lock(?)", [.int(chainLock)])
+            last = try transaction.fetchOne("SELECT hash, seq FROM audit_events ORDER BY seq DESC LIMIT 1", [])
+        } else {
+            // AUTOINCREMENT never reuses a number, so the next seq is known before the insert and
+            // can be part of the hashed content.
+            last = try transaction.fetchOne(Self.sqliteHead, [])
+        }
+        let previous: Data = if case .blob(let bytes) = last?[0] ?? .null { Data(bytes) } else { genesisHash }
+        let seq = (last?[1].int ?? 0) + 1
         let milliseconds = Int64((now.timeIntervalSince1970 * 1000).rounded())
         let details = entry.detailsJSON
         let ip = entry.ip
@@ -37,16 +53,25 @@ public final class AuditLog: Sendable {
             targetId: entry.targetId, outcome: entry.outcome.rawValue, reason: entry.reason, ip: ip,
             userAgent: entry.context.userAgent, requestId: entry.context.requestId, details: details)
         let hash = AuditEvent.chainHash(previous: previous, canonical: canonical)
-        try db.executeCached("""
-            INSERT INTO audit_events (seq, at, actor_type, actor_id, action, target_type, target_id,
-                outcome, reason, ip, user_agent, request_id, details, prev_hash, hash)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """, arguments: [seq, Double(milliseconds) / 1000, entry.actor.typeName, entry.actor.identifier,
-                             entry.action, entry.targetType, entry.targetId, entry.outcome.rawValue,
-                             entry.reason, ip, entry.context.userAgent, entry.context.requestId,
-                             details, previous, hash])
+        func text(_ value: String?) -> SQLValue { value.map(SQLValue.text) ?? .null }
+        try transaction.execute(Self.insert, [
+            .int(seq), .double(Double(milliseconds) / 1000), .text(entry.actor.typeName), text(entry.actor.identifier),
+            .text(entry.action), text(entry.targetType), text(entry.targetId), .text(entry.outcome.rawValue),
+            text(entry.reason), text(ip), text(entry.context.userAgent), text(entry.context.requestId),
+            text(details), .blob([UInt8](previous)), .blob([UInt8](hash)),
+        ])
         return seq
     }
+
+    private static let sqliteHead = """
+        SELECT (SELECT hash FROM audit_events ORDER BY seq DESC LIMIT 1) AS hash,
+               (SELECT seq FROM sqlite_sequence WHERE name = 'audit_events') AS seq
+        """
+    private static let insert = """
+        INSERT INTO audit_events (seq, at, actor_type, actor_id, action, target_type, target_id,
+            outcome, reason, ip, user_agent, request_id, details, prev_hash, hash)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        """
 
     /// Appends a row for an event that an attacker can cause at will (a failed lookup, a
     /// blocked request), unless this client or everyone together exceeded the throttle. The
@@ -54,12 +79,18 @@ public final class AuditLog: Sendable {
     /// filling the disk. Returns whether the row was written.
     @discardableResult
     static func appendThrottled(_ entry: AuditEntry, in db: Database, at now: Date, policies: [RateLimitPolicy]) throws -> Bool {
+        try appendThrottled(entry, in: GRDBTransaction(db: db), at: now, policies: policies)
+    }
+
+    @discardableResult
+    static func appendThrottled(_ entry: AuditEntry, in transaction: some SQLTransaction, at now: Date,
+                                policies: [RateLimitPolicy]) throws -> Bool {
         for (index, policy) in policies.enumerated() {
             // The first policy is per client, the others are global.
             let key = index == 0 ? entry.context.clientKey : "*"
-            guard try RateLimiter.consume(policy: policy, key: key, in: db, at: now).allowed else { return false }
+            guard try RateLimiter.consume(policy: policy, key: key, in: transaction, at: now).allowed else { return false }
         }
-        try append(entry, in: db, at: now)
+        try append(entry, in: transaction, at: now)
         return true
     }
 

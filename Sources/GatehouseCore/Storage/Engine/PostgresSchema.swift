@@ -19,4 +19,31 @@ public enum PostgresSchema {
         );
         CREATE INDEX rate_limit_buckets_blocked ON rate_limit_buckets(blocked_total);
         """
+
+    /// The audit log: seq given by `AuditLog.append` under the chain's advisory lock; a trigger
+    /// refuses UPDATE and DELETE, as SQLite's do.
+    public static let auditEvents = """
+        CREATE TABLE audit_events (
+            seq          bigint PRIMARY KEY,
+            at           double precision NOT NULL,
+            actor_type   text NOT NULL CHECK (actor_type IN ('user', 'operator', 'system')),
+            actor_id     text,
+            action       text NOT NULL,
+            target_type  text,
+            target_id    text,
+            outcome      text NOT NULL,
+            reason       text,
+            ip           text,
+            user_agent   text,
+            request_id   text,
+            details      text,
+            prev_hash    bytea NOT NULL,
+            hash         bytea NOT NULL
+        );
+        CREATE INDEX audit_events_target ON audit_events(target_type, target_id);
+        CREATE FUNCTION audit_events_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN RAISE EXCEPTION 'audit_events is append-only'; END $$;
+        CREATE TRIGGER audit_events_append_only BEFORE UPDATE OR DELETE ON audit_events
+            FOR EACH ROW EXECUTE FUNCTION audit_events_append_only();
+        """
 }
