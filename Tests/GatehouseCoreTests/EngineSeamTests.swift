@@ -8,6 +8,16 @@ import Testing
 /// a real PostgreSQL, and holds there with several connections writing at once.
 @Suite("Engine seam: GCRA and the audit chain on SQLite and PostgreSQL")
 struct EngineSeamTests {
+    /// A throwaway server with `schema`, and an engine of 4 connections on it.
+    static func postgres(schema: String) throws -> (PostgresCluster, PostgresEngine) {
+        let cluster = try PostgresCluster()
+        try cluster.psql(schema)
+        guard case .postgres(let location) = try DatabaseLocation(cluster.url(), environment: [:]) else { throw SeamTestError.notPostgres }
+        return (cluster, try PostgresEngine(location, connections: 4))
+    }
+
+    enum SeamTestError: Error { case notPostgres }
+
     @Test("the dialect renders ? and ?N as $n for PostgreSQL and leaves quoted text alone")
     func dialect() {
         #expect(SQLDialect.postgres.render("SELECT a FROM t WHERE b = ? AND c = ?") == "SELECT a FROM t WHERE b = $1 AND c = $2")
@@ -30,12 +40,8 @@ struct EngineSeamTests {
     @Test("PostgreSQL: 200 checks of one bucket from 8 tasks over 4 connections let exactly the allowance through",
           .enabled(if: PostgresCluster.testsRun, "skipped: \(PostgresCluster.unavailableReason ?? "")"))
     func postgresConcurrent() async throws {
-        let cluster = try PostgresCluster()
-        defer { cluster.stop() }
-        try cluster.psql(PostgresSchema.rateLimitBuckets)
-        guard case .postgres(let location) = try DatabaseLocation(cluster.url(), environment: [:]) else { return }
-        let engine = try PostgresEngine(location, connections: 4)
-        defer { engine.close() }
+        let (cluster, engine) = try Self.postgres(schema: PostgresSchema.rateLimitBuckets)
+        defer { engine.close(); cluster.stop() }
         let policy = RateLimitPolicy(name: "seam", limit: 50, period: 3600)
         let now = Date()
         let decisions = try await withThrowingTaskGroup(of: Int.self) { group in
@@ -63,12 +69,8 @@ struct EngineSeamTests {
     @Test("PostgreSQL: 200 audit appends from 8 tasks over 4 connections make one chain: seq 1…200, each row hashed on the one before",
           .enabled(if: PostgresCluster.testsRun, "skipped: \(PostgresCluster.unavailableReason ?? "")"))
     func postgresAuditChain() async throws {
-        let cluster = try PostgresCluster()
-        defer { cluster.stop() }
-        try cluster.psql(PostgresSchema.auditEvents)
-        guard case .postgres(let location) = try DatabaseLocation(cluster.url(), environment: [:]) else { return }
-        let engine = try PostgresEngine(location, connections: 4)
-        defer { engine.close() }
+        let (cluster, engine) = try Self.postgres(schema: PostgresSchema.auditEvents)
+        defer { engine.close(); cluster.stop() }
         try await withThrowingTaskGroup(of: Void.self) { group in
             for task in 0..<8 {
                 group.addTask {
