@@ -129,6 +129,19 @@ struct RefreshTokenTests {
         #expect(try await test.auditActions().contains("refresh.rate_limited"))
     }
 
+    @Test("a replayed token is detected even while its family's refresh budget is spent (the thief does not queue behind the owner)")
+    func reuseDetectedWhenLimited() async throws {
+        let test = try TestGatehouse()
+        var (_, pair) = try await test.apiLogin(ip: "192.0.2.10")
+        let stolen = pair.refreshToken.value
+        for _ in 0..<5 { pair = try await test.gatehouse.refreshTokens.refresh(pair.refreshToken.value, context: .init(ip: "192.0.2.10")) }
+        test.clock.advance(by: 12)
+        // The family's 5/minute is spent (the one slot back after 12 s is taken by the owner first).
+        pair = try await test.gatehouse.refreshTokens.refresh(pair.refreshToken.value, context: .init(ip: "192.0.2.10"))
+        #expect(await failure { try await test.gatehouse.refreshTokens.refresh(stolen, context: .init(ip: "203.0.113.66")) } == .reused)
+        #expect(try await test.auditActions().contains("refresh.reuse_detected"))
+    }
+
     @Test("unknown and malformed refresh tokens are refused")
     func unknown() async throws {
         let test = try TestGatehouse(configure: Self.relaxed)

@@ -113,7 +113,11 @@ public final class RefreshTokenService: Sendable {
             return perAddress.allowed ? try fail(.unknown, nil, tokenFingerprint: hash.fingerprint) : .failed(.rateLimited(perAddress))
         }
         let session = try Session(row: row)
-        let limit = perAddress.allowed
+        // A replay (a token already used, outside the concurrency grace) is detected whatever the
+        // family's budget says: the thief's request must not wait behind the owner's refreshes.
+        let replayed = row["rt_state"] == RefreshToken.State.used.rawValue
+            && RefreshReuseClass.classify(elapsed: now.unixSeconds - (row["rt_used_at"] ?? 0), grace: configuration.refreshReuseGrace) != .concurrent
+        let limit = perAddress.allowed && !replayed
             ? try RateLimiter.consume(policy: configuration.rateLimits.refresh, key: session.refreshFamily ?? session.handle, in: db, at: now)
             : perAddress
         guard limit.allowed else {
