@@ -125,23 +125,8 @@ struct StorageTests {
     func queuedWritesUnderALock() async throws {
         let test = try TestGatehouse()
         let other = try GatehouseDatabase.open(path: test.path, options: .init(busyTimeout: 0.5))
-        let holder = try DatabaseQueue(path: test.path)
         let insert = "INSERT INTO outbox (created_at, recipient, subject, body) VALUES (0, 'a', 'b', 'c')"
-        // The lock is held on a thread of its own until the queued writes have their answers.
-        let holding = DispatchSemaphore(value: 0)
-        let release = DispatchSemaphore(value: 0)
-        Thread.detachNewThread {
-            try? holder.writeWithoutTransaction { db in
-                try db.execute(sql: "BEGIN IMMEDIATE")
-                holding.signal()
-                release.wait()
-                try db.execute(sql: "ROLLBACK")
-            }
-            holding.signal()
-        }
-        await withCheckedContinuation { continuation in
-            DispatchQueue.global().async { holding.wait(); continuation.resume() }
-        }
+        let holder = try WriteLockHolder(path: test.path)
         let results = await withTaskGroup(of: Bool.self) { group in
             for _ in 0..<3 {
                 group.addTask { (try? await other.write { db in try db.execute(sql: insert) }) != nil }
@@ -149,10 +134,7 @@ struct StorageTests {
             return await group.reduce(into: []) { $0.append($1) }
         }
         #expect(results == [false, false, false])
-        release.signal()
-        await withCheckedContinuation { continuation in
-            DispatchQueue.global().async { holding.wait(); continuation.resume() }
-        }
+        holder.release()
         try await other.write { db in try db.execute(sql: insert) }
     }
 }

@@ -119,19 +119,8 @@ struct ServeProcessTests {
         let directory = try TemporaryDirectory()
         let db = directory.path("graceful.sqlite")
         let server = try await Self.start(db: db)
-        // Hold the write lock (from a thread of our own) so the next write request waits inside the server.
-        let blocker = try DatabaseQueue(path: db)
-        let locked = DispatchSemaphore(value: 0)
-        let release = DispatchSemaphore(value: 0)
-        Thread.detachNewThread {
-            try? blocker.inDatabase { db in
-                try db.execute(sql: "BEGIN IMMEDIATE")
-                locked.signal()
-                release.wait()
-                try db.execute(sql: "ROLLBACK")
-            }
-        }
-        locked.wait()
+        // Hold the write lock so the next write request waits inside the server.
+        let holder = try WriteLockHolder(path: db)
         // The request's bytes are in the kernel when send returns (an HTTP client's are not
         // observable), so "nothing unread on the server's side" below can only mean it read them.
         let body = #"{"email":"f@example.com"}"#
@@ -146,12 +135,11 @@ struct ServeProcessTests {
         server.process.terminate()
         try await Task.sleep(for: .milliseconds(300))
         #expect(kill(server.process.pid, 0) == 0, "the server waits for the request in flight")
-        release.signal()
+        holder.release()
         let answer = await connection.readResponse()
         #expect(answer?.status == 202)
         let result = server.process.wait()
         #expect(result.status == 0, "\(result.stderr)")
-        try blocker.close()
     }
 
     @Test("a generic cookie name on localhost gets the RFC 6265 warning; bad options exit 2 with a message")
