@@ -52,7 +52,7 @@ public struct GatehouseServer: Sendable {
         var services: [any Service] = []
         if options.workers > 0 {
             let directory = options.dataDirectory.map { URL(fileURLWithPath: $0) }
-                ?? JobWorker.Options.defaultDataDirectory(forDatabase: gatehouse.database.path)
+                ?? JobWorker.Options.defaultDataDirectory(for: gatehouse.database)
             services.append(JobWorkerService(worker: JobWorker(gatehouse: gatehouse, options: .init(
                 concurrency: options.workers, dataDirectory: directory))))
         }

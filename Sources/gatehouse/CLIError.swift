@@ -1,6 +1,5 @@
 import Foundation
 import GatehouseCore
-import GRDB
 
 /// Errors the CLI reports itself; everything else is described by Core's typed errors.
 enum CLIError: Error, CustomStringConvertible {
@@ -25,12 +24,12 @@ enum CLIError: Error, CustomStringConvertible {
         }
     }
 
-    /// Turns SQLite errors met after opening (a lock held too long, a disk that filled) into
-    /// the sentence Core gives for them.
+    /// Turns storage faults met after opening (a lock held too long, a disk that filled, a
+    /// server that went away) into the sentence Core gives for them.
     static func wrap<T>(_ gatehouse: Gatehouse, _ body: () async throws -> T) async throws -> T {
         do {
             return try await body()
-        } catch let error as DatabaseError {
+        } catch let error where StorageFault.classify(error) != nil {
             throw CLIError.failed(gatehouse.database.explain(error))
         }
     }

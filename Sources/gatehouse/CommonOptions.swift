@@ -3,9 +3,9 @@ import Foundation
 import GatehouseCore
 import TerminalKit
 
-/// `--db PATH`, shared by every command.
+/// `--db PATH_OR_URL`, shared by every command: an SQLite file, or a PostgreSQL database.
 struct DatabaseArguments: ParsableArguments {
-    @Option(name: .long, parsing: .unconditional, help: ArgumentHelp("The SQLite file (default: $GATEHOUSE_DB, else ./gatehouse.sqlite).", valueName: "path"))
+    @Option(name: .long, parsing: .unconditional, help: ArgumentHelp("The SQLite file, or a postgres:// URL (libpq's form; the password may come from PGPASSWORD). Default: $GATEHOUSE_DB, else ./gatehouse.sqlite.", valueName: "path-or-url"))
     var db: String?
 
     var path: String { path(configured: nil) }

@@ -18,7 +18,7 @@ struct DemoCommand: AsyncParsableCommand {
             a duplicated payment webhook, document jobs), and opens the console on the database. Quitting the \
             console stops everything and says where the database is.
             """)
-    @Option(parsing: .unconditional, help: ArgumentHelp("The database (default: a fresh one in a temporary directory).", valueName: "path")) var db: String?
+    @Option(parsing: .unconditional, help: ArgumentHelp("The database: a file or a postgres:// URL (default: a fresh SQLite file in a temporary directory).", valueName: "path-or-url")) var db: String?
     @Option(parsing: .unconditional, help: "Requests per second the simulated clients send together.") var rate = 20.0
     @Flag(help: "No console: print a line a second with counts; stop with Ctrl-C.") var headless = false
     @Option(parsing: .unconditional, help: ArgumentHelp("The console's theme.", valueName: "name")) var theme: String?
@@ -61,7 +61,7 @@ struct DemoCommand: AsyncParsableCommand {
         var signal: Int32?
         if headless {
             // `say` is unbuffered: a line a second arrives each second, piped or not.
-            say("gatehouse demo: API on http://127.0.0.1:\(port), database \(path); Ctrl-C stops")
+            say("gatehouse demo: API on http://127.0.0.1:\(port), database \(gatehouse.database.path); Ctrl-C stops")
             let signals = SignalWatcher()
             while signals.received == nil {
                 try? await Task.sleep(for: .seconds(1))
@@ -81,8 +81,8 @@ struct DemoCommand: AsyncParsableCommand {
         try gatehouse.database.close()
         let counts = simulator.stats.snapshot
         say(DemoStats.line(counts, seconds: Int(Date().timeIntervalSince(started).rounded())))
-        say("demo stopped; the database is at \(path)")
-        say("look again with: gatehouse console --db \(path)")
+        say("demo stopped; the database is at \(gatehouse.database.path)")
+        say("look again with: gatehouse console --db \(gatehouse.database.path)")
         if let signal, signal != SIGINT { throw ExitCode(128 + signal) }
     }
 

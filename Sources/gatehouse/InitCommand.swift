@@ -15,18 +15,18 @@ struct InitCommand: AsyncParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func run() async throws {
-        let existed = FileManager.default.fileExists(atPath: database.path)
         let gatehouse = try database.open(create: true)
+        let existed = !gatehouse.database.created
         let (kid, conflicts) = try await CLIError.wrap(gatehouse) {
             (try await gatehouse.accessTokens.keyID(), try await gatehouse.emailConflicts())
         }
         let pragmas = try gatehouse.database.pragmas()
         if output.json {
-            return try printJSON(InitJSON(path: database.path, created: !existed, signing_key: kid,
+            return try printJSON(InitJSON(path: gatehouse.database.path, created: !existed, signing_key: kid,
                                           journal_mode: pragmas["journal_mode"] ?? "", synchronous: pragmas["synchronous"] ?? "",
                                           email_conflicts: conflicts.map(EmailConflictJSON.init)))
         }
-        say("\(existed ? "opened" : "created") \(database.path) (journal_mode=\(pragmas["journal_mode"] ?? "?"), signing key \(kid))")
+        say("\(existed ? "opened" : "created") \(gatehouse.database.path) (\(gatehouse.database.engineSummary()), signing key \(kid))")
         for note in gatehouse.database.openingNotes { say(note) }
         if !conflicts.isEmpty { sayError(Self.report(conflicts)) }
     }

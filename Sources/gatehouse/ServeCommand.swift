@@ -92,9 +92,9 @@ struct ServeCommand: AsyncParsableCommand {
         }
         guard let level = Logger.Level(rawValue: logLevel) else { throw CLIError.usage("unknown --log-level '\(logLevel)'") }
 
-        let existed = FileManager.default.fileExists(atPath: database.path)
         let gatehouse = try Gatehouse.open(path: database.path, options: DatabaseOptions(createIfMissing: true),
                                            configuration: configuration)
+        let existed = !gatehouse.database.created
         // The signing key is made now, not by the first login racing the second.
         _ = try await CLIError.wrap(gatehouse) { try await gatehouse.accessTokens.keyID() }
 
@@ -105,11 +105,11 @@ struct ServeCommand: AsyncParsableCommand {
         if options.webhookSecret == nil { logger.notice("no webhook secret: POST /api/v1/payment/webhook answers 503") }
         for note in gatehouse.database.openingNotes { logger.notice("\(note)") }
         if let damage = gatehouse.database.quickCheck() {
-            logger.error("\(DatabaseOpenError.corrupt(path: database.path, detail: damage).description); /healthz answers 503 and writes are refused")
+            logger.error("\(DatabaseOpenError.corrupt(path: gatehouse.database.path, detail: damage).description); /healthz answers 503 and writes are refused")
         }
 
         let server = GatehouseServer(gatehouse: gatehouse, options: options)
-        let path = database.path
+        let path = gatehouse.database.path
         let host = options.host
         try await server.run(logger: logger) { port in
             // Scripts and tests wait for this line to learn the port (`say` is unbuffered).

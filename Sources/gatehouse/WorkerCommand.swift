@@ -29,7 +29,7 @@ struct WorkerCommand: AsyncParsableCommand {
         let gatehouse = try database.open()
         let worker = JobWorker(gatehouse: gatehouse, options: .init(
             concurrency: concurrency, lease: lease, pollInterval: poll,
-            dataDirectory: dataDir.map { URL(fileURLWithPath: $0) } ?? JobWorker.Options.defaultDataDirectory(forDatabase: database.path)))
+            dataDirectory: dataDir.map { URL(fileURLWithPath: $0) } ?? JobWorker.Options.defaultDataDirectory(for: gatehouse.database)))
         if untilIdle {
             await worker.runUntilIdle()
             return
@@ -42,7 +42,7 @@ struct WorkerCommand: AsyncParsableCommand {
             source.resume()
             return source
         }
-        say("gatehouse worker \(worker.options.name) running \(concurrency) slots on \(database.path)", oneLine: true)
+        say("gatehouse worker \(worker.options.name) running \(concurrency) slots on \(gatehouse.database.path)", oneLine: true)
         await worker.run()
         signalSources.forEach { $0.cancel() }
         try? gatehouse.database.close()

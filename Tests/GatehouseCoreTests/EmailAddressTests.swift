@@ -73,10 +73,10 @@ struct EmailAddressTests {
         let second = try await test.login("E\u{301}LODIE@example.test")
         #expect(first.user.id == second.user.id)
         #expect(Self.bytes(first.user.email) == Self.bytes(Self.nfc))
-        let users = try await test.gatehouse.database.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM users") }
+        let users = try await test.gatehouse.database.read { tx in try tx.fetchScalar(Int.self, "SELECT count(*) FROM users") }
         #expect(users == 1)
-        let buckets = try await test.gatehouse.database.read { db in
-            try String.fetchAll(db, sql: "SELECT key FROM rate_limit_buckets WHERE policy = 'magic-link-email'")
+        let buckets = try await test.gatehouse.database.read { tx in
+            try tx.fetchColumn(String.self, "SELECT key FROM rate_limit_buckets WHERE policy = 'magic-link-email'")
         }
         #expect(buckets.count == 1, "\(buckets)")
         // Every entry point that takes an address agrees: listings, revocation, forensics, jobs.
@@ -111,7 +111,7 @@ struct EmailAddressTests {
             """)
         // As `gatehouse init` opens it: only init and serve upgrade a schema.
         let reopened = try Gatehouse.open(path: test.path, options: .init(createIfMissing: true))
-        let emails = try await reopened.database.read { db in try String.fetchAll(db, sql: "SELECT email FROM users ORDER BY id") }
+        let emails = try await reopened.database.read { tx in try tx.fetchColumn(String.self, "SELECT email FROM users ORDER BY id") }
         #expect(emails.map(Self.bytes) == [Self.nfc, "zoe@example.test", "e\u{301}lodie@example.test", "yann@example.test",
                                            "bad@xn---abc.test"].map(Self.bytes))
         let conflicts = try await reopened.emailConflicts()

@@ -1,6 +1,5 @@
 import Foundation
 import GatehouseTestSupport
-import GRDB
 import Testing
 @testable import GatehouseCore
 
@@ -8,15 +7,11 @@ import Testing
 /// a real PostgreSQL, and holds there with several connections writing at once.
 @Suite("Engine seam: GCRA and the audit chain on SQLite and PostgreSQL")
 struct EngineSeamTests {
-    /// A throwaway server with `schema`, and an engine of 4 connections on it.
-    static func postgres(schema: String) throws -> (PostgresCluster, PostgresEngine) {
+    /// A throwaway server with Gatehouse's schema (created by opening it, as `init` does).
+    static func postgres() throws -> (PostgresCluster, GatehouseDatabase) {
         let cluster = try PostgresCluster()
-        try cluster.psql(schema)
-        guard case .postgres(let location) = try DatabaseLocation(cluster.url(), environment: [:]) else { throw SeamTestError.notPostgres }
-        return (cluster, try PostgresEngine(location, connections: 4))
+        return (cluster, try GatehouseDatabase.open(path: cluster.url(), options: DatabaseOptions(createIfMissing: true)))
     }
-
-    enum SeamTestError: Error { case notPostgres }
 
     @Test("the dialect renders ? and ?N as $n for PostgreSQL and leaves quoted text alone")
     func dialect() {
@@ -40,8 +35,8 @@ struct EngineSeamTests {
     @Test("PostgreSQL: 200 checks of one bucket from 8 tasks over 4 connections let exactly the allowance through",
           .enabled(if: PostgresCluster.testsRun, "skipped: \(PostgresCluster.unavailableReason ?? "")"))
     func postgresConcurrent() async throws {
-        let (cluster, engine) = try Self.postgres(schema: PostgresSchema.rateLimitBuckets)
-        defer { engine.close(); cluster.stop() }
+        let (cluster, engine) = try Self.postgres()
+        defer { try? engine.close(); cluster.stop() }
         let policy = RateLimitPolicy(name: "seam", limit: 50, period: 3600)
         let now = Date()
         let decisions = try await withThrowingTaskGroup(of: Int.self) { group in
@@ -61,7 +56,7 @@ struct EngineSeamTests {
         }
         #expect(decisions == 50)
         let totals = try await engine.write { transaction in
-            try transaction.fetchOne("SELECT allowed_total, blocked_total FROM rate_limit_buckets WHERE key = ?", [.text("seam:shared")])
+            try transaction.fetchOne("SELECT allowed_total, blocked_total FROM rate_limit_buckets WHERE key = ?", ["seam:shared"])
         }
         #expect(totals?[0].int == 50 && totals?[1].int == 150, "\(String(describing: totals))")
     }
@@ -69,8 +64,8 @@ struct EngineSeamTests {
     @Test("PostgreSQL: 200 audit appends from 8 tasks over 4 connections make one chain: seq 1…200, each row hashed on the one before",
           .enabled(if: PostgresCluster.testsRun, "skipped: \(PostgresCluster.unavailableReason ?? "")"))
     func postgresAuditChain() async throws {
-        let (cluster, engine) = try Self.postgres(schema: PostgresSchema.auditEvents)
-        defer { engine.close(); cluster.stop() }
+        let (cluster, engine) = try Self.postgres()
+        defer { try? engine.close(); cluster.stop() }
         try await withThrowingTaskGroup(of: Void.self) { group in
             for task in 0..<8 {
                 group.addTask {
@@ -87,7 +82,7 @@ struct EngineSeamTests {
             try transaction.fetchAll("""
                 SELECT seq, (at * 1000)::bigint, actor_type, actor_id, action, target_type, target_id, outcome, reason, ip,
                        user_agent, request_id, details, prev_hash, hash FROM audit_events ORDER BY seq
-                """, [])
+                """)
         }
         #expect(rows.map { $0[0].int ?? 0 } == Array(1...200))
         var previous = AuditLog.genesisHash

@@ -18,11 +18,11 @@ struct MagicLinkTests {
         #expect(mail.count == 2)
         #expect(mail.last?.body.contains(first.token.value) == true)
 
-        let stored = try test.gatehouse.database.readSync { db in try Data.fetchAll(db, sql: "SELECT token_hash FROM magic_links") }
+        let stored = try test.gatehouse.database.readSync { tx in try tx.fetchColumn(Data.self, "SELECT token_hash FROM magic_links") }
         #expect(stored.contains(first.token.hash.bytes))
         // No column anywhere but the outbox holds the token.
-        let dump = try test.gatehouse.database.readSync { db in
-            try String.fetchAll(db, sql: "SELECT details FROM audit_events WHERE details IS NOT NULL").joined()
+        let dump = try test.gatehouse.database.readSync { tx in
+            try tx.fetchColumn(String.self, "SELECT details FROM audit_events WHERE details IS NOT NULL").joined()
         }
         #expect(!dump.contains(first.token.value))
         #expect(try await test.auditActions().filter { $0 == "user.created" }.count == 1)

@@ -84,8 +84,8 @@ struct RateLimiterTests {
         let counts = results.compactMap { Int($0.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) }
         #expect(counts.count == 2)
         #expect(counts.reduce(0, +) == 150, "allowed per process: \(counts)")
-        let bucket = try #require(try test.gatehouse.database.readSync { db in
-            try RateLimitBucket.fetchOne(db, sql: "SELECT * FROM rate_limit_buckets WHERE key = 'hammer:shared'")
+        let bucket = try #require(try test.gatehouse.database.readSync { tx in
+            try tx.fetchOne(RateLimitBucket.self, "SELECT * FROM rate_limit_buckets WHERE key = 'hammer:shared'")
         })
         #expect(bucket.allowedTotal == 150 && bucket.blockedTotal == 250)
     }

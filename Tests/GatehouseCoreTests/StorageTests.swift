@@ -103,7 +103,7 @@ struct StorageTests {
             try db.execute(sql: "BEGIN IMMEDIATE")
             let started = Date()
             #expect(throws: DatabaseError.self) {
-                try other.writeSync { db in try db.execute(sql: "INSERT INTO outbox (created_at, recipient, subject, body) VALUES (0, 'a', 'b', 'c')") }
+                try other.writeSync { tx in try tx.execute("INSERT INTO outbox (created_at, recipient, subject, body) VALUES (0, 'a', 'b', 'c')") }
             }
             #expect(Date().timeIntervalSince(started) >= 0.15)
             try db.execute(sql: "ROLLBACK")
@@ -129,12 +129,12 @@ struct StorageTests {
         let holder = try WriteLockHolder(path: test.path)
         let results = await withTaskGroup(of: Bool.self) { group in
             for _ in 0..<3 {
-                group.addTask { (try? await other.write { db in try db.execute(sql: insert) }) != nil }
+                group.addTask { (try? await other.write { tx in try tx.execute(insert) }) != nil }
             }
             return await group.reduce(into: []) { $0.append($1) }
         }
         #expect(results == [false, false, false])
         holder.release()
-        try await other.write { db in try db.execute(sql: insert) }
+        try await other.write { tx in try tx.execute(insert) }
     }
 }

@@ -11,17 +11,17 @@ struct WriteCoalescerTests {
     func isolation() async throws {
         let fixture = try TestGatehouse()
         let database = fixture.gatehouse.database
-        try await database.write { db in try db.execute(sql: "CREATE TABLE probe (id INTEGER PRIMARY KEY, n INTEGER NOT NULL)") }
+        try await database.write { tx in try tx.execute("CREATE TABLE probe (id INTEGER PRIMARY KEY, n INTEGER NOT NULL)") }
         let outcomes = await withTaskGroup(of: (Int, Bool).self) { group in
             for n in 0..<400 {
                 group.addTask {
                     do {
-                        try await database.write { db in
-                            try db.execute(sql: "INSERT INTO probe (n) VALUES (?)", arguments: [n])
+                        try await database.write { tx in
+                            try tx.execute("INSERT INTO probe (n) VALUES (?)", [n])
                             // Every third request fails after writing: its row must not survive.
                             if n % 3 == 0 { throw Refused() }
                             // A constraint error inside one request must not poison the others.
-                            if n % 7 == 0 { try db.execute(sql: "INSERT INTO probe (id, n) VALUES (1, 0)") }
+                            if n % 7 == 0 { try tx.execute("INSERT INTO probe (id, n) VALUES (1, 0)") }
                         }
                         return (n, true)
                     } catch {
@@ -31,7 +31,7 @@ struct WriteCoalescerTests {
             }
             return await group.reduce(into: [:]) { $0[$1.0] = $1.1 }
         }
-        let stored = Set(try await database.read { db in try Int.fetchAll(db, sql: "SELECT n FROM probe") })
+        let stored = Set(try await database.read { tx in try tx.fetchColumn(Int.self, "SELECT n FROM probe") })
         let expected = Set((0..<400).filter { $0 % 3 != 0 && ($0 % 7 != 0 || $0 == 0) })
         // n = 7, 14, … fail on the duplicate id unless id 1 is free at that moment; whichever
         // happened, the answer each caller got must match what is stored.
@@ -52,7 +52,7 @@ struct WriteCoalescerTests {
         let database = fixture.gatehouse.database
         let values = try await withThrowingTaskGroup(of: (Int, Int).self) { group in
             for n in 0..<200 {
-                group.addTask { (n, try await database.write { db in try Int.fetchOne(db, sql: "SELECT ? * 2", arguments: [n])! }) }
+                group.addTask { (n, try await database.write { tx in try tx.fetchScalar(Int.self, "SELECT ? * 2", [n])! }) }
             }
             return try await group.reduce(into: [:]) { $0[$1.0] = $1.1 }
         }

@@ -1,9 +1,8 @@
 import Crypto
 import Foundation
-import GRDB
 
 /// One row of the audit log, as read back.
-public struct AuditEvent: Sendable, Equatable, Codable, FetchableRecord {
+public struct AuditEvent: Sendable, Equatable, Codable, SQLRecord {
     public var seq: Int64
     public var at: Date
     public var actorType: String
@@ -28,27 +27,24 @@ public struct AuditEvent: Sendable, Equatable, Codable, FetchableRecord {
         case prevHash = "prev_hash"
     }
 
-    /// Decoded by hand: verification and reports read millions of rows, and GRDB's Codable path
-    /// dominated their time.
-    public init(row: Row) throws {
-        seq = row["seq"]
-        at = Date(unixSeconds: row["at"])
-        actorType = row["actor_type"]
-        actorId = row["actor_id"]
-        action = row["action"]
-        targetType = row["target_type"]
-        targetId = row["target_id"]
-        outcome = row["outcome"]
-        reason = row["reason"]
-        ip = row["ip"]
-        userAgent = row["user_agent"]
-        requestId = row["request_id"]
-        details = row["details"]
-        prevHash = row["prev_hash"]
-        hash = row["hash"]
+    /// Decoded by hand: verification and reports read millions of rows.
+    public init(row: SQLRow) throws {
+        seq = try row.decode("seq")
+        at = try row.decode("at")
+        actorType = try row.decode("actor_type")
+        actorId = try row.decode("actor_id")
+        action = try row.decode("action")
+        targetType = try row.decode("target_type")
+        targetId = try row.decode("target_id")
+        outcome = try row.decode("outcome")
+        reason = try row.decode("reason")
+        ip = try row.decode("ip")
+        userAgent = try row.decode("user_agent")
+        requestId = try row.decode("request_id")
+        details = try row.decode("details")
+        prevHash = try row.decode("prev_hash")
+        hash = try row.decode("hash")
     }
-
-    public static let databaseDateDecodingStrategy = DatabaseDateDecodingStrategy.timeIntervalSince1970
 
     /// The canonical bytes that the hash chain covers.
     ///

@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 
 /// The append-only, hash-chained audit log.
 ///
@@ -17,30 +16,35 @@ public final class AuditLog: Sendable {
 
     static let genesisHash = Data(repeating: 0, count: 32)
 
-    /// Appends one row, chained to the last one. Call inside a write transaction.
-    @discardableResult
-    static func append(_ entry: AuditEntry, in db: Database, at now: Date) throws -> Int64 {
-        try append(entry, in: GRDBTransaction(db: db), at: now)
-    }
-
     /// The PostgreSQL advisory lock that serialises appends to the chain ("gatehouse audit
     /// chain" as a bigint): held to the end of the transaction, so there is one order of rows
     /// and no fork, while everything else in those transactions runs side by side.
     static let chainLock: Int64 = 0x6761_7465_6175_6474
 
-    /// Written once for both engines (docs/engines.md). SQLite: the write transaction holds the
-    /// database, and AUTOINCREMENT's counter gives the next seq. PostgreSQL: the chain's
-    /// advisory lock first, then the head row (rows are never deleted: head + 1 is the next seq).
+    /// Appends one row, chained to the last one, as part of `transaction` (it commits with the
+    /// change it records, or neither does).
+    ///
+    /// On PostgreSQL the row is written just before the commit (`beforeCommit`): the chain's
+    /// lock is then the last lock the transaction takes and is held only for the append and the
+    /// commit, so transactions that lock rows and audit never wait on each other in a cycle.
+    static func append(_ entry: AuditEntry, in transaction: some SQLTransaction, at now: Date) throws {
+        try transaction.beforeCommit { transaction in try appendNow(entry, in: transaction, at: now) }
+    }
+
+    /// Appends one row now. Written once for both engines (docs/engines.md). SQLite: the write
+    /// transaction holds the database, and AUTOINCREMENT's counter gives the next seq.
+    /// PostgreSQL: the chain's advisory lock first, then the head row (rows are never deleted:
+    /// head + 1 is the next seq); the lock is held to the commit, so there is one order and no fork.
     @discardableResult
-    static func append(_ entry: AuditEntry, in transaction: some SQLTransaction, at now: Date) throws -> Int64 {
+    static func appendNow(_ entry: AuditEntry, in transaction: some SQLTransaction, at now: Date) throws -> Int64 {
         let last: SQLRow?
         if transaction.dialect == .postgres {
-            _ = try transaction.fetchOne("SELECT pg_advisory_xact_lock(?)", [.int(chainLock)])
-            last = try transaction.fetchOne("SELECT hash, seq FROM audit_events ORDER BY seq DESC LIMIT 1", [])
+            _ = try transaction.fetchOne("SELECT pg_advisory_xact_lock(?)", [chainLock])
+            last = try transaction.fetchOne("SELECT hash, seq FROM audit_events ORDER BY seq DESC LIMIT 1")
         } else {
             // AUTOINCREMENT never reuses a number, so the next seq is known before the insert and
             // can be part of the hashed content.
-            last = try transaction.fetchOne(Self.sqliteHead, [])
+            last = try transaction.fetchOne(Self.sqliteHead)
         }
         let previous: Data = if case .blob(let bytes) = last?[0] ?? .null { Data(bytes) } else { genesisHash }
         let seq = (last?[1].int ?? 0) + 1
@@ -53,12 +57,11 @@ public final class AuditLog: Sendable {
             targetId: entry.targetId, outcome: entry.outcome.rawValue, reason: entry.reason, ip: ip,
             userAgent: entry.context.userAgent, requestId: entry.context.requestId, details: details)
         let hash = AuditEvent.chainHash(previous: previous, canonical: canonical)
-        func text(_ value: String?) -> SQLValue { value.map(SQLValue.text) ?? .null }
         try transaction.execute(Self.insert, [
-            .int(seq), .double(Double(milliseconds) / 1000), .text(entry.actor.typeName), text(entry.actor.identifier),
-            .text(entry.action), text(entry.targetType), text(entry.targetId), .text(entry.outcome.rawValue),
-            text(entry.reason), text(ip), text(entry.context.userAgent), text(entry.context.requestId),
-            text(details), .blob([UInt8](previous)), .blob([UInt8](hash)),
+            seq, Double(milliseconds) / 1000, entry.actor.typeName, entry.actor.identifier,
+            entry.action, entry.targetType, entry.targetId, entry.outcome.rawValue,
+            entry.reason, ip, entry.context.userAgent, entry.context.requestId,
+            details, previous, hash,
         ])
         return seq
     }
@@ -78,11 +81,6 @@ public final class AuditLog: Sendable {
     /// throttle's own bucket counts what was left out, so a flood stays visible without
     /// filling the disk. Returns whether the row was written.
     @discardableResult
-    static func appendThrottled(_ entry: AuditEntry, in db: Database, at now: Date, policies: [RateLimitPolicy]) throws -> Bool {
-        try appendThrottled(entry, in: GRDBTransaction(db: db), at: now, policies: policies)
-    }
-
-    @discardableResult
     static func appendThrottled(_ entry: AuditEntry, in transaction: some SQLTransaction, at now: Date,
                                 policies: [RateLimitPolicy]) throws -> Bool {
         for (index, policy) in policies.enumerated() {
@@ -99,31 +97,31 @@ public final class AuditLog: Sendable {
     @discardableResult
     public func record(_ entry: AuditEntry) async throws -> Int64 {
         let now = clock.now()
-        return try await database.write { db in try Self.append(entry, in: db, at: now) }
+        return try await database.write { tx in try Self.appendNow(entry, in: tx, at: now) }
     }
 
     // MARK: - Reading
 
     /// The newest `limit` events, oldest first (what `tail` prints).
     public func tail(limit: Int) async throws -> [AuditEvent] {
-        try await database.read { db in
-            try AuditEvent.fetchAll(db, sql: "SELECT * FROM (SELECT * FROM audit_events ORDER BY seq DESC LIMIT ?) ORDER BY seq", arguments: [limit])
+        try await database.read { tx in
+            try tx.fetchAll(AuditEvent.self, "SELECT * FROM (SELECT * FROM audit_events ORDER BY seq DESC LIMIT ?) newest ORDER BY seq", [limit])
         }
     }
 
     /// Events with `seq` greater than `seq`, oldest first (what `tail --follow` polls for).
     public func events(after seq: Int64, limit: Int = 1000) async throws -> [AuditEvent] {
-        try await database.read { db in
-            try AuditEvent.fetchAll(db, sql: "SELECT * FROM audit_events WHERE seq > ? ORDER BY seq LIMIT ?", arguments: [seq, limit])
+        try await database.read { tx in
+            try tx.fetchAll(AuditEvent.self, "SELECT * FROM audit_events WHERE seq > ? ORDER BY seq LIMIT ?", [seq, limit])
         }
     }
 
     /// Events about one target (a session handle, a token fingerprint, a user), oldest first.
     public func events(targetType: String, targetId: String, limit: Int = 500) async throws -> [AuditEvent] {
-        try await database.read { db in
-            try AuditEvent.fetchAll(db, sql: """
+        try await database.read { tx in
+            try tx.fetchAll(AuditEvent.self, """
                 SELECT * FROM audit_events WHERE target_type = ? AND target_id = ? ORDER BY seq LIMIT ?
-                """, arguments: [targetType, targetId, limit])
+                """, [targetType, targetId, limit])
         }
     }
 
@@ -134,7 +132,7 @@ public final class AuditLog: Sendable {
     /// what row one does). `text` matches action, actor, target, outcome, reason, IP, request id
     /// and details, as `type:id` pairs (`operator:alice`, `session:ses_…`).
     public func list(text: TextFilter? = nil, limit: Int = 100, page: Page = .first) async throws -> [AuditEvent] {
-        var query = ListQuery()
+        var query = ListQuery(dialect: database.dialect)
         query.match(text, in: """
             a.action || ' ' || a.actor_type || ':' || coalesce(a.actor_id, '') || ' ' || coalesce(a.target_type, '') || ':' ||             coalesce(a.target_id, '') || ' ' || a.outcome || ' ' || coalesce(a.reason, '') || ' ' || coalesce(a.ip, '') || ' ' ||             coalesce(a.request_id, '') || ' ' || coalesce(a.details, '')
             """)
@@ -149,34 +147,54 @@ public final class AuditLog: Sendable {
     /// new rows cheaply. A broken checkpoint stays broken.
     public func verify(after checkpoint: AuditCheckpoint?, limit: Int = 100_000) async throws -> AuditCheckpoint {
         if let checkpoint, !checkpoint.isIntact { return checkpoint }
-        return try await database.read { db in
+        return try await database.read { tx in
             var walk = checkpoint.map { ChainWalk(after: $0.seq, hash: $0.hash) } ?? .beginning
-            // A cursor, not an array: a step's rows never sit in memory together.
-            let events = try AuditEvent.fetchCursor(db, sql: "SELECT * FROM audit_events WHERE seq > ? ORDER BY seq LIMIT ?",
-                                                    arguments: [walk.nextSeq - 1, limit])
-            var count = 0
-            while let event = try events.next() {
-                count += 1
-                guard walk.check(event) else { break }
-            }
+            let count = try Self.walk(&walk, in: tx, limit: limit)
             return AuditCheckpoint(seq: walk.nextSeq - 1, hash: walk.previousHash ?? Self.genesisHash,
                                    firstBrokenSeq: walk.firstBrokenSeq, problem: walk.problem, complete: count < limit)
         }
     }
 
-    /// Walks the whole chain and names the first row that does not match.
-    public func verify() async throws -> AuditVerification {
-        try await database.read { db in try Self.verify(in: db) }
+    /// Rows read per statement while walking: a step's rows never sit in memory together.
+    private static let walkBatch = 2_000
+
+    /// Checks rows after `walk`'s position in seq order, in batches by keyset, until a row
+    /// breaks the chain or `limit` rows were read; returns how many were read.
+    private static func walk(_ walk: inout ChainWalk, in tx: any SQLTransaction, limit: Int = .max) throws -> Int {
+        var count = 0
+        while count < limit {
+            let batch = min(walkBatch, limit - count)
+            let events = try tx.fetchAll(AuditEvent.self, "SELECT * FROM audit_events WHERE seq > ? ORDER BY seq LIMIT ?",
+                                         [walk.nextSeq - 1, batch])
+            for event in events {
+                count += 1
+                guard walk.check(event) else { return count }
+            }
+            if events.count < batch { break }
+        }
+        return count
     }
 
-    static func verify(in db: Database) throws -> AuditVerification {
-        var walk = ChainWalk.beginning
-        let cursor = try AuditEvent.fetchCursor(db, sql: "SELECT * FROM audit_events ORDER BY seq")
-        while let event = try cursor.next() {
-            guard walk.check(event) else { break }
+    /// The highest seq ever given: SQLite's AUTOINCREMENT counter (which remembers deleted
+    /// rows), PostgreSQL's newest row.
+    static func highestSeq(in tx: any SQLTransaction) throws -> Int64 {
+        switch tx.dialect {
+        case .sqlite: try tx.fetchScalar(Int64.self, "SELECT seq FROM sqlite_sequence WHERE name = 'audit_events'") ?? 0
+        case .postgres: try tx.fetchScalar(Int64.self, "SELECT max(seq) FROM audit_events") ?? 0
         }
-        // Deleting the newest rows leaves a consistent chain; AUTOINCREMENT remembers them.
-        let highest = try Int64.fetchOne(db, sql: "SELECT seq FROM sqlite_sequence WHERE name = 'audit_events'") ?? 0
+    }
+
+    /// Walks the whole chain and names the first row that does not match.
+    public func verify() async throws -> AuditVerification {
+        try await database.read { tx in try Self.verify(in: tx) }
+    }
+
+    static func verify(in tx: any SQLTransaction) throws -> AuditVerification {
+        var walk = ChainWalk.beginning
+        try Self.walk(&walk, in: tx)
+        // Deleting the newest rows leaves a consistent chain; SQLite's AUTOINCREMENT remembers
+        // them. (PostgreSQL has no such counter: signed checkpoints will name a cut tail there.)
+        let highest = tx.dialect == .sqlite ? try highestSeq(in: tx) : 0
         if walk.isIntact, highest >= walk.nextSeq {
             walk.fail(at: walk.nextSeq, "rows \(walk.nextSeq)–\(highest) were deleted from the end")
         }

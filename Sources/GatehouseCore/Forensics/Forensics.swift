@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 
 /// "Why was this user logged out?" answered from evidence: the session rows, the audit log and
 /// the failed lookups the server records (throttled). Read-only; works on a live database.
@@ -30,30 +29,30 @@ public final class Forensics: Sendable {
     public func explain(_ subject: Subject) async throws -> Explanation {
         let now = clock.now()
         let grace = configuration.sessionRotationGrace
-        return try await database.read { db in
+        return try await database.read { tx in
             var stray: [AuditEvent] = []
             let summaries: [SessionSummary]
             let description: String
             switch subject {
             case .session(let handle):
-                guard let summary = try SessionSummary.fetchOne(db, sql: "\(SessionService.summarySelect) WHERE s.handle = ?", arguments: [handle]) else {
+                guard let summary = try tx.fetchOne(SessionSummary.self, "\(SessionService.summarySelect) WHERE s.handle = ?", [handle]) else {
                     throw AuthError.notFound("session \(handle)")
                 }
                 summaries = [summary]
                 description = "session \(handle)"
             case .cookie(let value):
-                (description, summaries, stray) = try Self.credential(value, .cookie, in: db)
+                (description, summaries, stray) = try Self.credential(value, .cookie, in: tx)
             case .refreshToken(let value):
-                (description, summaries, stray) = try Self.credential(value, .refreshToken, in: db)
+                (description, summaries, stray) = try Self.credential(value, .refreshToken, in: tx)
             case .user(let email):
                 let address = try User.addressArguments(email)
-                summaries = try SessionSummary.fetchAll(db, sql: """
+                summaries = try tx.fetchAll(SessionSummary.self, """
                     \(SessionService.summarySelect) WHERE u.id = \(User.idByAddressSQL) ORDER BY s.id DESC LIMIT 20
-                    """, arguments: [address.exact, address.normalized])
+                    """, [address.exact, address.normalized])
                 guard !summaries.isEmpty else { throw AuthError.notFound("sessions of \(address.normalized)") }
                 description = "user \(address.normalized)"
             }
-            let stories = try summaries.map { try SessionStoryteller(summary: $0, grace: grace, now: now).tell(in: db) }
+            let stories = try summaries.map { try SessionStoryteller(summary: $0, grace: grace, now: now).tell(in: tx) }
             let strayEntries = stray.map { SessionStoryteller.entry($0, evidence: true) }
             let verdict = Self.headline(stories, stray: stray, subject: description)
             return Explanation(subject: description, verdict: verdict, sessions: stories, strayLookups: strayEntries)
@@ -87,24 +86,24 @@ public final class Forensics: Sendable {
 
     /// The session a credential value belongs to (none when never issued) and its refused
     /// lookups that matched no session. The value is hashed here; only its fingerprint leaves.
-    private static func credential(_ value: String, _ kind: CredentialKind, in db: Database) throws
+    private static func credential(_ value: String, _ kind: CredentialKind, in tx: any SQLTransaction) throws
         -> (description: String, summaries: [SessionSummary], stray: [AuditEvent]) {
         let hash = SecretToken(value: value).hash
-        let summaries = try SessionSummary.fetchAll(db, sql: """
+        let summaries = try tx.fetchAll(SessionSummary.self, """
             \(SessionService.summarySelect) WHERE s.id = (SELECT session_id FROM \(kind.table.name) WHERE \(kind.table.hashColumn) = ?)
-            """, arguments: [hash.bytes])
-        let stray = try recentFailures(action: kind.failure.action, detail: kind.failure.detail, fingerprint: hash.fingerprint, in: db)
+            """, [hash.bytes])
+        let stray = try recentFailures(action: kind.failure.action, detail: kind.failure.detail, fingerprint: hash.fingerprint, in: tx)
         return ("\(kind.name) \(hash.fingerprint)", summaries, stray)
     }
 
     /// Failed lookups of one credential fingerprint that matched no session, newest window only.
-    private static func recentFailures(action: String, detail: String, fingerprint: String, in db: Database) throws -> [AuditEvent] {
-        let newest = try Int64.fetchOne(db, sql: "SELECT max(seq) FROM audit_events") ?? 0
-        return try AuditEvent.fetchAll(db, sql: """
+    private static func recentFailures(action: String, detail: String, fingerprint: String, in tx: any SQLTransaction) throws -> [AuditEvent] {
+        let newest = try tx.fetchScalar(Int64.self, "SELECT max(seq) FROM audit_events") ?? 0
+        return try tx.fetchAll(AuditEvent.self, """
             SELECT * FROM audit_events
-            WHERE seq > ? AND action = ? AND target_id IS NULL AND instr(details, ?) > 0
+            WHERE seq > ? AND action = ? AND target_id IS NULL AND \(tx.dialect.containsExactText("details"))
             ORDER BY seq LIMIT 50
-            """, arguments: [newest - scanWindow, action, "\"\(detail)\":\"\(fingerprint)\""])
+            """, [newest - scanWindow, action, "\"\(detail)\":\"\(fingerprint)\""])
     }
 }
 

@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 
 /// Reads one session's evidence and names why it stopped working. The rules, in order:
 /// an explicit end (reuse detection, an operator, the user) is the cause; otherwise the last
@@ -12,11 +11,11 @@ struct SessionStoryteller {
 
     private var session: Session { summary.session }
 
-    func tell(in db: Database) throws -> SessionStory {
-        let events = try AuditEvent.fetchAll(db, sql: """
+    func tell(in tx: any SQLTransaction) throws -> SessionStory {
+        let events = try tx.fetchAll(AuditEvent.self, """
             SELECT * FROM audit_events WHERE target_type = 'session' AND target_id = ? ORDER BY seq LIMIT 2000
-            """, arguments: [session.handle])
-        let foreign = session.kind == .web ? try foreignCookies(after: events.last?.seq ?? 0, in: db) : []
+            """, [session.handle])
+        let foreign = session.kind == .web ? try foreignCookies(after: events.last?.seq ?? 0, in: tx) : []
         let verdict = judge(events, foreign: foreign)
         let evidence = Set(verdict.evidence)
         var timeline = (events + foreign).map { Self.entry($0, evidence: evidence.contains($0.seq)) }
@@ -145,15 +144,26 @@ struct SessionStoryteller {
 
     /// Refused lookups of cookies this server never issued, from this session's browser (same
     /// address and user agent), after the session's last row and before it ended.
-    private func foreignCookies(after seq: Int64, in db: Database) throws -> [AuditEvent] {
+    private func foreignCookies(after seq: Int64, in tx: any SQLTransaction) throws -> [AuditEvent] {
         let until = session.endedAt ?? min(now, session.expiresAt)
-        return try AuditEvent.fetchAll(db, sql: """
+        // Same address and user agent, a missing one matching only a missing one (what SQLite's
+        // `IS ?` did; PostgreSQL's `IS` takes no bound value): the condition is written per case.
+        var arguments: SQLArguments = [seq, seq + Forensics.scanWindow]
+        func same(_ column: String, _ value: String?) -> String {
+            guard let value else { return "\(column) IS NULL" }
+            arguments.append(value)
+            return "\(column) = ?"
+        }
+        let address = same("ip", session.ip)
+        let agent = same("user_agent", session.userAgent)
+        arguments.append(session.lastSeenAt.unixSeconds - Self.auditTimePrecision)
+        arguments.append(until.unixSeconds + Self.auditTimePrecision)
+        return try tx.fetchAll(AuditEvent.self, """
             SELECT * FROM audit_events
             WHERE seq > ? AND seq <= ? AND action = 'session.lookup_failed' AND target_id IS NULL
-              AND reason IN ('unknown', 'malformed') AND ip IS ? AND user_agent IS ? AND at >= ? AND at <= ?
+              AND reason IN ('unknown', 'malformed') AND \(address) AND \(agent) AND at >= ? AND at <= ?
             ORDER BY seq LIMIT 50
-            """, arguments: [seq, seq + Forensics.scanWindow, session.ip, session.userAgent,
-                             session.lastSeenAt.unixSeconds - Self.auditTimePrecision, until.unixSeconds + Self.auditTimePrecision])
+            """, arguments)
     }
 
     /// An expiry nobody observed has no audit row: the timeline shows it from the timestamps.

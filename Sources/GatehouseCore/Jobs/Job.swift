@@ -1,8 +1,7 @@
 import Foundation
-import GRDB
 
 /// A document job as stored.
-public struct Job: Sendable, Equatable, Identifiable, FetchableRecord {
+public struct Job: Sendable, Equatable, Identifiable, SQLRecord {
     public enum State: String, Sendable, Codable, CaseIterable {
         case queued, running, succeeded, failed, cancelled
 
@@ -35,34 +34,36 @@ public struct Job: Sendable, Equatable, Identifiable, FetchableRecord {
     public var startedAt: Date?
     public var finishedAt: Date?
 
-    public init(row: Row) {
-        id = row["id"]
-        kind = row["kind"]
+    /// Times are stored as unix seconds (`REAL` / `double precision`).
+    public init(row: SQLRow) throws {
+        id = try row.decode("id")
+        kind = try row.decode("kind")
         // JSONSerialization: several times faster than JSONDecoder for a flat object, and every
         // claim decodes one.
-        arguments = (try? JSONSerialization.jsonObject(with: Data((row["arguments"] as String).utf8))) as? [String: String] ?? [:]
-        priority = row["priority"]
-        state = State(rawValue: row["state"]) ?? .failed
-        uniqueKey = row["unique_key"]
-        runAt = Date(unixSeconds: row["run_at"])
-        attempts = row["attempts"]
-        maxAttempts = row["max_attempts"]
-        leaseOwner = row["lease_owner"]
-        leaseExpiresAt = (row["lease_expires_at"] as Double?).map(Date.init(unixSeconds:))
-        heartbeatAt = (row["heartbeat_at"] as Double?).map(Date.init(unixSeconds:))
-        cancelRequested = row["cancel_requested"]
-        progress = row["progress"]
-        progressNote = row["progress_note"]
-        lastError = row["last_error"]
-        requestedBy = row["requested_by"]
-        createdAt = Date(unixSeconds: row["created_at"])
-        startedAt = (row["started_at"] as Double?).map(Date.init(unixSeconds:))
-        finishedAt = (row["finished_at"] as Double?).map(Date.init(unixSeconds:))
+        let argumentsJSON: String = try row.decode("arguments")
+        arguments = (try? JSONSerialization.jsonObject(with: Data(argumentsJSON.utf8))) as? [String: String] ?? [:]
+        priority = try row.decode("priority")
+        state = try State(rawValue: row.decode("state")) ?? .failed
+        uniqueKey = try row.decode("unique_key")
+        runAt = try row.decode("run_at")
+        attempts = try row.decode("attempts")
+        maxAttempts = try row.decode("max_attempts")
+        leaseOwner = try row.decode("lease_owner")
+        leaseExpiresAt = try row.decode("lease_expires_at")
+        heartbeatAt = try row.decode("heartbeat_at")
+        cancelRequested = try row.decode("cancel_requested")
+        progress = try row.decode("progress")
+        progressNote = try row.decode("progress_note")
+        lastError = try row.decode("last_error")
+        requestedBy = try row.decode("requested_by")
+        createdAt = try row.decode("created_at")
+        startedAt = try row.decode("started_at")
+        finishedAt = try row.decode("finished_at")
     }
 }
 
 /// A file a job wrote, with what proves it unchanged.
-public struct JobOutput: Sendable, Equatable, Codable {
+public struct JobOutput: Sendable, Equatable, Codable, SQLRecord {
     public var name: String
     public var path: String
     public var mediaType: String
@@ -78,12 +79,12 @@ public struct JobOutput: Sendable, Equatable, Codable {
         self.sha256 = sha256
     }
 
-    init(row: Row) {
-        name = row["name"]
-        path = row["path"]
-        mediaType = row["media_type"]
-        size = row["size"]
-        sha256 = Fingerprint.hex(row["sha256"] as Data)
+    public init(row: SQLRow) throws {
+        name = try row.decode("name")
+        path = try row.decode("path")
+        mediaType = try row.decode("media_type")
+        size = try row.decode("size")
+        sha256 = try Fingerprint.hex(row.decode("sha256", as: Data.self))
     }
 
     enum CodingKeys: String, CodingKey {

@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 
 /// Whether a worker still holds a job, and whether someone asked it to stop.
 public enum LeaseStatus: Sendable, Equatable {
@@ -8,12 +7,14 @@ public enum LeaseStatus: Sendable, Equatable {
     case lost
 }
 
-/// The document-job queue in the shared SQLite file.
+/// The document-job queue in the shared database.
 ///
-/// Workers claim with one `UPDATE … RETURNING` (so two workers, in any processes, never get the
-/// same job) and hold a lease that they renew by heartbeat. A job whose lease expired — its
-/// worker was killed — is retried after a backoff or failed after its last attempt. Every
-/// transition commits with its audit row.
+/// Workers claim the next ready job and set its lease in one write transaction (on PostgreSQL
+/// the job's row is read `FOR UPDATE SKIP LOCKED`, so two workers, in any processes, never get
+/// the same job and never wait for each other) and hold a lease that they renew by heartbeat;
+/// every later change by a worker is conditional on its still holding the lease. A job whose
+/// lease expired — its worker was killed — is retried after a backoff or failed after its last
+/// attempt. Every transition commits with its audit row.
 public final class JobQueue: Sendable {
     let database: GatehouseDatabase
     let clock: any GatehouseClock
@@ -32,24 +33,32 @@ public final class JobQueue: Sendable {
     public func enqueue(_ request: JobRequest, by actor: Actor, context: ClientContext = .none) async throws -> Enqueued {
         guard (1...100).contains(request.maxAttempts) else { throw JobError.invalidArguments("max attempts must be 1–100") }
         let now = clock.now()
-        return try await database.write { db in
+        return try await database.write { tx in
             var request = request
-            request.arguments = try DocumentKinds.validated(kind: request.kind, arguments: request.arguments, in: db)
+            request.arguments = try DocumentKinds.validated(kind: request.kind, arguments: request.arguments, in: tx)
             let arguments = CanonicalJSON.object(request.arguments)
             if let key = request.uniqueKey,
-               let existing = try Job.fetchOne(db, sql: "SELECT * FROM jobs WHERE unique_key = ? AND state IN ('queued', 'running')",
-                                               arguments: [key]) {
+               let existing = try tx.fetchOne(Job.self, "SELECT * FROM jobs WHERE unique_key = ? AND state IN ('queued', 'running')",
+                                              [key]) {
                 return Enqueued(job: existing, deduplicated: true)
             }
-            let job = try Job.fetchOne(db, sql: """
+            guard let job = try tx.fetchOne(Job.self, """
                 INSERT INTO jobs (kind, arguments, priority, state, unique_key, run_at, max_attempts, requested_by, created_at)
-                VALUES (?, ?, ?, 'queued', ?, ?, ?, ?, ?) RETURNING *
-                """, arguments: [request.kind, arguments, request.priority, request.uniqueKey,
-                                 (request.runAt ?? now).unixSeconds, request.maxAttempts, actor.label, now.unixSeconds])!
+                VALUES (?, ?, ?, 'queued', ?, ?, ?, ?, ?)
+                ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND state IN ('queued', 'running') DO NOTHING
+                RETURNING *
+                """, [request.kind, arguments, request.priority, request.uniqueKey,
+                      (request.runAt ?? now).unixSeconds, request.maxAttempts, actor.label, now.unixSeconds]) else {
+                // Only on PostgreSQL: an enqueue of the same key committed after the look-up above; this
+                // INSERT waited for it and inserted nothing (jobs_unique_active), and its job is returned.
+                let existing = try tx.fetchOne(Job.self, "SELECT * FROM jobs WHERE unique_key = ? ORDER BY id DESC LIMIT 1",
+                                               [request.uniqueKey])!
+                return Enqueued(job: existing, deduplicated: true)
+            }
             var details = request.arguments
             details["kind"] = request.kind
             if let key = request.uniqueKey { details["unique_key"] = key }
-            try Self.audit("job.enqueued", job, actor: actor, context: context, details: details, in: db, at: now)
+            try Self.audit("job.enqueued", job, actor: actor, context: context, details: details, in: tx, at: now)
             return Enqueued(job: job, deduplicated: false)
         }
     }
@@ -59,16 +68,22 @@ public final class JobQueue: Sendable {
     /// Takes the next ready job for `worker`, after returning expired leases to the queue.
     public func claim(worker: String, lease: TimeInterval) async throws -> Job? {
         let now = clock.now()
-        return try await database.write { db in
-            try Self.reapExpiredLeases(in: db, at: now)
-            guard let job = try db.fetchRecordCached(Job.self, """
+        return try await database.write { tx in
+            try Self.reapExpiredLeases(in: tx, at: now)
+            // The order is the jobs_ready index's (priority DESC, run_at, id). Locked and skipped
+            // on PostgreSQL: a job another worker is claiming is passed over, never claimed twice.
+            guard let id = try tx.fetchScalar(Int64.self, """
+                SELECT id FROM jobs WHERE state = 'queued' AND run_at <= ?
+                ORDER BY priority DESC, run_at, id LIMIT 1\(tx.dialect.forUpdateSkipLocked)
+                """, [now.unixSeconds]) else { return nil }
+            // The lease, in the same transaction (the row stays locked until the commit).
+            guard let job = try tx.fetchOne(Job.self, """
                 UPDATE jobs SET state = 'running', lease_owner = ?1, lease_expires_at = ?2, heartbeat_at = ?3,
                                 attempts = attempts + 1, started_at = coalesce(started_at, ?3), cancel_requested = 0
-                WHERE id = (SELECT id FROM jobs WHERE state = 'queued' AND run_at <= ?3
-                            ORDER BY priority DESC, run_at, id LIMIT 1)
+                WHERE id = ?4 AND state = 'queued'
                 RETURNING *
-                """, arguments: [worker, now.unixSeconds + lease, now.unixSeconds]) else { return nil }
-            try Self.audit("job.started", job, actor: .system, details: ["worker": worker, "attempt": String(job.attempts)], in: db, at: now)
+                """, [worker, now.unixSeconds + lease, now.unixSeconds, id]) else { return nil }
+            try Self.audit("job.started", job, actor: .system, details: ["worker": worker, "attempt": String(job.attempts)], in: tx, at: now)
             return job
         }
     }
@@ -76,14 +91,15 @@ public final class JobQueue: Sendable {
     /// Renews the lease and records progress (0–100, a short note) when given.
     public func heartbeat(id: Int64, worker: String, lease: TimeInterval, progress: Int? = nil, note: String? = nil) async throws -> LeaseStatus {
         let now = clock.now()
-        return try await database.write { db in
-            let cancel = try db.fetchOneCached(Bool.self, """
+        return try await database.write { tx in
+            // Conditional on the lease: no row comes back when the worker no longer holds the job.
+            let cancel = try tx.fetchScalar(Bool.self, """
                 UPDATE jobs SET lease_expires_at = ?, heartbeat_at = ?, progress = coalesce(?, progress),
                                 progress_note = coalesce(?, progress_note)
                 WHERE id = ? AND state = 'running' AND lease_owner = ?
                 RETURNING cancel_requested
-                """, arguments: [now.unixSeconds + lease, now.unixSeconds, progress.map { min(100, max(0, $0)) },
-                                 note.map { String($0.prefix(200)) }, id, worker])
+                """, [now.unixSeconds + lease, now.unixSeconds, progress.map { min(100, max(0, $0)) },
+                      note.map { String($0.prefix(200)) }, id, worker])
             return cancel.map { LeaseStatus.held(cancelRequested: $0) } ?? .lost
         }
     }
@@ -93,21 +109,21 @@ public final class JobQueue: Sendable {
     @discardableResult
     public func complete(id: Int64, worker: String, outputs: [JobOutput]) async throws -> Bool {
         let now = clock.now()
-        return try await database.write { db in
-            guard let job = try db.fetchRecordCached(Job.self, """
+        return try await database.write { tx in
+            guard let job = try tx.fetchOne(Job.self, """
                 UPDATE jobs SET state = 'succeeded', progress = 100, progress_note = ?, finished_at = ?, lease_owner = NULL,
                                 lease_expires_at = NULL
                 WHERE id = ? AND state = 'running' AND lease_owner = ? RETURNING *
-                """, arguments: ["done: \(outputs.count) document\(outputs.count == 1 ? "" : "s")", now.unixSeconds, id, worker])
+                """, ["done: \(outputs.count) document\(outputs.count == 1 ? "" : "s")", now.unixSeconds, id, worker])
             else { return false }
             for output in outputs {
-                try db.execute(sql: """
+                try tx.execute("""
                     INSERT INTO job_outputs (job_id, name, path, media_type, size, sha256, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)
-                    """, arguments: [id, output.name, output.path, output.mediaType, output.size,
-                                     Fingerprint.bytes(hex: output.sha256) ?? Data(), now.unixSeconds])
+                    """, [id, output.name, output.path, output.mediaType, output.size,
+                          Fingerprint.bytes(hex: output.sha256) ?? Data(), now.unixSeconds])
             }
             try Self.audit("job.succeeded", job, actor: .system,
-                           details: ["worker": worker, "outputs": outputs.map(\.name).joined(separator: ",")], in: db, at: now)
+                           details: ["worker": worker, "outputs": outputs.map(\.name).joined(separator: ",")], in: tx, at: now)
             return true
         }
     }
@@ -118,23 +134,25 @@ public final class JobQueue: Sendable {
     @discardableResult
     public func fail(id: Int64, worker: String, error: String, permanent: Bool = false) async throws -> Job.State? {
         let now = clock.now()
-        return try await database.write { db in
-            guard var job = try Job.fetchOne(db, sql: "SELECT * FROM jobs WHERE id = ? AND state = 'running' AND lease_owner = ?",
-                                             arguments: [id, worker]) else { return nil }
+        return try await database.write { tx in
+            // Locked: the lease cannot be taken over between this read and the update.
+            guard var job = try tx.fetchOne(Job.self, """
+                SELECT * FROM jobs WHERE id = ? AND state = 'running' AND lease_owner = ?\(tx.dialect.forUpdate)
+                """, [id, worker]) else { return nil }
             if permanent { job.attempts = max(job.attempts, job.maxAttempts) }
-            return try Self.retryOrFail(job, error: String(error.prefix(500)), in: db, at: now)
+            return try Self.retryOrFail(job, error: String(error.prefix(500)), in: tx, at: now)
         }
     }
 
     /// The worker stopped at a checkpoint because a cancel was requested.
     public func acknowledgeCancel(id: Int64, worker: String) async throws {
         let now = clock.now()
-        try await database.write { db in
-            guard let job = try Job.fetchOne(db, sql: """
+        try await database.write { tx in
+            guard let job = try tx.fetchOne(Job.self, """
                 UPDATE jobs SET state = 'cancelled', finished_at = ?, lease_owner = NULL, lease_expires_at = NULL
                 WHERE id = ? AND state = 'running' AND lease_owner = ? RETURNING *
-                """, arguments: [now.unixSeconds, id, worker]) else { return }
-            try Self.audit("job.cancelled", job, actor: .system, details: ["worker": worker], in: db, at: now)
+                """, [now.unixSeconds, id, worker]) else { return }
+            try Self.audit("job.cancelled", job, actor: .system, details: ["worker": worker], in: tx, at: now)
         }
     }
 
@@ -142,45 +160,60 @@ public final class JobQueue: Sendable {
     /// does not count.
     public func release(id: Int64, worker: String) async throws {
         let now = clock.now()
-        try await database.write { db in
-            guard let job = try Job.fetchOne(db, sql: """
-                UPDATE jobs SET state = 'queued', run_at = ?, attempts = max(0, attempts - 1), lease_owner = NULL,
+        try await database.write { tx in
+            guard let job = try tx.fetchOne(Job.self, """
+                UPDATE jobs SET state = 'queued', run_at = ?, attempts = \(tx.dialect.greatest("0", "attempts - 1")), lease_owner = NULL,
                                 lease_expires_at = NULL
                 WHERE id = ? AND state = 'running' AND lease_owner = ? RETURNING *
-                """, arguments: [now.unixSeconds, id, worker]) else { return }
-            try Self.audit("job.released", job, actor: .system, details: ["worker": worker], in: db, at: now)
+                """, [now.unixSeconds, id, worker]) else { return }
+            try Self.audit("job.released", job, actor: .system, details: ["worker": worker], in: tx, at: now)
         }
     }
 
-    private static func reapExpiredLeases(in db: Database, at now: Date) throws {
-        let expired = try Job.fetchAll(db.cachedStatement(sql: "SELECT * FROM jobs WHERE state = 'running' AND lease_expires_at < ?"),
-                                       arguments: [now.unixSeconds])
+    private static func reapExpiredLeases(in tx: any SQLTransaction, at now: Date) throws {
+        // Locked and skipped on PostgreSQL: a lease another worker is reaping, or its owner is
+        // renewing at this moment, is left to them.
+        let expired = try tx.fetchAll(Job.self, """
+            SELECT * FROM jobs WHERE state = 'running' AND lease_expires_at < ?\(tx.dialect.forUpdateSkipLocked)
+            """, [now.unixSeconds])
         for job in expired {
-            try audit("job.lease_expired", job, actor: .system, outcome: .failure,
-                      details: ["worker": job.leaseOwner ?? "", "attempt": String(job.attempts)], in: db, at: now)
-            try retryOrFail(job, error: "lease expired: worker \(job.leaseOwner ?? "?") stopped heartbeating", in: db, at: now)
+            try retryOrFail(job, error: "lease expired: worker \(job.leaseOwner ?? "?") stopped heartbeating", leaseExpired: true,
+                            in: tx, at: now)
         }
     }
 
+    /// Puts `job` back in the queue after `JobBackoff`, or fails it after its last attempt, while
+    /// `job.leaseOwner` still holds it; nil, and nothing written, when it no longer does.
+    /// `leaseExpired`: the lease ran out, which is audited before the outcome.
     @discardableResult
-    private static func retryOrFail(_ job: Job, error: String, in db: Database, at now: Date) throws -> Job.State {
+    private static func retryOrFail(_ job: Job, error: String, leaseExpired: Bool = false, in tx: any SQLTransaction,
+                                    at now: Date) throws -> Job.State? {
         if job.attempts >= job.maxAttempts {
-            try db.execute(sql: """
+            // Conditional on the lease owner (the count checked): a job taken over meanwhile is left alone.
+            guard try tx.execute("""
                 UPDATE jobs SET state = 'failed', last_error = ?, finished_at = ?, lease_owner = NULL, lease_expires_at = NULL
-                WHERE id = ?
-                """, arguments: [error, now.unixSeconds, job.id])
+                WHERE id = ? AND state = 'running' AND lease_owner = ?
+                """, [error, now.unixSeconds, job.id, job.leaseOwner]) == 1 else { return nil }
+            if leaseExpired { try auditLeaseExpired(job, in: tx, at: now) }
             try audit("job.failed", job, actor: .system, outcome: .failure, reason: error,
-                      details: ["attempts": String(job.attempts)], in: db, at: now)
+                      details: ["attempts": String(job.attempts)], in: tx, at: now)
             return .failed
         }
         let delay = JobBackoff.delay(afterAttempt: job.attempts)
-        try db.execute(sql: """
+        // Conditional on the lease owner, as above.
+        guard try tx.execute("""
             UPDATE jobs SET state = 'queued', run_at = ?, last_error = ?, lease_owner = NULL, lease_expires_at = NULL
-            WHERE id = ?
-            """, arguments: [now.unixSeconds + delay, error, job.id])
+            WHERE id = ? AND state = 'running' AND lease_owner = ?
+            """, [now.unixSeconds + delay, error, job.id, job.leaseOwner]) == 1 else { return nil }
+        if leaseExpired { try auditLeaseExpired(job, in: tx, at: now) }
         try audit("job.retry_scheduled", job, actor: .system, outcome: .failure, reason: error,
-                  details: ["attempt": String(job.attempts), "delay_seconds": String(Int(delay.rounded()))], in: db, at: now)
+                  details: ["attempt": String(job.attempts), "delay_seconds": String(Int(delay.rounded()))], in: tx, at: now)
         return .queued
+    }
+
+    private static func auditLeaseExpired(_ job: Job, in tx: any SQLTransaction, at now: Date) throws {
+        try audit("job.lease_expired", job, actor: .system, outcome: .failure,
+                  details: ["worker": job.leaseOwner ?? "", "attempt": String(job.attempts)], in: tx, at: now)
     }
 
     // MARK: - Operators
@@ -188,18 +221,21 @@ public final class JobQueue: Sendable {
     /// A queued job is cancelled at once; a running one is asked to stop at its next checkpoint.
     public func cancel(id: Int64, by actor: Actor, context: ClientContext = .none) async throws -> Job {
         let now = clock.now()
-        return try await database.write { db in
-            guard let job = try Job.fetchOne(db, sql: "SELECT * FROM jobs WHERE id = ?", arguments: [id]) else { throw JobError.notFound(id) }
+        return try await database.write { tx in
+            // Locked: the job's state cannot change (a claim, a completion) between this read and the update.
+            guard let job = try tx.fetchOne(Job.self, "SELECT * FROM jobs WHERE id = ?\(tx.dialect.forUpdate)", [id]) else {
+                throw JobError.notFound(id)
+            }
             switch job.state {
             case .queued:
-                let updated = try Job.fetchOne(db, sql: """
+                let updated = try tx.fetchOne(Job.self, """
                     UPDATE jobs SET state = 'cancelled', finished_at = ? WHERE id = ? RETURNING *
-                    """, arguments: [now.unixSeconds, id])!
-                try Self.audit("job.cancelled", job, actor: actor, context: context, in: db, at: now)
+                    """, [now.unixSeconds, id])!
+                try Self.audit("job.cancelled", job, actor: actor, context: context, in: tx, at: now)
                 return updated
             case .running:
-                let updated = try Job.fetchOne(db, sql: "UPDATE jobs SET cancel_requested = 1 WHERE id = ? RETURNING *", arguments: [id])!
-                try Self.audit("job.cancel_requested", job, actor: actor, context: context, in: db, at: now)
+                let updated = try tx.fetchOne(Job.self, "UPDATE jobs SET cancel_requested = 1 WHERE id = ? RETURNING *", [id])!
+                try Self.audit("job.cancel_requested", job, actor: actor, context: context, in: tx, at: now)
                 return updated
             case .succeeded, .failed, .cancelled:
                 throw JobError.wrongState(id: id, state: job.state, wanted: "only queued or running jobs can be cancelled")
@@ -210,23 +246,26 @@ public final class JobQueue: Sendable {
     /// Puts a failed or cancelled job back in the queue with its attempts reset.
     public func retry(id: Int64, by actor: Actor, context: ClientContext = .none) async throws -> Job {
         let now = clock.now()
-        return try await database.write { db in
-            guard let job = try Job.fetchOne(db, sql: "SELECT * FROM jobs WHERE id = ?", arguments: [id]) else { throw JobError.notFound(id) }
+        return try await database.write { tx in
+            // Locked: another retry or a cancel of this job waits for this one's commit.
+            guard let job = try tx.fetchOne(Job.self, "SELECT * FROM jobs WHERE id = ?\(tx.dialect.forUpdate)", [id]) else {
+                throw JobError.notFound(id)
+            }
             guard job.state == .failed || job.state == .cancelled else {
                 throw JobError.wrongState(id: id, state: job.state, wanted: "only failed or cancelled jobs can be retried")
             }
             if let key = job.uniqueKey,
-               let other = try Int64.fetchOne(db, sql: "SELECT id FROM jobs WHERE unique_key = ? AND state IN ('queued', 'running')",
-                                              arguments: [key]) {
+               let other = try tx.fetchScalar(Int64.self, "SELECT id FROM jobs WHERE unique_key = ? AND state IN ('queued', 'running')",
+                                              [key]) {
                 throw JobError.wrongState(id: id, state: job.state, wanted: "job \(other) with the same unique key is already waiting or running")
             }
-            let updated = try Job.fetchOne(db, sql: """
+            let updated = try tx.fetchOne(Job.self, """
                 UPDATE jobs SET state = 'queued', run_at = ?, attempts = 0, cancel_requested = 0, progress = 0,
                                 progress_note = NULL, finished_at = NULL
                 WHERE id = ? RETURNING *
-                """, arguments: [now.unixSeconds, id])!
+                """, [now.unixSeconds, id])!
             try Self.audit("job.retried", job, actor: actor, context: context, details: ["previous_state": job.state.rawValue],
-                           in: db, at: now)
+                           in: tx, at: now)
             return updated
         }
     }
@@ -234,10 +273,9 @@ public final class JobQueue: Sendable {
     // MARK: - Reading
 
     public func find(id: Int64) async throws -> (job: Job, outputs: [JobOutput])? {
-        try await database.read { db in
-            guard let job = try Job.fetchOne(db, sql: "SELECT * FROM jobs WHERE id = ?", arguments: [id]) else { return nil }
-            let outputs = try Row.fetchAll(db, sql: "SELECT * FROM job_outputs WHERE job_id = ? ORDER BY id", arguments: [id])
-                .map(JobOutput.init(row:))
+        try await database.read { tx in
+            guard let job = try tx.fetchOne(Job.self, "SELECT * FROM jobs WHERE id = ?", [id]) else { return nil }
+            let outputs = try tx.fetchAll(JobOutput.self, "SELECT * FROM job_outputs WHERE job_id = ? ORDER BY id", [id])
             return (job, outputs)
         }
     }
@@ -245,7 +283,7 @@ public final class JobQueue: Sendable {
     /// Newest first.
     public func list(state: Job.State? = nil, requestedBy: String? = nil, text: TextFilter? = nil, limit: Int = 100,
                      page: Page = .first) async throws -> [Job] {
-        var query = ListQuery()
+        var query = ListQuery(dialect: database.dialect)
         if let state { query.require("j.state = ?", state.rawValue) }
         if let requestedBy { query.require("j.requested_by = ?", requestedBy) }
         query.match(text, in: "j.kind || ' ' || j.state || ' ' || j.arguments || ' ' || j.requested_by || ' ' || coalesce(j.lease_owner, '') || ' ' || coalesce(j.last_error, '')")
@@ -257,14 +295,14 @@ public final class JobQueue: Sendable {
     public static func pageKey(_ job: Job) -> PageKey { [.int(job.id)] }
 
     public func count(state: Job.State) async throws -> Int {
-        try await database.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM jobs WHERE state = ?", arguments: [state.rawValue]) ?? 0 }
+        try await database.read { tx in try tx.fetchScalar(Int.self, "SELECT count(*) FROM jobs WHERE state = ?", [state.rawValue]) ?? 0 }
     }
 
     private static func audit(_ action: String, _ job: Job, actor: Actor, outcome: AuditEntry.Outcome = .success, reason: String? = nil,
-                              context: ClientContext = .none, details: [String: String] = [:], in db: Database, at now: Date) throws {
+                              context: ClientContext = .none, details: [String: String] = [:], in tx: any SQLTransaction, at now: Date) throws {
         var details = details
         details["kind"] = job.kind
         try AuditLog.append(AuditEntry(actor: actor, action: action, targetType: "job", targetId: String(job.id), outcome: outcome,
-                                       reason: reason, context: context, details: details), in: db, at: now)
+                                       reason: reason, context: context, details: details), in: tx, at: now)
     }
 }

@@ -27,9 +27,14 @@ public final class JobWorker: Sendable {
             self.name = name
         }
 
-        /// `<database>-documents` beside the database file.
-        public static func defaultDataDirectory(forDatabase path: String) -> URL {
-            URL(fileURLWithPath: path + "-documents")
+        /// `<database>-documents` beside an SQLite file; for PostgreSQL (no file to sit beside)
+        /// `<dbname>-documents` in the working directory. Several nodes need `--data-dir` on
+        /// storage they share for a document written by one worker to be served by every node.
+        public static func defaultDataDirectory(for database: GatehouseDatabase) -> URL {
+            switch database.engine {
+            case .sqlite(let sqlite): URL(fileURLWithPath: sqlite.path + "-documents")
+            case .postgres(let postgres): URL(fileURLWithPath: postgres.location.database + "-documents")
+            }
         }
     }
 

@@ -1,9 +1,8 @@
 import Foundation
-import GRDB
 
 /// A mail in the development sink. The body carries the link, as real mail would, so the outbox
 /// is as sensitive as a mailbox: no screen or log shows it.
-public struct OutboxMessage: Sendable, Equatable, Codable, FetchableRecord {
+public struct OutboxMessage: Sendable, Equatable, Codable {
     public var id: Int64
     public var createdAt: Date
     public var recipient: String
@@ -14,8 +13,16 @@ public struct OutboxMessage: Sendable, Equatable, Codable, FetchableRecord {
         case id, recipient, subject, body
         case createdAt = "created_at"
     }
+}
 
-    public static let databaseDateDecodingStrategy = DatabaseDateDecodingStrategy.timeIntervalSince1970
+extension OutboxMessage: SQLRecord {
+    public init(row: SQLRow) throws {
+        id = try row.decode("id")
+        createdAt = try row.decode("created_at")
+        recipient = try row.decode("recipient")
+        subject = try row.decode("subject")
+        body = try row.decode("body")
+    }
 }
 
 /// What `requestMagicLink` did. `token` is for tests and `serve --dev`; the mail has it too.
@@ -67,32 +74,31 @@ public final class MagicLinkService: Sendable {
         let normalized = try EmailAddress.normalize(email)
         let now = clock.now()
         let configuration = configuration
-        let result = try await database.write { db -> Result<MagicLinkRequest, AuthError> in
+        let result = try await database.write { tx -> Result<MagicLinkRequest, AuthError> in
             let policies = configuration.rateLimits
             var tightest: RateLimitDecision? = nil
             for (policy, key) in [(policies.magicLinkIP, context.clientKey), (policies.magicLinkEmail, normalized)] {
-                let decision = try RateLimiter.consume(policy: policy, key: key, in: db, at: now)
+                let decision = try RateLimiter.consume(policy: policy, key: key, in: tx, at: now)
                 if !decision.allowed { return .failure(.rateLimited(decision)) }
                 if tightest.map({ decision.remaining < $0.remaining }) ?? true { tightest = decision }
             }
-            let user = try User.findOrCreate(email: normalized, in: db, at: now, context: context)
+            let user = try User.findOrCreate(email: normalized, in: tx, at: now, context: context)
             let token = SecretToken.generate()
             let expiresAt = now.addingTimeInterval(configuration.magicLinkTTL)
-            try db.execute(sql: """
+            try tx.execute("""
                 INSERT INTO magic_links (token_hash, user_id, created_at, expires_at, ip, user_agent)
                 VALUES (?, ?, ?, ?, ?, ?)
-                """, arguments: [token.hash.bytes, user.id, now.unixSeconds, expiresAt.unixSeconds, context.ip, context.userAgent])
+                """, [token.hash.bytes, user.id, now.unixSeconds, expiresAt.unixSeconds, context.ip, context.userAgent])
             let minutes = Int((configuration.magicLinkTTL / 60).rounded())
-            try db.execute(sql: "INSERT INTO outbox (created_at, recipient, subject, body) VALUES (?, ?, ?, ?)",
-                           arguments: [now.unixSeconds, normalized, "Your Gatehouse sign-in link", """
-                               Sign in: \(configuration.magicLinkBaseURL)?token=\(token.value)
+            let outboxId = try tx.fetchScalar(Int64.self, "INSERT INTO outbox (created_at, recipient, subject, body) VALUES (?, ?, ?, ?) RETURNING id",
+                                              [now.unixSeconds, normalized, "Your Gatehouse sign-in link", """
+                                                  Sign in: \(configuration.magicLinkBaseURL)?token=\(token.value)
 
-                               The link works once, for \(minutes) minutes. If you did not ask for it, ignore this mail.
-                               """])
-            let outboxId = db.lastInsertedRowID
+                                                  The link works once, for \(minutes) minutes. If you did not ask for it, ignore this mail.
+                                                  """])!
             try AuditLog.append(AuditEntry(
                 actor: .user(id: user.id), action: "magic_link.issued", targetType: "user", targetId: normalized,
-                context: context, details: ["link": token.hash.fingerprint]), in: db, at: now)
+                context: context, details: ["link": token.hash.fingerprint]), in: tx, at: now)
             return .success(MagicLinkRequest(user: user, token: token, expiresAt: expiresAt, outboxId: outboxId,
                                              rateLimit: tightest!))
         }
@@ -114,42 +120,46 @@ public final class MagicLinkService: Sendable {
         let key = try refreshTokens.requiredKey
         /// The session, and the secret that proves it: a cookie (web) or a first refresh token (api).
         typealias Created = (user: User, session: Session, secret: SecretToken, regenerated: Bool, limit: RateLimitDecision)
-        let result = try await database.write { db -> Result<Created, AuthError> in
-            let decision = try RateLimiter.consume(policy: configuration.rateLimits.verify, key: context.clientKey, in: db, at: now)
+        let result = try await database.write { tx -> Result<Created, AuthError> in
+            let decision = try RateLimiter.consume(policy: configuration.rateLimits.verify, key: context.clientKey, in: tx, at: now)
             guard decision.allowed else { return .failure(.rateLimited(decision)) }
             func fail(_ failure: CredentialFailure, user: String? = nil) throws -> Result<Created, AuthError> {
                 try AuditLog.appendThrottled(AuditEntry(
                     actor: .system, action: "magic_link.failed", targetType: "user", targetId: user, outcome: .failure,
                     reason: failure.rawValue, context: context, details: ["link": presented.hash.fingerprint]),
-                    in: db, at: now, policies: configuration.rateLimits.auditFailures)
+                    in: tx, at: now, policies: configuration.rateLimits.auditFailures)
                 return .failure(.invalidCredential(failure))
             }
             guard presented.isWellFormed else { return try fail(.malformed) }
-            guard let link = try Row.fetchOne(db, sql: """
+            guard let link = try tx.fetchOne("""
                 SELECT m.id, m.expires_at, m.consumed_at, u.email FROM magic_links m JOIN users u ON u.id = m.user_id
                 WHERE m.token_hash = ?
-                """, arguments: [presented.hash.bytes]) else { return try fail(.unknown) }
-            let email: String = link["email"]
-            if (link["consumed_at"] as Double?) != nil { return try fail(.alreadyUsed, user: email) }
-            if now.unixSeconds >= link["expires_at"] as Double { return try fail(.expired, user: email) }
+                """, [presented.hash.bytes]) else { return try fail(.unknown) }
+            let email: String = try link.decode("email")
+            if try link.decode("consumed_at", as: Double?.self) != nil { return try fail(.alreadyUsed, user: email) }
+            if try now.unixSeconds >= link.decode("expires_at", as: Double.self) { return try fail(.expired, user: email) }
 
-            try db.execute(sql: "UPDATE magic_links SET consumed_at = ? WHERE id = ?", arguments: [now.unixSeconds, link["id"] as Int64])
-            guard let user = try User.find(email: email, in: db) else { return try fail(.unknown) }
+            let linkId: Int64 = try link.decode("id")
+            // Conditional (PostgreSQL): of two verifications racing with one link, only one consumes it.
+            let consumed = try tx.execute("UPDATE magic_links SET consumed_at = ? WHERE id = ? AND consumed_at IS NULL",
+                                          [now.unixSeconds, linkId])
+            guard consumed == 1 else { return try fail(.alreadyUsed, user: email) }
+            guard let user = try User.find(email: email, in: tx) else { return try fail(.unknown) }
             try AuditLog.append(AuditEntry(
                 actor: .user(id: user.id), action: "magic_link.consumed", targetType: "user", targetId: email,
-                context: context, details: ["link": presented.hash.fingerprint]), in: db, at: now)
+                context: context, details: ["link": presented.hash.fingerprint]), in: tx, at: now)
             if kind == .web {
                 for cookie in currentCookies.prefix(SessionService.maxPresentedSecrets) {
                     if let (session, fresh) = try SessionService.regenerateOnLogin(
-                        cookie: SecretToken(value: cookie), user: user, configuration: configuration, context: context, in: db, at: now) {
+                        cookie: SecretToken(value: cookie), user: user, configuration: configuration, context: context, in: tx, at: now) {
                         return .success((user, session, fresh, true, decision))
                     }
                 }
             }
             let (session, cookie) = try SessionService.create(user: user, kind: kind, context: context,
-                                                              configuration: configuration, in: db, at: now)
+                                                              configuration: configuration, in: tx, at: now)
             if let cookie { return .success((user, session, cookie, false, decision)) }
-            let refresh = try RefreshTokenService.issue(session: session, parent: nil, key: key, ttl: configuration.refreshTokenTTL, in: db, at: now)
+            let refresh = try RefreshTokenService.issue(session: session, parent: nil, key: key, ttl: configuration.refreshTokenTTL, in: tx, at: now)
             return .success((user, session, refresh, false, decision))
         }
         let created = try result.get()
@@ -167,11 +177,11 @@ public final class MagicLinkService: Sendable {
     /// The newest mails for `recipient`, newest first (the development mail sink).
     public func outbox(recipient: String? = nil, limit: Int = 20) async throws -> [OutboxMessage] {
         let normalized = try recipient.map { try EmailAddress.normalize($0) }
-        return try await database.read { db in
+        return try await database.read { tx in
             if let normalized {
-                return try OutboxMessage.fetchAll(db, sql: "SELECT * FROM outbox WHERE recipient = ? ORDER BY id DESC LIMIT ?", arguments: [normalized, limit])
+                return try tx.fetchAll(OutboxMessage.self, "SELECT * FROM outbox WHERE recipient = ? ORDER BY id DESC LIMIT ?", [normalized, limit])
             }
-            return try OutboxMessage.fetchAll(db, sql: "SELECT * FROM outbox ORDER BY id DESC LIMIT ?", arguments: [limit])
+            return try tx.fetchAll(OutboxMessage.self, "SELECT * FROM outbox ORDER BY id DESC LIMIT ?", [limit])
         }
     }
 }

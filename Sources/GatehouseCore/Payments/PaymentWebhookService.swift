@@ -1,6 +1,5 @@
 import Crypto
 import Foundation
-import GRDB
 
 /// What a webhook delivery did.
 public struct PaymentWebhookResult: Sendable, Equatable {
@@ -39,7 +38,9 @@ public enum PaymentWebhookError: Error, Equatable, CustomStringConvertible {
 ///
 /// The ledger row and the effect commit in one `BEGIN IMMEDIATE` transaction keyed by the event
 /// id, so concurrent duplicate deliveries (from one process or several) serialize on SQLite's
-/// write lock: the first applies the effect, the rest find the row and change nothing.
+/// write lock: the first applies the effect, the rest find the row and change nothing. On
+/// PostgreSQL the ledger's primary key decides: the insert is `ON CONFLICT DO NOTHING`, and the
+/// effect is applied only when the row was inserted.
 public final class PaymentWebhookService: Sendable {
     let database: GatehouseDatabase
     let clock: any GatehouseClock
@@ -68,33 +69,32 @@ public final class PaymentWebhookService: Sendable {
         let event = try Self.decode(payload)
         let payloadHash = Data(SHA256.hash(data: payload))
         let now = clock.now()
-        return try await database.write { db in
-            if let existing = try Row.fetchOne(db, sql: """
-                SELECT p.type, p.outcome, p.amount, p.currency, p.note, u.email
-                FROM payment_events p LEFT JOIN users u ON u.id = p.user_id WHERE p.event_id = ?
-                """, arguments: [event.id]) {
-                try db.execute(sql: "UPDATE payment_events SET deliveries = deliveries + 1, last_delivery_at = ? WHERE event_id = ?",
-                               arguments: [now.unixSeconds, event.id])
-                return PaymentWebhookResult(
-                    eventId: event.id, type: existing["type"],
-                    outcome: PaymentWebhookResult.Outcome(rawValue: existing["outcome"]) ?? .recorded, duplicate: true,
-                    userEmail: existing["email"], amount: existing["amount"], currency: existing["currency"], note: existing["note"])
-            }
+        return try await database.write { tx in
+            if let duplicate = try Self.recordDuplicate(of: event.id, in: tx, at: now) { return duplicate }
             var result = PaymentWebhookResult(eventId: event.id, type: event.type, outcome: .recorded, duplicate: false)
             var user: User? = nil
             if event.type == "checkout.session.completed" {
-                (result, user) = try Self.checkoutEffect(event, result: result, in: db)
+                (result, user) = try Self.checkoutEffect(event, result: result, in: tx)
             } else {
                 result.note = "event type not acted on"
             }
-            try db.execute(sql: """
+            // The ledger's key decides (PostgreSQL): a concurrent delivery of the same event waits here
+            // for the first's commit, inserts nothing, and is answered as a duplicate with no effect.
+            let inserted = try tx.fetchOne("""
                 INSERT INTO payment_events (event_id, type, received_at, last_delivery_at, payload_sha256, outcome,
                                             user_id, amount, currency, note)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """, arguments: [event.id, event.type, now.unixSeconds, now.unixSeconds, payloadHash, result.outcome.rawValue,
-                                 user?.id, result.amount, result.currency, result.note])
+                ON CONFLICT (event_id) DO NOTHING RETURNING event_id
+                """, [event.id, event.type, now.unixSeconds, now.unixSeconds, payloadHash, result.outcome.rawValue,
+                      user?.id, result.amount, result.currency, result.note])
+            guard inserted != nil else {
+                guard let duplicate = try Self.recordDuplicate(of: event.id, in: tx, at: now) else {
+                    throw AuthError.notFound("payment event \(event.id)")
+                }
+                return duplicate
+            }
             if let user, result.outcome == .credited, let amount = result.amount {
-                try db.execute(sql: "UPDATE users SET credits = credits + ? WHERE id = ?", arguments: [amount, user.id])
+                try tx.execute("UPDATE users SET credits = credits + ? WHERE id = ?", [amount, user.id])
             }
             var details = ["event": event.id, "type": event.type]
             if let amount = result.amount { details["amount"] = String(amount) }
@@ -103,9 +103,25 @@ public final class PaymentWebhookService: Sendable {
             try AuditLog.append(AuditEntry(
                 actor: .system, action: "payment.\(result.outcome.rawValue)", targetType: "user", targetId: result.userEmail,
                 outcome: result.outcome == .unmatched ? .failure : .success, context: context, details: details),
-                in: db, at: now)
+                in: tx, at: now)
             return result
         }
+    }
+
+    /// Counts one more delivery of an event already in the ledger and returns what it did the
+    /// first time; nil when the event is not in the ledger.
+    private static func recordDuplicate(of eventId: String, in tx: any SQLTransaction, at now: Date) throws -> PaymentWebhookResult? {
+        let bumped = try tx.execute("UPDATE payment_events SET deliveries = deliveries + 1, last_delivery_at = ? WHERE event_id = ?",
+                                    [now.unixSeconds, eventId])
+        guard bumped == 1, let existing = try tx.fetchOne("""
+            SELECT p.type, p.outcome, p.amount, p.currency, p.note, u.email
+            FROM payment_events p LEFT JOIN users u ON u.id = p.user_id WHERE p.event_id = ?
+            """, [eventId]) else { return nil }
+        return try PaymentWebhookResult(
+            eventId: eventId, type: existing.decode("type"),
+            outcome: PaymentWebhookResult.Outcome(rawValue: existing.decode("outcome", as: String.self)) ?? .recorded, duplicate: true,
+            userEmail: existing.decode("email"), amount: existing.decode("amount"), currency: existing.decode("currency"),
+            note: existing.decode("note"))
     }
 
     private static func decode(_ payload: Data) throws -> Envelope {
@@ -122,7 +138,7 @@ public final class PaymentWebhookService: Sendable {
 
     /// A completed checkout credits `amount_total` to the user named in its metadata, once paid.
     private static func checkoutEffect(_ event: Envelope, result: PaymentWebhookResult,
-                                       in db: Database) throws -> (PaymentWebhookResult, User?) {
+                                       in tx: any SQLTransaction) throws -> (PaymentWebhookResult, User?) {
         var result = result
         guard let object = event.data?.object, let amount = object.amount_total else {
             throw PaymentWebhookError.invalidPayload("checkout.session.completed needs data.object.amount_total")
@@ -140,7 +156,7 @@ public final class PaymentWebhookService: Sendable {
             return (result, nil)
         }
         result.userEmail = email
-        guard let user = try User.find(email: email, in: db) else {
+        guard let user = try User.find(email: email, in: tx) else {
             result.outcome = .unmatched
             result.note = "no user \(email)"
             return (result, nil)
@@ -151,22 +167,22 @@ public final class PaymentWebhookService: Sendable {
 
     /// The ledger row of one event, for operators and tests.
     public func event(id: String) async throws -> PaymentWebhookResult? {
-        try await database.read { db in
-            try Row.fetchOne(db, sql: """
+        try await database.read { tx in
+            try tx.fetchOne("""
                 SELECT p.*, u.email FROM payment_events p LEFT JOIN users u ON u.id = p.user_id WHERE p.event_id = ?
-                """, arguments: [id]).map { row in
-                PaymentWebhookResult(eventId: row["event_id"], type: row["type"],
-                                     outcome: PaymentWebhookResult.Outcome(rawValue: row["outcome"]) ?? .recorded,
-                                     duplicate: (row["deliveries"] as Int) > 1, userEmail: row["email"],
-                                     amount: row["amount"], currency: row["currency"], note: row["note"])
+                """, [id]).map { row in
+                try PaymentWebhookResult(eventId: row.decode("event_id"), type: row.decode("type"),
+                                         outcome: PaymentWebhookResult.Outcome(rawValue: row.decode("outcome", as: String.self)) ?? .recorded,
+                                         duplicate: row.decode("deliveries", as: Int.self) > 1, userEmail: row.decode("email"),
+                                         amount: row.decode("amount"), currency: row.decode("currency"), note: row.decode("note"))
             }
         }
     }
 
     /// How many times an event was delivered (1 for a single delivery).
     public func deliveries(eventId: String) async throws -> Int {
-        try await database.read { db in
-            try Int.fetchOne(db, sql: "SELECT deliveries FROM payment_events WHERE event_id = ?", arguments: [eventId]) ?? 0
+        try await database.read { tx in
+            try tx.fetchScalar(Int.self, "SELECT deliveries FROM payment_events WHERE event_id = ?", [eventId]) ?? 0
         }
     }
 }

@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 
 /// The answer to "may this request go ahead?", with what the API turns into headers.
 public struct RateLimitDecision: Sendable, Equatable {
@@ -15,7 +14,7 @@ public struct RateLimitDecision: Sendable, Equatable {
 }
 
 /// A bucket as operators see it.
-public struct RateLimitBucket: Sendable, Equatable, Codable, FetchableRecord {
+public struct RateLimitBucket: Sendable, Equatable, Codable, SQLRecord {
     public var key: String
     public var policy: String
     public var limit: Int
@@ -33,7 +32,17 @@ public struct RateLimitBucket: Sendable, Equatable, Codable, FetchableRecord {
         case lastBlockedAt = "last_blocked_at", updatedAt = "updated_at"
     }
 
-    public static let databaseDateDecodingStrategy = DatabaseDateDecodingStrategy.timeIntervalSince1970
+    public init(row: SQLRow) throws {
+        key = try row.decode("key")
+        policy = try row.decode("policy")
+        limit = try row.decode("limit")
+        period = try row.decode("period")
+        tat = try row.decode("tat")
+        allowedTotal = try row.decode("allowed_total")
+        blockedTotal = try row.decode("blocked_total")
+        lastBlockedAt = try row.decode("last_blocked_at")
+        updatedAt = try row.decode("updated_at")
+    }
 
     /// Requests that would be allowed at `now`.
     public func remaining(at now: Date) -> Int {
@@ -54,8 +63,8 @@ public enum RateLimitBucketOrder: String, Sendable, CaseIterable {
 /// Persistent rate limiting with GCRA (the generic cell rate algorithm).
 ///
 /// One row per bucket holds a single timestamp (`tat`). A check reads and updates that row in
-/// the caller's `BEGIN IMMEDIATE` transaction, so two processes can never both take the last
-/// slot: SQLite hands the write lock to one of them at a time.
+/// the caller's write transaction, so two processes can never both take the last slot: SQLite
+/// hands the write lock to one of them at a time; PostgreSQL locks the bucket's row.
 public final class RateLimiter: Sendable {
     let database: GatehouseDatabase
     let clock: any GatehouseClock
@@ -68,24 +77,20 @@ public final class RateLimiter: Sendable {
     /// Takes one request from `policy`'s bucket for `key` in its own transaction.
     public func check(_ policy: RateLimitPolicy, key: String) async throws -> RateLimitDecision {
         let now = clock.now()
-        return try await database.write { db in try Self.consume(policy: policy, key: key, in: db, at: now) }
+        return try await database.write { tx in try Self.consume(policy: policy, key: key, in: tx, at: now) }
     }
 
     /// Synchronous form of `check`, for worker processes and benchmarks that are not async.
     public func checkNow(_ policy: RateLimitPolicy, key: String) throws -> RateLimitDecision {
         let now = clock.now()
-        return try database.writeSync { db in try Self.consume(policy: policy, key: key, in: db, at: now) }
+        return try database.writeSync { tx in try Self.consume(policy: policy, key: key, in: tx, at: now) }
     }
 
     static func bucketKey(policy: RateLimitPolicy, key: String) -> String { "\(policy.name):\(key)" }
 
     /// GCRA in one read and one write; call inside a write transaction.
     private static let selectTAT = "SELECT tat FROM rate_limit_buckets WHERE key = ?"
-    private static let selectTATForUpdate = selectTAT + " FOR UPDATE"
-
-    static func consume(policy: RateLimitPolicy, key: String, in db: Database, at now: Date) throws -> RateLimitDecision {
-        try consume(policy: policy, key: key, in: GRDBTransaction(db: db), at: now)
-    }
+    private static let selectTATForUpdate = selectTAT + SQLDialect.postgres.forUpdate
 
     /// GCRA, written once for both engines (docs/engines.md). On SQLite the write transaction
     /// holds the whole database; on PostgreSQL the bucket's row is locked (`FOR UPDATE`, created
@@ -95,15 +100,14 @@ public final class RateLimiter: Sendable {
         let bucketKey = bucketKey(policy: policy, key: key)
         let nowSeconds = now.unixSeconds
         let select = transaction.dialect == .postgres ? Self.selectTATForUpdate : Self.selectTAT
-        var storedTAT = try transaction.fetchOne(select, [.text(bucketKey)])?[0].double
+        var storedTAT = try transaction.fetchOne(select, [bucketKey])?[0].double
         if storedTAT == nil, transaction.dialect == .postgres {
             // Two first requests for a bucket: one creates it, both then queue on its lock.
             try transaction.execute("""
                 INSERT INTO rate_limit_buckets (key, policy, "limit", period, tat, updated_at) VALUES (?, ?, ?, ?, ?, ?)
                 ON CONFLICT (key) DO NOTHING
-                """, [.text(bucketKey), .text(policy.name), .int(Int64(policy.limit)), .double(policy.period),
-                       .double(nowSeconds), .double(nowSeconds)])
-            storedTAT = try transaction.fetchOne(select, [.text(bucketKey)])?[0].double
+                """, [bucketKey, policy.name, policy.limit, policy.period, nowSeconds, nowSeconds])
+            storedTAT = try transaction.fetchOne(select, [bucketKey])?[0].double
         }
         let interval = policy.emissionInterval
         let tat = max(storedTAT ?? nowSeconds, nowSeconds)
@@ -131,9 +135,8 @@ public final class RateLimiter: Sendable {
                 policy = ?2, "limit" = ?3, period = ?4, tat = ?5,
                 allowed_total = rate_limit_buckets.allowed_total + ?6, blocked_total = rate_limit_buckets.blocked_total + ?7,
                 last_blocked_at = coalesce(?8, rate_limit_buckets.last_blocked_at), updated_at = ?9
-            """, [.text(bucketKey), .text(policy.name), .int(Int64(policy.limit)), .double(policy.period),
-                   .double(allowed ? newTAT : tat), .int(allowed ? 1 : 0), .int(allowed ? 0 : 1),
-                   allowed ? .null : .double(nowSeconds), .double(nowSeconds)])
+            """, [bucketKey, policy.name, policy.limit, policy.period, allowed ? newTAT : tat, allowed ? 1 : 0,
+                   allowed ? 0 : 1, allowed ? nil : nowSeconds, nowSeconds])
         return decision
     }
 
@@ -145,11 +148,11 @@ public final class RateLimiter: Sendable {
         case .recent: "updated_at DESC, key"
         case .key: "key"
         }
-        return try await database.read { db in
+        return try await database.read { tx in
             if let policy {
-                return try RateLimitBucket.fetchAll(db, sql: "SELECT * FROM rate_limit_buckets WHERE policy = ? ORDER BY \(orderBy) LIMIT ?", arguments: [policy, limit])
+                return try tx.fetchAll(RateLimitBucket.self, "SELECT * FROM rate_limit_buckets WHERE policy = ? ORDER BY \(orderBy) LIMIT ?", [policy, limit])
             }
-            return try RateLimitBucket.fetchAll(db, sql: "SELECT * FROM rate_limit_buckets ORDER BY \(orderBy) LIMIT ?", arguments: [limit])
+            return try tx.fetchAll(RateLimitBucket.self, "SELECT * FROM rate_limit_buckets ORDER BY \(orderBy) LIMIT ?", [limit])
         }
     }
 
@@ -157,7 +160,7 @@ public final class RateLimiter: Sendable {
     /// paged by keyset so that an attack that made a million buckets pages as fast as ten.
     /// (Only this order pages: `updated_at` is a REAL that a Date does not round-trip exactly.)
     public func list(text: TextFilter? = nil, limit: Int = 100, page: Page = .first) async throws -> [RateLimitBucket] {
-        var query = ListQuery()
+        var query = ListQuery(dialect: database.dialect)
         query.match(text, in: "key || ' ' || policy")
         return try await query.fetch(RateLimitBucket.self, select: "SELECT * FROM rate_limit_buckets", keyColumns: ["blocked_total", "key"],
                                      page: page, limit: limit, from: database)
@@ -168,15 +171,15 @@ public final class RateLimiter: Sendable {
 
     /// Bucket keys that start with `prefix`, in order.
     public func keys(startingWith prefix: String, limit: Int = 20) async throws -> [String] {
-        try await database.read { db in
-            try String.fetchAll(db, sql: "SELECT key FROM rate_limit_buckets WHERE key >= ? AND key < ? ORDER BY key LIMIT ?",
-                                arguments: PrefixRange.arguments(prefix, limit: limit))
+        try await database.read { tx in
+            try tx.fetchColumn(String.self, "SELECT key FROM rate_limit_buckets WHERE key >= ? AND key < ? ORDER BY key LIMIT ?",
+                               PrefixRange.arguments(prefix, limit: limit))
         }
     }
 
     public func bucket(key: String) async throws -> RateLimitBucket? {
-        try await database.read { db in
-            try RateLimitBucket.fetchOne(db, sql: "SELECT * FROM rate_limit_buckets WHERE key = ?", arguments: [key])
+        try await database.read { tx in
+            try tx.fetchOne(RateLimitBucket.self, "SELECT * FROM rate_limit_buckets WHERE key = ?", [key])
         }
     }
 
@@ -185,16 +188,15 @@ public final class RateLimiter: Sendable {
     @discardableResult
     public func reset(key: String, by actor: Actor, context: ClientContext = .none) async throws -> Bool {
         let now = clock.now()
-        return try await database.write { db in
-            guard let bucket = try RateLimitBucket.fetchOne(db, sql: "SELECT * FROM rate_limit_buckets WHERE key = ?", arguments: [key]) else {
+        return try await database.write { tx in
+            guard let bucket = try tx.fetchOne(RateLimitBucket.self, "SELECT * FROM rate_limit_buckets WHERE key = ?", [key]) else {
                 return false
             }
-            try db.execute(sql: "UPDATE rate_limit_buckets SET tat = ?, updated_at = ? WHERE key = ?",
-                           arguments: [now.unixSeconds, now.unixSeconds, key])
+            try tx.execute("UPDATE rate_limit_buckets SET tat = ?, updated_at = ? WHERE key = ?", [now.unixSeconds, now.unixSeconds, key])
             try AuditLog.append(AuditEntry(
                 actor: actor, action: "rate_limit.reset", targetType: "rate_limit", targetId: key,
                 context: context, details: ["policy": bucket.policy, "blocked_total": String(bucket.blockedTotal)]),
-                in: db, at: now)
+                in: tx, at: now)
             return true
         }
     }

@@ -1,9 +1,8 @@
 import Foundation
-import GRDB
 
 /// A login. Operators know it by `handle`; clients prove it with a rotating secret (a cookie
 /// for `web` sessions, the refresh-token family for `api` sessions).
-public struct Session: Sendable, Equatable, Codable, FetchableRecord {
+public struct Session: Sendable, Equatable, Codable, SQLRecord {
     public enum Kind: String, Sendable, Codable, CaseIterable { case web, api }
     public enum State: String, Sendable, Codable, CaseIterable {
         case active
@@ -39,25 +38,23 @@ public struct Session: Sendable, Equatable, Codable, FetchableRecord {
         case refreshFamily = "refresh_family"
     }
 
-    public static let databaseDateDecodingStrategy = DatabaseDateDecodingStrategy.timeIntervalSince1970
-
     /// Decoded by hand: GRDB's Codable path cost ~5% of a refresh (every lookup decodes a session).
-    public init(row: Row) throws {
-        id = row["id"]
-        handle = row["handle"]
-        userId = row["user_id"]
-        kind = Kind(rawValue: row["kind"]) ?? .web
-        state = State(rawValue: row["state"]) ?? .revoked
-        endReason = row["end_reason"]
-        endedBy = row["ended_by"]
-        endedAt = (row["ended_at"] as Double?).map(Date.init(unixSeconds:))
-        createdAt = Date(unixSeconds: row["created_at"])
-        lastSeenAt = Date(unixSeconds: row["last_seen_at"])
-        idleTimeout = row["idle_timeout"]
-        absoluteExpiresAt = Date(unixSeconds: row["absolute_expires_at"])
-        ip = row["ip"]
-        userAgent = row["user_agent"]
-        refreshFamily = row["refresh_family"]
+    public init(row: SQLRow) throws {
+        id = try row.decode("id")
+        handle = try row.decode("handle")
+        userId = try row.decode("user_id")
+        kind = try Kind(rawValue: row.decode("kind")) ?? .web
+        state = try State(rawValue: row.decode("state")) ?? .revoked
+        endReason = try row.decode("end_reason")
+        endedBy = try row.decode("ended_by")
+        endedAt = try row.decode("ended_at", as: Date?.self)
+        createdAt = try row.decode("created_at") as Date
+        lastSeenAt = try row.decode("last_seen_at") as Date
+        idleTimeout = try row.decode("idle_timeout")
+        absoluteExpiresAt = try row.decode("absolute_expires_at") as Date
+        ip = try row.decode("ip")
+        userAgent = try row.decode("user_agent")
+        refreshFamily = try row.decode("refresh_family")
     }
 
     init(id: Int64, handle: String, userId: Int64, kind: Kind, state: State, endReason: String?, endedBy: String?,
@@ -98,22 +95,22 @@ public struct Session: Sendable, Equatable, Codable, FetchableRecord {
         state == .active && expiry(at: now) != nil ? .expired : state
     }
 
-    static func find(handle: String, in db: Database) throws -> Session? {
-        try db.fetchRecordCached(Session.self, "SELECT * FROM sessions WHERE handle = ?", arguments: [handle])
+    static func find(handle: String, in tx: any SQLTransaction) throws -> Session? {
+        try tx.fetchOne(Session.self, "SELECT * FROM sessions WHERE handle = ?", [handle])
     }
 }
 
 /// A session row joined with what listings show next to it.
-public struct SessionSummary: Sendable, Equatable, FetchableRecord {
+public struct SessionSummary: Sendable, Equatable, SQLRecord {
     public var session: Session
     public var email: String
     /// Refresh tokens issued in this session's family.
     public var familySize: Int
 
-    public init(row: Row) throws {
+    public init(row: SQLRow) throws {
         session = try Session(row: row)
-        email = row["email"]
-        familySize = row["family_size"] ?? 0
+        email = try row.decode("email")
+        familySize = try row.decode("family_size", as: Int?.self) ?? 0
     }
 
     public init(session: Session, email: String, familySize: Int) {

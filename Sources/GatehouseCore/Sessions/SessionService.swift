@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 
 /// A session that a presented secret proved.
 public struct AuthenticatedSession: Sendable, Equatable {
@@ -27,18 +26,18 @@ public final class SessionService: Sendable {
     /// Inserts a session and, for `web` sessions, its first secret. `api` sessions get a refresh
     /// family name; their first token is issued by `RefreshTokenService`.
     static func create(user: User, kind: Session.Kind, context: ClientContext, configuration: GatehouseConfiguration,
-                       in db: Database, at now: Date) throws -> (Session, SecretToken?) {
+                       in tx: any SQLTransaction, at now: Date) throws -> (Session, SecretToken?) {
         let handle = Handle.make("ses_")
         let family = kind == .api ? Handle.make("fam_") : nil
         let absolute = now.addingTimeInterval(configuration.sessionAbsoluteLifetime)
-        try db.execute(sql: """
+        let id = try tx.fetchScalar(Int64.self, """
             INSERT INTO sessions (handle, user_id, kind, state, created_at, last_seen_at, idle_timeout,
                                   absolute_expires_at, ip, user_agent, refresh_family)
-            VALUES (?, ?, ?, 'active', ?, ?, ?, ?, ?, ?, ?)
-            """, arguments: [handle, user.id, kind.rawValue, now.unixSeconds, now.unixSeconds,
-                             configuration.sessionIdleTimeout, absolute.unixSeconds, context.ip,
-                             context.userAgent, family])
-        let session = Session(id: db.lastInsertedRowID, handle: handle, userId: user.id, kind: kind, state: .active,
+            VALUES (?, ?, ?, 'active', ?, ?, ?, ?, ?, ?, ?) RETURNING id
+            """, [handle, user.id, kind.rawValue, now.unixSeconds, now.unixSeconds,
+                  configuration.sessionIdleTimeout, absolute.unixSeconds, context.ip,
+                  context.userAgent, family])!
+        let session = Session(id: id, handle: handle, userId: user.id, kind: kind, state: .active,
                               endReason: nil, endedBy: nil, endedAt: nil, createdAt: now, lastSeenAt: now,
                               idleTimeout: configuration.sessionIdleTimeout, absoluteExpiresAt: absolute,
                               ip: context.ip, userAgent: context.userAgent, refreshFamily: family)
@@ -46,19 +45,19 @@ public final class SessionService: Sendable {
         var details = ["kind": kind.rawValue, "user": user.email]
         if kind == .web {
             let fresh = SecretToken.generate()
-            try insertSecret(fresh.hash, sessionId: session.id, in: db, at: now)
+            try insertSecret(fresh.hash, sessionId: session.id, in: tx, at: now)
             details["secret"] = fresh.hash.fingerprint
             secret = fresh
         }
         if let family { details["family"] = family }
         try AuditLog.append(AuditEntry(actor: .user(id: user.id), action: "session.created", targetType: "session",
-                                       targetId: handle, context: context, details: details), in: db, at: now)
+                                       targetId: handle, context: context, details: details), in: tx, at: now)
         return (session, secret)
     }
 
-    private static func insertSecret(_ hash: SecretHash, sessionId: Int64, in db: Database, at now: Date) throws {
-        try db.execute(sql: "INSERT INTO session_secrets (secret_hash, session_id, created_at) VALUES (?, ?, ?)",
-                       arguments: [hash.bytes, sessionId, now.unixSeconds])
+    private static func insertSecret(_ hash: SecretHash, sessionId: Int64, in tx: any SQLTransaction, at now: Date) throws {
+        try tx.execute("INSERT INTO session_secrets (secret_hash, session_id, created_at) VALUES (?, ?, ?)",
+                       [hash.bytes, sessionId, now.unixSeconds])
     }
 
     // MARK: - Lookup
@@ -68,18 +67,24 @@ public final class SessionService: Sendable {
         case failed(CredentialFailure, Session?)
     }
 
-    private static func evaluate(_ hash: SecretHash, in db: Database, at now: Date) throws -> SecretLookup {
-        guard let row = try db.fetchRowCached("""
-            SELECT s.*, ss.superseded_at AS secret_superseded_at, ss.grace_until AS secret_grace_until
-            FROM session_secrets ss JOIN sessions s ON s.id = ss.session_id
-            WHERE ss.secret_hash = ?
-            """, arguments: [hash.bytes]) else { return .failed(.unknown, nil) }
+    private static let secretLookup = """
+        SELECT s.*, ss.superseded_at AS secret_superseded_at, ss.grace_until AS secret_grace_until
+        FROM session_secrets ss JOIN sessions s ON s.id = ss.session_id
+        WHERE ss.secret_hash = ?
+        """
+
+    /// `locking`: the secret's row and its session's are locked until the commit (PostgreSQL
+    /// `FOR UPDATE`; nothing on SQLite, whose write transaction holds the database). Only in a
+    /// write transaction, and only where the secret is then superseded.
+    private static func evaluate(_ hash: SecretHash, in tx: any SQLTransaction, at now: Date, locking: Bool = false) throws -> SecretLookup {
+        let sql = locking ? secretLookup + tx.dialect.forUpdate : secretLookup
+        guard let row = try tx.fetchOne(sql, [hash.bytes]) else { return .failed(.unknown, nil) }
         let session = try Session(row: row)
         if let failure = endedFailure(session) { return .failed(failure, session) }
         if let expiry = session.expiry(at: now) { return .failed(expiry, session) }
-        let supersededAt: Double? = row["secret_superseded_at"]
+        let supersededAt = try row.decode("secret_superseded_at", as: Double?.self)
         if supersededAt != nil {
-            let graceUntil: Double = row["secret_grace_until"] ?? 0
+            let graceUntil = try row.decode("secret_grace_until", as: Double?.self) ?? 0
             if now.unixSeconds > graceUntil { return .failed(.rotated, session) }
             return .valid(session, inGrace: true)
         }
@@ -121,27 +126,27 @@ public final class SessionService: Sendable {
         guard !tokens.isEmpty else { throw AuthError.invalidCredential(.malformed) }
         let now = clock.now()
         let touchInterval = configuration.sessionTouchInterval
-        let fast = try await database.read { db -> AuthenticatedSession? in
+        let fast = try await database.read { tx -> AuthenticatedSession? in
             for token in tokens where token.isWellFormed {
-                guard case .valid(let session, let inGrace) = try Self.evaluate(token.hash, in: db, at: now) else { continue }
+                guard case .valid(let session, let inGrace) = try Self.evaluate(token.hash, in: tx, at: now) else { continue }
                 // A session due for a touch is served by the write below.
                 guard now.timeIntervalSince(session.lastSeenAt) < touchInterval else { return nil }
-                guard let user = try User.find(id: session.userId, in: db) else { continue }
+                guard let user = try User.find(id: session.userId, in: tx) else { continue }
                 return AuthenticatedSession(session: session, user: user, usedPreviousSecret: inGrace)
             }
             return nil
         }
         if let fast { return fast }
         let policies = configuration.rateLimits.auditFailures
-        let result = try await database.write { db -> Result<AuthenticatedSession, AuthError> in
+        let result = try await database.write { tx -> Result<AuthenticatedSession, AuthError> in
             var refusals: [(hash: SecretHash, failure: CredentialFailure, session: Session?)] = []
             for token in tokens {
-                let lookup: SecretLookup = token.isWellFormed ? try Self.evaluate(token.hash, in: db, at: now) : .failed(.malformed, nil)
+                let lookup: SecretLookup = token.isWellFormed ? try Self.evaluate(token.hash, in: tx, at: now) : .failed(.malformed, nil)
                 switch lookup {
                 case .valid(var session, let inGrace):
-                    guard let user = try User.find(id: session.userId, in: db) else { continue }
+                    guard let user = try User.find(id: session.userId, in: tx) else { continue }
                     if now.timeIntervalSince(session.lastSeenAt) >= touchInterval {
-                        try db.executeCached("UPDATE sessions SET last_seen_at = ? WHERE id = ?", arguments: [now.unixSeconds, session.id])
+                        try tx.execute("UPDATE sessions SET last_seen_at = ? WHERE id = ?", [now.unixSeconds, session.id])
                         session.lastSeenAt = now
                     }
                     return .success(AuthenticatedSession(session: session, user: user, usedPreviousSecret: inGrace))
@@ -154,14 +159,14 @@ public final class SessionService: Sendable {
                 return .failure(.invalidCredential(.unknown))
             }
             if let session, session.state == .active, failure == .expiredIdle || failure == .expiredAbsolute {
-                try Self.end(session, state: .expired, reason: failure.rawValue, actor: .system, context: context, in: db, at: now)
+                try Self.end(session, state: .expired, reason: failure.rawValue, actor: .system, context: context, in: tx, at: now)
             } else {
                 var details = ["secret": hash.fingerprint]
                 if let cookieName { details["cookie_name"] = cookieName }
                 if tokens.count > 1 || secrets.count > tokens.count { details["values_presented"] = String(secrets.count) }
                 if failure == .rotated,
-                   let supersededAt = try Double.fetchOne(db, sql: "SELECT superseded_at FROM session_secrets WHERE secret_hash = ?",
-                                                          arguments: [hash.bytes]) {
+                   let supersededAt = try tx.fetchScalar(Double.self, "SELECT superseded_at FROM session_secrets WHERE secret_hash = ?",
+                                                         [hash.bytes]) {
                     // When it was replaced, so that the evidence names the time even when the
                     // regeneration's own row is not at hand.
                     details["superseded_at"] = Timestamp.iso8601(Date(timeIntervalSince1970: supersededAt))
@@ -169,7 +174,7 @@ public final class SessionService: Sendable {
                 try AuditLog.appendThrottled(AuditEntry(
                     actor: .system, action: "session.lookup_failed", targetType: "session", targetId: session?.handle,
                     outcome: .failure, reason: failure.rawValue, context: context, details: details),
-                    in: db, at: now, policies: policies)
+                    in: tx, at: now, policies: policies)
             }
             return .failure(.invalidCredential(failure))
         }
@@ -188,15 +193,16 @@ public final class SessionService: Sendable {
         guard presented.isWellFormed else { throw AuthError.invalidCredential(.malformed) }
         let now = clock.now()
         let grace = configuration.sessionRotationGrace
-        let result = try await database.write { db -> Result<(AuthenticatedSession, SecretToken), AuthError> in
+        let result = try await database.write { tx -> Result<(AuthenticatedSession, SecretToken), AuthError> in
             let session: Session
-            switch try Self.evaluate(presented.hash, in: db, at: now) {
+            // Locked: a concurrent regeneration with this secret waits, then finds it superseded (in its grace).
+            switch try Self.evaluate(presented.hash, in: tx, at: now, locking: true) {
             case .valid(let found, _): session = found
             case .failed(let failure, _): return .failure(.invalidCredential(failure))
             }
             let (current, fresh) = try Self.rotateSecret(of: session, presented: presented.hash, grace: grace,
-                                                         reason: nil, context: context, in: db, at: now)
-            guard let user = try User.find(id: session.userId, in: db) else { return .failure(.invalidCredential(.unknown)) }
+                                                         reason: nil, context: context, in: tx, at: now)
+            guard let user = try User.find(id: session.userId, in: tx) else { return .failure(.invalidCredential(.unknown)) }
             return .success((AuthenticatedSession(session: current, user: user, usedPreviousSecret: false), fresh))
         }
         return try result.get()
@@ -206,11 +212,12 @@ public final class SessionService: Sendable {
     /// a new secret (the session id changes on login) and is returned; otherwise nil, and the
     /// caller starts a new session. Runs inside the login's transaction.
     static func regenerateOnLogin(cookie: SecretToken, user: User, configuration: GatehouseConfiguration,
-                                  context: ClientContext, in db: Database, at now: Date) throws -> (Session, SecretToken)? {
-        guard cookie.isWellFormed, case .valid(let session, _) = try evaluate(cookie.hash, in: db, at: now),
+                                  context: ClientContext, in tx: any SQLTransaction, at now: Date) throws -> (Session, SecretToken)? {
+        // Locked, as in `regenerate`: the presented secret is superseded below.
+        guard cookie.isWellFormed, case .valid(let session, _) = try evaluate(cookie.hash, in: tx, at: now, locking: true),
               session.userId == user.id, session.kind == .web else { return nil }
         return try rotateSecret(of: session, presented: cookie.hash, grace: configuration.sessionRotationGrace,
-                                reason: "login", context: context, in: db, at: now)
+                                reason: "login", context: context, in: tx, at: now)
     }
 
     /// Supersedes the secret that was presented (valid for `grace` more seconds) and inserts a
@@ -222,19 +229,19 @@ public final class SessionService: Sendable {
     /// kills the other's. A presented secret already inside its grace keeps its first deadline.
     /// So every superseded secret is named by the regeneration row that replaced it.
     private static func rotateSecret(of session: Session, presented: SecretHash, grace: TimeInterval, reason: String?,
-                                     context: ClientContext, in db: Database, at now: Date) throws -> (Session, SecretToken) {
+                                     context: ClientContext, in tx: any SQLTransaction, at now: Date) throws -> (Session, SecretToken) {
         let fresh = SecretToken.generate()
-        try db.execute(sql: """
+        try tx.execute("""
             UPDATE session_secrets SET superseded_at = ?, grace_until = ?
             WHERE secret_hash = ? AND session_id = ? AND superseded_at IS NULL
-            """, arguments: [now.unixSeconds, now.unixSeconds + grace, presented.bytes, session.id])
-        try insertSecret(fresh.hash, sessionId: session.id, in: db, at: now)
-        try db.execute(sql: "UPDATE sessions SET last_seen_at = ? WHERE id = ?", arguments: [now.unixSeconds, session.id])
+            """, [now.unixSeconds, now.unixSeconds + grace, presented.bytes, session.id])
+        try insertSecret(fresh.hash, sessionId: session.id, in: tx, at: now)
+        try tx.execute("UPDATE sessions SET last_seen_at = ? WHERE id = ?", [now.unixSeconds, session.id])
         try AuditLog.append(AuditEntry(
             actor: .user(id: session.userId), action: "session.regenerated", targetType: "session",
             targetId: session.handle, reason: reason, context: context,
             details: ["previous_secret": presented.fingerprint, "secret": fresh.hash.fingerprint,
-                      "grace_seconds": String(Int(grace))]), in: db, at: now)
+                      "grace_seconds": String(Int(grace))]), in: tx, at: now)
         var current = session
         current.lastSeenAt = now
         return (current, fresh)
@@ -243,12 +250,17 @@ public final class SessionService: Sendable {
     // MARK: - Ending sessions
 
     /// Ends a session and every active refresh token of its family, with one audit row.
+    /// Returns false, changing nothing, when the session had already ended: on PostgreSQL another
+    /// transaction may end it between the caller's read and this update.
+    @discardableResult
     static func end(_ session: Session, state: Session.State, reason: String, actor: Actor, context: ClientContext,
-                    in db: Database, at now: Date, details: [String: String] = [:]) throws {
-        try db.execute(sql: """
-            UPDATE sessions SET state = ?, end_reason = ?, ended_by = ?, ended_at = ? WHERE id = ?
-            """, arguments: [state.rawValue, reason, actor.label, now.unixSeconds, session.id])
-        let tokens = try RefreshTokenService.revokeActive(sessionId: session.id, reason: reason, in: db, at: now)
+                    in tx: any SQLTransaction, at now: Date, details: [String: String] = [:]) throws -> Bool {
+        // Conditional on 'active': of two transactions ending one session at once, the second (waiting for the first's commit) changes nothing.
+        let ended = try tx.execute("""
+            UPDATE sessions SET state = ?, end_reason = ?, ended_by = ?, ended_at = ? WHERE id = ? AND state = 'active'
+            """, [state.rawValue, reason, actor.label, now.unixSeconds, session.id])
+        guard ended > 0 else { return false }
+        let tokens = try RefreshTokenService.revokeActive(sessionId: session.id, reason: reason, in: tx, at: now)
         var details = details
         if tokens > 0 { details["refresh_tokens_revoked"] = String(tokens) }
         let action = switch state {
@@ -258,17 +270,18 @@ public final class SessionService: Sendable {
         case .active: "session.updated"
         }
         try AuditLog.append(AuditEntry(actor: actor, action: action, targetType: "session", targetId: session.handle,
-                                       reason: reason, context: context, details: details), in: db, at: now)
+                                       reason: reason, context: context, details: details), in: tx, at: now)
+        return true
     }
 
     /// The user ends their own session (logout). Idempotent: an ended session stays as it was.
     public func logout(sessionHandle: String, context: ClientContext = .none) async throws {
         let now = clock.now()
-        try await database.write { db in
-            guard let session = try Session.find(handle: sessionHandle, in: db) else { throw AuthError.notFound("session \(sessionHandle)") }
+        try await database.write { tx in
+            guard let session = try Session.find(handle: sessionHandle, in: tx) else { throw AuthError.notFound("session \(sessionHandle)") }
             guard session.state == .active else { return }
             try Self.end(session, state: .loggedOut, reason: CredentialFailure.loggedOut.rawValue,
-                         actor: .user(id: session.userId), context: context, in: db, at: now)
+                         actor: .user(id: session.userId), context: context, in: tx, at: now)
         }
     }
 
@@ -277,11 +290,10 @@ public final class SessionService: Sendable {
     @discardableResult
     public func revoke(handle: String, by actor: Actor, reason: String = "revoked by operator") async throws -> Bool {
         let now = clock.now()
-        return try await database.write { db in
-            guard let session = try Session.find(handle: handle, in: db) else { throw AuthError.notFound("session \(handle)") }
+        return try await database.write { tx in
+            guard let session = try Session.find(handle: handle, in: tx) else { throw AuthError.notFound("session \(handle)") }
             guard session.state == .active else { return false }
-            try Self.end(session, state: .revoked, reason: reason, actor: actor, context: .none, in: db, at: now)
-            return true
+            return try Self.end(session, state: .revoked, reason: reason, actor: actor, context: .none, in: tx, at: now)
         }
     }
 
@@ -289,14 +301,14 @@ public final class SessionService: Sendable {
     public func revokeAll(email: String, by actor: Actor, reason: String = "revoked by operator") async throws -> [String] {
         let normalized = try EmailAddress.normalize(email)
         let now = clock.now()
-        return try await database.write { db in
-            guard let user = try User.find(address: email, in: db) else { throw AuthError.notFound("user \(normalized)") }
-            let sessions = try Session.fetchAll(db, sql: "SELECT * FROM sessions WHERE user_id = ? AND state = 'active'", arguments: [user.id])
-            for session in sessions {
-                try Self.end(session, state: .revoked, reason: reason, actor: actor, context: .none, in: db, at: now,
+        return try await database.write { tx in
+            guard let user = try User.find(address: email, in: tx) else { throw AuthError.notFound("user \(normalized)") }
+            let sessions = try tx.fetchAll(Session.self, "SELECT * FROM sessions WHERE user_id = ? AND state = 'active'", [user.id])
+            // Only those this transaction ended (on PostgreSQL another may end one meanwhile; see `end`).
+            return try sessions.filter { session in
+                try Self.end(session, state: .revoked, reason: reason, actor: actor, context: .none, in: tx, at: now,
                              details: ["scope": "user"])
-            }
-            return sessions.map(\.handle)
+            }.map(\.handle)
         }
     }
 
@@ -321,7 +333,7 @@ public final class SessionService: Sendable {
     /// One window of sessions, newest first (keyset paging: every page costs the same, however deep).
     public func list(_ filter: Filter = .init(), limit: Int = 100, page: Page = .first) async throws -> [SessionSummary] {
         let now = clock.now().unixSeconds
-        var query = ListQuery()
+        var query = ListQuery(dialect: database.dialect)
         if let email = filter.email {
             let address = try User.addressArguments(email)
             query.require("u.id = \(User.idByAddressSQL)", address.exact, address.normalized)
@@ -345,17 +357,17 @@ public final class SessionService: Sendable {
         """
 
     public func summary(handle: String) async throws -> SessionSummary? {
-        try await database.read { db in
-            try SessionSummary.fetchOne(db, sql: "\(Self.summarySelect) WHERE s.handle = ?", arguments: [handle])
+        try await database.read { tx in
+            try tx.fetchOne(SessionSummary.self, "\(Self.summarySelect) WHERE s.handle = ?", [handle])
         }
     }
 
     public func count(state: Session.State? = nil) async throws -> Int {
-        try await database.read { db in
+        try await database.read { tx in
             if let state {
-                return try Int.fetchOne(db, sql: "SELECT count(*) FROM sessions WHERE state = ?", arguments: [state.rawValue]) ?? 0
+                return try tx.fetchScalar(Int.self, "SELECT count(*) FROM sessions WHERE state = ?", [state.rawValue]) ?? 0
             }
-            return try Int.fetchOne(db, sql: "SELECT count(*) FROM sessions") ?? 0
+            return try tx.fetchScalar(Int.self, "SELECT count(*) FROM sessions") ?? 0
         }
     }
 }

@@ -3,8 +3,6 @@ import Foundation
 /// Why a database file could not be opened. Each case carries what an operator needs to act.
 public enum DatabaseOpenError: Error, Equatable, CustomStringConvertible {
     case missing(path: String)
-    /// A PostgreSQL URL (shown without its password): the engine is not in this build yet.
-    case engineNotBuilt(location: String)
     /// A PostgreSQL URL that does not parse (the reason never quotes the password).
     case invalidLocation(String)
     /// A PostgreSQL server that cannot be used, and why (`PostgresProbe.describe`).
@@ -29,8 +27,6 @@ public enum DatabaseOpenError: Error, Equatable, CustomStringConvertible {
         switch self {
         case .missing(let path):
             return "database not found at \(path) (create it with `gatehouse init --db \(path)`)"
-        case .engineNotBuilt(let location):
-            return "\(location) is a PostgreSQL database; this build of gatehouse runs on SQLite files only (the PostgreSQL engine is being built: docs/engines.md). Give --db a file path"
         case .invalidLocation(let why):
             return why
         case .postgres(let location, let problem):

@@ -1,6 +1,4 @@
 import Foundation
-import GRDB
-import Synchronization
 
 /// How a database file is opened.
 public struct DatabaseOptions: Sendable {
@@ -27,232 +25,165 @@ public struct DatabaseOptions: Sendable {
     }
 }
 
-/// The one SQLite file that the server, the console and the CLI share.
-///
-/// WAL mode lets readers (the console) run beside the writer (the server) in other processes;
-/// every write transaction is `BEGIN IMMEDIATE`, so read-modify-write sequences such as a
-/// rate-limit check or a token rotation are atomic across processes.
+/// The storage that the server, the console and the CLI share: one SQLite file (the default,
+/// one host) or a PostgreSQL database (several nodes), chosen by what `--db` names
+/// (`DatabaseLocation`). The services only see transactions through the seam
+/// (`SQLTransaction`, docs/engines.md); everything engine-specific stays behind this type.
 public final class GatehouseDatabase: Sendable {
+    /// What `--db` named, as messages show it: the file path, or the PostgreSQL URL without
+    /// its password.
     public let path: String
     public let options: DatabaseOptions
-    let pool: DatabasePool
-    private let coalescer: WriteCoalescer
+    let engine: Engine
 
-    /// What opening changed that the operator should hear (permissions tightened).
-    public let openingNotes: [String]
-    /// The one bound on waiting for another process's write lock (`busyTimeout`).
-    let lockWait: LockWait
-    private let corruption = Mutex<String?>(nil)
+    enum Engine: Sendable {
+        case sqlite(SQLiteEngine)
+        case postgres(PostgresEngine)
+    }
 
-    private init(path: String, options: DatabaseOptions, pool: DatabasePool, lockWait: LockWait, notes: [String]) {
+    private init(path: String, options: DatabaseOptions, engine: Engine) {
         self.path = path
         self.options = options
-        self.pool = pool
-        self.lockWait = lockWait
-        self.openingNotes = notes
-        coalescer = WriteCoalescer(pool: pool, lockWait: lockWait)
+        self.engine = engine
     }
 
+    /// Opens what `path` names: a file path (SQLite) or a `postgres://` URL.
+    /// - Throws: `DatabaseOpenError` with a sentence an operator can act on.
     public static func open(path: String, options: DatabaseOptions = .init()) throws(DatabaseOpenError) -> GatehouseDatabase {
-        // A PostgreSQL URL is never taken for a file name (nor printed with its password).
         let location: DatabaseLocation
         do { location = try DatabaseLocation(path) } catch { throw .invalidLocation(error.description) }
-        if case .postgres(let postgres) = location { throw .engineNotBuilt(location: postgres.redacted) }
-        let file = DatabaseFile(path: path)
-        var created: ino_t? = nil
-        if !file.exists {
-            guard options.createIfMissing, !options.readOnly else { throw .missing(path: path) }
-            created = try file.create()
-        } else if file.isEmpty, !options.createIfMissing {
-            // Not even SQLite's header: opening it for writing would make it a database.
-            throw .empty(path: path)
-        }
-        do {
-            var notes: [String] = []
-            if options.createIfMissing, !options.readOnly, created == nil, let note = try file.restrictToOwner() { notes.append(note) }
-            let lockWait = LockWait(seconds: options.busyTimeout)
-            let pool = try openPool(file, options: options, lockWait: lockWait)
-            return GatehouseDatabase(path: path, options: options, pool: pool, lockWait: lockWait, notes: notes)
-        } catch {
-            // A create that failed (a full disk, a folder that went read-only) leaves nothing behind.
-            if let created { file.remove(created: created) }
-            throw error
+        switch location {
+        case .sqlite:
+            return GatehouseDatabase(path: path, options: options, engine: .sqlite(try SQLiteEngine.open(path: path, options: options)))
+        case .postgres(let postgres):
+            return GatehouseDatabase(path: postgres.redacted, options: options,
+                                     engine: .postgres(try PostgresEngine.open(postgres, options: options)))
         }
     }
 
-    private static func openPool(_ file: DatabaseFile, options: DatabaseOptions, lockWait: LockWait) throws(DatabaseOpenError) -> DatabasePool {
-        var config = Configuration()
-        config.readonly = options.readOnly
-        config.busyMode = lockWait.busyMode
-        config.foreignKeysEnabled = true
-        config.prepareDatabase { db in db.add(function: TextMatchFunction.function) }
-
-        // A folder nobody may write to cannot take -wal and -shm; a reader can still open the
-        // file as immutable (nothing can change it while the folder stays read-only).
-        let immutable = options.readOnly && !file.directoryIsWritable && !file.companionsExist && file.walIsEmpty
-        let location = immutable ? "file:\(file.path.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? file.path)?immutable=1" : file.path
-        do {
-            let pool = try DatabasePool(path: location, configuration: config)
-            if !options.readOnly {
-                // GRDB sets NORMAL when it enables WAL, after any prepareDatabase hook; the pool
-                // keeps this one writer connection, so setting it here lasts.
-                try pool.writeWithoutTransaction { db in
-                    try db.execute(sql: "PRAGMA synchronous = \(options.synchronous.rawValue)")
-                }
-            }
-            try prepareSchema(pool, path: file.path, options: options)
-            return pool
-        } catch let error as DatabaseOpenError {
-            throw error
-        } catch {
-            throw classify(error, file: file, options: options)
+    /// The SQL spoken by this database's engine (docs/engines.md).
+    public var dialect: SQLDialect {
+        switch engine {
+        case .sqlite: .sqlite
+        case .postgres: .postgres
         }
     }
 
-    private static func prepareSchema(_ pool: DatabasePool, path: String, options: DatabaseOptions) throws {
-        let migrator = Schema.migrator
-        let status = try pool.read { db -> (superseded: Bool, unknown: [String], foreign: Bool, complete: Bool) in
-            let hasMigrationTable = try db.tableExists("grdb_migrations")
-            let tableCount = try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'") ?? 0
-            if !hasMigrationTable {
-                return (false, [], tableCount > 0, false)
-            }
-            let applied = try migrator.appliedIdentifiers(db)
-            let unknown = applied.subtracting(migrator.migrations).sorted()
-            return (!unknown.isEmpty, unknown, false, try migrator.hasCompletedMigrations(db))
+    /// True for a PostgreSQL database (several processes on several hosts may write at once).
+    public var isPostgres: Bool { dialect == .postgres }
+
+    /// True when this open created the database (SQLite: the file; PostgreSQL: the schema).
+    public var created: Bool {
+        switch engine {
+        case .sqlite(let sqlite): sqlite.created
+        case .postgres(let postgres): postgres.created
         }
-        if status.foreign { throw DatabaseOpenError.notAGatehouseDatabase(path: path) }
-        if !status.complete, status.unknown.isEmpty, !options.createIfMissing,
-           try pool.read({ try !$0.tableExists("grdb_migrations") }) {
-            throw DatabaseOpenError.empty(path: path)
-        }
-        if status.superseded { throw DatabaseOpenError.newerSchema(path: path, unknownMigrations: status.unknown) }
-        if status.complete { return }
-        // Only init and serve change the schema: an upgrade can report what it found (init
-        // lists email conflicts), and a CLI command must not do it silently on the way.
-        if options.readOnly || !options.createIfMissing { throw DatabaseOpenError.needsUpgrade(path: path) }
-        try migrator.migrate(pool)
     }
 
-    private static func classify(_ error: any Error, file: DatabaseFile, options: DatabaseOptions) -> DatabaseOpenError {
-        let path = file.path
-        guard let dbError = error as? DatabaseError else {
-            return .other(path: path, message: "\(error)")
+    /// One line naming the engine and its settings, for `init` and `serve`:
+    /// `journal_mode=wal` or `PostgreSQL 15.18`.
+    public func engineSummary() -> String {
+        guard let settings = try? pragmas() else { return dialect == .sqlite ? "SQLite" : "PostgreSQL" }
+        switch engine {
+        case .sqlite: return "journal_mode=\(settings["journal_mode"] ?? "?")"
+        case .postgres: return "PostgreSQL \(settings["server_version"]?.split(separator: " ").first.map(String.init) ?? "?")"
         }
-        switch dbError.resultCode {
-        case .SQLITE_NOTADB:
-            return .notADatabase(path: path)
-        case .SQLITE_CORRUPT:
-            return .corrupt(path: path, detail: dbError.message ?? "database disk image is malformed")
-        case .SQLITE_BUSY, .SQLITE_LOCKED:
-            return .locked(path: path, seconds: options.busyTimeout, holders: LockHolders.writers(of: path))
-        case .SQLITE_CANTOPEN where !file.directoryIsWritable, .SQLITE_READONLY where !file.directoryIsWritable:
-            return file.folderProblem
-        case .SQLITE_PERM, .SQLITE_READONLY, .SQLITE_AUTH:
-            return .permissionDenied(path: path)
-        case .SQLITE_CANTOPEN:
-            return .other(path: path, message: "SQLite cannot open the file (\(dbError.message ?? "no detail"))")
-        case .SQLITE_FULL:
-            return .other(path: path, message: "the disk is full")
-        case .SQLITE_IOERR:
-            return .other(path: path, message: "writing failed (\(dbError.message ?? "disk I/O error")): is the disk full, or the file too large for this process's limits?")
-        default:
-            return .other(path: path, message: dbError.message ?? "\(dbError)")
+    }
+
+    /// What opening changed that the operator should hear (permissions tightened).
+    public var openingNotes: [String] {
+        switch engine {
+        case .sqlite(let sqlite): sqlite.openingNotes
+        case .postgres: []
         }
     }
 
     // MARK: - Access for the services
 
-    /// Runs `body` atomically in a `BEGIN IMMEDIATE` transaction, possibly shared with other
-    /// writes that arrived at the same moment (group commit; see `WriteCoalescer`): `body`
-    /// commits or rolls back alone, and returns only after the commit.
+    /// Runs `body` atomically in a write transaction and returns after the commit. SQLite: a
+    /// `BEGIN IMMEDIATE` transaction (group commit: `WriteCoalescer`). PostgreSQL: READ
+    /// COMMITTED, the rules taking the row locks they need; serialization failures and
+    /// deadlocks retried a bounded number of times.
     @discardableResult
-    func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
-        try refuseWritesIfCorrupt()
-        return try await watching { try await coalescer.write(body) }
+    func write<T: Sendable>(_ body: @escaping @Sendable (any SQLTransaction) throws -> T) async throws -> T {
+        switch engine {
+        case .sqlite(let sqlite): try await sqlite.write(body)
+        case .postgres(let postgres): try await postgres.write(body)
+        }
     }
 
     /// Runs `body` on a read-only snapshot; never blocks writers.
-    func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
-        try await watching { try await pool.read(body) }
+    func read<T: Sendable>(_ body: @escaping @Sendable (any SQLTransaction) throws -> T) async throws -> T {
+        switch engine {
+        case .sqlite(let sqlite): try await sqlite.read(body)
+        case .postgres(let postgres): try await postgres.read(body)
+        }
     }
 
-    /// Write requests and the transactions they shared since this process opened the file.
-    public var writeStatistics: WriteStatistics { coalescer.statistics }
-
-    func writeSync<T>(_ body: (Database) throws -> T) throws -> T {
-        try refuseWritesIfCorrupt()
-        return try watching { try pool.write(body) }
+    /// `write` for callers that cannot wait asynchronously (opening the service, the bench).
+    func writeSync<T>(_ body: (any SQLTransaction) throws -> T) throws -> T {
+        switch engine {
+        case .sqlite(let sqlite): try sqlite.writeSync(body)
+        case .postgres(let postgres): try postgres.writeSync(body)
+        }
     }
 
-    /// The writer connection outside a transaction (for pragmas that refuse to run in one).
-    func writeWithoutTransactionSync<T>(_ body: (Database) throws -> T) throws -> T {
-        try refuseWritesIfCorrupt()
-        return try watching { try pool.writeWithoutTransaction(body) }
+    func readSync<T>(_ body: (any SQLTransaction) throws -> T) throws -> T {
+        switch engine {
+        case .sqlite(let sqlite): try sqlite.readSync(body)
+        case .postgres(let postgres): try postgres.readSync(body)
+        }
     }
 
-    func readSync<T>(_ body: (Database) throws -> T) throws -> T {
-        try watching { try pool.read(body) }
+    /// Write requests and the transactions they shared since this process opened the database
+    /// (SQLite's group commit; zero on PostgreSQL, whose writes each have a transaction).
+    public var writeStatistics: WriteStatistics {
+        switch engine {
+        case .sqlite(let sqlite): sqlite.writeStatistics
+        case .postgres: WriteStatistics()
+        }
     }
 
-    // MARK: - Corruption
-
-    /// SQLite's words for the damage, once any statement (or `quickCheck`) met it; nil while
-    /// none has. It stays set until the process restarts: `/healthz` answers 503 with it.
-    public var corruptionFound: String? { corruption.withLock { $0 } }
-
-    /// Writing into a damaged b-tree can spread the damage: once it is known, writes stop.
-    private func refuseWritesIfCorrupt() throws(DatabaseOpenError) {
-        if let detail = corruptionFound { throw .corrupt(path: path, detail: detail) }
+    /// For bulk loads of generated data (the bench, the demo): SQLite commits stop waiting for
+    /// the disk until `restoreDurability`. (PostgreSQL: nothing; its batches are large.)
+    func relaxDurability() throws {
+        guard case .sqlite(let sqlite) = engine else { return }
+        try sqlite.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = OFF") }
     }
 
-    private func note(_ error: any Error) {
-        guard let error = error as? DatabaseError, error.resultCode == .SQLITE_CORRUPT || error.resultCode == .SQLITE_NOTADB else { return }
-        corruption.withLock { $0 = $0 ?? (error.message ?? "database disk image is malformed") }
+    func restoreDurability() {
+        guard case .sqlite(let sqlite) = engine else { return }
+        _ = try? sqlite.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = \(options.synchronous.rawValue)") }
     }
 
-    private func watching<T>(_ body: () throws -> T) rethrows -> T {
-        do { return try body() } catch { note(error); throw error }
+    // MARK: - Health
+
+    /// SQLite's words for damage found in the file since this process opened it; nil while none
+    /// was (and always on PostgreSQL, whose server guards its own pages). `/healthz` answers 503.
+    public var corruptionFound: String? {
+        switch engine {
+        case .sqlite(let sqlite): sqlite.corruptionFound
+        case .postgres: nil
+        }
     }
 
-    private func watching<T>(_ body: () async throws -> T) async rethrows -> T {
-        do { return try await body() } catch { note(error); throw error }
-    }
-
-    /// `PRAGMA quick_check` for at most `budget`, on a connection of its own: the bounded check
-    /// `serve` runs at start. Damage found is remembered as if a statement had met it. Returns
-    /// nil when the file is sound or the budget ran out first (a large file is then checked
-    /// only as far as it got; statements still catch damage where they meet it).
+    /// SQLite: `PRAGMA quick_check` for at most `budget` (the bounded check `serve` runs at
+    /// start); returns the damage found, or nil. PostgreSQL: nil.
     @discardableResult
     public func quickCheck(budget: Duration = .seconds(2)) -> String? {
-        var config = Configuration()
-        config.readonly = true
-        config.busyMode = .timeout(options.busyTimeout)
-        guard let queue = try? DatabaseQueue(path: path, configuration: config) else { return corruptionFound }
-        let deadline = DispatchWorkItem { queue.interrupt() }
-        DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(Int(budget.components.seconds * 1_000_000_000
-            + budget.components.attoseconds / 1_000_000_000)), execute: deadline)
-        defer { deadline.cancel(); try? queue.close() }
-        do {
-            let lines = try queue.read { db in try String.fetchAll(db, sql: "PRAGMA quick_check(5)") }
-            if lines != ["ok"] {
-                corruption.withLock { $0 = $0 ?? lines.prefix(2).joined(separator: "; ") }
-            }
-        } catch let error as DatabaseError where error.resultCode == .SQLITE_INTERRUPT {
-            // Out of budget: checked as far as it got.
-        } catch {
-            note(error)
+        switch engine {
+        case .sqlite(let sqlite): sqlite.quickCheck(budget: budget)
+        case .postgres: nil
         }
-        return corruptionFound
     }
 
-    /// Processes other than this one holding a write lock on the file right now (Linux only),
-    /// for messages such as "database is locked by pid 4121".
-    public func lockHolders() -> [Int32] { LockHolders.writers(of: path) }
-
-    /// "locked by pid 4121 (waited 5 s)": the sentence for an SQLITE_BUSY met after opening.
-    public func lockedMessage() -> String {
-        DatabaseOpenError.locked(path: path, seconds: options.busyTimeout, holders: lockHolders()).description
+    /// Processes other than this one holding a write lock on the file right now (Linux, SQLite
+    /// only), for messages such as "database is locked by pid 4121".
+    public func lockHolders() -> [Int32] {
+        switch engine {
+        case .sqlite: LockHolders.writers(of: path)
+        case .postgres: []
+        }
     }
 
     /// One sentence for an error met while using this database: what the CLI prints and the
@@ -261,53 +192,40 @@ public final class GatehouseDatabase: Sendable {
         switch error {
         case let error as AuthError: return error.description
         case let error as DatabaseOpenError: return error.description
-        case let error as DatabaseError:
-            switch error.resultCode {
-            case .SQLITE_BUSY, .SQLITE_LOCKED: return lockedMessage() + "; nothing was changed, try again"
-            case .SQLITE_FULL: return "the disk is full; nothing was changed"
-            case .SQLITE_READONLY: return "the database is read-only here"
-            case .SQLITE_CORRUPT, .SQLITE_NOTADB:
-                return DatabaseOpenError.corrupt(path: path, detail: error.message ?? "database disk image is malformed").description
-            default: return "database error: \(error.message ?? error.description)"
-            }
         default:
+            if case .sqlite(let sqlite) = engine, StorageFault.classify(error) == .busy {
+                return sqlite.lockedMessage() + "; nothing was changed, try again"
+            }
+            if let fault = StorageFault.classify(error) { return fault.sentence(location: path) }
+            if let description = PostgresEngine.describe(error) { return "database error: \(description)" }
             return "\(error)".split(separator: "\n").first.map(String.init) ?? "error"
         }
     }
 
     /// The newest applied migration (`v3-jobs`): what `/healthz` reports, and a read that
-    /// proves the file is still readable.
+    /// proves the database is still reachable.
     public func schemaVersion() async throws -> String? {
-        try await read { db in try Schema.migrator.appliedMigrations(db).last }
+        switch engine {
+        case .sqlite(let sqlite): try await sqlite.schemaVersion()
+        case .postgres(let postgres): try await postgres.schemaVersion()
+        }
     }
 
-    /// Current pragmas, for `gatehouse init` and the tests.
+    /// SQLite's pragmas (`init` prints them, the tests check them); PostgreSQL's equivalents
+    /// (`server_version`, `synchronous_commit`, `default_transaction_isolation`).
     public func pragmas() throws -> [String: String] {
-        // The writer connection: synchronous is a per-connection setting, set on the writer.
-        try pool.writeWithoutTransaction { db in
-            var result: [String: String] = [:]
-            for name in ["journal_mode", "synchronous", "foreign_keys"] {
-                result[name] = try String.fetchOne(db, sql: "PRAGMA \(name)")
-            }
-            // A busy handler of ours, not SQLite's busy_timeout (which would read 0): its bound.
-            result["busy_timeout"] = String(Int(options.busyTimeout * 1000))
-            return result
+        switch engine {
+        case .sqlite(let sqlite): try sqlite.pragmas()
+        case .postgres(let postgres): try postgres.settings()
         }
     }
 
-    /// Checkpoints the WAL into the main file and closes every connection; later calls fail.
-    ///
-    /// The explicit checkpoint matters: SQLite checkpoints on the last close only when that
-    /// connection can write, and a pool's readers are read-only, so without it the file alone
-    /// (copied after a clean shutdown) would miss everything still in `-wal`.
+    /// SQLite: checkpoints the WAL into the main file and closes every connection.
+    /// PostgreSQL: closes the pool. Later calls fail.
     public func close() throws {
-        if !options.readOnly {
-            // Another process may hold readers open; then the checkpoint is partial, which is fine.
-            // Bounded: a shutdown must not add a full lock wait after a request's own.
-            _ = try? pool.writeWithoutTransaction { db in
-                try lockWait.withDeadline(.now + .seconds(1)) { try db.checkpoint(.truncate) }
-            }
+        switch engine {
+        case .sqlite(let sqlite): try sqlite.close()
+        case .postgres(let postgres): postgres.close()
         }
-        try pool.close()
     }
 }

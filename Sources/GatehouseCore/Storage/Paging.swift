@@ -18,10 +18,10 @@ public enum PageKeyPart: Sendable, Hashable, Comparable {
         }
     }
 
-    var databaseValue: DatabaseValue {
+    var sqlValue: SQLValue {
         switch self {
-        case .int(let value): value.databaseValue
-        case .text(let value): value.databaseValue
+        case .int(let value): .int(value)
+        case .text(let value): .text(value)
         }
     }
 }
@@ -55,7 +55,7 @@ struct Keyset {
 
     struct Clause {
         var condition: String?
-        var arguments: [DatabaseValue]
+        var arguments: [SQLValue]
         var orderBy: String
         /// True when the query reads ascending and the caller must reverse the rows.
         var reversed: Bool
@@ -68,9 +68,9 @@ struct Keyset {
         func placeholders(_ values: PageKey) -> String { "(" + values.map { _ in "?" }.joined(separator: ", ") + ")" }
         switch page {
         case .first: return Clause(condition: nil, arguments: [], orderBy: descending, reversed: false)
-        case .from(let cursor): return Clause(condition: "\(key) <= \(placeholders(cursor))", arguments: cursor.map(\.databaseValue), orderBy: descending, reversed: false)
-        case .after(let cursor): return Clause(condition: "\(key) < \(placeholders(cursor))", arguments: cursor.map(\.databaseValue), orderBy: descending, reversed: false)
-        case .before(let cursor): return Clause(condition: "\(key) > \(placeholders(cursor))", arguments: cursor.map(\.databaseValue), orderBy: ascending, reversed: true)
+        case .from(let cursor): return Clause(condition: "\(key) <= \(placeholders(cursor))", arguments: cursor.map(\.sqlValue), orderBy: descending, reversed: false)
+        case .after(let cursor): return Clause(condition: "\(key) < \(placeholders(cursor))", arguments: cursor.map(\.sqlValue), orderBy: descending, reversed: false)
+        case .before(let cursor): return Clause(condition: "\(key) > \(placeholders(cursor))", arguments: cursor.map(\.sqlValue), orderBy: ascending, reversed: true)
         case .last: return Clause(condition: nil, arguments: [], orderBy: ascending, reversed: true)
         }
     }
@@ -80,33 +80,37 @@ struct Keyset {
 /// operator listing (sessions, tokens) shares.
 struct ListQuery {
     private var conditions: [String] = []
-    private var arguments: [(any DatabaseValueConvertible)?] = []
+    private var arguments = SQLArguments([])
+    /// The engine the conditions are written for (a text filter is spelled per engine).
+    let dialect: SQLDialect
+
+    init(dialect: SQLDialect) { self.dialect = dialect }
 
     /// Adds `sql` (with `?` placeholders for `values`) to the conditions.
-    mutating func require(_ sql: String, _ values: (any DatabaseValueConvertible)?...) {
+    mutating func require(_ sql: String, _ values: (any SQLValueConvertible)?...) {
         conditions.append(sql)
-        arguments += values
+        for value in values { arguments.append(value) }
     }
 
     /// Adds a text filter matched against `haystack`, when there is one.
     mutating func match(_ filter: TextFilter?, in haystack: String) {
         guard let filter else { return }
-        let condition = filter.condition(haystack: haystack)
+        let condition = filter.condition(haystack: haystack, dialect: dialect)
         require(condition.sql, condition.argument)
     }
 
     /// Reads `limit` rows of `page`, newest first: `select` is everything up to the WHERE clause,
     /// `keyColumns` the key that orders the listing (descending).
-    func fetch<Row: FetchableRecord & Sendable>(_ type: Row.Type, select: String, keyColumns: [String], page: Page, limit: Int,
-                                                from database: GatehouseDatabase) async throws -> [Row] {
+    func fetch<Row: SQLRecord & Sendable>(_ type: Row.Type, select: String, keyColumns: [String], page: Page, limit: Int,
+                                          from database: GatehouseDatabase) async throws -> [Row] {
         var query = self
         let keyset = Keyset(columns: keyColumns).clause(for: page)
-        if let condition = keyset.condition { query.conditions.append(condition); query.arguments += keyset.arguments }
+        if let condition = keyset.condition { query.conditions.append(condition); query.arguments.append(contentsOf: SQLArguments(keyset.arguments)) }
         query.arguments.append(limit)
         let whereClause = query.conditions.isEmpty ? "" : "WHERE " + query.conditions.joined(separator: " AND ")
         let sql = "\(select) \(whereClause) ORDER BY \(keyset.orderBy) LIMIT ?"
-        let arguments = StatementArguments(query.arguments)
-        let rows = try await database.read { db in try Row.fetchAll(db, sql: sql, arguments: arguments) }
+        let arguments = query.arguments
+        let rows = try await database.read { tx in try tx.fetchAll(Row.self, sql, arguments) }
         return keyset.reversed ? rows.reversed() : rows
     }
 }
@@ -145,12 +149,11 @@ public struct TextFilter: Sendable, Equatable {
     var isLiteral: Bool { !pattern.contains(where: { "\\^$.|?*+()[]{}".contains($0) }) }
 
     /// The SQL condition matching `haystack` (an SQL expression) against this filter. Plain text
-    /// uses SQLite's own `instr` (several times faster on a full scan than a regex per row).
-    func condition(haystack: String) -> (sql: String, argument: String) {
-        if isLiteral {
-            return ("(instr(lower(\(haystack)), ?) > 0) = \(inverted ? 0 : 1)", pattern.lowercased())
-        }
-        return ("gatehouse_match(?, \(haystack)) = \(inverted ? 0 : 1)", pattern)
+    /// is a substring test (several times faster on a full scan than a regex per row). A NULL
+    /// haystack matches neither way, on both engines.
+    func condition(haystack: String, dialect: SQLDialect) -> (sql: String, argument: String) {
+        let test = isLiteral ? dialect.containsText(haystack) : dialect.matchesRegex(haystack)
+        return (inverted ? "NOT (\(test))" : "(\(test))", isLiteral ? pattern.lowercased() : pattern)
     }
 }
 

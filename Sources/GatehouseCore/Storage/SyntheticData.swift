@@ -1,6 +1,5 @@
 import Crypto
 import Foundation
-import GRDB
 
 /// Fills a database with plausible, internally consistent data fast: for the benchmarks
 /// (a million sessions, ten million audit events) and the demo.
@@ -31,29 +30,25 @@ public enum SyntheticData {
         let now = clock.now().unixSeconds
         let batch = 50_000
         // Durability does not matter for generated data; speed does.
-        try database.writeWithoutTransactionSync { db in try db.execute(sql: "PRAGMA synchronous = OFF") }
-        defer {
-            _ = try? database.writeWithoutTransactionSync { db in
-                try db.execute(sql: "PRAGMA synchronous = \(database.options.synchronous.rawValue)")
-            }
-        }
+        try database.relaxDurability()
+        defer { database.restoreDurability() }
 
-        let firstUser = try database.readSync { db in try Int64.fetchOne(db, sql: "SELECT coalesce(max(id), 0) FROM users") ?? 0 } + 1
+        let firstUser = try database.readSync { tx in try tx.fetchScalar(Int64.self, "SELECT coalesce(max(id), 0) FROM users") ?? 0 } + 1
         var written = 0
         while written < counts.users {
             let end = min(counts.users, written + batch)
-            try database.writeSync { db in
-                let insert = try db.cachedStatement(sql: "INSERT INTO users (id, email, created_at, credits) VALUES (?, ?, ?, 0)")
+            try database.writeSync { tx in
                 for index in written..<end {
                     let id = firstUser + Int64(index)
-                    try insert.execute(arguments: [id, "user\(id)@example.com", now - Double(counts.users - index)])
+                    try tx.execute("INSERT INTO users (id, email, created_at, credits) VALUES (?, ?, ?, 0)",
+                                   [id, "user\(id)@example.com", now - Double(counts.users - index)])
                 }
             }
             done += end - written
             written = end
             progress(done, total)
         }
-        let userCount = try database.readSync { db in try Int64.fetchOne(db, sql: "SELECT count(*) FROM users") ?? 0 }
+        let userCount = try database.readSync { tx in try tx.fetchScalar(Int64.self, "SELECT count(*) FROM users") ?? 0 }
         guard userCount > 0 || counts.sessions == 0 else { return }
 
         written = 0
@@ -61,32 +56,31 @@ public enum SyntheticData {
         let states = ["active", "active", "active", "logged_out", "revoked", "expired"]
         while written < counts.sessions {
             let end = min(counts.sessions, written + batch)
-            try database.writeSync { db in
-                let session = try db.cachedStatement(sql: """
+            try database.writeSync { tx in
+                let session = """
                     INSERT INTO sessions (handle, user_id, kind, state, end_reason, ended_by, ended_at, created_at, last_seen_at,
                                           idle_timeout, absolute_expires_at, ip, user_agent, refresh_family)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 604800, ?, ?, 'Mozilla/5.0 (synthetic)', ?)
-                    """)
-                let token = try db.cachedStatement(sql: """
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 604800, ?, ?, 'Mozilla/5.0 (synthetic)', ?) RETURNING id
+                    """
+                let token = """
                     INSERT INTO refresh_tokens (token_hash, family, session_id, state, issued_at, expires_at)
                     VALUES (?, ?, ?, ?, ?, ?)
-                    """)
+                    """
                 for index in written..<end {
                     let created = now - Double(counts.sessions - index) * 0.5
                     let state = states[Int(random.next() % UInt64(states.count))]
                     let api = index % 3 != 0
                     let family: String? = api ? Handle.make("fam_") : nil
                     let ended = state == "active" ? nil : created + 60
-                    try session.execute(arguments: [
+                    let sessionId = try tx.fetchScalar(Int64.self, session, [
                         Handle.make("ses_"), Int64(random.next() % UInt64(userCount)) + 1, api ? "api" : "web", state,
                         state == "active" ? nil : (state == "revoked" ? "revoked by operator" : state == "expired" ? "expired_idle" : "logged_out"),
                         state == "active" ? nil : (state == "revoked" ? "operator:oncall" : "system"), ended,
                         created, created, created + 30 * 86400, "198.51.100.\(index % 250 + 1)", family])
                     if let family {
-                        let sessionId = db.lastInsertedRowID
                         let secret = SecretHash(bytes: Data((0..<32).map { _ in UInt8.random(in: 0...255, using: &random) }))
-                        try token.execute(arguments: [secret.bytes, family, sessionId, state == "active" ? "active" : "revoked",
-                                                      created, created + 30 * 86400])
+                        try tx.execute(token, [secret.bytes, family, sessionId, state == "active" ? "active" : "revoked",
+                                               created, created + 30 * 86400])
                     }
                 }
             }
@@ -95,9 +89,9 @@ public enum SyntheticData {
             progress(done, total)
         }
 
-        let (lastSeq, lastHash) = try database.readSync { db -> (Int64, Data) in
-            let seq = try Int64.fetchOne(db, sql: "SELECT seq FROM sqlite_sequence WHERE name = 'audit_events'") ?? 0
-            let hash = try Data.fetchOne(db, sql: "SELECT hash FROM audit_events ORDER BY seq DESC LIMIT 1") ?? AuditLog.genesisHash
+        let (lastSeq, lastHash) = try database.readSync { tx -> (Int64, Data) in
+            let seq = try AuditLog.highestSeq(in: tx)
+            let hash = try tx.fetchScalar(Data.self, "SELECT hash FROM audit_events ORDER BY seq DESC LIMIT 1") ?? AuditLog.genesisHash
             return (seq, hash)
         }
         var seq = lastSeq
@@ -108,12 +102,12 @@ public enum SyntheticData {
         let start = now - Double(counts.auditEvents) * 0.01
         while written < counts.auditEvents {
             let end = min(counts.auditEvents, written + batch)
-            try database.writeSync { db in
-                let insert = try db.cachedStatement(sql: """
+            try database.writeSync { tx in
+                let insert = """
                     INSERT INTO audit_events (seq, at, actor_type, actor_id, action, target_type, target_id, outcome,
                                               reason, ip, user_agent, request_id, details, prev_hash, hash)
                     VALUES (?, ?, ?, ?, ?, 'session', ?, ?, ?, ?, NULL, ?, ?, ?, ?)
-                    """)
+                    """
                 for index in written..<end {
                     seq += 1
                     let milliseconds = Int64(((start + Double(index) * 0.01) * 1000).rounded())
@@ -132,8 +126,8 @@ public enum SyntheticData {
                         targetType: "session", targetId: target, outcome: outcome, reason: reason, ip: ip, userAgent: nil,
                         requestId: requestId, details: details)
                     let hash = AuditEvent.chainHash(previous: previous, canonical: canonical)
-                    try insert.execute(arguments: [seq, Double(milliseconds) / 1000, actorType, actorId, action, target, outcome,
-                                                   reason, ip, requestId, details, previous, hash])
+                    try tx.execute(insert, [seq, Double(milliseconds) / 1000, actorType, actorId, action, target, outcome,
+                                            reason, ip, requestId, details, previous, hash])
                     previous = hash
                 }
             }

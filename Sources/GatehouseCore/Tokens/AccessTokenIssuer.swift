@@ -1,6 +1,5 @@
 import Crypto
 import Foundation
-import GRDB
 import JWTKit
 
 /// The claims of a Gatehouse access token.
@@ -87,17 +86,19 @@ public actor AccessTokenIssuer {
         let now = clock.now()
         let readOnly = database.options.readOnly
         let pem: (kid: String, pem: String) = try await {
-            if let stored = try await database.read({ db in try Self.activeKey(in: db) }) { return stored }
+            if let stored = try await database.read({ tx in try Self.activeKey(in: tx) }) { return stored }
             guard !readOnly else { throw AuthError.notFound("signing key (the database is read-only and has none yet)") }
-            return try await database.write { db in
+            return try await database.write { tx in
+                // Two processes starting at once (PostgreSQL): the second waits here for the first's commit, then reads its key.
+                try tx.execute(tx.dialect.advisoryLock(Self.keyCreationLock))
                 // Another process may have created it since the read.
-                if let stored = try Self.activeKey(in: db) { return stored }
+                if let stored = try Self.activeKey(in: tx) { return stored }
                 let privateKey = ES256PrivateKey()
                 let kid = try Self.keyID(of: privateKey.publicKey)
-                try db.execute(sql: "INSERT INTO signing_keys (kid, algorithm, private_key_pem, created_at) VALUES (?, 'ES256', ?, ?)",
-                               arguments: [kid, privateKey.pemRepresentation, now.unixSeconds])
+                try tx.execute("INSERT INTO signing_keys (kid, algorithm, private_key_pem, created_at) VALUES (?, 'ES256', ?, ?)",
+                               [kid, privateKey.pemRepresentation, now.unixSeconds])
                 try AuditLog.append(AuditEntry(actor: .system, action: "signing_key.created", targetType: "signing_key",
-                                               targetId: kid, details: ["algorithm": "ES256"]), in: db, at: now)
+                                               targetId: kid, details: ["algorithm": "ES256"]), in: tx, at: now)
                 return (kid, privateKey.pemRepresentation)
             }
         }()
@@ -111,11 +112,16 @@ public actor AccessTokenIssuer {
         return (keys, pem.kid, privateKey.publicKey)
     }
 
-    private static func activeKey(in db: Database) throws -> (kid: String, pem: String)? {
-        try Row.fetchOne(db, sql: """
+    /// The PostgreSQL advisory lock that serialises creating the first signing key ("gatesign"
+    /// as a bigint): without it two processes starting at once would each store a key of their own.
+    static let keyCreationLock: Int64 = 0x6761_7465_7369_676E
+
+    private static func activeKey(in tx: any SQLTransaction) throws -> (kid: String, pem: String)? {
+        guard let row = try tx.fetchOne("""
             SELECT kid, private_key_pem FROM signing_keys WHERE retired_at IS NULL AND algorithm = 'ES256'
             ORDER BY created_at DESC LIMIT 1
-            """).map { ($0["kid"], $0["private_key_pem"]) }
+            """) else { return nil }
+        return try (row.decode("kid", as: String.self), row.decode("private_key_pem", as: String.self))
     }
 
     /// RFC 7638-style thumbprint, shortened: stable across processes and restarts.

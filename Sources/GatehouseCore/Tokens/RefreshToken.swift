@@ -1,8 +1,7 @@
 import Foundation
-import GRDB
 
 /// One refresh token of a session's family, as stored (the secret itself never is).
-public struct RefreshToken: Sendable, Equatable, Codable, FetchableRecord {
+public struct RefreshToken: Sendable, Equatable, Codable {
     public enum State: String, Sendable, Codable, CaseIterable {
         /// The family's current token: the one the client should present next.
         case active
@@ -33,25 +32,42 @@ public struct RefreshToken: Sendable, Equatable, Codable, FetchableRecord {
         case revokedAt = "revoked_at", revokedReason = "revoked_reason"
     }
 
-    public static let databaseDateDecodingStrategy = DatabaseDateDecodingStrategy.timeIntervalSince1970
-
     /// What screens show in place of the token.
     public var fingerprint: String { Fingerprint.of(tokenHash) }
 }
 
+extension RefreshToken.State: SQLValueConvertible, SQLValueDecodable {}
+
+extension RefreshToken: SQLRecord {
+    /// Times are stored as unix seconds (`REAL` / `double precision`).
+    public init(row: SQLRow) throws {
+        id = try row.decode("id")
+        tokenHash = try row.decode("token_hash")
+        family = try row.decode("family")
+        sessionId = try row.decode("session_id")
+        parentId = try row.decode("parent_id")
+        state = try row.decode("state")
+        issuedAt = try row.decode("issued_at")
+        expiresAt = try row.decode("expires_at")
+        usedAt = try row.decode("used_at")
+        revokedAt = try row.decode("revoked_at")
+        revokedReason = try row.decode("revoked_reason")
+    }
+}
+
 /// A refresh token with what listings show beside it.
-public struct RefreshTokenSummary: Sendable, Equatable, FetchableRecord {
+public struct RefreshTokenSummary: Sendable, Equatable, SQLRecord {
     public var token: RefreshToken
     public var sessionHandle: String
     public var email: String
     /// The parent's fingerprint: the lineage, without a second query.
     public var parentFingerprint: String?
 
-    public init(row: Row) throws {
+    public init(row: SQLRow) throws {
         token = try RefreshToken(row: row)
-        sessionHandle = row["session_handle"]
-        email = row["email"]
-        parentFingerprint = (row["parent_hash"] as Data?).map(Fingerprint.of)
+        sessionHandle = try row.decode("session_handle")
+        email = try row.decode("email")
+        parentFingerprint = try row.decode("parent_hash", as: Data?.self).map(Fingerprint.of)
     }
 }
 

@@ -65,7 +65,7 @@ extension Schema {
             try AuditLog.append(AuditEntry(actor: .system, action: conflict == nil ? "user.email_normalized" : "user.email_conflict",
                                            targetType: "user", targetId: (try? change.normalized.get()) ?? change.stored,
                                            outcome: conflict == nil ? .success : .failure, context: .none, details: details),
-                                in: db, at: now)
+                                in: GRDBTransaction(db: db), at: now)
         }
     }
 }
@@ -73,21 +73,22 @@ extension Schema {
 extension Gatehouse {
     /// Users the v4 migration left with their stored address; `init` reports them at every run.
     public func emailConflicts() async throws -> [EmailConflict] {
-        try await database.read { db in
-            guard try db.tableExists("user_email_conflicts") else { return [] }
-            let rows = try Row.fetchAll(db, sql: """
+        try await database.read { tx in
+            guard try tx.fetchScalar(Bool.self, tx.dialect.tableExists, ["user_email_conflicts"]) ?? false else { return [] }
+            let rows = try tx.fetchAll("""
                 SELECT c.user_id, u.email, c.normalized_email, c.problem, k.id AS kept_id, u.credits,
                        (SELECT count(*) FROM sessions s WHERE s.user_id = c.user_id AND s.state = 'active') AS active
                 FROM user_email_conflicts c JOIN users u ON u.id = c.user_id
                 LEFT JOIN users k ON k.email = c.normalized_email AND k.id != c.user_id ORDER BY c.user_id
                 """)
             return try rows.map { row in
-                let sessions = try String.fetchAll(db, sql: """
+                let userId = try row.decode("user_id", as: Int64.self)
+                let sessions = try tx.fetchColumn(String.self, """
                     SELECT handle FROM sessions WHERE user_id = ? AND state = 'active' ORDER BY id LIMIT 1000
-                    """, arguments: [row["user_id"] as Int64])
-                return EmailConflict(userId: row["user_id"], storedEmail: row["email"], normalizedEmail: row["normalized_email"],
-                                     problem: row["problem"], keptUserId: row["kept_id"], activeSessionCount: row["active"],
-                                     activeSessions: sessions, credits: row["credits"])
+                    """, [userId])
+                return try EmailConflict(userId: userId, storedEmail: row.decode("email"), normalizedEmail: row.decode("normalized_email"),
+                                         problem: row.decode("problem"), keptUserId: row.decode("kept_id"), activeSessionCount: row.decode("active"),
+                                         activeSessions: sessions, credits: row.decode("credits"))
             }
         }
     }

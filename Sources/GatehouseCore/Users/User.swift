@@ -1,8 +1,7 @@
 import Foundation
-import GRDB
 
 /// An end user, known by a normalised email address.
-public struct User: Sendable, Equatable, Codable, FetchableRecord {
+public struct User: Sendable, Equatable, Codable, SQLRecord {
     public var id: Int64
     public var email: String
     public var createdAt: Date
@@ -14,14 +13,12 @@ public struct User: Sendable, Equatable, Codable, FetchableRecord {
         case createdAt = "created_at"
     }
 
-    public static let databaseDateDecodingStrategy = DatabaseDateDecodingStrategy.timeIntervalSince1970
-
     /// Decoded by hand, like `Session`: it is read on every refresh.
-    public init(row: Row) throws {
-        id = row["id"]
-        email = row["email"]
-        createdAt = Date(unixSeconds: row["created_at"])
-        credits = row["credits"]
+    public init(row: SQLRow) throws {
+        id = try row.decode("id")
+        email = try row.decode("email")
+        createdAt = try row.decode("created_at") as Date
+        credits = try row.decode("credits")
     }
 
     init(id: Int64, email: String, createdAt: Date, credits: Int64) {
@@ -31,21 +28,27 @@ public struct User: Sendable, Equatable, Codable, FetchableRecord {
         self.credits = credits
     }
 
-    static func find(email: String, in db: Database) throws -> User? {
-        try db.fetchRecordCached(User.self, "SELECT * FROM users WHERE email = ?", arguments: [email])
+    static func find(email: String, in tx: any SQLTransaction) throws -> User? {
+        try tx.fetchOne(User.self, "SELECT * FROM users WHERE email = ?", [email])
     }
 
-    static func find(id: Int64, in db: Database) throws -> User? {
-        try db.fetchRecordCached(User.self, "SELECT * FROM users WHERE id = ?", arguments: [id])
+    static func find(id: Int64, in tx: any SQLTransaction) throws -> User? {
+        try tx.fetchOne(User.self, "SELECT * FROM users WHERE id = ?", [id])
     }
 
     /// The user with this email, created (and audited) on first use.
-    static func findOrCreate(email: String, in db: Database, at now: Date, context: ClientContext) throws -> User {
-        if let user = try find(email: email, in: db) { return user }
-        try db.execute(sql: "INSERT INTO users (email, created_at) VALUES (?, ?)", arguments: [email, now.unixSeconds])
-        let user = User(id: db.lastInsertedRowID, email: email, createdAt: now, credits: 0)
+    static func findOrCreate(email: String, in tx: any SQLTransaction, at now: Date, context: ClientContext) throws -> User {
+        if let user = try find(email: email, in: tx) { return user }
+        // ON CONFLICT: on PostgreSQL a concurrent first login can insert the address after the read above; then read it back.
+        guard let id = try tx.fetchScalar(Int64.self, """
+            INSERT INTO users (email, created_at) VALUES (?, ?) ON CONFLICT (email) DO NOTHING RETURNING id
+            """, [email, now.unixSeconds]) else {
+            guard let user = try find(email: email, in: tx) else { throw AuthError.notFound("user \(email)") }
+            return user
+        }
+        let user = User(id: id, email: email, createdAt: now, credits: 0)
         try AuditLog.append(AuditEntry(actor: .system, action: "user.created", targetType: "user",
-                                       targetId: email, context: context), in: db, at: now)
+                                       targetId: email, context: context), in: tx, at: now)
         return user
     }
 }

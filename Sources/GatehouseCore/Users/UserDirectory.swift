@@ -1,12 +1,11 @@
 import Foundation
-import GRDB
 
 extension Gatehouse {
     /// Users' email addresses that start with `prefix` (normalised as `EmailAddress` does), in order.
     public func userEmails(startingWith prefix: String, limit: Int = 20) async throws -> [String] {
-        try await database.read { db in
-            try String.fetchAll(db, sql: "SELECT email FROM users WHERE email >= ? AND email < ? ORDER BY email LIMIT ?",
-                                arguments: PrefixRange.arguments(EmailAddress.normalizedPrefix(prefix), limit: limit))
+        try await database.read { tx in
+            try tx.fetchColumn(String.self, "SELECT email FROM users WHERE email >= ? AND email < ? ORDER BY email LIMIT ?",
+                               PrefixRange.arguments(EmailAddress.normalizedPrefix(prefix), limit: limit))
         }
     }
 }
@@ -26,9 +25,9 @@ extension User {
     }
 
     /// The user an address names (see `idByAddressSQL`).
-    static func find(address typed: String, in db: Database) throws -> User? {
+    static func find(address typed: String, in tx: any SQLTransaction) throws -> User? {
         let address = try addressArguments(typed)
-        return try db.fetchRecordCached(User.self, "SELECT * FROM users WHERE id = \(idByAddressSQL)",
-                                        arguments: [address.exact, address.normalized])
+        return try tx.fetchOne(User.self, "SELECT * FROM users WHERE id = \(idByAddressSQL)",
+                               [address.exact, address.normalized])
     }
 }

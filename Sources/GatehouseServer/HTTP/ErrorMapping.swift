@@ -1,6 +1,5 @@
 import Foundation
 import GatehouseCore
-import GRDB
 import HTTPTypes
 import Hummingbird
 import NIOCore
@@ -32,20 +31,20 @@ enum ErrorMapping {
             return tooLarge
         case let error as HTTPError:
             return problem(for: error)
-        case DatabaseOpenError.corrupt:
-            return corrupt
-        case let error as DatabaseError:
-            switch error.resultCode {
-            case .SQLITE_BUSY, .SQLITE_LOCKED:
+        case let error where StorageFault.classify(error) != nil:
+            switch StorageFault.classify(error)! {
+            case .busy:
                 return Problem(.serviceUnavailable, "the database is busy; retry shortly", headers: [.retryAfter: "1"])
-            case .SQLITE_FULL:
+            case .diskFull:
                 return Problem(.serviceUnavailable, "the server's disk is full", headers: [.retryAfter: "60"])
-            case .SQLITE_CORRUPT, .SQLITE_NOTADB:
+            case .corrupt:
                 return corrupt
-            case .SQLITE_IOERR, .SQLITE_CANTOPEN, .SQLITE_READONLY:
+            case .cannotWrite:
                 return Problem(.serviceUnavailable, "the server cannot write its database right now", headers: [.retryAfter: "30"])
-            default:
-                return Problem(.internalError, "the request could not be completed")
+            case .unavailable:
+                return Problem(.serviceUnavailable, "the server's database is unreachable; retry shortly", headers: [.retryAfter: "5"])
+            case .timedOut:
+                return Problem(.serviceUnavailable, "the database took too long; retry shortly", headers: [.retryAfter: "5"])
             }
         default:
             return Problem(.internalError, "the request could not be completed")

@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 
 /// `audit-report`: the audit events in a time range, optionally filtered by action (exact or
 /// `prefix*`), actor (`operator:alice`, `system`, `user:12` or a type alone), target
@@ -42,7 +41,7 @@ enum AuditReport {
         }
         let filter = Filter(action: arguments["action"], actor: arguments["actor"], target: arguments["target"], outcome: arguments["outcome"])
         try await context.progress(1, "finding the range")
-        let (first, last) = try await database.read { db in try seqRange(from: from, to: to, in: db) }
+        let (first, last) = try await database.read { tx in try seqRange(from: from, to: to, in: tx) }
 
         let base = "audit-report-\(context.job.id)"
         let csv = try DocumentFile(directory: context.directory, name: base + ".csv", mediaType: "text/csv")
@@ -50,17 +49,17 @@ enum AuditReport {
         let verificationFile = try DocumentFile(directory: context.directory, name: base + "-verification.json", mediaType: "application/json")
         do {
             try csv.write("seq,at,actor_type,actor_id,action,target_type,target_id,outcome,reason,ip,user_agent,request_id,details\n")
-            let previous = try await database.read { db in
-                first > 1 ? try Data.fetchOne(db, sql: "SELECT hash FROM audit_events WHERE seq = ?", arguments: [first - 1]) : AuditLog.genesisHash
+            let previous = try await database.read { tx in
+                first > 1 ? try tx.fetchScalar(Data.self, "SELECT hash FROM audit_events WHERE seq = ?", [first - 1]) : AuditLog.genesisHash
             }
             // Linked to the row before the range, so a range cut from a rewritten log fails too.
             var walk = ChainWalk(after: first - 1, hash: previous)
             var cursor = first - 1
             var written = 0
             while cursor < last {
-                let batch = try await database.read { [cursor] db in
-                    try AuditEvent.fetchAll(db, sql: "SELECT * FROM audit_events WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
-                                            arguments: [cursor, last, batchSize])
+                let batch = try await database.read { [cursor] tx in
+                    try tx.fetchAll(AuditEvent.self, "SELECT * FROM audit_events WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
+                                    [cursor, last, batchSize])
                 }
                 guard let lastInBatch = batch.last else { break }
                 var csvChunk = ""
@@ -94,16 +93,16 @@ enum AuditReport {
 
     /// The seq range whose `at` falls in [from, to), by binary search over seq (the primary
     /// key): `at` grows with seq, and an index on `at` would cost every audit append.
-    static func seqRange(from: Date, to: Date, in db: Database) throws -> (Int64, Int64) {
-        guard let bounds = try Row.fetchOne(db, sql: "SELECT min(seq) AS low, max(seq) AS high FROM audit_events"),
-              let low: Int64 = bounds["low"], let high: Int64 = bounds["high"] else { return (1, 0) }
+    static func seqRange(from: Date, to: Date, in tx: any SQLTransaction) throws -> (Int64, Int64) {
+        guard let bounds = try tx.fetchOne("SELECT min(seq) AS low, max(seq) AS high FROM audit_events"),
+              let low = try bounds.decode("low", as: Int64?.self), let high = try bounds.decode("high", as: Int64?.self) else { return (1, 0) }
         func firstSeq(atOrAfter date: Date) throws -> Int64 {
             var lower = low, upper = high + 1
             while lower < upper {
                 let middle = lower + (upper - lower) / 2
-                let row = try Row.fetchOne(db, sql: "SELECT seq, at FROM audit_events WHERE seq >= ? ORDER BY seq LIMIT 1", arguments: [middle])
-                guard let row, (row["at"] as Double) < date.unixSeconds else { upper = middle; continue }
-                lower = (row["seq"] as Int64) + 1
+                let row = try tx.fetchOne("SELECT seq, at FROM audit_events WHERE seq >= ? ORDER BY seq LIMIT 1", [middle])
+                guard let row, try row.decode("at", as: Double.self) < date.unixSeconds else { upper = middle; continue }
+                lower = try row.decode("seq", as: Int64.self) + 1
             }
             return lower
         }

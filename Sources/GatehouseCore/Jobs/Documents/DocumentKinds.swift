@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 
 /// A failure that retrying cannot fix (a user that does not exist): the job fails at once.
 public struct PermanentJobFailure: Error, CustomStringConvertible {
@@ -20,13 +19,13 @@ public enum DocumentKinds {
     /// address becomes the stored address of the user it names (`User.find(address:)`: the
     /// normalised address, or the old spelling of a user the v4 migration left apart), so that the
     /// export is of that user and the listing shows who it is.
-    static func validated(kind: String, arguments: [String: String], in db: Database) throws -> [String: String] {
+    static func validated(kind: String, arguments: [String: String], in tx: any SQLTransaction) throws -> [String: String] {
         var arguments = arguments
         switch kind {
         case userExport:
             guard let user = arguments["user"] else { throw JobError.invalidArguments("user-export needs a user (an email address)") }
             do {
-                arguments["user"] = try User.find(address: user, in: db)?.email ?? EmailAddress.normalize(user)
+                arguments["user"] = try User.find(address: user, in: tx)?.email ?? EmailAddress.normalize(user)
             } catch let error as AuthError {
                 throw JobError.invalidArguments("user: \(error.description)")
             }

@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 
 /// `user-export`: everything Gatehouse holds about one user (a data-subject access request):
 /// profile, every session, the refresh-token lineage (fingerprints only), the rate-limit
@@ -18,25 +17,25 @@ enum UserExport {
         let address = context.job.arguments["user"] ?? ""
         let email = try EmailAddress.normalize(address)
         try await context.progress(5, "reading \(email)")
-        let snapshot = try await database.read { db -> Snapshot? in
-            guard let user = try User.find(address: address, in: db) else { return nil }
-            let sessions = try Session.fetchAll(db, sql: "SELECT * FROM sessions WHERE user_id = ? ORDER BY id", arguments: [user.id])
-            let tokens = try RefreshToken.fetchAll(db, sql: """
+        let snapshot = try await database.read { tx -> Snapshot? in
+            guard let user = try User.find(address: address, in: tx) else { return nil }
+            let sessions = try tx.fetchAll(Session.self, "SELECT * FROM sessions WHERE user_id = ? ORDER BY id", [user.id])
+            let tokens = try tx.fetchAll(RefreshToken.self, """
                 SELECT rt.* FROM refresh_tokens rt JOIN sessions s ON s.id = rt.session_id WHERE s.user_id = ? ORDER BY rt.id
-                """, arguments: [user.id])
+                """, [user.id])
             var keys = ["magic-link-email:\(user.email)"]
             for ip in Set(sessions.compactMap(\.ip)) { keys += ["refresh:\(ip)", "verify:\(ip)", "magic-link-ip:\(ip)"] }
-            let buckets = try RateLimitBucket.fetchAll(db, sql: "SELECT * FROM rate_limit_buckets WHERE key IN (\(keys.map { _ in "?" }.joined(separator: ",")))",
-                                                       arguments: StatementArguments(keys))
-            var events = try AuditEvent.fetchAll(db, sql: "SELECT * FROM audit_events WHERE target_type = 'user' AND target_id = ?",
-                                                 arguments: [user.email])
+            let buckets = try tx.fetchAll(RateLimitBucket.self, "SELECT * FROM rate_limit_buckets WHERE key IN (\(keys.map { _ in "?" }.joined(separator: ",")))",
+                                          SQLArguments(keys.map(\.sqlValue)))
+            var events = try tx.fetchAll(AuditEvent.self, "SELECT * FROM audit_events WHERE target_type = 'user' AND target_id = ?",
+                                         [user.email])
             // The target index answers each chunk of handles; no scan of the whole log.
             let handles = sessions.map(\.handle)
             for start in stride(from: 0, to: handles.count, by: 500) {
                 let chunk = Array(handles[start..<min(handles.count, start + 500)])
-                events += try AuditEvent.fetchAll(db, sql: """
+                events += try tx.fetchAll(AuditEvent.self, """
                     SELECT * FROM audit_events WHERE target_type = 'session' AND target_id IN (\(chunk.map { _ in "?" }.joined(separator: ",")))
-                    """, arguments: StatementArguments(chunk))
+                    """, SQLArguments(chunk.map(\.sqlValue)))
             }
             return Snapshot(user: user, sessions: sessions, tokens: tokens, buckets: buckets, events: events.sorted { $0.seq < $1.seq })
         }

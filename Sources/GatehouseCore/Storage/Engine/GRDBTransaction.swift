@@ -2,31 +2,39 @@ import Foundation
 import GRDB
 
 /// `SQLTransaction` over a GRDB connection inside a transaction: statements are prepared once
-/// per connection and cached (as the services' own GRDB code does), so the seam adds no
-/// statement preparation on SQLite's hot paths.
+/// per connection and cached, so the seam adds no statement preparation on SQLite's hot paths.
 struct GRDBTransaction: SQLTransaction {
     let db: Database
     var dialect: SQLDialect { .sqlite }
 
-    func execute(_ sql: String, _ arguments: [SQLValue]) throws {
+    @discardableResult
+    func execute(_ sql: String, _ arguments: SQLArguments) throws -> Int {
         try db.cachedStatement(sql: sql).execute(arguments: Self.arguments(arguments))
+        return db.changesCount
     }
 
-    func fetchAll(_ sql: String, _ arguments: [SQLValue]) throws -> [SQLRow] {
-        try Row.fetchAll(db.cachedStatement(sql: sql), arguments: Self.arguments(arguments)).map { row in
-            SQLRow(row.databaseValues.map(Self.value))
+    func fetchAll(_ sql: String, _ arguments: SQLArguments) throws -> [SQLRow] {
+        let statement = try db.cachedStatement(sql: sql)
+        let columns = SQLColumns(statement.columnNames)
+        return try Row.fetchAll(statement, arguments: Self.arguments(arguments)).map { row in
+            SQLRow(columns: columns, values: row.databaseValues.map(Self.value))
         }
     }
 
-    func fetchOne(_ sql: String, _ arguments: [SQLValue]) throws -> SQLRow? {
+    func fetchOne(_ sql: String, _ arguments: SQLArguments) throws -> SQLRow? {
         // A cursor's row is read in place: no copy of the row, no array of rows.
-        let cursor = try Row.fetchCursor(db.cachedStatement(sql: sql), arguments: Self.arguments(arguments))
+        let statement = try db.cachedStatement(sql: sql)
+        let cursor = try Row.fetchCursor(statement, arguments: Self.arguments(arguments))
         guard let row = try cursor.next() else { return nil }
-        return SQLRow(row.databaseValues.map(Self.value))
+        return SQLRow(columns: SQLColumns(statement.columnNames), values: row.databaseValues.map(Self.value))
     }
 
-    private static func arguments(_ values: [SQLValue]) -> StatementArguments {
-        StatementArguments(values.map { value -> DatabaseValue in
+    func beforeCommit(_ work: @escaping (any SQLTransaction) throws -> Void) throws {
+        try work(self)
+    }
+
+    private static func arguments(_ values: SQLArguments) -> StatementArguments {
+        StatementArguments(values.values.map { value -> DatabaseValue in
             switch value {
             case .null: .null
             case .int(let number): number.databaseValue

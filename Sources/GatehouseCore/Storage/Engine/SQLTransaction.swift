@@ -3,17 +3,58 @@ import Foundation
 /// The seam between the business rules and the engines (docs/engines.md): one transaction on
 /// SQLite or PostgreSQL. Statements are synchronous inside it, on the thread that holds the
 /// connection; SQL is written once, with `?` placeholders in order (or `?N` numbered), and the
-/// dialect renders it (`$1, $2, …` on PostgreSQL).
+/// dialect renders it (`$1, $2, …` on PostgreSQL). Where the two engines' SQL differs, the
+/// difference is a function of `SQLDialect` (one place), never an `if` in a rule.
 public protocol SQLTransaction {
     var dialect: SQLDialect { get }
-    func execute(_ sql: String, _ arguments: [SQLValue]) throws
-    func fetchAll(_ sql: String, _ arguments: [SQLValue]) throws -> [SQLRow]
+    /// Runs a statement; returns how many rows it inserted, updated or deleted.
+    @discardableResult
+    func execute(_ sql: String, _ arguments: SQLArguments) throws -> Int
+    func fetchAll(_ sql: String, _ arguments: SQLArguments) throws -> [SQLRow]
     /// The first row (SQLite reads no further).
-    func fetchOne(_ sql: String, _ arguments: [SQLValue]) throws -> SQLRow?
+    func fetchOne(_ sql: String, _ arguments: SQLArguments) throws -> SQLRow?
+    /// Runs `work` in this transaction just before it commits, after the body (in the order
+    /// given). For work that takes a lock every transaction takes: taken last, such a lock is
+    /// never held while waiting for a row lock, so it cannot join a deadlock (the audit chain's
+    /// lock on PostgreSQL). SQLite, whose write transaction holds the whole database, runs it at once.
+    func beforeCommit(_ work: @escaping (any SQLTransaction) throws -> Void) throws
+}
+
+extension SQLTransaction {
+    @discardableResult
+    public func execute(_ sql: String) throws -> Int { try execute(sql, []) }
+    public func fetchAll(_ sql: String) throws -> [SQLRow] { try fetchAll(sql, []) }
+    public func fetchOne(_ sql: String) throws -> SQLRow? { try fetchOne(sql, []) }
+
+    /// Rows decoded as records.
+    public func fetchAll<Record: SQLRecord>(_ type: Record.Type, _ sql: String, _ arguments: SQLArguments = []) throws -> [Record] {
+        try fetchAll(sql, arguments).map(Record.init(row:))
+    }
+
+    /// The first row decoded as a record, or nil.
+    public func fetchOne<Record: SQLRecord>(_ type: Record.Type, _ sql: String, _ arguments: SQLArguments = []) throws -> Record? {
+        try fetchOne(sql, arguments).map(Record.init(row:))
+    }
+
+    /// The first column of the first row; nil when there is no row or the value is NULL.
+    public func fetchScalar<Value: SQLValueDecodable>(_ type: Value.Type, _ sql: String, _ arguments: SQLArguments = []) throws -> Value? {
+        guard let row = try fetchOne(sql, arguments), row[0] != .null else { return nil }
+        return try row.decode(0)
+    }
+
+    /// The first column of every row (NULLs skipped).
+    public func fetchColumn<Value: SQLValueDecodable>(_ type: Value.Type, _ sql: String, _ arguments: SQLArguments = []) throws -> [Value] {
+        try fetchAll(sql, arguments).compactMap { row in row[0] == .null ? nil : try row.decode(0) as Value }
+    }
+}
+
+/// A type read from a row: `init(row:)` names its columns (`row.decode("id")`).
+public protocol SQLRecord {
+    init(row: SQLRow) throws
 }
 
 /// A value bound to, or read from, a statement: the same on both engines.
-public enum SQLValue: Sendable, Equatable {
+public enum SQLValue: Sendable, Hashable {
     case null
     case int(Int64)
     case double(Double)
@@ -42,55 +83,162 @@ public enum SQLValue: Sendable, Equatable {
     }
 }
 
-/// One result row, by column position.
-public struct SQLRow: Sendable, Equatable {
+/// The arguments of one statement, written as an array literal of Swift values
+/// (`[hash.bytes, family, now.unixSeconds, nil]`) the way GRDB's `StatementArguments` are.
+public struct SQLArguments: Sendable, ExpressibleByArrayLiteral {
     public var values: [SQLValue]
 
     public init(_ values: [SQLValue]) { self.values = values }
+    public init(arrayLiteral elements: (any SQLValueConvertible)?...) {
+        values = elements.map { $0?.sqlValue ?? .null }
+    }
 
-    public subscript(_ index: Int) -> SQLValue { index < values.count ? values[index] : .null }
+    public mutating func append(_ value: (any SQLValueConvertible)?) { values.append(value?.sqlValue ?? .null) }
+    public mutating func append(contentsOf other: SQLArguments) { values += other.values }
+    public static func + (lhs: SQLArguments, rhs: SQLArguments) -> SQLArguments { SQLArguments(lhs.values + rhs.values) }
 }
 
-public enum SQLDialect: Sendable, Equatable {
-    case sqlite, postgres
+/// A Swift value that binds to a statement.
+public protocol SQLValueConvertible: Sendable {
+    var sqlValue: SQLValue { get }
+}
 
-    /// `sql` as this engine reads it. PostgreSQL: each `?` becomes `$n` in order and `?N`
-    /// becomes `$N`; quoted text ('…', "…") is left alone.
-    public func render(_ sql: String) -> String {
-        guard self == .postgres else { return sql }
-        var out = ""
-        out.reserveCapacity(sql.utf8.count + 8)
-        var next = 1
-        var quote: Character?
-        var index = sql.startIndex
-        while index < sql.endIndex {
-            let character = sql[index]
-            if let open = quote {
-                if character == open { quote = nil }
-                out.append(character)
-            } else if character == "'" || character == "\"" {
-                quote = character
-                out.append(character)
-            } else if character == "?" {
-                var digits = ""
-                var after = sql.index(after: index)
-                while after < sql.endIndex, sql[after].isASCII, sql[after].isNumber {
-                    digits.append(sql[after])
-                    after = sql.index(after: after)
-                }
-                if digits.isEmpty {
-                    out += "$\(next)"
-                    next += 1
-                } else {
-                    out += "$" + digits
-                }
-                index = after
-                continue
-            } else {
-                out.append(character)
-            }
-            index = sql.index(after: index)
-        }
-        return out
+/// A Swift value read from a column. Decoding a value of the wrong type throws
+/// `SQLDecodingError` naming the column; optionals read NULL as nil.
+public protocol SQLValueDecodable {
+    static func decode(_ value: SQLValue) -> Self?
+}
+
+extension SQLValue: SQLValueConvertible, SQLValueDecodable {
+    public var sqlValue: SQLValue { self }
+    public static func decode(_ value: SQLValue) -> SQLValue? { value }
+}
+
+extension String: SQLValueConvertible, SQLValueDecodable {
+    public var sqlValue: SQLValue { .text(self) }
+    public static func decode(_ value: SQLValue) -> String? { value.text }
+}
+
+extension Int64: SQLValueConvertible, SQLValueDecodable {
+    public var sqlValue: SQLValue { .int(self) }
+    public static func decode(_ value: SQLValue) -> Int64? { value.int }
+}
+
+extension Int: SQLValueConvertible, SQLValueDecodable {
+    public var sqlValue: SQLValue { .int(Int64(self)) }
+    public static func decode(_ value: SQLValue) -> Int? { value.int.flatMap { Int(exactly: $0) } }
+}
+
+extension Double: SQLValueConvertible, SQLValueDecodable {
+    public var sqlValue: SQLValue { .double(self) }
+    public static func decode(_ value: SQLValue) -> Double? { value.double }
+}
+
+extension Bool: SQLValueConvertible, SQLValueDecodable {
+    /// Stored as 0 or 1 on both engines (integer columns), so SQL compares it the same way.
+    public var sqlValue: SQLValue { .int(self ? 1 : 0) }
+    public static func decode(_ value: SQLValue) -> Bool? { value.int.map { $0 != 0 } }
+}
+
+extension Data: SQLValueConvertible, SQLValueDecodable {
+    public var sqlValue: SQLValue { .blob([UInt8](self)) }
+    public static func decode(_ value: SQLValue) -> Data? {
+        if case .blob(let bytes) = value { return Data(bytes) }
+        return nil
     }
+}
+
+extension Date: SQLValueConvertible, SQLValueDecodable {
+    /// Unix seconds (`REAL` / `double precision`): the stored form of every time.
+    public var sqlValue: SQLValue { .double(timeIntervalSince1970) }
+    public static func decode(_ value: SQLValue) -> Date? { value.double.map(Date.init(timeIntervalSince1970:)) }
+}
+
+extension Optional: SQLValueDecodable where Wrapped: SQLValueDecodable {
+    public static func decode(_ value: SQLValue) -> Wrapped?? {
+        if value == .null { return .some(nil) }
+        return Wrapped.decode(value).map { .some($0) }
+    }
+}
+
+extension RawRepresentable where RawValue == String, Self: SQLValueConvertible {
+    public var sqlValue: SQLValue { .text(rawValue) }
+}
+
+extension RawRepresentable where RawValue == String, Self: SQLValueDecodable {
+    public static func decode(_ value: SQLValue) -> Self? { value.text.flatMap(Self.init(rawValue:)) }
+}
+
+/// A column held a value of another type than the code reads (or was missing): the schema and
+/// the code disagree, which is a bug, reported with the column's name rather than a crash.
+public struct SQLDecodingError: Error, CustomStringConvertible {
+    public var column: String
+    public var expected: String
+    public var found: SQLValue
+    public var description: String { "column \(column): expected \(expected), found \(found)" }
+}
+
+/// The column names of one result, shared by its rows; looked up case-insensitively (PostgreSQL
+/// folds unquoted names to lower case), the first column of a name winning as in GRDB.
+public final class SQLColumns: Sendable {
+    public let names: [String]
+    private let index: [String: Int]
+
+    public init(_ names: [String]) {
+        self.names = names
+        var index: [String: Int] = [:]
+        for (position, name) in names.enumerated() where index[name.lowercased()] == nil {
+            index[name.lowercased()] = position
+        }
+        self.index = index
+    }
+
+    public func position(of name: String) -> Int? { index[name] ?? index[name.lowercased()] }
+}
+
+/// One result row: values by position or by column name.
+public struct SQLRow: Sendable {
+    public let columns: SQLColumns
+    public var values: [SQLValue]
+
+    public init(columns: SQLColumns, values: [SQLValue]) {
+        self.columns = columns
+        self.values = values
+    }
+
+    /// A row without names (tests).
+    public init(_ values: [SQLValue]) {
+        self.init(columns: SQLColumns(values.indices.map { "column\($0)" }), values: values)
+    }
+
+    public subscript(_ index: Int) -> SQLValue { index < values.count ? values[index] : .null }
+    /// The value of the column `name`; `.null` when the result has no such column.
+    public subscript(_ name: String) -> SQLValue { columns.position(of: name).map { values[$0] } ?? .null }
+
+    public func has(_ name: String) -> Bool { columns.position(of: name) != nil }
+
+    /// The column `name` as `Value`.
+    /// - Throws: `SQLDecodingError` when the column is missing or holds another type.
+    public func decode<Value: SQLValueDecodable>(_ name: String, as type: Value.Type = Value.self) throws -> Value {
+        guard let position = columns.position(of: name) else {
+            throw SQLDecodingError(column: name, expected: "\(Value.self)", found: .null)
+        }
+        guard let value = Value.decode(values[position]) else {
+            throw SQLDecodingError(column: name, expected: "\(Value.self)", found: values[position])
+        }
+        return value
+    }
+
+    /// The column at `index` as `Value`.
+    public func decode<Value: SQLValueDecodable>(_ index: Int, as type: Value.Type = Value.self) throws -> Value {
+        guard let value = Value.decode(self[index]) else {
+            throw SQLDecodingError(column: index < columns.names.count ? columns.names[index] : "#\(index)",
+                                   expected: "\(Value.self)", found: self[index])
+        }
+        return value
+    }
+}
+
+extension SQLRow: Equatable {
+    public static func == (lhs: SQLRow, rhs: SQLRow) -> Bool { lhs.values == rhs.values }
 }
