@@ -1,6 +1,7 @@
 import Foundation
-import GRDB
+
 import GatehouseCore
+import GatehouseTestSupport
 import Testing
 import TerminalKit
 @testable import GatehouseConsole
@@ -48,11 +49,10 @@ struct ConsoleAuditTests {
     func brokenChain() async throws {
         let fixture = try ConsoleFixture(width: 120, height: 24)
         try await fixture.login("alice@example.com")
-        let queue = try DatabaseQueue(path: fixture.directory.path("console.sqlite"))
-        try await queue.write { db in
-            try db.execute(sql: "DROP TRIGGER audit_events_no_update; UPDATE audit_events SET ip = '192.0.2.66' WHERE seq = 3")
-        }
-        try queue.close()
+        // Whoever holds the database drops the append-only guard first, then edits a row.
+        let unguard = TestEngine.isSQLite ? "DROP TRIGGER audit_events_no_update"
+                                          : "ALTER TABLE audit_events DISABLE TRIGGER audit_events_append_only"
+        try TestEngine.rawExecute("\(unguard); UPDATE audit_events SET ip = '192.0.2.66' WHERE seq = 3", on: fixture.path)
         await fixture.start()
         await fixture.press(.character("5"))
         await fixture.settleChain()

@@ -1,5 +1,5 @@
 import Foundation
-import GRDB
+
 import GatehouseCore
 import GatehouseTestSupport
 import Testing
@@ -55,11 +55,8 @@ struct ConsoleFieldReportTests {
         try await fixture.login("😀😀party@example.test")
         try await fixture.login("bob@example.test")
         let osc = "\u{1B}]2;owned\u{07}\u{1B}]52;c;cHduZWQ=\u{07}"
-        let queue = try DatabaseQueue(path: fixture.directory.path("console.sqlite"))
-        try await queue.write { db in
-            try db.execute(sql: "UPDATE sessions SET user_agent = ? WHERE handle = ?",
-                           arguments: ["\(osc) \u{9D}2;owned\u{9C} \u{202E}evil", login.session.handle])
-        }
+        try TestEngine.rawExecute("UPDATE sessions SET user_agent = '\(osc) \u{9D}2;owned\u{9C} \u{202E}evil' WHERE handle = '\(login.session.handle)'",
+                                  on: fixture.path)
         await fixture.start()
 
         // Every cell of the screen is inert, and the escapes are there to read.

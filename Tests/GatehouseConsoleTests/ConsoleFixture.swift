@@ -21,7 +21,8 @@ final class ConsoleFixture {
         for name in ["magic-link-email", "magic-link-ip", "verify", "refresh"] {
             try configuration.rateLimits.override(name, rate: "100000/minute")
         }
-        let path = directory.path("console.sqlite")
+        let path = try directory.database("console")
+        self.path = path
         let writer = try Gatehouse.open(path: path, options: .init(createIfMissing: true), configuration: configuration, clock: clock)
         gatehouse = readOnly ? try Gatehouse.open(path: path, options: .init(readOnly: true), configuration: configuration, clock: clock) : writer
         self.writer = writer
@@ -30,6 +31,9 @@ final class ConsoleFixture {
                                                                            themes: ThemeCatalog(configDirectory: configDirectory), keys: keys),
                              backend: backend)
     }
+
+    /// What `--db` takes for this console's database.
+    let path: String
 
     /// The connection that plays the server: logins come through it.
     let writer: Gatehouse

@@ -10,15 +10,16 @@ struct ConsoleTerminalTests {
     struct Setup {
         let directory: TemporaryDirectory
         let gatehouse: Gatehouse
-        var path: String { directory.path("console.sqlite") }
+        let path: String
 
         init() throws {
             directory = try TemporaryDirectory()
+            path = try directory.database("console")
             var configuration = GatehouseConfiguration()
             for name in ["magic-link-email", "magic-link-ip", "verify", "refresh"] {
                 try configuration.rateLimits.override(name, rate: "100000/minute")
             }
-            gatehouse = try Gatehouse.open(path: directory.path("console.sqlite"), options: .init(createIfMissing: true), configuration: configuration)
+            gatehouse = try Gatehouse.open(path: path, options: .init(createIfMissing: true), configuration: configuration)
         }
 
         func login(_ email: String) async throws -> Login {

@@ -1,4 +1,5 @@
 import Foundation
+import GatehouseCore
 import GatehouseTestSupport
 import Testing
 
@@ -9,7 +10,7 @@ struct DemoTests {
     @Test("Sessions, Audit and Limits fill with the simulated traffic; q stops everything and leaves no process")
     func demo() async throws {
         let directory = try TemporaryDirectory()
-        let db = directory.path("demo.sqlite")
+        let db = try directory.database("demo")
         let binary = GatehouseBinary.url.path
         let started = Date()
         let tmux = try TmuxSession(socket: directory.path("tmux.sock"), width: 120, height: 32, command:
@@ -35,7 +36,7 @@ struct DemoTests {
         try tmux.send("q")
         let (stopped, screen) = await tmux.waitFor { $0.contains("EXIT=0") }
         #expect(stopped, "\(screen)")
-        #expect(screen.contains("demo stopped; the database is at \(db)"))
+        #expect(screen.contains("demo stopped; the database is at \(Self.shown(db))"))
         // Only the pane's shell (sleeping) is left: no gatehouse process.
         let left = try Subprocess.run("/usr/bin/pgrep", ["-f", "^\(binary) demo"])
         #expect(left.stdout.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty, "still running: \(left.stdout)")
@@ -44,7 +45,7 @@ struct DemoTests {
     @Test("--headless prints a line a second and stops cleanly on SIGINT; without a terminal and without --headless it refuses")
     func headless() async throws {
         let directory = try TemporaryDirectory()
-        let db = directory.path("demo.sqlite")
+        let db = try directory.database("demo")
         let demo = try GatehouseBinary.start(["demo", "--headless", "--db", db, "--rate", "50"])
         let deadline = Date().addingTimeInterval(120)
         while Date() < deadline, demo.outputSoFar().split(separator: "\n").filter({ $0.contains(" s  requests ") }).count < 3 {
@@ -56,9 +57,15 @@ struct DemoTests {
         let lines = result.stdout.split(separator: "\n").map(String.init)
         #expect(lines.filter { $0.contains(" s  requests ") }.count >= 3, "\(result.stdout)")
         #expect(lines.last { $0.contains(" s  requests ") }?.contains("5xx 0") == true, "no server errors: \(result.stdout)")
-        #expect(result.stdout.contains("demo stopped; the database is at \(db)"))
+        #expect(result.stdout.contains("demo stopped; the database is at \(Self.shown(db))"))
 
         let refused = try GatehouseBinary.run(["demo", "--db", directory.path("other.sqlite")])
         #expect(refused.status == 2 && refused.stderr.contains("use --headless"))
+    }
+
+    /// `db` as the demo prints it: a path as given, a URL without its password.
+    static func shown(_ db: String) -> String {
+        if case .postgres(let location) = try? DatabaseLocation(db) { return location.redacted }
+        return db
     }
 }

@@ -15,10 +15,10 @@ struct CLITests {
         try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any], "\(result.stdout)")
     }
 
-    @Test("init creates a 0600 database; other commands refuse a missing file with exit 1")
+    @Test("init creates a 0600 database; other commands refuse a missing file with exit 1", .sqliteOnly)
     func initAndMissing() throws {
         let directory = try TemporaryDirectory()
-        let path = directory.path("cli.sqlite")
+        let path = try directory.database("cli")
         let missing = try gatehouse("sessions", "list", db: path)
         #expect(missing.status == 1 && missing.stderr.contains("gatehouse init"))
         #expect(!FileManager.default.fileExists(atPath: path))
@@ -119,7 +119,7 @@ struct CLITests {
         #expect(try gatehouse("limits", "reset", "refresh:absent", "--yes", db: test.path).status == 1)
     }
 
-    @Test("a write blocked by another process's lock fails after 5 s naming that process's pid")
+    @Test("a write blocked by another process's lock fails after 5 s naming that process's pid", .sqliteOnly)
     func lockedNamesPid() async throws {
         let test = try TestGatehouse()
         let (login, _) = try await test.apiLogin()
@@ -136,7 +136,7 @@ struct CLITests {
         #expect(try await test.gatehouse.sessions.summary(handle: login.session.handle)?.session.state == .active)
     }
 
-    @Test("/proc/locks is read to its end (String(contentsOfFile: stops at 4 KiB): the holder is named on a busy machine")
+    @Test("/proc/locks is read to its end (String(contentsOfFile: stops at 4 KiB): the holder is named on a busy machine", .sqliteOnly)
     func lockHolderPastFirstPage() async throws {
         let test = try TestGatehouse()
         let (login, _) = try await test.apiLogin()
@@ -207,7 +207,7 @@ struct CLITests {
     @Test("jobs: start prints the id (JSON too), show and list read it, cancel and retry act; mistakes exit 1 or 2")
     func jobs() throws {
         let directory = try TemporaryDirectory()
-        let path = directory.path("jobs.sqlite")
+        let path = try directory.database("jobs")
         #expect(try gatehouse("init", db: path).status == 0)
         let started = try gatehouse("jobs", "start", "audit-report", "--from", "2026-01-01", "--to", "2026-02-01", db: path)
         #expect(started.status == 0 && started.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "1")

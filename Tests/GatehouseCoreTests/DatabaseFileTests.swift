@@ -6,7 +6,7 @@ import Testing
 
 /// Field reports II, the database file: empty, half-created, corrupt, too open, in a read-only
 /// folder, locked. Real files and real `gatehouse` processes.
-@Suite("The database file under fault")
+@Suite("The database file under fault", .sqliteOnly)
 struct DatabaseFileTests {
     static func size(_ path: String) -> Int? {
         (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.intValue

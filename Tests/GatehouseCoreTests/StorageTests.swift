@@ -6,7 +6,7 @@ import Testing
 
 @Suite("Storage")
 struct StorageTests {
-    @Test("a new file (and its -wal and -shm) is 0600, WAL, synchronous NORMAL, foreign keys on, busy timeout 5 s")
+    @Test("a new file (and its -wal and -shm) is 0600, WAL, synchronous NORMAL, foreign keys on, busy timeout 5 s", .sqliteOnly)
     func newFileSettings() async throws {
         let test = try TestGatehouse()
         _ = try await test.apiLogin()
@@ -21,7 +21,7 @@ struct StorageTests {
         #expect(pragmas["busy_timeout"] == "5000")
     }
 
-    @Test("synchronous can be FULL")
+    @Test("synchronous can be FULL", .sqliteOnly)
     func synchronousFull() throws {
         let directory = try TemporaryDirectory()
         let database = try GatehouseDatabase.open(path: directory.path("db"), options: .init(createIfMissing: true, synchronous: .full))
@@ -47,7 +47,7 @@ struct StorageTests {
         #expect(DatabaseOpenError.notADatabase(path: path).description.contains("not an SQLite database"))
     }
 
-    @Test("a corrupt Gatehouse file is refused, not crashed on")
+    @Test("a corrupt Gatehouse file is refused, not crashed on", .sqliteOnly)
     func corruptFile() throws {
         let test = try TestGatehouse()
         try test.gatehouse.database.close()
@@ -63,7 +63,7 @@ struct StorageTests {
         #expect(throws: DatabaseOpenError.self) { try GatehouseDatabase.open(path: test.path) }
     }
 
-    @Test("a database written by a newer binary is refused, naming the unknown migration")
+    @Test("a database written by a newer binary is refused, naming the unknown migration", .sqliteOnly)
     func newerSchema() throws {
         let test = try TestGatehouse()
         try test.rawWrite("INSERT INTO grdb_migrations (identifier) VALUES ('v99-from-the-future')")
@@ -73,7 +73,7 @@ struct StorageTests {
         #expect(DatabaseOpenError.newerSchema(path: "x", unknownMigrations: ["v99"]).description.contains("upgrade"))
     }
 
-    @Test("another application's SQLite file is refused rather than migrated")
+    @Test("another application's SQLite file is refused rather than migrated", .sqliteOnly)
     func foreignDatabase() throws {
         let directory = try TemporaryDirectory()
         let path = directory.path("other.sqlite")
@@ -94,7 +94,7 @@ struct StorageTests {
         }
     }
 
-    @Test("a writer blocked past the busy timeout gets SQLITE_BUSY, not a hang")
+    @Test("a writer blocked past the busy timeout gets SQLITE_BUSY, not a hang", .sqliteOnly)
     func busyTimeout() async throws {
         let test = try TestGatehouse()
         let other = try GatehouseDatabase.open(path: test.path, options: .init(busyTimeout: 0.2))
@@ -110,7 +110,7 @@ struct StorageTests {
         }
     }
 
-    @Test("the lock wait ends at its deadline: a batch whose oldest request arrived a bound ago gives up at the first busy call")
+    @Test("the lock wait ends at its deadline: a batch whose oldest request arrived a bound ago gives up at the first busy call", .sqliteOnly)
     func lockWaitDeadline() throws {
         let wait = LockWait(seconds: 5)
         guard case .callback(let busy) = wait.busyMode else { Issue.record("not a callback"); return }
@@ -121,7 +121,7 @@ struct StorageTests {
         #expect(wait.withDeadline(.now + .seconds(60)) { busy(3) })
     }
 
-    @Test("writes queued while another connection holds the lock each fail (SQLITE_BUSY), and the lock's release lets the next one in")
+    @Test("writes queued while another connection holds the lock each fail (SQLITE_BUSY), and the lock's release lets the next one in", .sqliteOnly)
     func queuedWritesUnderALock() async throws {
         let test = try TestGatehouse()
         let other = try GatehouseDatabase.open(path: test.path, options: .init(busyTimeout: 0.5))

@@ -1,9 +1,10 @@
+import GatehouseTestSupport
 import Foundation
 import GRDB
 import Testing
 @testable import GatehouseCore
 
-@Suite("Group commit")
+@Suite("Group commit", .sqliteOnly)
 struct WriteCoalescerTests {
     struct Refused: Error {}
 

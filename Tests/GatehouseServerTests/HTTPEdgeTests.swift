@@ -10,7 +10,7 @@ import Testing
 struct HTTPEdgeTests {
     static func serve(_ extra: [String] = []) async throws -> (ServeProcessTests.RunningServer, TemporaryDirectory) {
         let directory = try TemporaryDirectory()
-        return (try await ServeProcessTests.start(db: directory.path("edge.sqlite"), extra), directory)
+        return (try await ServeProcessTests.start(db: try directory.database("edge"), extra), directory)
     }
 
     static func metrics(_ server: ServeProcessTests.RunningServer) async throws -> String {

@@ -28,7 +28,7 @@ struct HostileUserAgentTests {
         let session = try #require(try await fixture.gatehouse.sessions.list(.init(email: "ua@example.com"), limit: 1).first)
         #expect(session.session.userAgent.map { Array($0.unicodeScalars) } == Array(Self.userAgent.unicodeScalars))
 
-        let db = fixture.directory.path("gatehouse.sqlite")
+        let db = fixture.path
         for command in [["sessions", "list", "--wide"], ["sessions", "show", session.session.handle], ["audit", "tail", "--limit", "50"],
                         ["explain", "--user", "ua@example.com"], ["limits", "list"]] {
             let result = try GatehouseBinary.run(command + ["--db", db])

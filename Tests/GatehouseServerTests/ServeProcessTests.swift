@@ -49,7 +49,7 @@ struct ServeProcessTests {
         }
     }
 
-    @Test("a file with a corrupt page: /healthz is 503 with SQLite's reason (the log says how to recover); a write is a 503 problem")
+    @Test("a file with a corrupt page: /healthz is 503 with SQLite's reason (the log says how to recover); a write is a 503 problem", .sqliteOnly)
     func corruptFile() async throws {
         let directory = try TemporaryDirectory()
         let db = directory.path("corrupt.sqlite")
@@ -71,7 +71,7 @@ struct ServeProcessTests {
     @Test("X-Forwarded-For without --trust-proxy is ignored, and serve says so once in its log")
     func forwardedForWithoutTrust() async throws {
         let directory = try TemporaryDirectory()
-        let server = try await Self.start(db: directory.path("xff.sqlite"))
+        let server = try await Self.start(db: try directory.database("xff"))
         for _ in 0..<3 {
             _ = try await HTTPRequester.shared.send("GET", server.base + "/healthz", headers: ["X-Forwarded-For": "192.0.2.1"])
         }
@@ -83,7 +83,7 @@ struct ServeProcessTests {
     @Test("login → refresh → me → operator revokes with the CLI → me is 401; SIGTERM stops it cleanly")
     func endToEnd() async throws {
         let directory = try TemporaryDirectory()
-        let db = directory.path("serve.sqlite")
+        let db = try directory.database("serve")
         let server = try await Self.start(db: db, ["--dev"])
         let http = HTTPRequester.shared
 
@@ -117,7 +117,7 @@ struct ServeProcessTests {
     @Test("on SIGTERM a request in flight still gets its answer before the process exits")
     func gracefulShutdown() async throws {
         let directory = try TemporaryDirectory()
-        let db = directory.path("graceful.sqlite")
+        let db = try directory.database("graceful")
         let server = try await Self.start(db: db)
         // Hold the write lock so the next write request waits inside the server.
         let holder = try WriteLockHolder(path: db)
@@ -145,7 +145,7 @@ struct ServeProcessTests {
     @Test("a generic cookie name on localhost gets the RFC 6265 warning; bad options exit 2 with a message")
     func warningsAndBadOptions() async throws {
         let directory = try TemporaryDirectory()
-        let db = directory.path("opts.sqlite")
+        let db = try directory.database("opts")
         let server = try await Self.start(db: db, ["--cookie-name", "session", "--insecure-cookies"])
         let result = server.stop()
         #expect(result.stderr.contains("RFC 6265"))
@@ -163,7 +163,7 @@ struct ServeProcessTests {
     @Test("a config file sets options and limits; a mistake in it is reported as file:line and exits 2")
     func configFile() async throws {
         let directory = try TemporaryDirectory()
-        let db = directory.path("config.sqlite")
+        let db = try directory.database("config")
         let good = directory.path("good.toml")
         try """
             # test config

@@ -39,7 +39,7 @@ struct SharedCookieNameTests {
     @Test("the second app's login overwrites the first's cookie; explain names the foreign cookie; distinct names fix it")
     func sharedName() async throws {
         let directory = try TemporaryDirectory()
-        let (dbA, dbB) = (directory.path("a.sqlite"), directory.path("b.sqlite"))
+        let (dbA, dbB) = (try directory.database("a"), try directory.database("b"))
         let appA = try await ServeProcessTests.start(db: dbA, ["--dev", "--insecure-cookies", "--cookie-name", "session"])
         let appB = try await ServeProcessTests.start(db: dbB, ["--dev", "--insecure-cookies", "--cookie-name", "session"])
         defer { _ = appA.stop(); _ = appB.stop() }
@@ -70,8 +70,8 @@ struct SharedCookieNameTests {
         #expect(dashed.status == 0 && dashed.stdout.hasPrefix("Why: never_issued"), "\(dashed.stderr)")
 
         // Distinct names: the browser keeps both cookies and each app reads its own.
-        let appC = try await ServeProcessTests.start(db: directory.path("c.sqlite"), ["--dev", "--insecure-cookies", "--cookie-name", "app_c_session"])
-        let appD = try await ServeProcessTests.start(db: directory.path("d.sqlite"), ["--dev", "--insecure-cookies", "--cookie-name", "app_d_session"])
+        let appC = try await ServeProcessTests.start(db: try directory.database("c"), ["--dev", "--insecure-cookies", "--cookie-name", "app_c_session"])
+        let appD = try await ServeProcessTests.start(db: try directory.database("d"), ["--dev", "--insecure-cookies", "--cookie-name", "app_d_session"])
         defer { _ = appC.stop(); _ = appD.stop() }
         let second = HostCookieJar()
         try await Self.browserLogin(appC.base, jar: second)

@@ -13,6 +13,7 @@ public final class PostgresCluster: @unchecked Sendable {
     public let password: String
     private let binaries: String
     private let runAs: String?
+    private let serverOptions: String
 
     /// The socket directory: the URL's `host`.
     public var socketDirectory: String { directory }
@@ -32,14 +33,16 @@ public final class PostgresCluster: @unchecked Sendable {
     /// where a missing server is a failure, not a skip.
     public static var testsRun: Bool { unavailableReason == nil || ProcessInfo.processInfo.environment["CI"] != nil }
 
-    /// Starts a cluster; throws with the server's own words when it cannot.
-    public init() throws {
+    /// Starts a cluster; throws with the server's own words when it cannot. `settings` are
+    /// extra `-c name=value` server settings.
+    public init(settings: [String] = []) throws {
         guard let binaries = Self.findBinaries() else { throw ClusterError.unavailable(Self.unavailableReason ?? "") }
         self.binaries = binaries
         runAs = geteuid() == 0 ? "postgres" : nil
         port = Int.random(in: 20_000...60_000)
         password = "pw-" + UUID().uuidString.prefix(8).lowercased()
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("gatehouse-pg-\(UUID().uuidString.prefix(8))").path
+        serverOptions = "-k \(directory) -p \(port) -c listen_addresses='' -c fsync=off" + settings.map { " -c \($0)" }.joined()
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: false,
                                                 attributes: [.posixPermissions: 0o700])
         if let runAs { _ = try Subprocess.run("/bin/chown", [runAs, directory]) }
@@ -47,8 +50,13 @@ public final class PostgresCluster: @unchecked Sendable {
         try run("/bin/sh", ["-c", "umask 077; printf '%s\\n' \"$0\" > \"$1\"", password, passwordFile])
         try run(binaries + "/initdb", ["-D", directory + "/data", "-U", superuser, "--pwfile", passwordFile,
                                        "--auth-local=scram-sha-256", "--auth-host=scram-sha-256", "-E", "UTF8", "--no-sync"])
+        try resume()
+    }
+
+    /// Starts the server (again, after `pause`) on the same socket and port.
+    public func resume() throws {
         try run(binaries + "/pg_ctl", ["-D", directory + "/data", "-l", directory + "/server.log", "-w", "-t", "120", "start",
-                                       "-o", "-k \(directory) -p \(port) -c listen_addresses='' -c fsync=off"])
+                                       "-o", serverOptions])
     }
 
     /// The server's log so far (for a failing test's message).

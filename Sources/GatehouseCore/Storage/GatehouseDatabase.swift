@@ -136,11 +136,11 @@ public final class GatehouseDatabase: Sendable {
     }
 
     /// Write requests and the transactions they shared since this process opened the database
-    /// (SQLite's group commit; zero on PostgreSQL, whose writes each have a transaction).
+    /// (SQLite's group commit; on PostgreSQL each write is its own transaction).
     public var writeStatistics: WriteStatistics {
         switch engine {
         case .sqlite(let sqlite): sqlite.writeStatistics
-        case .postgres: WriteStatistics()
+        case .postgres(let postgres): postgres.writeStatistics
         }
     }
 

@@ -38,11 +38,13 @@ public enum SyntheticData {
         while written < counts.users {
             let end = min(counts.users, written + batch)
             try database.writeSync { tx in
+                var users = InsertBatch(tx, "INSERT INTO users (id, email, created_at, credits) VALUES ", row: "(?, ?, ?, 0)")
                 for index in written..<end {
                     let id = firstUser + Int64(index)
-                    try tx.execute("INSERT INTO users (id, email, created_at, credits) VALUES (?, ?, ?, 0)",
-                                   [id, "user\(id)@example.com", now - Double(counts.users - index)])
+                    try users.add([id, "user\(id)@example.com", now - Double(counts.users - index)])
                 }
+                try users.flush()
+                try tx.execute(tx.dialect.followIdentity(of: "users"))
             }
             done += end - written
             written = end
@@ -52,37 +54,44 @@ public enum SyntheticData {
         guard userCount > 0 || counts.sessions == 0 else { return }
 
         written = 0
+        let firstSession = try database.readSync { tx in try tx.fetchScalar(Int64.self, "SELECT coalesce(max(id), 0) FROM sessions") ?? 0 } + 1
         var random = SystemRandomNumberGenerator()
         let states = ["active", "active", "active", "logged_out", "revoked", "expired"]
         while written < counts.sessions {
             let end = min(counts.sessions, written + batch)
             try database.writeSync { tx in
-                let session = """
-                    INSERT INTO sessions (handle, user_id, kind, state, end_reason, ended_by, ended_at, created_at, last_seen_at,
-                                          idle_timeout, absolute_expires_at, ip, user_agent, refresh_family)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 604800, ?, ?, 'Mozilla/5.0 (synthetic)', ?) RETURNING id
-                    """
-                let token = """
-                    INSERT INTO refresh_tokens (token_hash, family, session_id, state, issued_at, expires_at)
-                    VALUES (?, ?, ?, ?, ?, ?)
-                    """
+                var sessions = InsertBatch(tx, """
+                    INSERT INTO sessions (id, handle, user_id, kind, state, end_reason, ended_by, ended_at, created_at, last_seen_at,
+                                          idle_timeout, absolute_expires_at, ip, user_agent, refresh_family) VALUES
+                    """, row: "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 604800, ?, ?, 'Mozilla/5.0 (synthetic)', ?)")
+                // Flushed only after the sessions they belong to (the foreign key).
+                var tokens = InsertBatch(tx, "INSERT INTO refresh_tokens (token_hash, family, session_id, state, issued_at, expires_at) VALUES ",
+                                         row: "(?, ?, ?, ?, ?, ?)", autoFlush: false)
                 for index in written..<end {
                     let created = now - Double(counts.sessions - index) * 0.5
                     let state = states[Int(random.next() % UInt64(states.count))]
                     let api = index % 3 != 0
                     let family: String? = api ? Handle.make("fam_") : nil
                     let ended = state == "active" ? nil : created + 60
-                    let sessionId = try tx.fetchScalar(Int64.self, session, [
-                        Handle.make("ses_"), Int64(random.next() % UInt64(userCount)) + 1, api ? "api" : "web", state,
+                    let sessionId = firstSession + Int64(index)
+                    try sessions.add([
+                        sessionId, Handle.make("ses_"), Int64(random.next() % UInt64(userCount)) + 1, api ? "api" : "web", state,
                         state == "active" ? nil : (state == "revoked" ? "revoked by operator" : state == "expired" ? "expired_idle" : "logged_out"),
                         state == "active" ? nil : (state == "revoked" ? "operator:oncall" : "system"), ended,
                         created, created, created + 30 * 86400, "198.51.100.\(index % 250 + 1)", family])
                     if let family {
                         let secret = SecretHash(bytes: Data((0..<32).map { _ in UInt8.random(in: 0...255, using: &random) }))
-                        try tx.execute(token, [secret.bytes, family, sessionId, state == "active" ? "active" : "revoked",
-                                               created, created + 30 * 86400])
+                        try tokens.add([secret.bytes, family, sessionId, state == "active" ? "active" : "revoked",
+                                        created, created + 30 * 86400])
+                        if tokens.isFull {
+                            try sessions.flush()
+                            try tokens.flush()
+                        }
                     }
                 }
+                try sessions.flush()
+                try tokens.flush()
+                try tx.execute(tx.dialect.followIdentity(of: "sessions"))
             }
             done += end - written
             written = end
@@ -103,11 +112,10 @@ public enum SyntheticData {
         while written < counts.auditEvents {
             let end = min(counts.auditEvents, written + batch)
             try database.writeSync { tx in
-                let insert = """
+                var events = InsertBatch(tx, """
                     INSERT INTO audit_events (seq, at, actor_type, actor_id, action, target_type, target_id, outcome,
-                                              reason, ip, user_agent, request_id, details, prev_hash, hash)
-                    VALUES (?, ?, ?, ?, ?, 'session', ?, ?, ?, ?, NULL, ?, ?, ?, ?)
-                    """
+                                              reason, ip, user_agent, request_id, details, prev_hash, hash) VALUES
+                    """, row: "(?, ?, ?, ?, ?, 'session', ?, ?, ?, ?, NULL, ?, ?, ?, ?)")
                 for index in written..<end {
                     seq += 1
                     let milliseconds = Int64(((start + Double(index) * 0.01) * 1000).rounded())
@@ -126,14 +134,49 @@ public enum SyntheticData {
                         targetType: "session", targetId: target, outcome: outcome, reason: reason, ip: ip, userAgent: nil,
                         requestId: requestId, details: details)
                     let hash = AuditEvent.chainHash(previous: previous, canonical: canonical)
-                    try tx.execute(insert, [seq, Double(milliseconds) / 1000, actorType, actorId, action, target, outcome,
-                                            reason, ip, requestId, details, previous, hash])
+                    try events.add([seq, Double(milliseconds) / 1000, actorType, actorId, action, target, outcome,
+                                    reason, ip, requestId, details, previous, hash])
                     previous = hash
                 }
+                try events.flush()
             }
             done += end - written
             written = end
             progress(done, total)
         }
+    }
+}
+
+/// Rows of one INSERT sent many to a statement: one round trip per 200 rows on PostgreSQL, two
+/// cached statement shapes (full and the rest) on SQLite.
+private struct InsertBatch {
+    static let rowsPerStatement = 200
+    let tx: any SQLTransaction
+    let head: String
+    let row: String
+    let autoFlush: Bool
+    private var pending = SQLArguments([])
+    private var count = 0
+
+    init(_ tx: any SQLTransaction, _ head: String, row: String, autoFlush: Bool = true) {
+        self.tx = tx
+        self.head = head
+        self.row = row
+        self.autoFlush = autoFlush
+    }
+
+    var isFull: Bool { count >= Self.rowsPerStatement }
+
+    mutating func add(_ values: SQLArguments) throws {
+        pending.append(contentsOf: values)
+        count += 1
+        if autoFlush && isFull { try flush() }
+    }
+
+    mutating func flush() throws {
+        guard count > 0 else { return }
+        try tx.execute(head + " " + Array(repeating: row, count: count).joined(separator: ", "), pending)
+        pending = SQLArguments([])
+        count = 0
     }
 }

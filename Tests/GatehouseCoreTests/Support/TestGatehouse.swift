@@ -1,23 +1,25 @@
 import Foundation
-import GRDB
 import GatehouseTestSupport
 @testable import GatehouseCore
 
-/// A Gatehouse over a fresh SQLite file in a temporary folder, with a manual clock.
+/// A Gatehouse over a fresh database of the run's engine (`TestEngine`: an SQLite file in a
+/// temporary folder, or a database of its own on the shared PostgreSQL server), with a manual clock.
 struct TestGatehouse {
     let directory: TemporaryDirectory
     let clock: ManualClock
     let gatehouse: Gatehouse
-    var path: String { directory.path("gatehouse.sqlite") }
+    /// What `--db` takes: the file's path or the database's URL.
+    let path: String
 
     /// `realTime`: the manual clock starts at the wall clock's now (for tests with other
     /// processes, which read the real time).
     init(realTime: Bool = false, configure: (inout GatehouseConfiguration) -> Void = { _ in }) throws {
         directory = try TemporaryDirectory()
+        path = try directory.database("gatehouse")
         clock = realTime ? ManualClock(Date()) : ManualClock()
         var configuration = GatehouseConfiguration()
         configure(&configuration)
-        gatehouse = try Gatehouse.open(path: directory.path("gatehouse.sqlite"),
+        gatehouse = try Gatehouse.open(path: path,
                                        options: .init(createIfMissing: true),
                                        configuration: configuration, clock: clock)
     }
@@ -41,11 +43,9 @@ struct TestGatehouse {
         return (login, secret)
     }
 
-    /// Raw SQL against the file from a separate connection, as an attacker or a curious admin would.
+    /// Raw SQL from a separate connection, as an attacker or a curious admin would.
     func rawWrite(_ sql: String) throws {
-        let queue = try DatabaseQueue(path: path)
-        try queue.write { db in try db.execute(sql: sql) }
-        try queue.close()
+        try TestEngine.rawExecute(sql, on: path)
     }
 
     func auditActions() async throws -> [String] {

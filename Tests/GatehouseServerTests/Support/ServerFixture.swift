@@ -14,6 +14,8 @@ struct ServerFixture {
     let directory: TemporaryDirectory
     let clock: ManualClock
     let gatehouse: Gatehouse
+    /// What `--db` takes for this fixture's database.
+    let path: String
     let server: GatehouseServer
 
     static let webhookSecret = "whsec_test_0123456789abcdefghijklmnopqrstuv"
@@ -24,7 +26,8 @@ struct ServerFixture {
         clock = ManualClock(Date())
         var configuration = GatehouseConfiguration()
         adjust(&configuration)
-        gatehouse = try Gatehouse.open(path: directory.path("gatehouse.sqlite"), options: .init(createIfMissing: true),
+        path = try directory.database("gatehouse")
+        gatehouse = try Gatehouse.open(path: path, options: .init(createIfMissing: true),
                                        configuration: configuration, clock: clock)
         var options = ServerOptions()
         options.dev = true

@@ -19,8 +19,24 @@ public final class PostgresEngine: Sendable {
     let options: DatabaseOptions
     private let client: PostgresClient
     private let runner: Task<Void, Never>
-    private let logger = Logger(label: "gatehouse.postgres")
+    /// One thread per pooled connection: a transaction's body blocks its thread on each
+    /// statement, so with fewer threads leased connections would sit idle waiting for one.
+    private let threads: NIOThreadPool
+    /// The pool's own log (connection attempts and failures) stays below warnings: what a
+    /// caller meets surfaces as its error (`StorageFault`), once, in the caller's words.
+    private let logger: Logger = {
+        var logger = Logger(label: "gatehouse.postgres")
+        logger.logLevel = .error
+        return logger
+    }()
     private let createdSchema = Mutex(false)
+    private let writes = Mutex(0)
+
+    /// Write transactions since this process opened the database (each its own transaction).
+    var writeStatistics: WriteStatistics {
+        let count = writes.withLock { $0 }
+        return WriteStatistics(transactions: count, requests: count)
+    }
 
     /// True when this open created the schema (the database had none).
     var created: Bool { createdSchema.withLock { $0 } }
@@ -55,6 +71,8 @@ public final class PostgresEngine: Sendable {
         configuration.options.additionalStartupParameters = Self.startupParameters
         let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         self.client = client
+        threads = NIOThreadPool(numberOfThreads: connections)
+        threads.start()
         runner = Task { await client.run() }
     }
 
@@ -122,6 +140,7 @@ public final class PostgresEngine: Sendable {
     /// need them) and commits; rolls back on a throw.
     public func write<T: Sendable>(_ body: @escaping @Sendable (any SQLTransaction) throws -> T) async throws -> T {
         let begin = options.readOnly ? "BEGIN READ ONLY" : "BEGIN"
+        writes.withLock { $0 += 1 }
         var attempt = 1
         while true {
             do {
@@ -138,9 +157,10 @@ public final class PostgresEngine: Sendable {
     }
 
     private func transaction<T: Sendable>(begin: String, _ body: @escaping @Sendable (any SQLTransaction) throws -> T) async throws -> T {
-        try await withLeaseTimeout {
+        try await withLeaseTimeout { leased in
             try await self.client.withConnection { connection in
-                try await NIOThreadPool.singleton.runIfActive { [logger = self.logger] in
+                leased.set()
+                return try await self.threads.runIfActive { [logger = self.logger] in
                     try Self.transaction(on: connection, logger: logger, begin: begin, body)
                 }
             }
@@ -164,22 +184,37 @@ public final class PostgresEngine: Sendable {
         }
     }
 
-    /// A pooled connection within `leaseTimeout`, or `StorageFault.unavailable`: while the
-    /// server is down the pool keeps trying to connect, and a request must not wait for that.
-    private func withLeaseTimeout<T: Sendable>(_ operation: @escaping @Sendable () async throws -> T) async throws -> T {
-        try await withThrowingTaskGroup(of: T?.self) { group in
-            group.addTask { try await operation() }
+    /// Runs `operation`, which must call `leased.set()` once it holds a pooled connection;
+    /// gives up with `PostgresUnavailable` when that has not happened within `leaseTimeout`
+    /// (the server is down or restarting and the pool keeps trying to connect: a request must
+    /// not wait for that). Once leased, the transaction runs to its end, however long.
+    private func withLeaseTimeout<T: Sendable>(_ operation: @escaping @Sendable (Flag) async throws -> T) async throws -> T {
+        let leased = Flag()
+        return try await withThrowingTaskGroup(of: Outcome<T>.self) { group in
+            group.addTask { .done(try await operation(leased)) }
             group.addTask {
                 try? await Task.sleep(for: Self.leaseTimeout)
-                return nil
+                return leased.isSet ? .stillRunning : .timedOut
             }
             defer { group.cancelAll() }
-            for try await result in group {
-                if let result { return result }
-                throw PostgresUnavailable(location: location.redacted)
+            while let outcome = try await group.next() {
+                switch outcome {
+                case .done(let value): return value
+                case .timedOut: throw PostgresUnavailable(location: location.redacted)
+                case .stillRunning: continue
+                }
             }
             throw CancellationError()
         }
+    }
+
+    private enum Outcome<T: Sendable>: Sendable { case done(T), timedOut, stillRunning }
+
+    /// Set once; read from another task.
+    final class Flag: Sendable {
+        private let value = Mutex(false)
+        func set() { value.withLock { $0 = true } }
+        var isSet: Bool { value.withLock { $0 } }
     }
 
     /// `write` for a caller that cannot wait asynchronously (opening, the bench's seeding):
@@ -244,6 +279,12 @@ public final class PostgresEngine: Sendable {
     /// Stops the pool: its connections close.
     public func close() {
         runner.cancel()
+        threads.shutdownGracefully { _ in }
+    }
+
+    deinit {
+        runner.cancel()
+        threads.shutdownGracefully { _ in }
     }
 }
 

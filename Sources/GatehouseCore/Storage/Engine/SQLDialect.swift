@@ -120,4 +120,14 @@ public enum SQLDialect: Sendable, Equatable {
         case .postgres: "SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = CAST(? AS text)"
         }
     }
+
+    /// After rows were inserted with explicit ids (bulk loads): PostgreSQL's identity sequence
+    /// moves past the highest id so the next ordinary insert does not collide. SQLite's
+    /// `INTEGER PRIMARY KEY` takes max + 1 by itself.
+    public func followIdentity(of table: String) -> String {
+        switch self {
+        case .sqlite: "SELECT 1"
+        case .postgres: "SELECT setval(pg_get_serial_sequence('\(table)', 'id'), (SELECT coalesce(max(id), 1) FROM \(table)))"
+        }
+    }
 }

@@ -1,0 +1,72 @@
+import Foundation
+import GatehouseCore
+import GatehouseTestSupport
+import Testing
+
+/// The PostgreSQL engine's faults as an operator and a client meet them: sentences from the CLI
+/// (exit 1, never the password), 503 problems from the API while the server is away, and
+/// recovery without a restart when it comes back.
+@Suite("PostgreSQL faults (real server, real processes)",
+       .enabled(if: PostgresCluster.testsRun, "skipped: \(PostgresCluster.unavailableReason ?? "")"))
+struct PostgresFaultTests {
+    @Test("the CLI names each fault in a sentence: wrong password, missing database, no schema, a newer schema, no server")
+    func cliFaults() throws {
+        let cluster = try PostgresCluster()
+        defer { cluster.stop() }
+        try cluster.psql("CREATE DATABASE gate")
+        func refusal(_ url: String) throws -> String {
+            let result = try GatehouseBinary.run(["sessions", "list", "--db", url])
+            #expect(result.status == 1, "\(result.stdout)\(result.stderr)")
+            return result.stderr
+        }
+        let wrong = try refusal(cluster.url(database: "gate", password: "not-the-password"))
+        #expect(wrong.contains("password authentication failed") && !wrong.contains("not-the-password"), "\(wrong)")
+        #expect(try refusal(cluster.url(database: "nothere")).contains("the database nothere does not exist"))
+        let empty = try refusal(cluster.url(database: "gate"))
+        #expect(empty.contains("no Gatehouse schema") && empty.contains("gatehouse init"), "\(empty)")
+
+        #expect(try GatehouseBinary.run(["init", "--db", cluster.url(database: "gate")]).status == 0)
+        #expect(try GatehouseBinary.run(["sessions", "list", "--db", cluster.url(database: "gate")]).status == 0)
+        try cluster.psql("INSERT INTO gatehouse_migrations VALUES ('v99-from-the-future', 0)", database: "gate")
+        let newer = try refusal(cluster.url(database: "gate"))
+        #expect(newer.contains("newer Gatehouse") && newer.contains("v99-from-the-future"), "\(newer)")
+        try cluster.psql("DELETE FROM gatehouse_migrations WHERE identifier = 'v99-from-the-future'", database: "gate")
+
+        try cluster.pause()
+        let gone = try refusal(cluster.url(database: "gate"))
+        #expect(gone.contains("socket does not exist") || gone.contains("connection refused"), "\(gone)")
+    }
+
+    @Test("PostgreSQL restarted under a running serve: requests meanwhile get 503 problems, never a 500 or a hang; it recovers by itself")
+    func serverRestart() async throws {
+        let cluster = try PostgresCluster()
+        defer { cluster.stop() }
+        let server = try await ServeProcessTests.start(db: cluster.url(), ["--dev"])
+        defer { _ = server.stop() }
+        let http = HTTPRequester.shared
+        func magicLink() async throws -> HTTPResult {
+            try await http.send("POST", server.base + "/api/v1/auth/magic-link", json: #"{"email":"pat@example.com"}"#)
+        }
+        #expect(try await magicLink().status == 202)
+
+        try cluster.pause()
+        for _ in 0..<3 {
+            let answer = try await magicLink()
+            #expect(answer.status == 503, "\(answer.status) \(answer.text)")
+            #expect(answer.headers["content-type"] == "application/problem+json")
+            #expect(answer.headers["retry-after"] != nil)
+        }
+        let health = try await http.send("GET", server.base + "/healthz")
+        #expect(health.status == 503, "\(health.text)")
+
+        try cluster.resume()
+        // The pool reconnects on its own: wait for the state, not for a time.
+        var recovered = false
+        let deadline = ContinuousClock.now + .seconds(60)
+        while !recovered && ContinuousClock.now < deadline {
+            recovered = (try? await magicLink().status) == 202
+            if !recovered { try await Task.sleep(for: .milliseconds(200)) }
+        }
+        #expect(recovered)
+    }
+}

@@ -1,0 +1,82 @@
+import Foundation
+import GRDB
+import Synchronization
+import Testing
+
+/// Which engine this test run stores into: SQLite (the default) or PostgreSQL
+/// (`GATEHOUSE_TEST_ENGINE=postgres`). The suite runs once per engine (README's test command);
+/// fixtures ask here for a fresh database, so the same tests exercise both.
+public enum TestEngine: String, Sendable {
+    case sqlite, postgres
+
+    public static let current: TestEngine =
+        ProcessInfo.processInfo.environment["GATEHOUSE_TEST_ENGINE"].flatMap(TestEngine.init(rawValue:)) ?? .sqlite
+
+    public static var isSQLite: Bool { current == .sqlite }
+
+    /// The one server of a PostgreSQL run, started at first use and stopped when the test
+    /// process exits; each fixture gets a database of its own on it.
+    static let sharedCluster = Mutex<Result<PostgresCluster, PostgresCluster.ClusterError>?>(nil)
+
+    public static func cluster() throws -> PostgresCluster {
+        try sharedCluster.withLock { shared in
+            if let shared { return try shared.get() }
+            let started: Result<PostgresCluster, PostgresCluster.ClusterError>
+            // Every fixture's pool and every process a test starts connects to this one server.
+            do { started = .success(try PostgresCluster(settings: ["max_connections=1000"])) } catch let error as PostgresCluster.ClusterError {
+                started = .failure(error)
+            } catch {
+                started = .failure(.failed("\(error)"))
+            }
+            shared = started
+            if case .success = started { atexit { TestEngine.stopSharedCluster() } }
+            return try started.get()
+        }
+    }
+
+    private static func stopSharedCluster() {
+        if case .success(let cluster) = sharedCluster.withLock({ $0 }) { cluster.stop() }
+    }
+
+    /// A fresh, empty database for a test: `name.sqlite` in `directory`, or a new database on
+    /// the shared PostgreSQL server (its URL). Either is what `--db` takes.
+    public static func database(_ name: String, in directory: TemporaryDirectory) throws -> String {
+        switch current {
+        case .sqlite:
+            return directory.path(name + ".sqlite")
+        case .postgres:
+            let cluster = try cluster()
+            let database = "t_" + name.filter { $0.isLetter || $0.isNumber }.prefix(20).lowercased() + "_"
+                + UUID().uuidString.prefix(8).lowercased()
+            try cluster.psql("CREATE DATABASE \(database)")
+            return cluster.url(database: database)
+        }
+    }
+
+    /// Runs `sql` on the database at `location` from outside Gatehouse, as an attacker or a
+    /// curious administrator would (SQLite: a connection of its own; PostgreSQL: psql as the
+    /// superuser).
+    public static func rawExecute(_ sql: String, on location: String) throws {
+        if location.hasPrefix("postgres") {
+            guard let database = URLComponents(string: location)?.path.dropFirst(), !database.isEmpty else { return }
+            try cluster().psql(sql, database: String(database))
+        } else {
+            let queue = try DatabaseQueue(path: location)
+            try queue.write { db in try db.execute(sql: sql) }
+            try queue.close()
+        }
+    }
+}
+
+extension Trait where Self == ConditionTrait {
+    /// For a test of something only SQLite has (the file, its locks, its pages): skipped, with
+    /// the reason printed, in the PostgreSQL run.
+    public static var sqliteOnly: Self {
+        .enabled(if: TestEngine.isSQLite, "SQLite-specific: skipped in the \(TestEngine.current.rawValue) run")
+    }
+}
+
+extension TemporaryDirectory {
+    /// A fresh database for this test in the engine of the run (`TestEngine.database`).
+    public func database(_ name: String) throws -> String { try TestEngine.database(name, in: self) }
+}
