@@ -104,7 +104,8 @@ let package = Package(
         ),
         .target(
             name: "GatehouseTestSupport",
-            dependencies: httpClient + [.product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: httpClient + ["GatehouseCore", .product(name: "GRDB", package: "GRDB.swift"),
+                                        .product(name: "PostgresNIO", package: "postgres-nio")],
             path: "Tests/GatehouseTestSupport"
         ),
         .testTarget(

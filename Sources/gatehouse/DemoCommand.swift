@@ -82,7 +82,7 @@ struct DemoCommand: AsyncParsableCommand {
         let counts = simulator.stats.snapshot
         say(DemoStats.line(counts, seconds: Int(Date().timeIntervalSince(started).rounded())))
         say("demo stopped; the database is at \(gatehouse.database.path)")
-        say("look again with: gatehouse console --db \(gatehouse.database.path)")
+        say("look again with: gatehouse console --db \(Self.shellQuoted(gatehouse.database.path))")
         if let signal, signal != SIGINT { throw ExitCode(128 + signal) }
     }
 
@@ -90,5 +90,12 @@ struct DemoCommand: AsyncParsableCommand {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("gatehouse-demo-\(UUID().uuidString.prefix(8).lowercased())")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         return directory.appendingPathComponent("demo.sqlite").path
+    }
+
+    /// `text` as one shell word: as is when it is plain, else in single quotes (a URL's `&`
+    /// and `?` would otherwise be taken by the shell).
+    static func shellQuoted(_ text: String) -> String {
+        let plain = text.unicodeScalars.allSatisfy { $0.isASCII && (CharacterSet.alphanumerics.contains($0) || "_./:@%+=-".unicodeScalars.contains($0)) }
+        return plain ? text : "'" + text.replacingOccurrences(of: "'", with: "'\\''") + "'"
     }
 }

@@ -1,3 +1,4 @@
+import GatehouseTestSupport
 import Foundation
 import GatehouseCore
 import Testing
@@ -6,7 +7,7 @@ import TerminalKit
 
 @Suite("Console behaviour")
 struct ConsoleBehaviourTests {
-    @Test("rows committed elsewhere appear on the next tick, highlighted, with the selection kept")
+    @Test("rows committed elsewhere appear on the next tick, highlighted, with the selection kept", .sqliteOnly)
     func liveUpdates() async throws {
         let fixture = try ConsoleFixture()
         let first = try await fixture.login("a@example.com")

@@ -1,3 +1,4 @@
+import GatehouseTestSupport
 import Foundation
 import GatehouseCore
 import Testing
@@ -6,7 +7,7 @@ import TerminalKit
 
 /// Every pane, and every shipped theme under 256 and 16 colours, against golden files (text,
 /// one letter per style, and the legend). `Golden` says how to re-record after a meant change.
-@Suite("Console: golden screens")
+@Suite("Console: golden screens", .sqliteOnly)
 struct ConsoleGoldenTests {
     /// The same small world for every screen: sessions in several states, a token family, a
     /// blocking and a quiet bucket, jobs queued, running and failed, and their audit trail.

@@ -1,3 +1,4 @@
+import GatehouseTestSupport
 import Foundation
 import GatehouseCore
 import Testing
@@ -7,7 +8,7 @@ import TerminalKit
 /// Golden screens on the in-memory backend.
 @Suite("Console screens")
 struct ConsoleScreenTests {
-    @Test("the sessions pane: header, tabs, columns, rows, hints")
+    @Test("the sessions pane: header, tabs, columns, rows, hints", .sqliteOnly)
     func sessionsPane() async throws {
         let fixture = try ConsoleFixture(width: 120, height: 24)
         try await fixture.login("alice@example.com")
@@ -44,7 +45,7 @@ struct ConsoleScreenTests {
         #expect(fixture.style(x: 0, y: 3) == fixture.themed(\.selection))
     }
 
-    @Test("the tokens pane lists fingerprints by family, never a secret")
+    @Test("the tokens pane lists fingerprints by family, never a secret", .sqliteOnly)
     func tokensPane() async throws {
         let fixture = try ConsoleFixture(width: 120, height: 24)
         let login = try await fixture.login("bob@example.com")

@@ -36,7 +36,7 @@ struct DemoTests {
         try tmux.send("q")
         let (stopped, screen) = await tmux.waitFor { $0.contains("EXIT=0") }
         #expect(stopped, "\(screen)")
-        #expect(screen.contains("demo stopped; the database is at \(Self.shown(db))"))
+        #expect(screen.replacingOccurrences(of: "\n", with: "").contains("demo stopped; the database is at \(Self.shown(db))"))
         // Only the pane's shell (sleeping) is left: no gatehouse process.
         let left = try Subprocess.run("/usr/bin/pgrep", ["-f", "^\(binary) demo"])
         #expect(left.stdout.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty, "still running: \(left.stdout)")

@@ -112,7 +112,7 @@ struct CLIOutputTests {
         ]
     }
 
-    @Test("every --json output uses snake_case keys, checked over every command that has --json")
+    @Test("every --json output uses snake_case keys, checked over every command that has --json", .sqliteOnly)
     func jsonContract() async throws {
         let test = try TestGatehouse(realTime: true)
         let (first, _) = try await test.apiLogin("carol@example.com")
@@ -179,7 +179,7 @@ struct CLIOutputTests {
         }
     }
 
-    @Test("init reports users whose addresses collide once normalised, merges nothing, and says what to do")
+    @Test("init reports users whose addresses collide once normalised, merges nothing, and says what to do", .sqliteOnly)
     func initReportsCollisions() async throws {
         let test = try TestGatehouse()
         _ = try await test.login("\u{E9}lodie@example.test")

@@ -174,7 +174,7 @@ struct CLITests {
         for other in others { try other.close() }
     }
 
-    @Test("audit tail and verify; verify exits 1 naming the tampered row")
+    @Test("audit tail and verify; verify exits 1 naming the tampered row", .sqliteOnly)
     func audit() async throws {
         let test = try TestGatehouse()
         _ = try await test.apiLogin()

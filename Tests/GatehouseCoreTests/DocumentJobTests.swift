@@ -64,7 +64,7 @@ struct DocumentJobTests {
         #expect(job.state == .failed && job.attempts == 1 && job.lastError == "no user ghost@example.com")
     }
 
-    @Test("audit-report: the range, the filters, CSV and JSONL agree, and the range verifies; a tampered row is named")
+    @Test("audit-report: the range, the filters, CSV and JSONL agree, and the range verifies; a tampered row is named", .sqliteOnly)
     func auditReport() async throws {
         let fixture = try TestGatehouse { try! $0.rateLimits.override("magic-link-ip", rate: "1000/hour") }
         let start = fixture.clock.now()

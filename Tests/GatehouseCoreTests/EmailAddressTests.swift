@@ -90,7 +90,7 @@ struct EmailAddressTests {
         #expect(story.sessions.count == 2)
     }
 
-    @Test("the migration normalises stored addresses, audits each, and merges nothing when two collide")
+    @Test("the migration normalises stored addresses, audits each, and merges nothing when two collide", .sqliteOnly)
     func migration() async throws {
         let test = try TestGatehouse()
         _ = try await test.login(Self.nfc)

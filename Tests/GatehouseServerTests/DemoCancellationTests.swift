@@ -28,8 +28,15 @@ struct DemoCancellationTests {
                     await simulator.run()
                     ended.withLock { $0 = true }
                 }
-                // Cancel at a different moment each time: before the first request, during one, between two.
-                try await Task.sleep(for: .milliseconds(Int.random(in: 0...40)))
+                // Cancel at a different moment each time: before the first request, during one, between two;
+                // every tenth run only once a request was answered (a state, not a time: on a loaded
+                // machine 40 ms may pass before any answer), so some cancellations land mid-traffic.
+                if iteration % 10 == 0 {
+                    let answered = Date().addingTimeInterval(60)
+                    while simulator.stats.snapshot.requests == 0 && Date() < answered { try await Task.sleep(for: .milliseconds(5)) }
+                } else {
+                    try await Task.sleep(for: .milliseconds(Int.random(in: 0...40)))
+                }
                 run.cancel()
                 // A generous guard against a hang, polled so that a hung task cannot hang the test too.
                 let deadline = Date().addingTimeInterval(60)

@@ -114,7 +114,7 @@ struct ServeProcessTests {
         #expect(wal == 0)
     }
 
-    @Test("on SIGTERM a request in flight still gets its answer before the process exits")
+    @Test("on SIGTERM a request in flight still gets its answer before the process exits", .sqliteOnly)
     func gracefulShutdown() async throws {
         let directory = try TemporaryDirectory()
         let db = try directory.database("graceful")

@@ -153,7 +153,7 @@ public struct TextFilter: Sendable, Equatable {
     /// haystack matches neither way, on both engines.
     func condition(haystack: String, dialect: SQLDialect) -> (sql: String, argument: String) {
         let test = isLiteral ? dialect.containsText(haystack) : dialect.matchesRegex(haystack)
-        return (inverted ? "NOT (\(test))" : "(\(test))", isLiteral ? pattern.lowercased() : pattern)
+        return (inverted ? "NOT (\(test))" : "(\(test))", isLiteral ? pattern.lowercased() : dialect.regexPattern(pattern))
     }
 }
 

@@ -241,13 +241,20 @@ public final class PostgresEngine: Sendable {
         }
     }
 
+    /// The connection that synchronous callers share, one at a time (opened at first use,
+    /// opened again after it was lost): outside the pool, so it never waits on the pool's tasks.
+    private let syncConnection = Mutex<PostgresConnection?>(nil)
+
     private func withConnectionOfItsOwn<T>(_ body: (PostgresConnection) throws -> T) throws -> T {
-        var configuration = try PostgresProbe.configuration(location)
-        configuration.options.additionalStartupParameters = Self.startupParameters
-        let connection = try PostgresConnection.connect(on: MultiThreadedEventLoopGroup.singleton.any(), configuration: configuration,
-                                                        id: 0, logger: logger).wait()
-        defer { _ = try? connection.close().wait() }
-        return try body(connection)
+        try syncConnection.withLock { held in
+            if held == nil || held!.isClosed {
+                var configuration = try PostgresProbe.configuration(location)
+                configuration.options.additionalStartupParameters = Self.startupParameters
+                held = try PostgresConnection.connect(on: MultiThreadedEventLoopGroup.singleton.any(), configuration: configuration,
+                                                      id: 0, logger: logger).wait()
+            }
+            return try body(held!)
+        }
     }
 
     // MARK: - Facts
@@ -280,11 +287,20 @@ public final class PostgresEngine: Sendable {
     public func close() {
         runner.cancel()
         threads.shutdownGracefully { _ in }
+        syncConnection.withLock { held in
+            _ = try? held?.close().wait()
+            held = nil
+        }
     }
 
     deinit {
         runner.cancel()
         threads.shutdownGracefully { _ in }
+        // Kept alive by the callback until closed (a connection must not end its life open).
+        syncConnection.withLock { held in
+            let connection = held
+            connection?.close().whenComplete { _ in _ = connection }
+        }
     }
 }
 

@@ -76,6 +76,25 @@ public enum SQLDialect: Sendable, Equatable {
         }
     }
 
+    /// An operator's regular expression (ICU syntax, as the console and CLI document it) as this
+    /// engine reads it: the same text on SQLite; on PostgreSQL, whose AREs spell the word
+    /// boundary `\y` (`\b` is a backspace there), `\b` and `\B` become `\y` and `\Y`.
+    public func regexPattern(_ pattern: String) -> String {
+        guard self == .postgres else { return pattern }
+        var out = ""
+        var escaped = false
+        for character in pattern {
+            if escaped {
+                out += character == "b" ? "y" : character == "B" ? "Y" : String(character)
+                escaped = false
+            } else {
+                escaped = character == "\\"
+                out.append(character)
+            }
+        }
+        return out
+    }
+
     /// True when `haystack` contains the bound text exactly (case-sensitive; one `?`).
     public func containsExactText(_ haystack: String) -> String {
         switch self {
