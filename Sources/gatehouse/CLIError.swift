@@ -29,7 +29,7 @@ enum CLIError: Error, CustomStringConvertible {
     static func wrap<T>(_ gatehouse: Gatehouse, _ body: () async throws -> T) async throws -> T {
         do {
             return try await body()
-        } catch let error where StorageFault.classify(error) != nil {
+        } catch let error where StorageFault.isEngineError(error) {
             throw CLIError.failed(gatehouse.database.explain(error))
         }
     }

@@ -72,6 +72,20 @@ struct AuditLogTests {
         #expect(middle.problem?.contains("missing") == true)
     }
 
+    @Test("a row inserted by hand below the chain's numbering (seq 0 or -1) is named by verify")
+    func forgedRowBelowTheChain() async throws {
+        let test = try TestGatehouse()
+        try await populate(test)
+        // INSERT is not refused by the append-only guard; the chain must catch it.
+        try test.rawWrite("""
+            INSERT INTO audit_events (seq, at, actor_type, action, outcome, prev_hash, hash)
+            SELECT -1, at, actor_type, 'session.revoked', outcome, prev_hash, hash FROM audit_events WHERE seq = 1
+            """)
+        let result = try await test.gatehouse.audit.verify()
+        #expect(result.firstBrokenSeq == -1, "\(result)")
+        #expect(result.problem?.contains("outside the chain") == true, "\(result.problem ?? "")")
+    }
+
     @Test("the operator identity comes from the OS user and SSH_CONNECTION")
     func operatorIdentity() {
         let identity = OperatorIdentity.current(via: "cli", environment: ["SSH_CONNECTION": "203.0.113.9 52144 10.0.0.5 22", "USER": "spoofed"])

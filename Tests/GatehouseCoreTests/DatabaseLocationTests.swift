@@ -43,6 +43,30 @@ struct DatabaseLocationTests {
         }
     }
 
+    @Test("a password's unescaped '/', '?' or '&' never reaches a message; other URL schemes and libpq keyword strings are refused, not made files")
+    func passwordFragments() throws {
+        // Each password below breaks the URL apart; no piece of it may be quoted back.
+        for (bad, secret) in [("postgresql://app:Xy7/kq@db/gh", "Xy7"), ("postgresql://app:ab?cdsecret=ef@db/gh", "cdsecret"),
+                              ("postgresql://app@db/gh?mysecretvalue", "mysecretvalue"), ("postgresql://app:pw&zz=1@db/gh", "zz")] {
+            do {
+                _ = try DatabaseLocation(bad, environment: [:])
+            } catch {
+                #expect(!error.description.contains(secret), "\(error)")
+            }
+        }
+        for other in ["jdbc:postgresql://h/db?user=u&password=hunter2", "mysql://u:hunter2@h/db", "host=db password=hunter2 dbname=gh"] {
+            #expect(throws: DatabaseLocationError.self) { try DatabaseLocation(other, environment: [:]) }
+            do { _ = try DatabaseLocation(other, environment: [:]) } catch {
+                #expect(!error.description.contains("hunter2"), "\(error)")
+            }
+        }
+        let directory = try TemporaryDirectory()
+        let result = try Subprocess.run("/bin/sh", ["-c", #"cd "$0" && exec "$@""#, directory.url.path, GatehouseBinary.url.path,
+                                                   "init", "--db", "host=db password=hunter2 dbname=gh"])
+        #expect(result.status != 0 && !(result.stdout + result.stderr).contains("hunter2"), "\(result.stderr)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory.url.path).isEmpty)
+    }
+
     @Test("every command answers a PostgreSQL URL with a sentence (no file named postgres: appears), without the password")
     func commandsRefuseUntilTheEngineExists() throws {
         let directory = try TemporaryDirectory()

@@ -162,13 +162,16 @@ public final class AuditLog: Sendable {
     /// breaks the chain or `limit` rows were read; returns how many were read.
     private static func walk(_ walk: inout ChainWalk, in tx: any SQLTransaction, limit: Int = .max) throws -> Int {
         var count = 0
+        // From the beginning, every row counts, even one inserted with a seq of 0 or below: the
+        // walk expects seq 1 first and names such a row.
+        var after = walk.nextSeq <= 1 ? Int64.min : walk.nextSeq - 1
         while count < limit {
             let batch = min(walkBatch, limit - count)
-            let events = try tx.fetchAll(AuditEvent.self, "SELECT * FROM audit_events WHERE seq > ? ORDER BY seq LIMIT ?",
-                                         [walk.nextSeq - 1, batch])
+            let events = try tx.fetchAll(AuditEvent.self, "SELECT * FROM audit_events WHERE seq > ? ORDER BY seq LIMIT ?", [after, batch])
             for event in events {
                 count += 1
                 guard walk.check(event) else { return count }
+                after = event.seq
             }
             if events.count < batch { break }
         }

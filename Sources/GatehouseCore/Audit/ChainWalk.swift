@@ -29,7 +29,8 @@ struct ChainWalk {
         guard isIntact else { return false }
         if event.prevHash != previousHash || event.seq != nextSeq {
             // A deleted row shows at the row after it, whose prev_hash names the missing one.
-            let why = event.seq != nextSeq ? "rows \(nextSeq)–\(event.seq - 1) are missing"
+            let why = event.seq < nextSeq ? "row \(event.seq) stands outside the chain's numbering (inserted by hand)"
+                : event.seq != nextSeq ? "rows \(nextSeq)–\(event.seq - 1) are missing"
                 : nextSeq == 1 ? "the first row does not start from the genesis hash"
                 : "its prev_hash does not match row \(nextSeq - 1)"
             return fail(at: event.seq, why)

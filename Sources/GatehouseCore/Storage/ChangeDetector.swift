@@ -74,10 +74,18 @@ final class PostgresListener: Sendable {
                 do {
                     let connection = try await PostgresConnection.connect(configuration: try PostgresProbe.configuration(location),
                                                                           id: 1, logger: logger)
-                    let notifications = try await connection.listen(channel)
-                    shared.state.withLock { $0.pending = true; $0.problem = nil }
-                    for try await _ in notifications {
-                        shared.state.withLock { $0.pending = true }
+                    do {
+                        // UNLISTEN is sent when `consume` returns or throws.
+                        try await connection.listen(on: channel) { notifications in
+                            shared.state.withLock { $0.pending = true; $0.problem = nil }
+                            for try await _ in notifications {
+                                shared.state.withLock { $0.pending = true }
+                            }
+                        }
+                    } catch {
+                        // Closed on every path: a connection must not outlive its use open.
+                        try? await connection.close()
+                        throw error
                     }
                     try? await connection.close()
                 } catch {

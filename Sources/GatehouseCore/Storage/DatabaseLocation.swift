@@ -12,8 +12,28 @@ public enum DatabaseLocation: Sendable, Equatable, CustomStringConvertible {
         let lowered = text.lowercased()
         if lowered.hasPrefix("postgres://") || lowered.hasPrefix("postgresql://") {
             self = .postgres(try PostgresLocation(url: text, environment: environment))
+        } else if let scheme = Self.otherScheme(lowered) {
+            // Never taken for a file name (it would be created, and printed with its password).
+            throw .invalid("a \(scheme): URL is not a database Gatehouse opens: give a file path or a postgres:// URL")
+        } else if Self.looksLikeKeywordString(lowered) {
+            throw .invalid("this looks like a libpq keyword string (host=… dbname=…); give the same as a postgres:// URL")
         } else {
             self = .sqlite(path: text)
+        }
+    }
+
+    /// The scheme of a URL that is not PostgreSQL's (`jdbc`, `mysql`, `sqlite`…), or nil.
+    static func otherScheme(_ lowered: String) -> String? {
+        guard lowered.contains("://"), let colon = lowered.firstIndex(of: ":") else { return nil }
+        let scheme = lowered[..<colon]
+        guard !scheme.isEmpty, scheme.allSatisfy({ $0.isLetter || $0.isNumber || "+.-".contains($0) }) else { return nil }
+        return String(scheme.prefix(20))
+    }
+
+    /// `host=db dbname=gh password=…`: libpq's other form, which must not become a file name.
+    static func looksLikeKeywordString(_ lowered: String) -> Bool {
+        lowered.split(separator: " ").contains { word in
+            ["host=", "hostaddr=", "dbname=", "user=", "password=", "port=", "sslmode="].contains { word.hasPrefix($0) }
         }
     }
 
@@ -60,7 +80,7 @@ public struct PostgresLocation: Sendable, Equatable {
                 let parts = pair.split(separator: "=", maxSplits: 1).map(String.init)
                 // Only the key goes into a message: a value may be the password.
                 guard parts.count == 2, let key = parts[0].removingPercentEncoding, let value = parts[1].removingPercentEncoding else {
-                    throw .invalid("the parameter '\(parts[0].prefix(40))' is not key=value with %-escapes that decode")
+                    throw .invalid("a parameter is not key=value with %-escapes that decode (a password with '?' or '&' must be %-escaped, or given in PGPASSWORD)")
                 }
                 query[key] = value
             }
@@ -99,13 +119,17 @@ public struct PostgresLocation: Sendable, Equatable {
             throw .invalid("several hosts are not supported; name one (the primary)")
         }
         let known: Set = ["host", "port", "user", "password", "dbname", "sslmode", "application_name", "connect_timeout"]
-        if let unknown = query.keys.sorted().first(where: { !known.contains($0) }) {
-            throw .invalid("unknown parameter '\(unknown)' (host, port, user, password, dbname, sslmode, application_name, connect_timeout)")
+        if query.keys.contains(where: { !known.contains($0) }) {
+            // Not named: after a password's unescaped '?', its tail is what looks like a parameter.
+            throw .invalid("a parameter is not one libpq knows here (host, port, user, password, dbname, sslmode, application_name, connect_timeout); a password with '?' must be %-escaped, or given in PGPASSWORD")
         }
 
         host = query["host"] ?? urlHost ?? environment["PGHOST"] ?? "/var/run/postgresql"
         let portText = query["port"] ?? urlPort.flatMap { $0.isEmpty ? nil : $0 } ?? environment["PGPORT"] ?? "5432"
-        guard let port = Int(portText), (1...65535).contains(port) else { throw .invalid("port '\(portText.prefix(10))' is not 1–65535") }
+        // The value is not quoted: an unescaped '/' or ':' in a password lands here.
+        guard let port = Int(portText), (1...65535).contains(port) else {
+            throw .invalid("the port is not a number 1–65535 (a password with '/', ':', '@' or '?' must be %-escaped in the URL, or given in PGPASSWORD)")
+        }
         self.port = port
         user = query["user"] ?? urlUser ?? environment["PGUSER"] ?? ProcessInfo.processInfo.userName
         password = query["password"] ?? urlPassword ?? environment["PGPASSWORD"]

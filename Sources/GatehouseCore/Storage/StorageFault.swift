@@ -65,6 +65,12 @@ public enum StorageFault: Sendable, Equatable {
         }
     }
 
+    /// True for any error an engine raised (classified or not): what the CLI turns into a
+    /// sentence through `GatehouseDatabase.explain` rather than a raw dump.
+    public static func isEngineError(_ error: any Error) -> Bool {
+        error is DatabaseError || error is PSQLError || error is PostgresUnavailable
+    }
+
     /// One sentence for an operator (CLI, console); `location` names the database.
     public func sentence(location: String) -> String {
         switch self {

@@ -253,7 +253,10 @@ public final class RefreshTokenService: Sendable {
     public func revokeFamily(_ family: String, by actor: Actor, reason: String = "revoked by operator") async throws -> Int {
         let now = clock.now()
         return try await database.write { tx in
-            guard let session = try tx.fetchOne(Session.self, "SELECT * FROM sessions WHERE refresh_family = ?", [family]) else {
+            // The session row locked first, as a rotation locks it: a refresh in flight commits its
+            // successor before this revocation reads the family's active tokens, so none escapes.
+            guard let session = try tx.fetchOne(Session.self, "SELECT * FROM sessions WHERE refresh_family = ?\(tx.dialect.forUpdate)",
+                                                [family]) else {
                 throw AuthError.notFound("refresh family \(family)")
             }
             let count = try Self.revokeActive(sessionId: session.id, reason: reason, in: tx, at: now)

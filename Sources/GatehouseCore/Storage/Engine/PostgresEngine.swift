@@ -139,7 +139,7 @@ public final class PostgresEngine: Sendable {
     /// Runs `body` in one transaction (READ COMMITTED; the rules take row locks where they
     /// need them) and commits; rolls back on a throw.
     public func write<T: Sendable>(_ body: @escaping @Sendable (any SQLTransaction) throws -> T) async throws -> T {
-        let begin = options.readOnly ? "BEGIN READ ONLY" : "BEGIN"
+        let begin = Self.writeBegin(readOnly: options.readOnly)
         writes.withLock { $0 += 1 }
         var attempt = 1
         while true {
@@ -151,6 +151,12 @@ public final class PostgresEngine: Sendable {
         }
     }
 
+    /// READ COMMITTED whatever the server's, database's or role's default: the rules rely on a
+    /// fresh snapshot per statement and on a row being re-read after its lock was waited for.
+    static func writeBegin(readOnly: Bool) -> String {
+        "BEGIN ISOLATION LEVEL READ COMMITTED" + (readOnly ? " READ ONLY" : "")
+    }
+
     /// Runs `body` on one snapshot (REPEATABLE READ, READ ONLY).
     public func read<T: Sendable>(_ body: @escaping @Sendable (any SQLTransaction) throws -> T) async throws -> T {
         try await transaction(begin: "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", body)
@@ -159,7 +165,8 @@ public final class PostgresEngine: Sendable {
     private func transaction<T: Sendable>(begin: String, _ body: @escaping @Sendable (any SQLTransaction) throws -> T) async throws -> T {
         try await withLeaseTimeout { leased in
             try await self.client.withConnection { connection in
-                leased.set()
+                // Too late: the caller was already answered 503; the body must not run and commit.
+                guard leased.claim() else { throw PostgresUnavailable(location: self.location.redacted) }
                 return try await self.threads.runIfActive { [logger = self.logger] in
                     try Self.transaction(on: connection, logger: logger, begin: begin, body)
                 }
@@ -184,7 +191,8 @@ public final class PostgresEngine: Sendable {
         }
     }
 
-    /// Runs `operation`, which must call `leased.set()` once it holds a pooled connection;
+    /// Runs `operation`, which must call `leased.claim()` once it holds a pooled connection (and
+    /// give up when that returns false);
     /// gives up with `PostgresUnavailable` when that has not happened within `leaseTimeout`
     /// (the server is down or restarting and the pool keeps trying to connect: a request must
     /// not wait for that). Once leased, the transaction runs to its end, however long.
@@ -194,7 +202,7 @@ public final class PostgresEngine: Sendable {
             group.addTask { .done(try await operation(leased)) }
             group.addTask {
                 try? await Task.sleep(for: Self.leaseTimeout)
-                return leased.isSet ? .stillRunning : .timedOut
+                return leased.abandon() ? .timedOut : .stillRunning
             }
             defer { group.cancelAll() }
             while let outcome = try await group.next() {
@@ -210,11 +218,27 @@ public final class PostgresEngine: Sendable {
 
     private enum Outcome<T: Sendable>: Sendable { case done(T), timedOut, stillRunning }
 
-    /// Set once; read from another task.
+    /// Decided once, by whichever comes first: the lease (`claim`) or the timeout (`abandon`),
+    /// so a transaction never commits after its caller was told it could not run.
     final class Flag: Sendable {
-        private let value = Mutex(false)
-        func set() { value.withLock { $0 = true } }
-        var isSet: Bool { value.withLock { $0 } }
+        private enum State { case waiting, leased, abandoned }
+        private let state = Mutex(State.waiting)
+
+        /// True when the lease came in time (the body may run).
+        func claim() -> Bool {
+            state.withLock { state in
+                if state == .waiting { state = .leased }
+                return state == .leased
+            }
+        }
+
+        /// True when the timeout came first (the caller is answered 503).
+        func abandon() -> Bool {
+            state.withLock { state in
+                if state == .waiting { state = .abandoned }
+                return state == .abandoned
+            }
+        }
     }
 
     /// `write` for a caller that cannot wait asynchronously (opening, the bench's seeding):
@@ -222,7 +246,7 @@ public final class PostgresEngine: Sendable {
     /// concurrency pool (whose threads may all be such callers), only for NIO's event loops;
     /// never call it on an event loop.
     func writeSync<T>(_ body: (any SQLTransaction) throws -> T) throws -> T {
-        let begin = options.readOnly ? "BEGIN READ ONLY" : "BEGIN"
+        let begin = Self.writeBegin(readOnly: options.readOnly)
         return try withConnectionOfItsOwn { connection in
             var attempt = 1
             while true {
@@ -381,9 +405,13 @@ struct PostgresTransaction: SQLTransaction {
         case .float4, .float8: return .double(try cell.decode(Double.self))
         case .numeric:
             // sum() over bigint: whole numbers come back as integers, as SQLite's do.
-            let text = try cell.decode(String.self)
-            if let whole = Int64(text) { return .int(whole) }
-            return .double(Double(text) ?? 0)
+            let number = try cell.decode(Decimal.self)
+            var rounded = Decimal()
+            var copy = number
+            NSDecimalRound(&rounded, &copy, 0, .plain)
+            if rounded == number, let whole = Int64(exactly: NSDecimalNumber(decimal: number).int64Value),
+               Decimal(whole) == number { return .int(whole) }
+            return .double(NSDecimalNumber(decimal: number).doubleValue)
         case .bytea: return .blob([UInt8](try cell.decode(ByteBuffer.self).readableBytesView))
         case .bool: return .int(try cell.decode(Bool.self) ? 1 : 0)
         default: return .text(try cell.decode(String.self))
