@@ -101,4 +101,36 @@ struct EngineSeamTests {
             try cluster.psql("UPDATE audit_events SET action = 'x' WHERE seq = 1")
         }
     }
+
+    @Test("PostgreSQL: a commit through another connection reaches a console's change detector (LISTEN) once it has settled",
+          .enabled(if: PostgresCluster.testsRun, "skipped: \(PostgresCluster.unavailableReason ?? "")"))
+    func postgresChangeDetector() async throws {
+        let (cluster, console) = try Self.postgres()
+        defer { try? console.close(); cluster.stop() }
+        let detector = try ChangeDetector(database: console)
+        // The first question always says "changed" (the console draws its first frame).
+        #expect(try detector.hasChanged())
+        // Drained first (the listener reports a change when it connects, as after any reconnect):
+        // wait until it says "unchanged", a state polled, never a time.
+        var quiet = false
+        let quietDeadline = ContinuousClock.now + .seconds(60)
+        while !quiet && ContinuousClock.now < quietDeadline {
+            try await Task.sleep(for: .milliseconds(50))
+            quiet = (try? detector.hasChanged()) == false
+        }
+        #expect(quiet, "the detector never settled")
+        // Then one commit through another connection must reach it.
+        let writer = try GatehouseDatabase.open(path: cluster.url())
+        defer { try? writer.close() }
+        let policy = RateLimitPolicy(name: "seam", limit: 5, period: 60)
+        _ = try await writer.write { tx in try RateLimiter.consume(policy: policy, key: "live", in: tx, at: Date()) }
+        let written = ContinuousClock.now
+        var seen = false
+        while !seen && ContinuousClock.now < written + .seconds(60) {
+            seen = (try? detector.hasChanged()) == true
+            if !seen { try await Task.sleep(for: .milliseconds(5)) }
+        }
+        #expect(seen, "the commit's notification never reached the detector")
+        print("LISTEN: change seen \(ContinuousClock.now - written) after the commit")
+    }
 }
