@@ -44,6 +44,10 @@ struct DemoCommand: AsyncParsableCommand {
         options.cookieName = "gatehouse_demo_session"
         options.webhookSecret = "whsec_demo_" + SecretToken.generate().value
         options.workers = 1
+        if gatehouse.database.dialect == .postgres {
+            // The demo's documents are scratch, like its default database: a temporary folder.
+            options.dataDirectory = try Self.temporaryFolder().appendingPathComponent("documents").path
+        }
         // Log lines would draw over the console; the demo shows what happens on its panes instead.
         let logger = Logger(label: "gatehouse-demo", factory: { _ in SwiftLogNoOpLogHandler() })
         let server = GatehouseServer(gatehouse: gatehouse, options: options)
@@ -87,9 +91,14 @@ struct DemoCommand: AsyncParsableCommand {
     }
 
     static func temporaryDatabase() throws -> String {
+        try temporaryFolder().appendingPathComponent("demo.sqlite").path
+    }
+
+    /// A fresh `gatehouse-demo-…` folder in the system's temporary directory.
+    static func temporaryFolder() throws -> URL {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("gatehouse-demo-\(UUID().uuidString.prefix(8).lowercased())")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        return directory.appendingPathComponent("demo.sqlite").path
+        return directory
     }
 
     /// `text` as one shell word: as is when it is plain, else in single quotes (a URL's `&`

@@ -30,7 +30,7 @@ struct ServeCommand: AsyncParsableCommand {
                                                                 valueName: "name=rate"))
     var rateLimits: [String] = []
     @Option(parsing: .unconditional, help: "Document-job slots inside the server; 0 leaves jobs to `gatehouse worker`.") var workers = 1
-    @Option(parsing: .unconditional, help: ArgumentHelp("Where documents go (default: <db>-documents beside the database).", valueName: "path"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Where documents go (default: <db>-documents beside an SQLite file; for PostgreSQL $XDG_DATA_HOME/gatehouse/documents/<dbname>@<host>:<port>).", valueName: "path"))
     var dataDir: String?
     @Option(parsing: .unconditional, help: ArgumentHelp("Seconds a client has to send a request's head (default 10; then 408).", valueName: "seconds"))
     var headerTimeout: Double?

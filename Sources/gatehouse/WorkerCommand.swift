@@ -15,7 +15,7 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(parsing: .unconditional, help: "Jobs run at the same time.") var concurrency = 2
     @Option(parsing: .unconditional, help: "Seconds without a heartbeat after which another worker takes the job over.") var lease: Double = 30
     @Option(parsing: .unconditional, help: "Seconds between looks for new work when idle.") var poll: Double = 0.5
-    @Option(parsing: .unconditional, help: ArgumentHelp("Where documents go (default: <db>-documents beside the database).", valueName: "path"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Where documents go (default: <db>-documents beside an SQLite file; for PostgreSQL $XDG_DATA_HOME/gatehouse/documents/<dbname>@<host>:<port>).", valueName: "path"))
     var dataDir: String?
     @Flag(help: "Run the jobs that are ready, then exit (for scripts and cron).") var untilIdle = false
 

@@ -80,7 +80,7 @@ struct ConsoleFieldReportTests {
     func dumbTerminal() async throws {
         let directory = try TemporaryDirectory()
         let path = directory.path("console.sqlite")
-        _ = try Gatehouse.open(path: path, options: .init(createIfMissing: true))
+        _ = try Gatehouse.open(path: path, options: TestEngine.options(createIfMissing: true))
         for term in ["dumb", "no-such-terminal"] {
             let command = "env LANG=C.UTF-8 TERM=\(term) \(TmuxSession.quote(GatehouseBinary.url.path)) console --db \(TmuxSession.quote(path)); "
                 + "echo EXIT=$?; sleep 600"

@@ -23,8 +23,8 @@ final class ConsoleFixture {
         }
         let path = try directory.database("console")
         self.path = path
-        let writer = try Gatehouse.open(path: path, options: .init(createIfMissing: true), configuration: configuration, clock: clock)
-        gatehouse = readOnly ? try Gatehouse.open(path: path, options: .init(readOnly: true), configuration: configuration, clock: clock) : writer
+        let writer = try Gatehouse.open(path: path, options: TestEngine.options(createIfMissing: true), configuration: configuration, clock: clock)
+        gatehouse = readOnly ? try Gatehouse.open(path: path, options: TestEngine.options(readOnly: true), configuration: configuration, clock: clock) : writer
         self.writer = writer
         backend = MemoryBackend(width: width, height: height, colorDepth: colorDepth ?? (color ? .indexed256 : .none))
         app = try ConsoleApp(gatehouse: gatehouse, options: ConsoleOptions(operatorIdentity: Self.operatorIdentity, theme: theme,

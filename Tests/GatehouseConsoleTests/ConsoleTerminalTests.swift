@@ -19,7 +19,7 @@ struct ConsoleTerminalTests {
             for name in ["magic-link-email", "magic-link-ip", "verify", "refresh"] {
                 try configuration.rateLimits.override(name, rate: "100000/minute")
             }
-            gatehouse = try Gatehouse.open(path: path, options: .init(createIfMissing: true), configuration: configuration)
+            gatehouse = try Gatehouse.open(path: path, options: TestEngine.options(createIfMissing: true), configuration: configuration)
         }
 
         func login(_ email: String) async throws -> Login {
@@ -47,7 +47,7 @@ struct ConsoleTerminalTests {
         #expect(await tmux.waitFor("chain ✓ verified to #").0)
 
         // Another process (the CLI) commits an operator action.
-        let reset = try GatehouseBinary.run(["limits", "reset", "verify:198.51.100.20", "--yes", "--db", setup.path])
+        let reset = try await GatehouseBinary.run(["limits", "reset", "verify:198.51.100.20", "--yes", "--db", setup.path])
         #expect(reset.status == 0, "\(reset.stderr)")
         // How fast is measured by Benchmarks/console-latency.sh; a test only waits for the state.
         let started = Date()
@@ -81,7 +81,7 @@ struct ConsoleTerminalTests {
     func jobFromForm() async throws {
         let setup = try Setup()
         // Enough events that the report takes a few seconds in a debug build.
-        try SyntheticData.seed(.init(users: 10, sessions: 0, auditEvents: 150_000), into: setup.gatehouse.database)
+        try await offPool { try SyntheticData.seed(.init(users: 10, sessions: 0, auditEvents: 150_000), into: setup.gatehouse.database) }
         let worker = try GatehouseBinary.start(["worker", "--db", setup.path, "--poll", "0.1", "--data-dir", setup.directory.path("documents")])
         defer { worker.terminate(); _ = worker.wait() }
         let tmux = try setup.console()
@@ -272,7 +272,7 @@ struct ConsoleTerminalTests {
     @Test("a missing database is a message, not a crash")
     func missingDatabase() async throws {
         let directory = try TemporaryDirectory()
-        let result = try GatehouseBinary.run(["console", "--db", directory.path("absent.sqlite")])
+        let result = try await GatehouseBinary.run(["console", "--db", directory.path("absent.sqlite")])
         #expect(result.status == 1 && result.stderr.contains("database not found"))
     }
 }

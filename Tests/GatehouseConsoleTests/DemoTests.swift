@@ -40,6 +40,10 @@ struct DemoTests {
         // Only the pane's shell (sleeping) is left: no gatehouse process.
         let left = try Subprocess.run("/usr/bin/pgrep", ["-f", "^\(binary) demo"])
         #expect(left.stdout.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty, "still running: \(left.stdout)")
+        // Its documents went to its scratch folder, not into the folder it was started from.
+        if case .postgres(let location) = try DatabaseLocation(db) {
+            #expect(!FileManager.default.fileExists(atPath: FileManager.default.currentDirectoryPath + "/\(location.database)-documents"))
+        }
     }
 
     @Test("--headless prints a line a second and stops cleanly on SIGINT; without a terminal and without --headless it refuses")
@@ -52,14 +56,14 @@ struct DemoTests {
             try await Task.sleep(for: .milliseconds(100))
         }
         demo.signal(SIGINT)
-        let result = demo.wait()
+        let result = await demo.exit()
         #expect(result.status == 0, "\(result.stderr)")
         let lines = result.stdout.split(separator: "\n").map(String.init)
         #expect(lines.filter { $0.contains(" s  requests ") }.count >= 3, "\(result.stdout)")
         #expect(lines.last { $0.contains(" s  requests ") }?.contains("5xx 0") == true, "no server errors: \(result.stdout)")
         #expect(result.stdout.contains("demo stopped; the database is at \(Self.shown(db))"))
 
-        let refused = try GatehouseBinary.run(["demo", "--db", directory.path("other.sqlite")])
+        let refused = try await GatehouseBinary.run(["demo", "--db", directory.path("other.sqlite")])
         #expect(refused.status == 2 && refused.stderr.contains("use --headless"))
     }
 

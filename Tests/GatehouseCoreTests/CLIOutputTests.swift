@@ -9,8 +9,8 @@ import TerminalKit
 /// neutralised in every human-readable output, one naming rule for every `--json`, negative numbers.
 @Suite("CLI output")
 struct CLIOutputTests {
-    private func gatehouse(_ arguments: [String], db: String) throws -> Subprocess.Result {
-        try GatehouseBinary.run(arguments + ["--db", db])
+    private func gatehouse(_ arguments: [String], db: String) async throws -> Subprocess.Result {
+        try await GatehouseBinary.run(arguments + ["--db", db])
     }
 
     /// True when no scalar a terminal could act on is in `text` (newlines separate lines).
@@ -19,14 +19,14 @@ struct CLIOutputTests {
     }
 
     @Test("sessions list pads by display width: CJK and emoji rows line up, and no address is cut")
-    func widths() throws {
+    func widths() async throws {
         let test = try TestGatehouse()
         let emails = ["王芳@例子.test", "😀😀party@example.test", "bob@example.test", "e\u{301}lodie@example.test", "👍🏽team@example.test"]
         for email in emails {
-            let churn = try gatehouse(["debug", "login-churn", "--count", "1", "--email", email], db: test.path)
+            let churn = try await gatehouse(["debug", "login-churn", "--count", "1", "--email", email], db: test.path)
             #expect(churn.status == 0, "\(churn.stderr)")
         }
-        let listed = try gatehouse(["sessions", "list"], db: test.path)
+        let listed = try await gatehouse(["sessions", "list"], db: test.path)
         #expect(listed.status == 0, "\(listed.stderr)")
         let lines = listed.stdout.split(separator: "\n").map(String.init)
         #expect(lines.count == emails.count + 1)
@@ -39,7 +39,7 @@ struct CLIOutputTests {
         // Whole addresses, in the form the next command accepts.
         for email in ["王芳@例子.test", "😀😀party@example.test", "\u{E9}lodie@example.test", "👍🏽team@example.test"] {
             #expect(listed.stdout.contains(email), "\(email) cut or changed:\n\(listed.stdout)")
-            let again = try gatehouse(["sessions", "list", "--user", email, "--json"], db: test.path)
+            let again = try await gatehouse(["sessions", "list", "--user", email, "--json"], db: test.path)
             #expect(again.status == 0 && again.stdout.contains("\"handle\""), "\(email): \(again.stderr)")
         }
     }
@@ -67,7 +67,7 @@ struct CLIOutputTests {
                                                          targetId: login.session.handle, reason: osc,
                                                          context: ClientContext(ip: "198.51.100.9", userAgent: c1),
                                                          details: ["note": c1 + osc]))
-        let enqueued = try gatehouse(["jobs", "start", "audit-report", "--from", "2000-01-01", "--to", "2100-01-01", "--action", osc], db: test.path)
+        let enqueued = try await gatehouse(["jobs", "start", "audit-report", "--from", "2000-01-01", "--to", "2100-01-01", "--action", osc], db: test.path)
         #expect(enqueued.status == 0, "\(enqueued.stderr)")
 
         let commands: [[String]] = [
@@ -76,25 +76,25 @@ struct CLIOutputTests {
             ["tokens", "list"], ["jobs", "list"], ["jobs", "show", "1"],
         ]
         for command in commands {
-            let result = try gatehouse(command, db: test.path)
+            let result = try await gatehouse(command, db: test.path)
             #expect(result.status == 0, "\(command): \(result.stderr)")
             #expect(Self.isInert(result.stdout), "\(command) printed raw controls: \(result.stdout.debugDescription)")
         }
-        let shown = try gatehouse(["sessions", "show", login.session.handle], db: test.path).stdout
+        let shown = try await gatehouse(["sessions", "show", login.session.handle], db: test.path).stdout
         #expect(shown.contains("\\x1B]2;owned\\x07\\x1B]52;c;cHduZWQ=\\x07"), "\(shown)")
-        let audit = try gatehouse(["audit", "tail", "--limit", "50"], db: test.path).stdout
+        let audit = try await gatehouse(["audit", "tail", "--limit", "50"], db: test.path).stdout
         #expect(audit.contains("\\x9D2;owned\\x9C \\u{202E}gnp.exe"), "\(audit)")
         // An error that quotes what was typed is neutralised too.
-        let missing = try gatehouse(["sessions", "show", "ses_\u{1B}]2;x\u{07}"], db: test.path)
+        let missing = try await gatehouse(["sessions", "show", "ses_\u{1B}]2;x\u{07}"], db: test.path)
         #expect(missing.status == 1 && Self.isInert(missing.stderr) && missing.stderr.contains("\\x1B]2;x\\x07"), "\(missing.stderr)")
 
         // --json: the same characters as \u escapes; the values decode unchanged.
         for command in [["sessions", "list", "--json"], ["audit", "tail", "--json", "--limit", "50"], ["limits", "list", "--json"],
                         ["explain", "--session", login.session.handle, "--json"], ["jobs", "list", "--json"]] {
-            let result = try gatehouse(command, db: test.path)
+            let result = try await gatehouse(command, db: test.path)
             #expect(result.status == 0 && Self.isInert(result.stdout), "\(command): \(result.stdout.debugDescription)")
         }
-        let listed = try JSONSerialization.jsonObject(with: Data(try gatehouse(["sessions", "list", "--json"], db: test.path).stdout.utf8)) as? [String: Any]
+        let listed = try JSONSerialization.jsonObject(with: Data(try await gatehouse(["sessions", "list", "--json"], db: test.path).stdout.utf8)) as? [String: Any]
         let agents = (listed?["sessions"] as? [[String: Any]])?.compactMap { $0["user_agent"] as? String } ?? []
         #expect(agents.contains { Array($0.unicodeScalars) == Array(c1.unicodeScalars) }, "\(agents)")
         #expect(agents.contains { Array($0.unicodeScalars) == Array(osc.unicodeScalars) }, "\(agents)")
@@ -126,7 +126,7 @@ struct CLIOutputTests {
             """)
 
         // Which commands have --json, from the command tree itself.
-        let dump = try GatehouseBinary.run(["--experimental-dump-help"])
+        let dump = try await GatehouseBinary.run(["--experimental-dump-help"])
         let tree = try #require(try JSONSerialization.jsonObject(with: Data(dump.stdout.utf8)) as? [String: Any])
         var withJSON: Set<String> = []
         func walk(_ command: [String: Any], path: [String]) {
@@ -143,7 +143,7 @@ struct CLIOutputTests {
         #expect(withJSON == Set(table.map(\.path)), "commands with --json and the table differ: \(withJSON.symmetricDifference(table.map(\.path)))")
 
         for (path, arguments) in table {
-            let result = try GatehouseBinary.run(path.split(separator: " ").map(String.init) + arguments + ["--json", "--db", test.path])
+            let result = try await GatehouseBinary.run(path.split(separator: " ").map(String.init) + arguments + ["--json", "--db", test.path])
             #expect(result.status == 0, "\(path): \(result.stderr)")
             let document = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8))
             let bad = Self.keys(of: document).filter { $0.wholeMatch(of: /[a-z0-9]+(_[a-z0-9]+)*/) == nil }
@@ -164,17 +164,17 @@ struct CLIOutputTests {
     func negativeNumbers() async throws {
         let test = try TestGatehouse()
         let (login, _) = try await test.apiLogin("-bob@example.com")
-        let listed = try gatehouse(["sessions", "list", "--user", "-bob@example.com"], db: test.path)
+        let listed = try await gatehouse(["sessions", "list", "--user", "-bob@example.com"], db: test.path)
         #expect(listed.status == 0 && listed.stdout.contains(login.session.handle), "\(listed.stderr)")
-        let revoked = try gatehouse(["sessions", "revoke", login.session.handle, "--reason", "-leaked", "--yes"], db: test.path)
+        let revoked = try await gatehouse(["sessions", "revoke", login.session.handle, "--reason", "-leaked", "--yes"], db: test.path)
         #expect(revoked.status == 0, "\(revoked.stderr)")
         #expect(try await test.gatehouse.audit.tail(limit: 5).contains { $0.action == "session.revoked" && $0.reason == "-leaked" })
-        let started = try gatehouse(["jobs", "start", "user-export", "--user", "a@example.com", "--priority", "-5"], db: test.path)
+        let started = try await gatehouse(["jobs", "start", "user-export", "--user", "a@example.com", "--priority", "-5"], db: test.path)
         #expect(started.status == 0, "\(started.stderr)")
         #expect(try await test.gatehouse.jobs.find(id: 1)?.job.priority == -5)
         for arguments in [["sessions", "list", "--limit", "-5"], ["tokens", "list", "--limit", "0"], ["audit", "tail", "--interval", "-1"],
                           ["jobs", "list", "--limit", "-1"], ["limits", "list", "--limit", "-2"]] {
-            let refused = try gatehouse(arguments, db: test.path)
+            let refused = try await gatehouse(arguments, db: test.path)
             #expect(refused.status == 2 && refused.stderr.contains("must be between"), "\(arguments): \(refused.stderr)")
         }
     }
@@ -188,11 +188,11 @@ struct CLIOutputTests {
             DROP TABLE user_email_conflicts;
             INSERT INTO users (email, created_at, credits) VALUES ('e\u{301}lodie@example.test', 0, 300);
             """)
-        let result = try gatehouse(["init"], db: test.path)
+        let result = try await gatehouse(["init"], db: test.path)
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stderr.contains("nothing was merged") && result.stderr.contains("e\\u{301}lodie@example.test"), "\(result.stderr)")
         #expect(result.stderr.contains("300 credits") && result.stderr.contains("can no longer log in"), "\(result.stderr)")
-        let json = try JSONSerialization.jsonObject(with: Data(try gatehouse(["init", "--json"], db: test.path).stdout.utf8)) as? [String: Any]
+        let json = try JSONSerialization.jsonObject(with: Data(try await gatehouse(["init", "--json"], db: test.path).stdout.utf8)) as? [String: Any]
         let conflicts = json?["email_conflicts"] as? [[String: Any]]
         #expect(conflicts?.count == 1 && conflicts?.first?["kept_user_id"] as? Int == 1)
     }

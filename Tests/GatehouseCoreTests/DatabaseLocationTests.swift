@@ -68,7 +68,7 @@ struct DatabaseLocationTests {
     }
 
     @Test("every command answers a PostgreSQL URL with a sentence (no file named postgres: appears), without the password")
-    func commandsRefuseUntilTheEngineExists() throws {
+    func commandsAnswerUnreachableServers() throws {
         let directory = try TemporaryDirectory()
         let url = "postgresql://app:hunter2@127.0.0.1:1/gate"
         for arguments in [["init"], ["sessions", "list"], ["serve", "--port", "0"], ["audit", "verify"]] {

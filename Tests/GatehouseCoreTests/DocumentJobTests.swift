@@ -110,7 +110,7 @@ struct DocumentJobTests {
     @Test("a running job stops at its next checkpoint when cancelled; a stopping worker puts its job back")
     func cooperativeCancelAndRelease() async throws {
         let fixture = try TestGatehouse()
-        try SyntheticData.seed(.init(users: 10, sessions: 10, auditEvents: 60_000), into: fixture.gatehouse.database, clock: fixture.clock)
+        try await offPool { try SyntheticData.seed(.init(users: 10, sessions: 10, auditEvents: 60_000), into: fixture.gatehouse.database, clock: fixture.clock) }
         let report = JobRequest(kind: DocumentKinds.auditReport, arguments: ["from": "2000-01-01", "to": "2100-01-01"])
         let jobs = fixture.gatehouse.jobs
 

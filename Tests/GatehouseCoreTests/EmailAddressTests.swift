@@ -110,7 +110,7 @@ struct EmailAddressTests {
             UPDATE sessions SET user_id = 3 WHERE id = (SELECT max(id) FROM sessions WHERE user_id = 1);
             """)
         // As `gatehouse init` opens it: only init and serve upgrade a schema.
-        let reopened = try Gatehouse.open(path: test.path, options: .init(createIfMissing: true))
+        let reopened = try Gatehouse.open(path: test.path, options: TestEngine.options(createIfMissing: true))
         let emails = try await reopened.database.read { tx in try tx.fetchColumn(String.self, "SELECT email FROM users ORDER BY id") }
         #expect(emails.map(Self.bytes) == [Self.nfc, "zoe@example.test", "e\u{301}lodie@example.test", "yann@example.test",
                                            "bad@xn---abc.test"].map(Self.bytes))

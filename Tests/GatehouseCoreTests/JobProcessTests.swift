@@ -36,7 +36,8 @@ struct JobProcessTests {
         let arguments = ["worker", "--db", fixture.path, "--until-idle", "--concurrency", "3", "--poll", "0.01",
                          "--data-dir", fixture.directory.path("documents")]
         let workers = try (0..<2).map { _ in try GatehouseBinary.start(arguments) }
-        let results = workers.map { $0.wait() }
+        var results: [Subprocess.Result] = []
+        for worker in workers { results.append(await worker.exit()) }
         #expect(results.allSatisfy { $0.status == 0 }, "\(results.map(\.stderr))")
         for id in ids {
             let job = try #require(try await fixture.gatehouse.jobs.find(id: id)?.job)
@@ -49,7 +50,7 @@ struct JobProcessTests {
     @Test("a worker killed with SIGKILL mid-job: another worker finishes the job after the lease expires")
     func takeOverAfterKill() async throws {
         let fixture = try TestGatehouse(realTime: true)
-        try SyntheticData.seed(.init(users: 10, sessions: 10, auditEvents: 150_000), into: fixture.gatehouse.database)
+        try await offPool { try SyntheticData.seed(.init(users: 10, sessions: 10, auditEvents: 150_000), into: fixture.gatehouse.database) }
         let id = try await fixture.gatehouse.jobs.enqueue(
             JobRequest(kind: DocumentKinds.auditReport, arguments: ["from": "2000-01-01", "to": "2100-01-01"]), by: Self.operatorActor).job.id
         let common = ["worker", "--db", fixture.path, "--lease", "2", "--poll", "0.05", "--data-dir", fixture.directory.path("documents")]
@@ -59,7 +60,7 @@ struct JobProcessTests {
             try await Task.sleep(for: .milliseconds(10))
         }
         doomed.signal(SIGKILL)
-        _ = doomed.wait()
+        _ = await doomed.exit()
         let interrupted = try #require(try await fixture.gatehouse.jobs.find(id: id)?.job)
         #expect(interrupted.state == .running && interrupted.progress < 100, "the job should have been killed mid-way")
 
@@ -68,7 +69,7 @@ struct JobProcessTests {
             try await Task.sleep(for: .milliseconds(50))
         }
         rescuer.terminate()
-        #expect(rescuer.wait().status == 0)
+        #expect(await rescuer.exit().status == 0)
         let (job, outputs) = try #require(try await fixture.gatehouse.jobs.find(id: id))
         #expect(job.state == .succeeded && job.attempts == 2)
         #expect(outputs.count == 3)
@@ -81,7 +82,7 @@ struct JobProcessTests {
     @Test("SIGTERM: the worker stops claiming, its running job goes back to the queue, and it exits 0")
     func gracefulStop() async throws {
         let fixture = try TestGatehouse(realTime: true)
-        try SyntheticData.seed(.init(users: 1, sessions: 0, auditEvents: 150_000), into: fixture.gatehouse.database)
+        try await offPool { try SyntheticData.seed(.init(users: 1, sessions: 0, auditEvents: 150_000), into: fixture.gatehouse.database) }
         let id = try await fixture.gatehouse.jobs.enqueue(
             JobRequest(kind: DocumentKinds.auditReport, arguments: ["from": "2000-01-01", "to": "2100-01-01"]), by: Self.operatorActor).job.id
         let worker = try GatehouseBinary.start(["worker", "--db", fixture.path, "--data-dir", fixture.directory.path("documents")])
@@ -90,7 +91,7 @@ struct JobProcessTests {
             try await Task.sleep(for: .milliseconds(10))
         }
         worker.terminate()
-        let result = worker.wait()
+        let result = await worker.exit()
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.contains("put back in the queue"))
         let job = try #require(try await fixture.gatehouse.jobs.find(id: id)?.job)
@@ -105,7 +106,7 @@ struct JobProcessTests {
         let command = ["worker", "--db", fixture.path, "--until-idle", "--concurrency", "1", "--data-dir", fixture.directory.path("documents")]
         var peaks: [Double] = []
         for events in [100_000, 900_000] {
-            try SyntheticData.seed(.init(users: 1, sessions: 0, auditEvents: events), into: fixture.gatehouse.database)
+            try await offPool { try SyntheticData.seed(.init(users: 1, sessions: 0, auditEvents: events), into: fixture.gatehouse.database) }
             let id = try await fixture.gatehouse.jobs.enqueue(report, by: Self.operatorActor).job.id
             let (peak, result) = await Self.peakMemory(of: try GatehouseBinary.start(command))
             #expect(result.status == 0, "\(result.stderr)")

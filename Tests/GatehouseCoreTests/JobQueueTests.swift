@@ -30,6 +30,18 @@ struct JobQueueTests {
         #expect(claimed.id == later.id && claimed.state == .running && claimed.attempts == 1 && claimed.leaseOwner == "w3")
     }
 
+    @Test("documents go beside an SQLite file, or under the data home for PostgreSQL: never into the working directory")
+    func defaultDocumentFolder() throws {
+        let fixture = try TestGatehouse()
+        let folder = JobWorker.Options.defaultDataDirectory(for: fixture.gatehouse.database, environment: ["XDG_DATA_HOME": "/srv/data"])
+        if TestEngine.isSQLite {
+            #expect(folder.path == fixture.path + "-documents")
+        } else {
+            #expect(folder.deletingLastPathComponent().path == "/srv/data/gatehouse/documents", "\(folder.path)")
+            #expect(folder.lastPathComponent.hasPrefix("t_gatehouse_") && !folder.lastPathComponent.contains("/"))
+        }
+    }
+
     @Test("a unique key names one waiting or running job; after it finishes the key is free again")
     func uniqueKeys() async throws {
         let fixture = try TestGatehouse()
@@ -41,6 +53,46 @@ struct JobQueueTests {
         try await fixture.gatehouse.jobs.complete(id: claimed.id, worker: "w", outputs: [])
         let third = try await export(fixture, uniqueKey: "export:alice")
         #expect(!third.deduplicated && third.job.id != first.job.id)
+    }
+
+    @Test("a retry that races an enqueue of its unique key is refused as wrongState, never a raw constraint error", .postgresOnly)
+    func retryRacesEnqueue() async throws {
+        let fixture = try TestGatehouse()
+        let jobs = fixture.gatehouse.jobs
+        let id = try await export(fixture, uniqueKey: "export:alice", maxAttempts: 1).job.id
+        _ = try #require(try await jobs.claim(worker: "w", lease: 30))
+        #expect(try await jobs.fail(id: id, worker: "w", error: "disk on fire") == .failed)
+
+        // Another connection enqueues the same key and holds its transaction open.
+        let other = try GatehouseDatabase.open(path: fixture.path, options: TestEngine.options())
+        defer { try? other.close() }
+        let (inserted, commit) = (DispatchSemaphore(value: 0), DispatchSemaphore(value: 0))
+        let holder = Task {
+            try await other.write { tx in
+                try tx.execute("""
+                    INSERT INTO jobs (kind, arguments, state, unique_key, run_at, requested_by, created_at)
+                    VALUES (?, '{}', 'queued', 'export:alice', 0, 'test', 0)
+                    """, [DocumentKinds.userExport])
+                inserted.signal()
+                commit.wait()
+            }
+        }
+        while inserted.wait(timeout: .now()) == .timedOut { try await Task.sleep(for: .milliseconds(10)) }
+        // The retry's check cannot see the uncommitted job; its UPDATE then waits on the key.
+        let retry = Task { try await jobs.retry(id: id, by: Self.operatorActor) }
+        var waiting = false
+        let deadline = ContinuousClock.now + .seconds(60)
+        while !waiting && ContinuousClock.now < deadline {
+            waiting = try await fixture.gatehouse.database.read { tx in
+                try tx.fetchScalar(Int64.self, "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'") ?? 0
+            } > 0
+            if !waiting { try await Task.sleep(for: .milliseconds(10)) }
+        }
+        #expect(waiting, "the retry never waited on the other enqueue")
+        commit.signal()
+        try await holder.value
+        await #expect(throws: JobError.self) { try await retry.value }
+        #expect(try await jobs.find(id: id)?.job.state == .failed)
     }
 
     @Test("a failed attempt is retried after attempt⁴ seconds plus jitter, and fails for good after the last")

@@ -25,7 +25,7 @@ struct MultiProcessTests {
             }
             try await Task.sleep(for: .milliseconds(10))
         }
-        let results = [first.wait(), second.wait()]
+        let results = [await first.exit(), await second.exit()]
         for result in results { #expect(result.status == 0, "\(result.stderr)") }
         let handles = results.flatMap { $0.stdout.split(separator: "\n").map(String.init) }
         #expect(handles.count == 80)

@@ -74,12 +74,12 @@ struct RateLimiterTests {
     /// Two processes take from one bucket at the same moment: together they must get exactly
     /// the limit, never more (a lost update) and never less.
     @Test("two processes hitting one bucket at once get exactly the limit between them")
-    func twoProcesses() throws {
+    func twoProcesses() async throws {
         let test = try TestGatehouse()
         let arguments = ["debug", "rate-limit-hammer", "--db", test.path, "--key", "shared", "--rate", "150/hour", "--attempts", "200"]
         let first = try GatehouseBinary.start(arguments)
         let second = try GatehouseBinary.start(arguments)
-        let results = [first.wait(), second.wait()]
+        let results = [await first.exit(), await second.exit()]
         for result in results { #expect(result.status == 0, "\(result.stderr)") }
         let counts = results.compactMap { Int($0.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) }
         #expect(counts.count == 2)

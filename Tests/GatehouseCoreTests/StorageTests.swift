@@ -87,7 +87,7 @@ struct StorageTests {
     func readOnly() async throws {
         let test = try TestGatehouse()
         _ = try await test.apiLogin()
-        let reader = try Gatehouse.open(path: test.path, options: .init(readOnly: true), clock: test.clock)
+        let reader = try Gatehouse.open(path: test.path, options: TestEngine.options(readOnly: true), clock: test.clock)
         #expect(try await reader.sessions.list().count == 1)
         await #expect(throws: (any Error).self) {
             try await reader.sessions.revoke(handle: "ses_whatever", by: .system)

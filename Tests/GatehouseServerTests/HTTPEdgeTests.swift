@@ -194,11 +194,11 @@ struct HTTPEdgeTests {
     }
 
     @Test("timeouts and the cap are checked when given: out of range is a usage error naming the option")
-    func limitsValidated() throws {
+    func limitsValidated() async throws {
         for (arguments, option) in [(["--header-timeout", "0"], "--header-timeout"), (["--body-timeout", "nan"], "--body-timeout"),
                                     (["--idle-timeout", "-1"], "--idle-timeout"), (["--send-timeout", "1e9"], "--send-timeout"),
                                     (["--max-connections", "0"], "--max-connections")] {
-            let result = try GatehouseBinary.run(["serve", "--db", "/nonexistent/x.sqlite"] + arguments)
+            let result = try await GatehouseBinary.run(["serve", "--db", "/nonexistent/x.sqlite"] + arguments)
             #expect(result.status == 2, "\(arguments)")
             #expect(result.stderr.contains(option), "\(result.stderr)")
         }

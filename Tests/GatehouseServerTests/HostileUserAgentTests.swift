@@ -31,13 +31,13 @@ struct HostileUserAgentTests {
         let db = fixture.path
         for command in [["sessions", "list", "--wide"], ["sessions", "show", session.session.handle], ["audit", "tail", "--limit", "50"],
                         ["explain", "--user", "ua@example.com"], ["limits", "list"]] {
-            let result = try GatehouseBinary.run(command + ["--db", db])
+            let result = try await GatehouseBinary.run(command + ["--db", db])
             #expect(result.status == 0, "\(command): \(result.stderr)")
             #expect(!result.stdout.unicodeScalars.contains { Self.forbidden.contains($0) }, "\(command): \(result.stdout.debugDescription)")
         }
-        let shown = try GatehouseBinary.run(["sessions", "show", session.session.handle, "--db", db]).stdout
+        let shown = try await GatehouseBinary.run(["sessions", "show", session.session.handle, "--db", db]).stdout
         #expect(shown.contains("Mozilla/5.0 \\x9D2;owned\\x9C \\u{202E}gnp.exe"), "\(shown)")
-        let json = try GatehouseBinary.run(["sessions", "list", "--json", "--db", db]).stdout
+        let json = try await GatehouseBinary.run(["sessions", "list", "--json", "--db", db]).stdout
         #expect(json.contains(#"Mozilla\/5.0 \u009d2;owned\u009c \u202egnp.exe"#) || json.contains(#"Mozilla/5.0 \u009d2;owned\u009c \u202egnp.exe"#), "\(json)")
     }
 }

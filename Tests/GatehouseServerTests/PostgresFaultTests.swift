@@ -10,30 +10,30 @@ import Testing
        .enabled(if: PostgresCluster.testsRun, "skipped: \(PostgresCluster.unavailableReason ?? "")"))
 struct PostgresFaultTests {
     @Test("the CLI names each fault in a sentence: wrong password, missing database, no schema, a newer schema, no server")
-    func cliFaults() throws {
+    func cliFaults() async throws {
         let cluster = try PostgresCluster()
         defer { cluster.stop() }
         try cluster.psql("CREATE DATABASE gate")
-        func refusal(_ url: String) throws -> String {
-            let result = try GatehouseBinary.run(["sessions", "list", "--db", url])
+        func refusal(_ url: String) async throws -> String {
+            let result = try await GatehouseBinary.run(["sessions", "list", "--db", url])
             #expect(result.status == 1, "\(result.stdout)\(result.stderr)")
             return result.stderr
         }
-        let wrong = try refusal(cluster.url(database: "gate", password: "not-the-password"))
+        let wrong = try await refusal(cluster.url(database: "gate", password: "not-the-password"))
         #expect(wrong.contains("password authentication failed") && !wrong.contains("not-the-password"), "\(wrong)")
-        #expect(try refusal(cluster.url(database: "nothere")).contains("the database nothere does not exist"))
-        let empty = try refusal(cluster.url(database: "gate"))
+        #expect(try await refusal(cluster.url(database: "nothere")).contains("the database nothere does not exist"))
+        let empty = try await refusal(cluster.url(database: "gate"))
         #expect(empty.contains("no Gatehouse schema") && empty.contains("gatehouse init"), "\(empty)")
 
-        #expect(try GatehouseBinary.run(["init", "--db", cluster.url(database: "gate")]).status == 0)
-        #expect(try GatehouseBinary.run(["sessions", "list", "--db", cluster.url(database: "gate")]).status == 0)
+        #expect(try await GatehouseBinary.run(["init", "--db", cluster.url(database: "gate")]).status == 0)
+        #expect(try await GatehouseBinary.run(["sessions", "list", "--db", cluster.url(database: "gate")]).status == 0)
         try cluster.psql("INSERT INTO gatehouse_migrations VALUES ('v99-from-the-future', 0)", database: "gate")
-        let newer = try refusal(cluster.url(database: "gate"))
+        let newer = try await refusal(cluster.url(database: "gate"))
         #expect(newer.contains("newer Gatehouse") && newer.contains("v99-from-the-future"), "\(newer)")
         try cluster.psql("DELETE FROM gatehouse_migrations WHERE identifier = 'v99-from-the-future'", database: "gate")
 
         try cluster.pause()
-        let gone = try refusal(cluster.url(database: "gate"))
+        let gone = try await refusal(cluster.url(database: "gate"))
         #expect(gone.contains("socket does not exist") || gone.contains("connection refused"), "\(gone)")
     }
 

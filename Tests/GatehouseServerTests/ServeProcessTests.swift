@@ -32,7 +32,7 @@ struct ServeProcessTests {
             try await Task.sleep(for: .milliseconds(50))
         }
         process.terminate()
-        let result = process.wait()
+        let result = await process.exit()
         throw ServeError.didNotStart(result.stdout + result.stderr)
     }
 
@@ -53,8 +53,8 @@ struct ServeProcessTests {
     func corruptFile() async throws {
         let directory = try TemporaryDirectory()
         let db = directory.path("corrupt.sqlite")
-        #expect(try GatehouseBinary.run(["init", "--db", db]).status == 0)
-        _ = try GatehouseBinary.run(["debug", "login-churn", "--db", db, "--count", "3", "--email", "a@example.com"])
+        #expect(try await GatehouseBinary.run(["init", "--db", db]).status == 0)
+        _ = try await GatehouseBinary.run(["debug", "login-churn", "--db", db, "--count", "3", "--email", "a@example.com"])
         try DamagedFile.corruptRootPage(of: "sessions", in: db)
         let server = try await Self.start(db: db)
         let health = try await HTTPRequester.shared.send("GET", server.base + "/healthz")
@@ -100,7 +100,7 @@ struct ServeProcessTests {
         #expect(me.status == 200)
         let handle = try #require((me.json["session"] as? [String: Any])?["handle"] as? String)
 
-        let revoke = try GatehouseBinary.run(["sessions", "revoke", handle, "--yes", "--db", db])
+        let revoke = try await GatehouseBinary.run(["sessions", "revoke", handle, "--yes", "--db", db])
         #expect(revoke.status == 0, "\(revoke.stderr)")
         let after = try await http.send("GET", server.base + "/api/v1/auth/me", headers: ["Authorization": "Bearer \(access)"])
         #expect(after.status == 401)
@@ -138,7 +138,7 @@ struct ServeProcessTests {
         holder.release()
         let answer = await connection.readResponse()
         #expect(answer?.status == 202)
-        let result = server.process.wait()
+        let result = await server.process.exit()
         #expect(result.status == 0, "\(result.stderr)")
     }
 
@@ -154,7 +154,7 @@ struct ServeProcessTests {
                                      (["--rate-limit", "nope=1/minute"], "unknown rate-limit policy"),
                                      (["--cookie-name", "bad name"], "not a valid cookie name"),
                                      (["--port", "70000"], "0–65535"), (["--log-level", "loud"], "log-level")] {
-            let run = try GatehouseBinary.run(["serve", "--db", db] + arguments)
+            let run = try await GatehouseBinary.run(["serve", "--db", db] + arguments)
             #expect(run.status == 2, "\(arguments): \(run.stderr)")
             #expect(run.stderr.contains(message), "\(arguments): \(run.stderr)")
         }
@@ -188,7 +188,7 @@ struct ServeProcessTests {
 
         let bad = directory.path("bad.toml")
         try "[server]\nport = 8080\n\n[rate_limits]\nrefresh = \"often\"\n".write(toFile: bad, atomically: true, encoding: .utf8)
-        let run = try GatehouseBinary.run(["serve", "--db", db, "--config", bad])
+        let run = try await GatehouseBinary.run(["serve", "--db", db, "--config", bad])
         #expect(run.status == 2)
         #expect(run.stderr.contains("bad.toml:5: invalid rate 'often'"), "\(run.stderr)")
     }

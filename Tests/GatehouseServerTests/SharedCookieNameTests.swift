@@ -55,18 +55,18 @@ struct SharedCookieNameTests {
         #expect(browser.cookies["session"] != cookieOfA, "B's cookie replaced A's in the browser")
         #expect(try await Self.visit(appA.base, jar: browser) == 401, "the user is 'logged out' of A")
 
-        let byCookie = try GatehouseBinary.run(["explain", "--db", dbA, "--cookie", cookieOfA])
+        let byCookie = try await GatehouseBinary.run(["explain", "--db", dbA, "--cookie", cookieOfA])
         #expect(byCookie.status == 0, "\(byCookie.stderr)")
         #expect(byCookie.stdout.hasPrefix("Why: foreign_cookie — "), "\(byCookie.stdout)")
         #expect(byCookie.stdout.contains("sent a 'session' cookie this server never issued") && byCookie.stdout.contains("RFC 6265 §8.5"))
         #expect(!byCookie.stdout.contains(cookieOfA), "the secret is not printed")
-        let byUser = try GatehouseBinary.run(["explain", "--db", dbA, "--user", "alice@example.com", "--json"])
+        let byUser = try await GatehouseBinary.run(["explain", "--db", dbA, "--user", "alice@example.com", "--json"])
         let json = try #require(try JSONSerialization.jsonObject(with: Data(byUser.stdout.utf8)) as? [String: Any], "\(byUser.stderr)")
         #expect((json["verdict"] as? [String: Any])?["cause"] as? String == "foreign_cookie")
-        let usage = try GatehouseBinary.run(["explain", "--db", dbA])
+        let usage = try await GatehouseBinary.run(["explain", "--db", dbA])
         #expect(usage.status == 2 && usage.stderr.contains("give exactly one of"))
         // Secret values are base64url: one that starts with '-' is still a value, not a flag.
-        let dashed = try GatehouseBinary.run(["explain", "--db", dbA, "--cookie", "-" + String(repeating: "x", count: 42)])
+        let dashed = try await GatehouseBinary.run(["explain", "--db", dbA, "--cookie", "-" + String(repeating: "x", count: 42)])
         #expect(dashed.status == 0 && dashed.stdout.hasPrefix("Why: never_issued"), "\(dashed.stderr)")
 
         // Distinct names: the browser keeps both cookies and each app reads its own.

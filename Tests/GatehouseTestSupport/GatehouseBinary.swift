@@ -8,12 +8,19 @@ public enum GatehouseBinary {
         return directory.appendingPathComponent("gatehouse")
     }
 
-    /// Starts `gatehouse args…` without a terminal and without the caller's GATEHOUSE_DB.
+    /// Starts `gatehouse args…` without a terminal and without the caller's GATEHOUSE_DB. Its
+    /// data home (where documents of a PostgreSQL database go by default) is a temporary folder
+    /// of the test run's, never the user's nor the working directory.
     public static func start(_ arguments: [String], environment: [String: String] = [:]) throws -> Subprocess {
-        try Subprocess(url.path, arguments, environment: environment, removing: ["GATEHOUSE_DB"])
+        var environment = environment
+        if environment["XDG_DATA_HOME"] == nil { environment["XDG_DATA_HOME"] = try dataHome.get().url.path }
+        return try Subprocess(url.path, arguments, environment: environment, removing: ["GATEHOUSE_DB"])
     }
 
-    public static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> Subprocess.Result {
-        try start(arguments, environment: environment).wait()
+    /// One folder for the whole test process (left in the temporary directory at exit).
+    private static let dataHome = Result { try TemporaryDirectory() }
+
+    public static func run(_ arguments: [String], environment: [String: String] = [:]) async throws -> Subprocess.Result {
+        try await start(arguments, environment: environment).exit()
     }
 }

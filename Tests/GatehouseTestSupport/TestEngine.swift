@@ -18,6 +18,15 @@ public enum TestEngine: String, Sendable {
 
     public static var isSQLite: Bool { current == .sqlite }
 
+    /// Options for a database a test opens in this process. A PostgreSQL lease wait here
+    /// measures the test process, not the server: hundreds of tests share a cooperative pool
+    /// of one thread per core, and while fixtures are created (or a test blocks) a granted
+    /// lease can wait its turn for seconds. Waits for a pooled connection are what a separate
+    /// process (serve, the CLI) is tested for, with the product's own default.
+    public static func options(createIfMissing: Bool = false, readOnly: Bool = false) -> DatabaseOptions {
+        DatabaseOptions(readOnly: readOnly, createIfMissing: createIfMissing, connectionWait: 300)
+    }
+
     /// The one server of a PostgreSQL run, started at first use and stopped when the test
     /// process exits; each fixture gets a database of its own on it, copied from a template
     /// that Gatehouse's own migrations built once (a file copy: a fixture costs milliseconds,
@@ -100,6 +109,14 @@ extension Trait where Self == ConditionTrait {
     /// the reason printed, in the PostgreSQL run.
     public static var sqliteOnly: Self {
         .enabled(if: TestEngine.isSQLite, "SQLite-specific: skipped in the \(TestEngine.current.rawValue) run")
+    }
+}
+
+extension Trait where Self == ConditionTrait {
+    /// For a race that only PostgreSQL's concurrent writers can run (SQLite's write
+    /// transaction holds the whole database): skipped, with the reason, in the SQLite run.
+    public static var postgresOnly: Self {
+        .enabled(if: TestEngine.current == .postgres, "PostgreSQL-specific: runs with GATEHOUSE_TEST_ENGINE=postgres")
     }
 }
 

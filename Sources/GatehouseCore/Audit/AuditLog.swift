@@ -39,14 +39,14 @@ public final class AuditLog: Sendable {
     static func appendNow(_ entry: AuditEntry, in transaction: some SQLTransaction, at now: Date) throws -> Int64 {
         let last: SQLRow?
         if transaction.dialect == .postgres {
-            _ = try transaction.fetchOne("SELECT pg_advisory_xact_lock(?)", [chainLock])
+            try transaction.execute(transaction.dialect.advisoryLock(chainLock))
             last = try transaction.fetchOne("SELECT hash, seq FROM audit_events ORDER BY seq DESC LIMIT 1")
         } else {
             // AUTOINCREMENT never reuses a number, so the next seq is known before the insert and
             // can be part of the hashed content.
             last = try transaction.fetchOne(Self.sqliteHead)
         }
-        let previous: Data = if case .blob(let bytes) = last?[0] ?? .null { Data(bytes) } else { genesisHash }
+        let previous: Data = if case .blob(let data) = last?[0] ?? .null { data } else { genesisHash }
         let seq = (last?[1].int ?? 0) + 1
         let milliseconds = Int64((now.timeIntervalSince1970 * 1000).rounded())
         let details = entry.detailsJSON

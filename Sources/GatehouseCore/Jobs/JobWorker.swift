@@ -27,13 +27,23 @@ public final class JobWorker: Sendable {
             self.name = name
         }
 
-        /// `<database>-documents` beside an SQLite file; for PostgreSQL (no file to sit beside)
-        /// `<dbname>-documents` in the working directory. Several nodes need `--data-dir` on
-        /// storage they share for a document written by one worker to be served by every node.
-        public static func defaultDataDirectory(for database: GatehouseDatabase) -> URL {
+        /// `<database>-documents` beside an SQLite file. A PostgreSQL database has no file to sit
+        /// beside (and the working directory is no place for documents: whatever folder a
+        /// command happened to start in would fill up), so its documents go to
+        /// `$XDG_DATA_HOME/gatehouse/documents/<dbname>@<host>:<port>` (`~/.local/share` when
+        /// unset). Several nodes need `--data-dir` on storage they share for a document written
+        /// by one worker to be served by every node.
+        public static func defaultDataDirectory(for database: GatehouseDatabase,
+                                                environment: [String: String] = ProcessInfo.processInfo.environment) -> URL {
             switch database.engine {
-            case .sqlite(let sqlite): URL(fileURLWithPath: sqlite.path + "-documents")
-            case .postgres(let postgres): URL(fileURLWithPath: postgres.location.database + "-documents")
+            case .sqlite(let sqlite):
+                return URL(fileURLWithPath: sqlite.path + "-documents")
+            case .postgres(let postgres):
+                let dataHome = environment["XDG_DATA_HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? NSHomeDirectory() + "/.local/share"
+                let location = postgres.location
+                // The socket folder's slashes would make folders of their own.
+                let name = "\(location.database)@\(location.host.replacingOccurrences(of: "/", with: "_")):\(location.port)"
+                return URL(fileURLWithPath: dataHome).appendingPathComponent("gatehouse/documents").appendingPathComponent(name)
             }
         }
     }

@@ -72,7 +72,7 @@ final class PostgresListener: Sendable {
         let started = Task { [shared] in
             while !Task.isCancelled {
                 do {
-                    let connection = try await PostgresConnection.connect(configuration: try PostgresProbe.configuration(location),
+                    let connection = try await PostgresConnection.connect(configuration: try PostgresServer.configuration(location),
                                                                           id: 1, logger: logger)
                     do {
                         // UNLISTEN is sent when `consume` returns or throws.
@@ -89,7 +89,7 @@ final class PostgresListener: Sendable {
                     }
                     try? await connection.close()
                 } catch {
-                    shared.state.withLock { $0.problem = PostgresProbe.describe(error, location) }
+                    shared.state.withLock { $0.problem = PostgresServer.describe(error, location) }
                 }
                 try? await Task.sleep(for: .milliseconds(500))
             }

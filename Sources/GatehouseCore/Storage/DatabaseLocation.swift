@@ -137,7 +137,8 @@ public struct PostgresLocation: Sendable, Equatable {
         database = query["dbname"] ?? pathDatabase ?? environment["PGDATABASE"] ?? user
         let modeText = query["sslmode"] ?? environment["PGSSLMODE"] ?? "prefer"
         guard let mode = SSLMode(rawValue: modeText) else {
-            throw .invalid("sslmode '\(modeText.prefix(20))' is not one of \(SSLMode.allCases.map(\.rawValue).joined(separator: ", "))")
+            // The value is not quoted either: it can hold the tail of an unescaped password.
+            throw .invalid("sslmode is not one of \(SSLMode.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         sslMode = mode
         guard !database.isEmpty, !user.isEmpty else { throw .invalid("no user or database name") }

@@ -5,7 +5,7 @@ public enum DatabaseOpenError: Error, Equatable, CustomStringConvertible {
     case missing(path: String)
     /// A PostgreSQL URL that does not parse (the reason never quotes the password).
     case invalidLocation(String)
-    /// A PostgreSQL server that cannot be used, and why (`PostgresProbe.describe`).
+    /// A PostgreSQL server that cannot be used, and why (`PostgresServer.describe`).
     case postgres(location: String, problem: String)
     /// Zero bytes or no table at all: only `init` (and `serve`) create a schema.
     case empty(path: String)

@@ -15,13 +15,18 @@ public struct DatabaseOptions: Sendable {
     /// How long a write waits for another process's write lock before giving up, counted from
     /// when the request arrived (group commit included; see `LockWait`).
     public var busyTimeout: TimeInterval = 5
+    /// PostgreSQL: how long a transaction waits for a pooled connection (every connection
+    /// busy, the server restarting or gone) before giving up with `StorageFault.unavailable`,
+    /// which the API answers 503 with Retry-After rather than leaving the request hanging.
+    public var connectionWait: TimeInterval = 5
 
     public init(readOnly: Bool = false, createIfMissing: Bool = false,
-                synchronous: Synchronous = .normal, busyTimeout: TimeInterval = 5) {
+                synchronous: Synchronous = .normal, busyTimeout: TimeInterval = 5, connectionWait: TimeInterval = 5) {
         self.readOnly = readOnly
         self.createIfMissing = createIfMissing
         self.synchronous = synchronous
         self.busyTimeout = busyTimeout
+        self.connectionWait = connectionWait
     }
 }
 
@@ -68,9 +73,6 @@ public final class GatehouseDatabase: Sendable {
         case .postgres: .postgres
         }
     }
-
-    /// True for a PostgreSQL database (several processes on several hosts may write at once).
-    public var isPostgres: Bool { dialect == .postgres }
 
     /// True when this open created the database (SQLite: the file; PostgreSQL: the schema).
     public var created: Bool {
@@ -177,15 +179,6 @@ public final class GatehouseDatabase: Sendable {
         }
     }
 
-    /// Processes other than this one holding a write lock on the file right now (Linux, SQLite
-    /// only), for messages such as "database is locked by pid 4121".
-    public func lockHolders() -> [Int32] {
-        switch engine {
-        case .sqlite: LockHolders.writers(of: path)
-        case .postgres: []
-        }
-    }
-
     /// One sentence for an error met while using this database: what the CLI prints and the
     /// console's status line shows, never a stack trace.
     public func explain(_ error: any Error) -> String {
@@ -197,7 +190,7 @@ public final class GatehouseDatabase: Sendable {
                 return sqlite.lockedMessage() + "; nothing was changed, try again"
             }
             if let fault = StorageFault.classify(error) { return fault.sentence(location: path) }
-            if let description = PostgresEngine.describe(error) { return "database error: \(description)" }
+            if let description = PostgresServer.serverMessage(error) { return "database error: \(description)" }
             return "\(error)".split(separator: "\n").first.map(String.init) ?? "error"
         }
     }

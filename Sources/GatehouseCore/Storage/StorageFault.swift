@@ -65,6 +65,17 @@ public enum StorageFault: Sendable, Equatable {
         }
     }
 
+    /// True when a statement broke a unique constraint (SQLite's SQLITE_CONSTRAINT_UNIQUE,
+    /// PostgreSQL's 23505): on PostgreSQL, how a rule learns that a concurrent transaction
+    /// committed the same key first, after its own check could not yet see it.
+    public static func isUniqueViolation(_ error: any Error) -> Bool {
+        switch error {
+        case let error as DatabaseError: error.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE
+        case let error as PSQLError: error.serverInfo?[.sqlState] == "23505"
+        default: false
+        }
+    }
+
     /// True for any error an engine raised (classified or not): what the CLI turns into a
     /// sentence through `GatehouseDatabase.explain` rather than a raw dump.
     public static func isEngineError(_ error: any Error) -> Bool {

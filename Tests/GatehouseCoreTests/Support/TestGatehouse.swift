@@ -20,7 +20,7 @@ struct TestGatehouse {
         var configuration = GatehouseConfiguration()
         configure(&configuration)
         gatehouse = try Gatehouse.open(path: path,
-                                       options: .init(createIfMissing: true),
+                                       options: TestEngine.options(createIfMissing: true),
                                        configuration: configuration, clock: clock)
     }
 

@@ -27,7 +27,7 @@ struct ServerFixture {
         var configuration = GatehouseConfiguration()
         adjust(&configuration)
         path = try directory.database("gatehouse")
-        gatehouse = try Gatehouse.open(path: path, options: .init(createIfMissing: true),
+        gatehouse = try Gatehouse.open(path: path, options: TestEngine.options(createIfMissing: true),
                                        configuration: configuration, clock: clock)
         var options = ServerOptions()
         options.dev = true

@@ -40,7 +40,7 @@ struct GRDBTransaction: SQLTransaction {
             case .int(let number): number.databaseValue
             case .double(let number): number.databaseValue
             case .text(let text): text.databaseValue
-            case .blob(let bytes): Data(bytes).databaseValue
+            case .blob(let data): data.databaseValue
             }
         })
     }
@@ -51,7 +51,7 @@ struct GRDBTransaction: SQLTransaction {
         case .int64(let number): .int(number)
         case .double(let number): .double(number)
         case .string(let text): .text(text)
-        case .blob(let data): .blob([UInt8](data))
+        case .blob(let data): .blob(data)
         }
     }
 }

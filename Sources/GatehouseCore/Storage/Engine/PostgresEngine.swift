@@ -41,48 +41,24 @@ public final class PostgresEngine: Sendable {
     /// True when this open created the schema (the database had none).
     var created: Bool { createdSchema.withLock { $0 } }
 
-    /// How long a transaction waits for a pooled connection (the server restarting, every
-    /// connection busy) before the request is answered 503 rather than left hanging.
-    static let leaseTimeout: Duration = .seconds(5)
-    /// A statement running longer is cancelled by the server (57014 → a 503).
-    static let statementTimeout = "30s"
-
-    /// Sent with every connection: the server enforces them.
-    static let startupParameters = [
-        ("statement_timeout", statementTimeout),
-        // A transaction left open by a stuck process must not hold its row locks forever.
-        ("idle_in_transaction_session_timeout", "60s"),
-        ("application_name", "gatehouse"),
-    ]
-
     public init(_ location: PostgresLocation, options: DatabaseOptions = .init(), connections: Int = 8) throws {
         self.location = location
         self.options = options
-        var configuration: PostgresClient.Configuration
-        if location.isUnixSocket {
-            configuration = .init(unixSocketPath: location.unixSocketPath, username: location.user, password: location.password,
-                                  database: location.database)
-        } else {
-            configuration = .init(host: location.host, port: location.port, username: location.user, password: location.password,
-                                  database: location.database, tls: Self.tls(location.sslMode))
-        }
-        configuration.options.maximumConnections = connections
-        configuration.options.connectTimeout = .seconds(5)
-        configuration.options.additionalStartupParameters = Self.startupParameters
-        let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        let client = PostgresClient(configuration: PostgresServer.poolConfiguration(location, connections: connections),
+                                    backgroundLogger: logger)
         self.client = client
         threads = NIOThreadPool(numberOfThreads: connections)
         threads.start()
         runner = Task { await client.run() }
     }
 
-    /// Connects (a probe first, for a sentence per fault), then checks the schema: creates or
+    /// Connects, then checks the schema: creates or
     /// upgrades it when `options.createIfMissing` (init, serve, demo), refuses otherwise as for
     /// SQLite (missing schema, older or newer schema, another application's database).
     static func open(_ location: PostgresLocation, options: DatabaseOptions) throws(DatabaseOpenError) -> PostgresEngine {
         let engine: PostgresEngine
         do { engine = try PostgresEngine(location, options: options) } catch {
-            throw .postgres(location: location.redacted, problem: PostgresProbe.describe(error, location))
+            throw .postgres(location: location.redacted, problem: PostgresServer.describe(error, location))
         }
         do {
             try engine.prepareSchema()
@@ -90,7 +66,7 @@ public final class PostgresEngine: Sendable {
         } catch {
             engine.close()
             if let error = error as? DatabaseOpenError { throw error }
-            throw .postgres(location: location.redacted, problem: PostgresProbe.describe(error, location))
+            throw .postgres(location: location.redacted, problem: PostgresServer.describe(error, location))
         }
     }
 
@@ -101,10 +77,7 @@ public final class PostgresEngine: Sendable {
             let tables = try tx.fetchScalar(Int64.self, """
                 SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema()
                 """) ?? 0
-            let hasMigrations = try tx.fetchScalar(Int64.self, """
-                SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = 'gatehouse_migrations'
-                """) ?? 0
-            guard hasMigrations > 0 else { return ([], Int(tables)) }
+            guard try tx.fetchScalar(Bool.self, tx.dialect.tableExists, ["gatehouse_migrations"]) == true else { return ([], Int(tables)) }
             return (try tx.fetchColumn(String.self, "SELECT identifier FROM gatehouse_migrations"), Int(tables))
         }
         if status.applied.isEmpty && status.tables > 0 { throw DatabaseOpenError.notAGatehouseDatabase(path: name) }
@@ -117,7 +90,7 @@ public final class PostgresEngine: Sendable {
         createdSchema.withLock { $0 = status.applied.isEmpty }
         try writeSync { tx in
             // Two processes starting at once: one migrates, the other waits here and finds it done.
-            _ = try tx.fetchOne("SELECT pg_advisory_xact_lock(?)", [PostgresSchema.migrationLock])
+            try tx.execute(tx.dialect.advisoryLock(PostgresSchema.migrationLock))
             try tx.execute(PostgresSchema.migrationsTable)
             let applied = Set(try tx.fetchColumn(String.self, "SELECT identifier FROM gatehouse_migrations"))
             for migration in PostgresSchema.migrations where !applied.contains(migration.identifier) {
@@ -126,12 +99,6 @@ public final class PostgresEngine: Sendable {
                                [migration.identifier, Date().timeIntervalSince1970])
             }
         }
-    }
-
-    /// The pool's TLS for libpq's `sslmode`.
-    static func tls(_ mode: PostgresLocation.SSLMode) -> PostgresClient.Configuration.TLS {
-        guard let (configuration, required) = mode.tls else { return .disable }
-        return required ? .require(configuration) : .prefer(configuration)
     }
 
     // MARK: - Transactions
@@ -145,10 +112,17 @@ public final class PostgresEngine: Sendable {
         while true {
             do {
                 return try await transaction(begin: begin, body)
-            } catch let error as PSQLError where attempt < 3 && ["40001", "40P01"].contains(error.serverInfo?[.sqlState] ?? "") {
+            } catch where Self.retries(error, attempt: attempt) {
                 attempt += 1
             }
         }
+    }
+
+    /// Whether a write that failed with `error` on its `attempt`th try runs again: a
+    /// serialization failure (40001) or a deadlock (40P01), at most three tries in all.
+    private static func retries(_ error: any Error, attempt: Int) -> Bool {
+        guard attempt < 3, let error = error as? PSQLError else { return false }
+        return ["40001", "40P01"].contains(error.serverInfo?[.sqlState] ?? "")
     }
 
     /// READ COMMITTED whatever the server's, database's or role's default: the rules rely on a
@@ -157,16 +131,19 @@ public final class PostgresEngine: Sendable {
         "BEGIN ISOLATION LEVEL READ COMMITTED" + (readOnly ? " READ ONLY" : "")
     }
 
+    /// One snapshot for the whole read, as SQLite's WAL readers have.
+    static let readBegin = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
+
     /// Runs `body` on one snapshot (REPEATABLE READ, READ ONLY).
     public func read<T: Sendable>(_ body: @escaping @Sendable (any SQLTransaction) throws -> T) async throws -> T {
-        try await transaction(begin: "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", body)
+        try await transaction(begin: Self.readBegin, body)
     }
 
     private func transaction<T: Sendable>(begin: String, _ body: @escaping @Sendable (any SQLTransaction) throws -> T) async throws -> T {
         try await withLeaseTimeout { leased in
             try await self.client.withConnection { connection in
                 // Too late: the caller was already answered 503; the body must not run and commit.
-                guard leased.claim() else { throw PostgresUnavailable(location: self.location.redacted) }
+                guard leased.claim() else { throw self.unavailable }
                 return try await self.threads.runIfActive { [logger = self.logger] in
                     try Self.transaction(on: connection, logger: logger, begin: begin, body)
                 }
@@ -193,7 +170,8 @@ public final class PostgresEngine: Sendable {
 
     /// Runs `operation`, which must call `leased.claim()` once it holds a pooled connection (and
     /// give up when that returns false);
-    /// gives up with `PostgresUnavailable` when that has not happened within `leaseTimeout`
+    /// gives up with `PostgresUnavailable` when that has not happened within
+    /// `options.connectionWait`
     /// (the server is down or restarting and the pool keeps trying to connect: a request must
     /// not wait for that). Once leased, the transaction runs to its end, however long.
     private func withLeaseTimeout<T: Sendable>(_ operation: @escaping @Sendable (Flag) async throws -> T) async throws -> T {
@@ -201,19 +179,23 @@ public final class PostgresEngine: Sendable {
         return try await withThrowingTaskGroup(of: Outcome<T>.self) { group in
             group.addTask { .done(try await operation(leased)) }
             group.addTask {
-                try? await Task.sleep(for: Self.leaseTimeout)
+                try? await Task.sleep(for: .seconds(self.options.connectionWait))
                 return leased.abandon() ? .timedOut : .stillRunning
             }
             defer { group.cancelAll() }
             while let outcome = try await group.next() {
                 switch outcome {
                 case .done(let value): return value
-                case .timedOut: throw PostgresUnavailable(location: location.redacted)
+                case .timedOut: throw unavailable
                 case .stillRunning: continue
                 }
             }
             throw CancellationError()
         }
+    }
+
+    private var unavailable: PostgresUnavailable {
+        PostgresUnavailable(location: location.redacted, seconds: options.connectionWait)
     }
 
     private enum Outcome<T: Sendable>: Sendable { case done(T), timedOut, stillRunning }
@@ -252,7 +234,7 @@ public final class PostgresEngine: Sendable {
             while true {
                 do {
                     return try Self.transaction(on: connection, logger: logger, begin: begin, body)
-                } catch let error as PSQLError where attempt < 3 && ["40001", "40P01"].contains(error.serverInfo?[.sqlState] ?? "") {
+                } catch where Self.retries(error, attempt: attempt) {
                     attempt += 1
                 }
             }
@@ -261,7 +243,7 @@ public final class PostgresEngine: Sendable {
 
     func readSync<T>(_ body: (any SQLTransaction) throws -> T) throws -> T {
         try withConnectionOfItsOwn { connection in
-            try Self.transaction(on: connection, logger: logger, begin: "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", body)
+            try Self.transaction(on: connection, logger: logger, begin: Self.readBegin, body)
         }
     }
 
@@ -272,10 +254,8 @@ public final class PostgresEngine: Sendable {
     private func withConnectionOfItsOwn<T>(_ body: (PostgresConnection) throws -> T) throws -> T {
         try syncConnection.withLock { held in
             if held == nil || held!.isClosed {
-                var configuration = try PostgresProbe.configuration(location)
-                configuration.options.additionalStartupParameters = Self.startupParameters
-                held = try PostgresConnection.connect(on: MultiThreadedEventLoopGroup.singleton.any(), configuration: configuration,
-                                                      id: 0, logger: logger).wait()
+                held = try PostgresConnection.connect(on: MultiThreadedEventLoopGroup.singleton.any(),
+                                                      configuration: PostgresServer.configuration(location), id: 0, logger: logger).wait()
             }
             return try body(held!)
         }
@@ -284,9 +264,9 @@ public final class PostgresEngine: Sendable {
     // MARK: - Facts
 
     func schemaVersion() async throws -> String? {
-        try await read { tx in
-            try tx.fetchScalar(String.self, "SELECT identifier FROM gatehouse_migrations ORDER BY identifier DESC LIMIT 1")
-        }
+        // The newest in the migrations' own order (identifiers do not sort: "v10-…" < "v2-…").
+        let applied = Set(try await read { tx in try tx.fetchColumn(String.self, "SELECT identifier FROM gatehouse_migrations") })
+        return PostgresSchema.migrations.map(\.identifier).last(where: applied.contains)
     }
 
     /// The server's settings that matter to an operator (what `init` prints beside SQLite's pragmas).
@@ -298,13 +278,6 @@ public final class PostgresEngine: Sendable {
             }
             return result
         }
-    }
-
-    /// The server's own message for a PostgreSQL error, or nil for another error.
-    static func describe(_ error: any Error) -> String? {
-        guard let error = error as? PSQLError else { return nil }
-        if let message = error.serverInfo?[.message] { return "\(message) (SQLSTATE \(error.serverInfo?[.sqlState] ?? "?"))" }
-        return "\(error.code)"
     }
 
     /// Stops the pool: its connections close.
@@ -328,124 +301,10 @@ public final class PostgresEngine: Sendable {
     }
 }
 
-/// No pooled connection came within `PostgresEngine.leaseTimeout`: the server is down,
+/// No pooled connection came within `DatabaseOptions.connectionWait`: the server is down,
 /// restarting, or every connection is busy.
 struct PostgresUnavailable: Error, CustomStringConvertible {
     var location: String
-    var description: String { "no connection to \(location) within \(PostgresEngine.leaseTimeout)" }
-}
-
-/// `SQLTransaction` over one leased connection, for a body on a thread of its own.
-struct PostgresTransaction: SQLTransaction {
-    let connection: PostgresConnection
-    let logger: Logger
-    private let pending = PendingWork()
-    var dialect: SQLDialect { .postgres }
-
-    /// Work registered with `beforeCommit`, in order; used on the transaction's one thread.
-    private final class PendingWork {
-        var items: [(any SQLTransaction) throws -> Void] = []
-    }
-
-    init(connection: PostgresConnection, logger: Logger) {
-        self.connection = connection
-        self.logger = logger
-    }
-
-    func beforeCommit(_ work: @escaping (any SQLTransaction) throws -> Void) throws {
-        pending.items.append(work)
-    }
-
-    /// Runs what `beforeCommit` registered (work may register more; that runs too).
-    func runBeforeCommit() throws {
-        while !pending.items.isEmpty {
-            let work = pending.items.removeFirst()
-            try work(self)
-        }
-    }
-
-    @discardableResult
-    func execute(_ sql: String, _ arguments: SQLArguments) throws -> Int {
-        try run(sql, arguments).metadata.rows ?? 0
-    }
-
-    func fetchAll(_ sql: String, _ arguments: SQLArguments) throws -> [SQLRow] {
-        let result = try run(sql, arguments)
-        var columns: SQLColumns?
-        return try result.rows.map { row in
-            let names = columns ?? SQLColumns(row.map(\.columnName))
-            columns = names
-            return SQLRow(columns: names, values: try row.map { cell in try Self.value(cell) })
-        }
-    }
-
-    func fetchOne(_ sql: String, _ arguments: SQLArguments) throws -> SQLRow? {
-        try fetchAll(sql, arguments).first
-    }
-
-
-    private func run(_ sql: String, _ arguments: SQLArguments) throws -> PostgresQueryResult {
-        var binds = PostgresBindings(capacity: arguments.values.count)
-        for argument in arguments.values {
-            switch argument {
-            case .null: binds.appendNull()
-            case .int(let number): binds.append(number)
-            case .double(let number): binds.append(number)
-            case .text(let text): binds.append(text)
-            case .blob(let bytes): binds.append(ByteBuffer(bytes: bytes))
-            }
-        }
-        return try connection.query(PostgresQuery(unsafeSQL: dialect.render(sql), binds: binds), logger: logger).wait()
-    }
-
-    private static func value(_ cell: PostgresCell) throws -> SQLValue {
-        guard cell.bytes != nil else { return .null }
-        switch cell.dataType {
-        case .int2, .int4, .int8: return .int(try cell.decode(Int64.self))
-        case .float4, .float8: return .double(try cell.decode(Double.self))
-        case .numeric:
-            // sum() over bigint: whole numbers come back as integers, as SQLite's do.
-            let number = try cell.decode(Decimal.self)
-            var rounded = Decimal()
-            var copy = number
-            NSDecimalRound(&rounded, &copy, 0, .plain)
-            if rounded == number, let whole = Int64(exactly: NSDecimalNumber(decimal: number).int64Value),
-               Decimal(whole) == number { return .int(whole) }
-            return .double(NSDecimalNumber(decimal: number).doubleValue)
-        case .bytea: return .blob([UInt8](try cell.decode(ByteBuffer.self).readableBytesView))
-        case .bool: return .int(try cell.decode(Bool.self) ? 1 : 0)
-        default: return .text(try cell.decode(String.self))
-        }
-    }
-}
-
-extension SQLTransaction {
-    /// Several statements separated by `;` (a migration), one at a time: the extended protocol
-    /// that carries arguments takes one statement per message.
-    func executeScript(_ sql: String) throws {
-        for statement in PostgresSchema.statements(sql) { try execute(statement) }
-    }
-}
-
-extension PostgresLocation.SSLMode {
-    /// `sslmode` as libpq means it, in NIOSSL's terms: nil for `disable`; `allow` and `prefer`
-    /// TLS when the server offers it, unverified; `require` TLS, unverified; `verify-ca` the
-    /// chain; `verify-full` the chain and the host name. (A Unix socket never uses TLS.)
-    var tls: (configuration: TLSConfiguration, required: Bool)? {
-        var configuration = TLSConfiguration.makeClientConfiguration()
-        switch self {
-        case .disable: return nil
-        case .allow, .prefer:
-            configuration.certificateVerification = .none
-            return (configuration, false)
-        case .require:
-            configuration.certificateVerification = .none
-            return (configuration, true)
-        case .verifyCA:
-            configuration.certificateVerification = .noHostnameVerification
-            return (configuration, true)
-        case .verifyFull:
-            return (configuration, true)
-        }
-    }
+    var seconds: TimeInterval
+    var description: String { "no connection to \(location) within \(String(format: "%g", seconds)) s" }
 }

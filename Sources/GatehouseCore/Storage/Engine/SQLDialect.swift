@@ -60,14 +60,6 @@ public enum SQLDialect: Sendable, Equatable {
         }
     }
 
-    /// The smaller of two numbers.
-    public func least(_ a: String, _ b: String) -> String {
-        switch self {
-        case .sqlite: "min(\(a), \(b))"
-        case .postgres: "least(\(a), \(b))"
-        }
-    }
-
     /// True when `haystack` contains the bound, already lower-cased text (one `?`).
     public func containsText(_ haystack: String) -> String {
         switch self {

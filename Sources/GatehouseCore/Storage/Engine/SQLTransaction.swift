@@ -59,7 +59,7 @@ public enum SQLValue: Sendable, Hashable {
     case int(Int64)
     case double(Double)
     case text(String)
-    case blob([UInt8])
+    case blob(Data)
 
     public var double: Double? {
         switch self {
@@ -141,9 +141,9 @@ extension Bool: SQLValueConvertible, SQLValueDecodable {
 }
 
 extension Data: SQLValueConvertible, SQLValueDecodable {
-    public var sqlValue: SQLValue { .blob([UInt8](self)) }
+    public var sqlValue: SQLValue { .blob(self) }
     public static func decode(_ value: SQLValue) -> Data? {
-        if case .blob(let bytes) = value { return Data(bytes) }
+        if case .blob(let data) = value { return data }
         return nil
     }
 }
@@ -206,16 +206,9 @@ public struct SQLRow: Sendable {
         self.values = values
     }
 
-    /// A row without names (tests).
-    public init(_ values: [SQLValue]) {
-        self.init(columns: SQLColumns(values.indices.map { "column\($0)" }), values: values)
-    }
-
     public subscript(_ index: Int) -> SQLValue { index < values.count ? values[index] : .null }
     /// The value of the column `name`; `.null` when the result has no such column.
     public subscript(_ name: String) -> SQLValue { columns.position(of: name).map { values[$0] } ?? .null }
-
-    public func has(_ name: String) -> Bool { columns.position(of: name) != nil }
 
     /// The column `name` as `Value`.
     /// - Throws: `SQLDecodingError` when the column is missing or holds another type.

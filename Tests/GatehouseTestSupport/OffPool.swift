@@ -1,0 +1,19 @@
+import Foundation
+
+/// Runs `work`, which blocks its thread (waitpid, a bulk seed, a synchronous connection), on a
+/// thread of its own, and waits for it without holding a thread of Swift's cooperative pool.
+/// That pool has one thread per core (two on CI) and every test of the run shares it: a test
+/// that blocks one of them stalls the others' database leases, timers and HTTP answers.
+public func offPool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread.detachNewThread { continuation.resume(with: Result { try work() }) }
+    }
+}
+
+extension Subprocess {
+    /// `wait()` without holding a thread of the cooperative pool while the process runs.
+    public func exit() async -> Result {
+        // wait() does not throw.
+        try! await offPool { self.wait() }
+    }
+}
