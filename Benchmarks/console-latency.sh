@@ -3,12 +3,14 @@
 # the real console in tmux, a CLI process commits `job.enqueued`, the clock starts when that
 # process has exited (the row is committed) and stops when tmux's screen shows the row. The
 # console checks PRAGMA data_version every --refresh seconds (0.25 by default), so the figure is
-# that interval plus the read and the frame. A figure, not a test: the tests only wait for the row.
+# that interval plus the read and the frame (on PostgreSQL the tick asks whether a NOTIFY
+# came). A figure, not a test: the tests only wait for the row.
 #
 #   Benchmarks/console-latency.sh [SAMPLES]      # default 20; release build
 #   GATEHOUSE=.build/debug/gatehouse Benchmarks/console-latency.sh 10
+#   ENGINE=postgres Benchmarks/console-latency.sh # on a throwaway PostgreSQL
 #
-# Needs tmux.
+# Needs tmux (and for ENGINE=postgres, Debian's PostgreSQL server binaries).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 samples=${1:-20}
@@ -21,7 +23,14 @@ bin=$(realpath "$GATEHOUSE")
 work=$(mktemp -d)
 db=$work/latency.sqlite
 sock=$work/tmux.sock
-trap 'tmux -S "$sock" kill-server 2>/dev/null; rm -rf "$work"' EXIT
+cleanup() { tmux -S "$sock" kill-server 2>/dev/null; rm -rf "$work"; }
+trap cleanup EXIT
+if [ "${ENGINE:-sqlite}" = postgres ]; then
+  source Benchmarks/lib/throwaway-postgres.sh
+  start_throwaway_postgres
+  db=$PGURL
+  trap 'cleanup; stop_throwaway_postgres' EXIT
+fi
 
 "$bin" init --db "$db" >/dev/null
 "$bin" debug login-churn --db "$db" --count 1 --email latency@example.com >/dev/null

@@ -42,6 +42,7 @@ public final class ConsoleApp {
     private let clock: any GatehouseClock
     private var model: ConsoleModel
     private let inbox = Inbox()
+    private let changes: ChangeDetector
     /// Commands started and not yet answered; tests wait for zero.
     private var inFlight = 0
     private var lastTick = Date.distantPast
@@ -57,8 +58,8 @@ public final class ConsoleApp {
         terminal = Terminal(backend: backend)
         self.options = options
         clock = gatehouse.clock
-        update = ConsoleUpdate(data: ConsoleDataSource(gatehouse: gatehouse, changes: try ChangeDetector(database: gatehouse.database),
-                                                       actor: .operator(options.operatorIdentity)))
+        changes = try ChangeDetector(database: gatehouse.database)
+        update = ConsoleUpdate(data: ConsoleDataSource(gatehouse: gatehouse, changes: changes, actor: .operator(options.operatorIdentity)))
         let (theme, problem) = options.themes.load(options.theme)
         model = ConsoleModel(readOnly: options.readOnly || gatehouse.database.options.readOnly, size: backend.size,
                              databasePath: gatehouse.database.path,
@@ -113,6 +114,10 @@ public final class ConsoleApp {
         if Date().timeIntervalSince(lastTick) >= options.refreshInterval {
             lastTick = Date()
             send(.tick)
+        } else if changes.answersWithoutIO, (try? changes.hasChanged()) == true {
+            // A NOTIFY came: reload now rather than at the tick. (A listener that is down
+            // throws here; the tick's own check puts that on the status line.)
+            send(.databaseChanged(true))
         }
         return messages.count
     }

@@ -38,6 +38,22 @@ struct ConsoleBehaviourTests {
         #expect(fixture.style(x: 0, y: 4) == fixture.themed(\.changedRow))
     }
 
+    @Test("PostgreSQL: a row committed through another connection is on screen without a tick (the NOTIFY pushes it)", .postgresOnly)
+    func pushedUpdates() async throws {
+        // The next tick is an hour away: only the LISTEN connection's notification can bring the row.
+        let fixture = try ConsoleFixture(refreshInterval: 3600)
+        try await fixture.login("a@example.com")
+        await fixture.start()
+        let late = try await fixture.login("late@example.com")
+        let deadline = ContinuousClock.now + .seconds(120)
+        while !fixture.raw.contains(late.session.handle) && ContinuousClock.now < deadline {
+            await fixture.app.settle()
+            fixture.app.render()
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        #expect(fixture.line(3).contains(late.session.handle), "\(fixture.raw)")
+    }
+
     @Test("with the mouse on, a click selects a row and the wheel moves the selection")
     func mouse() async throws {
         let fixture = try ConsoleFixture()

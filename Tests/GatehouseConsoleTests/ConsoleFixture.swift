@@ -15,7 +15,8 @@ final class ConsoleFixture {
     static let operatorIdentity = OperatorIdentity(name: "oncall", sshClient: "203.0.113.9", via: "console")
 
     init(width: Int = 120, height: Int = 30, readOnly: Bool = false, color: Bool = true, colorDepth: ColorDepth? = nil,
-         theme: String? = nil, configDirectory: String? = nil, keys: [ConsoleAction: [Key]] = [:]) throws {
+         theme: String? = nil, configDirectory: String? = nil, keys: [ConsoleAction: [Key]] = [:],
+         refreshInterval: Double = 0.25) throws {
         directory = try TemporaryDirectory()
         var configuration = GatehouseConfiguration()
         for name in ["magic-link-email", "magic-link-ip", "verify", "refresh"] {
@@ -27,7 +28,7 @@ final class ConsoleFixture {
         gatehouse = readOnly ? try Gatehouse.open(path: path, options: TestEngine.options(readOnly: true), configuration: configuration, clock: clock) : writer
         self.writer = writer
         backend = MemoryBackend(width: width, height: height, colorDepth: colorDepth ?? (color ? .indexed256 : .none))
-        app = try ConsoleApp(gatehouse: gatehouse, options: ConsoleOptions(operatorIdentity: Self.operatorIdentity, theme: theme,
+        app = try ConsoleApp(gatehouse: gatehouse, options: ConsoleOptions(refreshInterval: refreshInterval, operatorIdentity: Self.operatorIdentity, theme: theme,
                                                                            themes: ThemeCatalog(configDirectory: configDirectory), keys: keys),
                              backend: backend)
     }

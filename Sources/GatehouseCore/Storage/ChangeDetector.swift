@@ -10,7 +10,7 @@ import Synchronization
 /// SQLite: `PRAGMA data_version` on a connection of its own (the value is per connection, so a
 /// pool's rotating readers cannot answer it). PostgreSQL: `LISTEN gatehouse_changes` on a
 /// connection of its own; every write transaction notifies that channel at its commit (by
-/// trigger, `PostgresSchema`), so a change from any node is known at the next tick.
+/// trigger, `PostgresSchema`), so a change from any node is known as soon as it arrives.
 public final class ChangeDetector: Sendable {
     private enum Source: Sendable {
         case dataVersion(DatabaseQueue, last: LastVersion)
@@ -33,6 +33,13 @@ public final class ChangeDetector: Sendable {
         case .postgres(let postgres):
             source = .notifications(PostgresListener(location: postgres.location, channel: PostgresSchema.changesChannel))
         }
+    }
+
+    /// True when `hasChanged` costs no I/O (PostgreSQL: a flag that the LISTEN connection
+    /// sets), so the console can ask on every turn of its loop instead of once per refresh
+    /// interval, and a change is on screen a read and a frame after its commit.
+    public var answersWithoutIO: Bool {
+        if case .notifications = source { true } else { false }
     }
 
     /// True on the first call and whenever any other connection (another process, or this
