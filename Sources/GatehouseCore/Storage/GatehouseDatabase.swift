@@ -190,6 +190,9 @@ public final class GatehouseDatabase: Sendable {
                 return sqlite.lockedMessage() + "; nothing was changed, try again"
             }
             if let fault = StorageFault.classify(error) { return fault.sentence(location: path) }
+            if let why = StorageFault.refusedRegularExpression(error) {
+                return "the filter is not a regular expression PostgreSQL can run (\(why)); ICU-only syntax such as \\p{L} or a possessive quantifier has no equivalent there"
+            }
             if let description = PostgresServer.serverMessage(error) { return "database error: \(description)" }
             return "\(error)".split(separator: "\n").first.map(String.init) ?? "error"
         }

@@ -76,6 +76,15 @@ public enum StorageFault: Sendable, Equatable {
         }
     }
 
+    /// The server's words when it refused a statement's regular expression (PostgreSQL's
+    /// 2201B), nil for any other error. Filters are checked with ICU where they are typed, and
+    /// a few ICU constructs (`\p{L}`, possessive quantifiers) have no equivalent in
+    /// PostgreSQL's AREs: the operator's input, not a storage fault.
+    public static func refusedRegularExpression(_ error: any Error) -> String? {
+        guard let error = error as? PSQLError, error.serverInfo?[.sqlState] == "2201B" else { return nil }
+        return error.serverInfo?[.message] ?? "invalid regular expression"
+    }
+
     /// True for any error an engine raised (classified or not): what the CLI turns into a
     /// sentence through `GatehouseDatabase.explain` rather than a raw dump.
     public static func isEngineError(_ error: any Error) -> Bool {
