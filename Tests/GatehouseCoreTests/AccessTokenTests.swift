@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import GatehouseTestSupport
 import Testing
 @testable import GatehouseCore
 
@@ -43,7 +44,7 @@ struct AccessTokenTests {
     @Test("every process sharing the file signs with the same key")
     func keyIsShared() async throws {
         let test = try TestGatehouse()
-        let other = try Gatehouse.open(path: test.path, clock: test.clock)
+        let other = try Gatehouse.open(path: test.path, options: TestEngine.options(), clock: test.clock)
         #expect(try await test.gatehouse.accessTokens.keyID() == other.accessTokens.keyID())
         let (_, pair) = try await test.apiLogin()
         _ = try await other.authenticateAccessToken(pair.accessToken)

@@ -10,7 +10,7 @@ struct EngineSeamTests {
     /// A throwaway server with Gatehouse's schema (created by opening it, as `init` does).
     static func postgres() throws -> (PostgresCluster, GatehouseDatabase) {
         let cluster = try PostgresCluster()
-        return (cluster, try GatehouseDatabase.open(path: cluster.url(), options: DatabaseOptions(createIfMissing: true)))
+        return (cluster, try GatehouseDatabase.open(path: cluster.url(), options: TestEngine.options(createIfMissing: true)))
     }
 
     @Test("the dialect renders ? and ?N as $n for PostgreSQL and leaves quoted text alone")
@@ -120,7 +120,7 @@ struct EngineSeamTests {
         }
         #expect(quiet, "the detector never settled")
         // Then one commit through another connection must reach it.
-        let writer = try GatehouseDatabase.open(path: cluster.url())
+        let writer = try GatehouseDatabase.open(path: cluster.url(), options: TestEngine.options())
         defer { try? writer.close() }
         let policy = RateLimitPolicy(name: "seam", limit: 5, period: 60)
         _ = try await writer.write { tx in try RateLimiter.consume(policy: policy, key: "live", in: tx, at: Date()) }
