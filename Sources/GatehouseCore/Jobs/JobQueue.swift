@@ -70,19 +70,16 @@ public final class JobQueue: Sendable {
         let now = clock.now()
         return try await database.write { tx in
             try Self.reapExpiredLeases(in: tx, at: now)
-            // The order is the jobs_ready index's (priority DESC, run_at, id). Locked and skipped
-            // on PostgreSQL: a job another worker is claiming is passed over, never claimed twice.
-            guard let id = try tx.fetchScalar(Int64.self, """
-                SELECT id FROM jobs WHERE state = 'queued' AND run_at <= ?
-                ORDER BY priority DESC, run_at, id LIMIT 1\(tx.dialect.forUpdateSkipLocked)
-                """, [now.unixSeconds]) else { return nil }
-            // The lease, in the same transaction (the row stays locked until the commit).
+            // One statement: the next ready job in the jobs_ready index's order (priority DESC,
+            // run_at, id) and its lease. On PostgreSQL the subquery locks the row and skips rows
+            // another worker has locked: a job being claimed is passed over, never claimed twice.
             guard let job = try tx.fetchOne(Job.self, """
                 UPDATE jobs SET state = 'running', lease_owner = ?1, lease_expires_at = ?2, heartbeat_at = ?3,
                                 attempts = attempts + 1, started_at = coalesce(started_at, ?3), cancel_requested = 0
-                WHERE id = ?4 AND state = 'queued'
+                WHERE id = (SELECT id FROM jobs WHERE state = 'queued' AND run_at <= ?3
+                            ORDER BY priority DESC, run_at, id LIMIT 1\(tx.dialect.forUpdateSkipLocked))
                 RETURNING *
-                """, [worker, now.unixSeconds + lease, now.unixSeconds, id]) else { return nil }
+                """, [worker, now.unixSeconds + lease, now.unixSeconds]) else { return nil }
             try Self.audit("job.started", job, actor: .system, details: ["worker": worker, "attempt": String(job.attempts)], in: tx, at: now)
             return job
         }

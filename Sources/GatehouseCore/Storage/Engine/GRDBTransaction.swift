@@ -16,17 +16,22 @@ struct GRDBTransaction: SQLTransaction {
     func fetchAll(_ sql: String, _ arguments: SQLArguments) throws -> [SQLRow] {
         let statement = try db.cachedStatement(sql: sql)
         let columns = SQLColumns(statement.columnNames)
-        return try Row.fetchAll(statement, arguments: Self.arguments(arguments)).map { row in
-            SQLRow(columns: columns, values: row.databaseValues.map(Self.value))
+        // A cursor's row is read in place from the statement: each row's values are copied
+        // once, into its SQLRow (Row.fetchAll would copy each into a GRDB Row first).
+        let cursor = try Row.fetchCursor(statement, arguments: Self.arguments(arguments))
+        var rows: [SQLRow] = []
+        while try cursor.next() != nil {
+            rows.append(SQLRow(columns: columns, values: Self.values(of: statement, count: columns.names.count)))
         }
+        return rows
     }
 
     func fetchOne(_ sql: String, _ arguments: SQLArguments) throws -> SQLRow? {
-        // A cursor's row is read in place: no copy of the row, no array of rows.
         let statement = try db.cachedStatement(sql: sql)
         let cursor = try Row.fetchCursor(statement, arguments: Self.arguments(arguments))
-        guard let row = try cursor.next() else { return nil }
-        return SQLRow(columns: SQLColumns(statement.columnNames), values: row.databaseValues.map(Self.value))
+        guard try cursor.next() != nil else { return nil }
+        let columns = SQLColumns(statement.columnNames)
+        return SQLRow(columns: columns, values: Self.values(of: statement, count: columns.names.count))
     }
 
     func beforeCommit(_ work: @escaping (any SQLTransaction) throws -> Void) throws {
@@ -43,6 +48,18 @@ struct GRDBTransaction: SQLTransaction {
             case .blob(let data): data.databaseValue
             }
         })
+    }
+
+    /// The values of the row `statement` is on (a cursor just stepped it), read straight from
+    /// SQLite: `Row.databaseValues` would also build each column's name, and `row[index]`
+    /// goes through GRDB's generic decoding.
+    private static func values(of statement: Statement, count: Int) -> [SQLValue] {
+        var values: [SQLValue] = []
+        values.reserveCapacity(count)
+        for index in 0..<count {
+            values.append(value(DatabaseValue(sqliteStatement: statement.sqliteStatement, index: CInt(index))))
+        }
+        return values
     }
 
     private static func value(_ value: DatabaseValue) -> SQLValue {

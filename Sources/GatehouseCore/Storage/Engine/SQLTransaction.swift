@@ -182,18 +182,25 @@ public struct SQLDecodingError: Error, CustomStringConvertible {
 /// folds unquoted names to lower case), the first column of a name winning as in GRDB.
 public final class SQLColumns: Sendable {
     public let names: [String]
-    private let index: [String: Int]
+    private let lengths: [Int]
 
+    /// Cheap: one is made per statement run, single-row reads included, so nothing is
+    /// lower-cased or hashed here.
     public init(_ names: [String]) {
         self.names = names
-        var index: [String: Int] = [:]
-        for (position, name) in names.enumerated() where index[name.lowercased()] == nil {
-            index[name.lowercased()] = position
-        }
-        self.index = index
+        lengths = names.map(\.utf8.count)
     }
 
-    public func position(of name: String) -> Int? { index[name] ?? index[name.lowercased()] }
+    /// The first column called `name`, ignoring case. Rows are decoded by name, a dozen
+    /// lookups a row: a scan that compares lengths first (two integers) and then the few names
+    /// of that length costs less than hashing the name. Only a name spelt in another case
+    /// than the column's pays for lower-casing.
+    public func position(of name: String) -> Int? {
+        let length = name.utf8.count
+        for position in lengths.indices where lengths[position] == length && names[position] == name { return position }
+        let lowered = name.lowercased()
+        return names.firstIndex { $0.utf8.count == length && $0.lowercased() == lowered }
+    }
 }
 
 /// One result row: values by position or by column name.
