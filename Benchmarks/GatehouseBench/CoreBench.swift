@@ -1,15 +1,15 @@
 import Foundation
 import GatehouseCore
 
-/// The auth service layer's hot paths, in process, over a fresh database file.
+/// The auth service layer's hot paths, in process, over a fresh database: a SQLite file, or a
+/// PostgreSQL database (`--postgres`) reported under its own `group`.
 enum CoreBench {
-    static func run(in directory: URL, seconds: Double) async throws -> [BenchResult] {
+    static func run(database path: String, group: String, seconds: Double) async throws -> [BenchResult] {
         var configuration = GatehouseConfiguration()
         for policy in ["refresh", "refresh-ip", "verify", "magic-link-ip", "magic-link-email"] {
             try configuration.rateLimits.override(policy, rate: "100000000/second")
         }
-        let gatehouse = try Gatehouse.open(path: directory.appendingPathComponent("core.sqlite").path,
-                                           options: .init(createIfMissing: true), configuration: configuration)
+        let gatehouse = try Gatehouse.open(path: path, options: .init(createIfMissing: true), configuration: configuration)
         let context = ClientContext(ip: "198.51.100.7", userAgent: "gatehouse-bench")
         var results: [BenchResult] = []
 
@@ -19,14 +19,14 @@ enum CoreBench {
         let rotations = try await Measure.rate(seconds: seconds) {
             refresh = try await gatehouse.refreshTokens.refresh(refresh, context: context).refreshToken.value
         }
-        results.append(.init(group: "core", name: "refresh rotations (1 task)", value: rotations, unit: "ops/s"))
+        results.append(.init(group: group, name: "refresh rotations (1 task)", value: rotations, unit: "ops/s"))
 
         // The signature alone (ES256 through jwt-kit), to see what the transaction costs apart.
         let signer = try await loginSession(gatehouse, "signer@example.com", context)
         let signatures = try await Measure.rate(seconds: seconds) {
             _ = try await gatehouse.accessTokens.issue(for: signer.session, user: signer.user)
         }
-        results.append(.init(group: "core", name: "access-token signatures (ES256)", value: signatures, unit: "ops/s"))
+        results.append(.init(group: group, name: "access-token signatures (ES256)", value: signatures, unit: "ops/s"))
 
         // Several clients at once, as a server has: signing overlaps the single writer.
         var families: [String] = []
@@ -37,7 +37,7 @@ enum CoreBench {
             return { token.value = try await gatehouse.refreshTokens.refresh(token.value, context: context).refreshToken.value }
         }
         let batching = gatehouse.database.writeStatistics
-        results.append(.init(group: "core", name: "refresh rotations (8 tasks)", value: concurrent, unit: "ops/s",
+        results.append(.init(group: group, name: "refresh rotations (8 tasks)", value: concurrent, unit: "ops/s",
                              note: String(format: "%.1f writes per transaction so far", Double(batching.requests) / Double(max(1, batching.transactions)))))
 
         var key = 0
@@ -46,7 +46,7 @@ enum CoreBench {
             key = (key + 1) % 1000
             _ = try await gatehouse.rateLimits.check(policy, key: "198.51.100.\(key)")
         }
-        results.append(.init(group: "core", name: "rate-limit checks", value: checks, unit: "ops/s"))
+        results.append(.init(group: group, name: "rate-limit checks", value: checks, unit: "ops/s"))
 
         var sequence = 0
         let appends = try await Measure.rate(seconds: seconds) {
@@ -54,7 +54,7 @@ enum CoreBench {
             try await gatehouse.audit.record(AuditEntry(actor: .system, action: "bench.append", targetType: "session",
                                                         targetId: "ses_bench", context: context, details: ["n": String(sequence)]))
         }
-        results.append(.init(group: "core", name: "audit appends", value: appends, unit: "ops/s"))
+        results.append(.init(group: group, name: "audit appends", value: appends, unit: "ops/s"))
 
         // Magic links: issued beforehand (not timed), then verified one after another.
         var links: [String] = []
@@ -65,7 +65,7 @@ enum CoreBench {
         let verifyStart = ContinuousClock.now
         for link in links { _ = try await gatehouse.magicLinks.verifyMagicLink(token: link, kind: .api, context: context) }
         let verifications = Double(links.count) / (ContinuousClock.now - verifyStart).seconds
-        results.append(.init(group: "core", name: "magic-link verifications", value: verifications, unit: "ops/s",
+        results.append(.init(group: group, name: "magic-link verifications", value: verifications, unit: "ops/s",
                              note: "\(links.count) links"))
 
         // Jobs: queued beforehand (not timed), then claimed and completed one after another.
@@ -81,7 +81,7 @@ enum CoreBench {
             claimedJobs.append(job)
         }
         let claimRate = Double(claimedJobs.count) / (ContinuousClock.now - claimStart).seconds
-        results.append(.init(group: "core", name: "job claims", value: claimRate, unit: "ops/s", note: "\(claimedJobs.count) jobs"))
+        results.append(.init(group: group, name: "job claims", value: claimRate, unit: "ops/s", note: "\(claimedJobs.count) jobs"))
         for job in claimedJobs { try await gatehouse.jobs.complete(id: job.id, worker: "bench", outputs: []) }
         let cycleStart = ContinuousClock.now
         var cycled = 0
@@ -89,13 +89,13 @@ enum CoreBench {
             try await gatehouse.jobs.complete(id: job.id, worker: "bench", outputs: [])
             cycled += 1
         }
-        results.append(.init(group: "core", name: "job claim + complete", value: Double(cycled) / (ContinuousClock.now - cycleStart).seconds,
+        results.append(.init(group: group, name: "job claim + complete", value: Double(cycled) / (ContinuousClock.now - cycleStart).seconds,
                              unit: "ops/s", note: "\(cycled) jobs, two write transactions each"))
 
         let verifyChain = ContinuousClock.now
         let verification = try await gatehouse.audit.verify()
         let chainRate = Double(verification.checked) / (ContinuousClock.now - verifyChain).seconds
-        results.append(.init(group: "core", name: "audit chain verification", value: chainRate, unit: "rows/s",
+        results.append(.init(group: group, name: "audit chain verification", value: chainRate, unit: "rows/s",
                              note: "\(verification.checked) rows, intact: \(verification.isIntact)"))
         try gatehouse.database.close()
         return results

@@ -23,6 +23,9 @@ struct Run: AsyncParsableCommand {
     @Option(help: "Sessions in the generated console database.") var sessions = 1_000_000
     @Option(help: "Audit events in the generated console database.") var audit = 10_000_000
     @Flag(help: "Skip the console section (no large database).") var skipConsole = false
+    @Option(help: ArgumentHelp("Also run the core section over this PostgreSQL database (an empty one: the bench writes into it; Benchmarks/core-postgres.sh starts a throwaway server).",
+                               valueName: "url"))
+    var postgres: String?
 
     func run() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("gatehouse-bench-\(getpid())")
@@ -34,7 +37,11 @@ struct Run: AsyncParsableCommand {
         print("raw SQLite…")
         var results = try RawSQLiteBench.run(in: directory, seconds: seconds)
         print("core…")
-        results += try await CoreBench.run(in: directory, seconds: seconds)
+        results += try await CoreBench.run(database: directory.appendingPathComponent("core.sqlite").path, group: "core", seconds: seconds)
+        if let postgres {
+            print("core on PostgreSQL…")
+            results += try await CoreBench.run(database: postgres, group: "core (PostgreSQL)", seconds: seconds)
+        }
         if !skipConsole {
             let path: String
             if let consoleDb {
@@ -53,7 +60,7 @@ struct Run: AsyncParsableCommand {
             results += try ConsoleOnly.inChildProcess(databasePath: path)
         }
         let commitRate = results.first { $0.group == "raw SQLite" && $0.name.hasPrefix("single-row") }?.value ?? 0
-        for index in results.indices where results[index].unit == "ops/s" && results[index].group != "raw SQLite" && commitRate > 0 {
+        for index in results.indices where results[index].unit == "ops/s" && ["core", "console"].contains(results[index].group) && commitRate > 0 {
             results[index].ratioToRawCommits = results[index].value / commitRate
         }
         let report = BenchReport(date: ISO8601DateFormatter().string(from: Date()), machine: Self.machine(),
