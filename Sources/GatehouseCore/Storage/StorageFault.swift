@@ -34,6 +34,8 @@ public enum StorageFault: Sendable, Equatable {
             return classify(error)
         case let error as PostgresUnavailable:
             return .unavailable(error.description)
+        case let error as PostgresNoAnswer:
+            return .unavailable(error.description)
         case DatabaseOpenError.corrupt(_, let detail):
             return .corrupt(detail)
         default:
@@ -88,7 +90,7 @@ public enum StorageFault: Sendable, Equatable {
     /// True for any error an engine raised (classified or not): what the CLI turns into a
     /// sentence through `GatehouseDatabase.explain` rather than a raw dump.
     public static func isEngineError(_ error: any Error) -> Bool {
-        error is DatabaseError || error is PSQLError || error is PostgresUnavailable
+        error is DatabaseError || error is PSQLError || error is PostgresUnavailable || error is PostgresNoAnswer
     }
 
     /// One sentence for an operator (CLI, console); `location` names the database.

@@ -308,3 +308,10 @@ struct PostgresUnavailable: Error, CustomStringConvertible {
     var seconds: TimeInterval
     var description: String { "no connection to \(location) within \(String(format: "%g", seconds)) s" }
 }
+
+/// A statement got no answer within `PostgresServer.answerWait`: the server or the network went
+/// away without closing the connection; the connection was closed.
+struct PostgresNoAnswer: Error, CustomStringConvertible {
+    var seconds: TimeInterval
+    var description: String { "no answer from the database server within \(String(format: "%g", seconds)) s" }
+}

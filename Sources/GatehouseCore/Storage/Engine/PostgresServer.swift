@@ -9,6 +9,13 @@ enum PostgresServer {
     /// A statement running longer is cancelled by the server (57014 → a 503).
     static let statementTimeout = "30s"
 
+    /// The longest a statement's answer is waited for on this side: the server's statement
+    /// timeout and 15 s more. Past it the server or the network went away without a word (a
+    /// half-open socket; a query that met its connection's close and was never failed, seen
+    /// once when the server stopped mid-transaction): the connection is closed and the caller
+    /// gets `PostgresNoAnswer`, a 503, instead of a thread and a request held forever.
+    static let answerWait: TimeInterval = 45
+
     /// Sent with every connection: the server enforces them.
     static let startupParameters = [
         ("statement_timeout", statementTimeout),

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import PostgresNIO
 
@@ -63,7 +64,8 @@ struct PostgresTransaction: SQLTransaction {
             case .blob(let data): binds.append(ByteBuffer(bytes: data))
             }
         }
-        return try connection.query(PostgresQuery(unsafeSQL: dialect.render(sql), binds: binds), logger: logger).wait()
+        let answer = connection.query(PostgresQuery(unsafeSQL: dialect.render(sql), binds: binds), logger: logger)
+        return try answer.wait(atMost: PostgresServer.answerWait, closing: connection)
     }
 
     private static func value(_ cell: PostgresCell) throws -> SQLValue {
@@ -84,6 +86,24 @@ struct PostgresTransaction: SQLTransaction {
         case .bool: return .int(try cell.decode(Bool.self) ? 1 : 0)
         default: return .text(try cell.decode(String.self))
         }
+    }
+}
+
+extension EventLoopFuture where Value: Sendable {
+    /// `wait()` for at most `seconds`; past that `connection` is closed (the pool replaces it)
+    /// and `PostgresNoAnswer` is thrown.
+    func wait(atMost seconds: TimeInterval, closing connection: PostgresConnection) throws -> Value {
+        let answered = DispatchSemaphore(value: 0)
+        let outcome = NIOLockedValueBox<Result<Value, any Error>?>(nil)
+        whenComplete { result in
+            outcome.withLockedValue { $0 = result }
+            answered.signal()
+        }
+        guard answered.wait(timeout: .now() + seconds) == .success, let result = outcome.withLockedValue({ $0 }) else {
+            connection.close().whenComplete { _ in }
+            throw PostgresNoAnswer(seconds: seconds)
+        }
+        return try result.get()
     }
 }
 
