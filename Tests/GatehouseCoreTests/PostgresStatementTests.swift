@@ -3,8 +3,9 @@ import GatehouseTestSupport
 import Testing
 @testable import GatehouseCore
 
-/// What the server refuses mid-statement, said as sentences: a statement past its time limit
-/// and a filter that ICU accepts but PostgreSQL's regular expressions (AREs) do not.
+/// What the server refuses or leaves unanswered mid-statement, said as sentences: a statement
+/// past its time limit, a filter that ICU accepts but PostgreSQL's regular expressions (AREs)
+/// do not, and a server that stops answering without closing the connection.
 @Suite("PostgreSQL: statements the server refuses")
 struct PostgresStatementTests {
     @Test("a statement past statement_timeout is StorageFault.timedOut (a 503), said as a sentence", .postgresOnly)
@@ -38,5 +39,32 @@ struct PostgresStatementTests {
         }
         // What both engines read alike still filters.
         #expect(try await test.gatehouse.sessions.list(.init(text: TextFilter(pattern: #"a@exam[p]le\.com"#))).count == 1)
+    }
+
+    @Test("a server that stops answering without closing (SIGSTOP): the statement gives up after answerWait as 'unreachable', and the pool works again once it answers", .postgresOnly)
+    func silentServer() async throws {
+        let cluster = try PostgresCluster()
+        defer { try? cluster.thaw(); cluster.stop() }
+        let database = try GatehouseDatabase.open(path: cluster.url(), options: TestEngine.options(createIfMissing: true))
+        defer { try? database.close() }
+        let ping: @Sendable (any SQLTransaction) throws -> Int64? = { tx in try tx.fetchScalar(Int64.self, "SELECT 1") }
+        #expect(try await database.read(ping) == 1)
+        try cluster.freeze()
+        do {
+            _ = try await database.read(ping)
+            Issue.record("a frozen server answered")
+        } catch {
+            #expect(StorageFault.classify(error) == .unavailable("no answer from the database server within 45 s"), "\(error)")
+            #expect(database.explain(error).contains("is unreachable (no answer from the database server within 45 s)"))
+        }
+        try cluster.thaw()
+        // The silent connection was closed; the pool makes another: wait for the state.
+        var answered = false
+        let deadline = ContinuousClock.now + .seconds(120)
+        while !answered && ContinuousClock.now < deadline {
+            answered = (try? await database.read(ping)) == 1
+            if !answered { try await Task.sleep(for: .milliseconds(200)) }
+        }
+        #expect(answered)
     }
 }

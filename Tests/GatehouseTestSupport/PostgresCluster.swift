@@ -72,6 +72,22 @@ public final class PostgresCluster: @unchecked Sendable {
     /// Stops the server but keeps its files: a server that went away.
     public func pause() throws { try run(binaries + "/pg_ctl", ["-D", directory + "/data", "-m", "fast", "-w", "stop"]) }
 
+    /// Stops every process of the server (SIGSTOP: the postmaster and its backends) without
+    /// closing a socket: a server that went silent, as behind a dead network path.
+    public func freeze() throws { try signalAll(SIGSTOP) }
+
+    /// Lets a frozen server run again (SIGCONT).
+    public func thaw() throws { try signalAll(SIGCONT) }
+
+    private func signalAll(_ signal: Int32) throws {
+        let pidFile = try String(contentsOfFile: directory + "/data/postmaster.pid", encoding: .utf8)
+        guard let postmaster = pidFile.split(separator: "\n").first.flatMap({ pid_t($0) }) else {
+            throw ClusterError.failed("no postmaster pid in \(directory)/data/postmaster.pid")
+        }
+        let children = (try? String(contentsOfFile: "/proc/\(postmaster)/task/\(postmaster)/children", encoding: .utf8)) ?? ""
+        for pid in [postmaster] + children.split(separator: " ").compactMap({ pid_t($0) }) { kill(pid, signal) }
+    }
+
     /// Runs SQL as the superuser through `psql` (creating databases and roles for a test).
     @discardableResult
     public func psql(_ sql: String, database: String = "postgres") throws -> String {
