@@ -77,7 +77,19 @@ struct JobQueueTests {
                 commit.wait()
             }
         }
-        while inserted.wait(timeout: .now()) == .timedOut { try await Task.sleep(for: .milliseconds(10)) }
+        // Bounded, so that a holder that failed before inserting fails the test instead of hanging it.
+        var held = false
+        let insertDeadline = ContinuousClock.now + .seconds(60)
+        while !held && ContinuousClock.now < insertDeadline {
+            held = inserted.wait(timeout: .now()) == .success
+            if !held { try await Task.sleep(for: .milliseconds(10)) }
+        }
+        guard held else {
+            commit.signal()
+            _ = try await holder.value
+            Issue.record("the other connection never inserted its job")
+            return
+        }
         // The retry's check cannot see the uncommitted job; its UPDATE then waits on the key.
         let retry = Task { try await jobs.retry(id: id, by: Self.operatorActor) }
         var waiting = false

@@ -256,17 +256,14 @@ public final class JobQueue: Sendable {
                                               [key]) {
                 throw JobError.wrongState(id: id, state: job.state, wanted: "job \(other) with the same unique key is already waiting or running")
             }
-            let updated: Job
-            do {
-                updated = try tx.fetchOne(Job.self, """
-                    UPDATE jobs SET state = 'queued', run_at = ?, attempts = 0, cancel_requested = 0, progress = 0,
-                                    progress_note = NULL, finished_at = NULL
-                    WHERE id = ? RETURNING *
-                    """, [now.unixSeconds, id])!
-            } catch where StorageFault.isUniqueViolation(error) {
-                // PostgreSQL: an enqueue of the same key committed after the check above (jobs_unique_active).
-                throw JobError.wrongState(id: id, state: job.state, wanted: "a job with the same unique key is already waiting or running")
-            }
+            // On PostgreSQL an enqueue of the same key can commit after the check above; the
+            // UPDATE then meets jobs_unique_active and the engine runs this again (23505 is
+            // retried), when the check finds that job.
+            let updated = try tx.fetchOne(Job.self, """
+                UPDATE jobs SET state = 'queued', run_at = ?, attempts = 0, cancel_requested = 0, progress = 0,
+                                progress_note = NULL, finished_at = NULL
+                WHERE id = ? RETURNING *
+                """, [now.unixSeconds, id])!
             try Self.audit("job.retried", job, actor: actor, context: context, details: ["previous_state": job.state.rawValue],
                            in: tx, at: now)
             return updated

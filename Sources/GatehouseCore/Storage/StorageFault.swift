@@ -34,8 +34,6 @@ public enum StorageFault: Sendable, Equatable {
             return classify(error)
         case let error as PostgresUnavailable:
             return .unavailable(error.description)
-        case let error as PostgresNoAnswer:
-            return .unavailable(error.description)
         case DatabaseOpenError.corrupt(_, let detail):
             return .corrupt(detail)
         default:
@@ -67,17 +65,6 @@ public enum StorageFault: Sendable, Equatable {
         }
     }
 
-    /// True when a statement broke a unique constraint (SQLite's SQLITE_CONSTRAINT_UNIQUE,
-    /// PostgreSQL's 23505): on PostgreSQL, how a rule learns that a concurrent transaction
-    /// committed the same key first, after its own check could not yet see it.
-    public static func isUniqueViolation(_ error: any Error) -> Bool {
-        switch error {
-        case let error as DatabaseError: error.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE
-        case let error as PSQLError: error.serverInfo?[.sqlState] == "23505"
-        default: false
-        }
-    }
-
     /// The server's words when it refused a statement's regular expression (PostgreSQL's
     /// 2201B), nil for any other error. Filters are checked with ICU where they are typed, and
     /// a few ICU constructs (`\p{L}`, possessive quantifiers) have no equivalent in
@@ -90,7 +77,7 @@ public enum StorageFault: Sendable, Equatable {
     /// True for any error an engine raised (classified or not): what the CLI turns into a
     /// sentence through `GatehouseDatabase.explain` rather than a raw dump.
     public static func isEngineError(_ error: any Error) -> Bool {
-        error is DatabaseError || error is PSQLError || error is PostgresUnavailable || error is PostgresNoAnswer
+        error is DatabaseError || error is PSQLError || error is PostgresUnavailable
     }
 
     /// One sentence for an operator (CLI, console); `location` names the database.

@@ -14,24 +14,24 @@ struct GRDBTransaction: SQLTransaction {
     }
 
     func fetchAll(_ sql: String, _ arguments: SQLArguments) throws -> [SQLRow] {
-        let statement = try db.cachedStatement(sql: sql)
-        let columns = SQLColumns(statement.columnNames)
-        // A cursor's row is read in place from the statement: each row's values are copied
-        // once, into its SQLRow (Row.fetchAll would copy each into a GRDB Row first).
-        let cursor = try Row.fetchCursor(statement, arguments: Self.arguments(arguments))
-        var rows: [SQLRow] = []
-        while try cursor.next() != nil {
-            rows.append(SQLRow(columns: columns, values: Self.values(of: statement, count: columns.names.count)))
-        }
-        return rows
+        try rows(sql, arguments, upTo: .max)
     }
 
     func fetchOne(_ sql: String, _ arguments: SQLArguments) throws -> SQLRow? {
+        try rows(sql, arguments, upTo: 1).first
+    }
+
+    /// At most `limit` rows. A cursor's row is read in place from the statement: each row's
+    /// values are copied once, into its SQLRow (Row.fetchAll would copy each into a GRDB Row first).
+    private func rows(_ sql: String, _ arguments: SQLArguments, upTo limit: Int) throws -> [SQLRow] {
         let statement = try db.cachedStatement(sql: sql)
-        let cursor = try Row.fetchCursor(statement, arguments: Self.arguments(arguments))
-        guard try cursor.next() != nil else { return nil }
         let columns = SQLColumns(statement.columnNames)
-        return SQLRow(columns: columns, values: Self.values(of: statement, count: columns.names.count))
+        let cursor = try Row.fetchCursor(statement, arguments: Self.arguments(arguments))
+        var rows: [SQLRow] = []
+        while rows.count < limit, try cursor.next() != nil {
+            rows.append(SQLRow(columns: columns, values: Self.values(of: statement, count: columns.names.count)))
+        }
+        return rows
     }
 
     func beforeCommit(_ work: @escaping (any SQLTransaction) throws -> Void) throws {

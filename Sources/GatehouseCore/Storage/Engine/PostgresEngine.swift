@@ -11,7 +11,7 @@ import Synchronization
 /// NIO's blocking thread pool, each statement waited for there, never on an event loop.
 ///
 /// Writes run at READ COMMITTED; the rules take the row locks they need. Serialization failures
-/// (40001) and deadlocks (40P01) are retried up to three times, then surface as
+/// (40001), deadlocks (40P01) and unique violations (23505) are retried up to three times, then surface as
 /// `StorageFault.busy` (a 503). Reads run at REPEATABLE READ, READ ONLY: one snapshot per
 /// read, as SQLite's WAL readers have.
 public final class PostgresEngine: Sendable {
@@ -118,11 +118,15 @@ public final class PostgresEngine: Sendable {
         }
     }
 
-    /// Whether a write that failed with `error` on its `attempt`th try runs again: a
-    /// serialization failure (40001) or a deadlock (40P01), at most three tries in all.
+    /// Whether a write that failed with `error` on its `attempt`th try runs again, at most
+    /// three tries in all: a serialization failure (40001), a deadlock (40P01), or a unique
+    /// violation (23505). At READ COMMITTED a rule that checks, then writes, can lose to a
+    /// transaction that commits the same key in between (its check could not see it yet); run
+    /// again, the check sees the committed row and the rule answers as it always does (a job
+    /// already queued, an address already known) instead of a raw constraint error.
     private static func retries(_ error: any Error, attempt: Int) -> Bool {
         guard attempt < 3, let error = error as? PSQLError else { return false }
-        return ["40001", "40P01"].contains(error.serverInfo?[.sqlState] ?? "")
+        return ["40001", "40P01", "23505"].contains(error.serverInfo?[.sqlState] ?? "")
     }
 
     /// READ COMMITTED whatever the server's, database's or role's default: the rules rely on a
@@ -195,7 +199,7 @@ public final class PostgresEngine: Sendable {
     }
 
     private var unavailable: PostgresUnavailable {
-        PostgresUnavailable(location: location.redacted, seconds: options.connectionWait)
+        PostgresUnavailable(waited: .forConnection, seconds: options.connectionWait)
     }
 
     private enum Outcome<T: Sendable>: Sendable { case done(T), timedOut, stillRunning }
@@ -301,17 +305,16 @@ public final class PostgresEngine: Sendable {
     }
 }
 
-/// No pooled connection came within `DatabaseOptions.connectionWait`: the server is down,
-/// restarting, or every connection is busy.
+/// The server did not answer in time: no pooled connection came within
+/// `DatabaseOptions.connectionWait` (the server down or restarting, or every connection busy),
+/// or a statement got no answer within `PostgresServer.answerWait` (the server or the network
+/// went silent; that connection was closed). Answered as `StorageFault.unavailable`, a 503.
 struct PostgresUnavailable: Error, CustomStringConvertible {
-    var location: String
+    enum Waited: Sendable { case forConnection, forAnswer }
+    var waited: Waited
     var seconds: TimeInterval
-    var description: String { "no connection to \(location) within \(String(format: "%g", seconds)) s" }
-}
-
-/// A statement got no answer within `PostgresServer.answerWait`: the server or the network went
-/// away without closing the connection; the connection was closed.
-struct PostgresNoAnswer: Error, CustomStringConvertible {
-    var seconds: TimeInterval
-    var description: String { "no answer from the database server within \(String(format: "%g", seconds)) s" }
+    var description: String {
+        let what = waited == .forConnection ? "no connection to the database server" : "no answer from the database server"
+        return "\(what) within \(String(format: "%g", seconds)) s"
+    }
 }

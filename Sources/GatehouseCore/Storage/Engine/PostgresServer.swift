@@ -13,7 +13,7 @@ enum PostgresServer {
     /// timeout and 15 s more. Past it the server or the network went away without a word (a
     /// half-open socket; a query that met its connection's close and was never failed, seen
     /// once when the server stopped mid-transaction): the connection is closed and the caller
-    /// gets `PostgresNoAnswer`, a 503, instead of a thread and a request held forever.
+    /// gets `PostgresUnavailable`, a 503, instead of a thread and a request held forever.
     static let answerWait: TimeInterval = 45
 
     /// Sent with every connection: the server enforces them.

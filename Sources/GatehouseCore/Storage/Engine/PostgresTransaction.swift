@@ -91,7 +91,7 @@ struct PostgresTransaction: SQLTransaction {
 
 extension EventLoopFuture where Value: Sendable {
     /// `wait()` for at most `seconds`; past that `connection` is closed (the pool replaces it)
-    /// and `PostgresNoAnswer` is thrown.
+    /// and `PostgresUnavailable` is thrown.
     func wait(atMost seconds: TimeInterval, closing connection: PostgresConnection) throws -> Value {
         let answered = DispatchSemaphore(value: 0)
         let outcome = NIOLockedValueBox<Result<Value, any Error>?>(nil)
@@ -101,7 +101,7 @@ extension EventLoopFuture where Value: Sendable {
         }
         guard answered.wait(timeout: .now() + seconds) == .success, let result = outcome.withLockedValue({ $0 }) else {
             connection.close().whenComplete { _ in }
-            throw PostgresNoAnswer(seconds: seconds)
+            throw PostgresUnavailable(waited: .forAnswer, seconds: seconds)
         }
         return try result.get()
     }
