@@ -167,7 +167,7 @@ public final class PostgresEngine: Sendable {
             try transaction.execute("COMMIT")
             return value
         } catch {
-            _ = try? transaction.execute("ROLLBACK")
+            transaction.rollback()
             throw error
         }
     }
@@ -308,13 +308,17 @@ public final class PostgresEngine: Sendable {
 /// The server did not answer in time: no pooled connection came within
 /// `DatabaseOptions.connectionWait` (the server down or restarting, or every connection busy),
 /// or a statement got no answer within `PostgresServer.answerWait` (the server or the network
-/// went silent; that connection was closed). Answered as `StorageFault.unavailable`, a 503.
+/// went silent; that connection was closed), or the connection closed before its answer
+/// came (the server stopped). Answered as `StorageFault.unavailable`, a 503.
 struct PostgresUnavailable: Error, CustomStringConvertible {
-    enum Waited: Sendable { case forConnection, forAnswer }
+    enum Waited: Sendable { case forConnection, forAnswer, connectionClosed }
     var waited: Waited
     var seconds: TimeInterval
     var description: String {
-        let what = waited == .forConnection ? "no connection to the database server" : "no answer from the database server"
-        return "\(what) within \(String(format: "%g", seconds)) s"
+        switch waited {
+        case .forConnection: "no connection to the database server within \(String(format: "%g", seconds)) s"
+        case .forAnswer: "no answer from the database server within \(String(format: "%g", seconds)) s"
+        case .connectionClosed: "the connection to the database server closed before its answer came"
+        }
     }
 }

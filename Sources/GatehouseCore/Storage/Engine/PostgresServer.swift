@@ -16,6 +16,10 @@ enum PostgresServer {
     /// gets `PostgresUnavailable`, a 503, instead of a thread and a request held forever.
     static let answerWait: TimeInterval = 45
 
+    /// The longest a ROLLBACK after a failure is waited for; past it the connection is closed
+    /// (the server rolls back a closed connection's transaction itself).
+    static let rollbackWait: TimeInterval = 2
+
     /// Sent with every connection: the server enforces them.
     static let startupParameters = [
         ("statement_timeout", statementTimeout),

@@ -53,7 +53,16 @@ struct PostgresTransaction: SQLTransaction {
     }
 
 
-    private func run(_ sql: String, _ arguments: SQLArguments) throws -> PostgresQueryResult {
+    /// Ends the transaction after a failure. Not on a connection that is closed or closing (a
+    /// server restart: the server has already rolled back), and waited for briefly: a query
+    /// sent on a connection the server is closing was seen never to be answered, and a failed
+    /// request must not then wait out `answerWait` before its 503.
+    func rollback() {
+        guard !connection.isClosed else { return }
+        _ = try? run("ROLLBACK", [], waiting: PostgresServer.rollbackWait)
+    }
+
+    private func run(_ sql: String, _ arguments: SQLArguments, waiting: TimeInterval = PostgresServer.answerWait) throws -> PostgresQueryResult {
         var binds = PostgresBindings(capacity: arguments.values.count)
         for argument in arguments.values {
             switch argument {
@@ -65,7 +74,7 @@ struct PostgresTransaction: SQLTransaction {
             }
         }
         let answer = connection.query(PostgresQuery(unsafeSQL: dialect.render(sql), binds: binds), logger: logger)
-        return try answer.wait(atMost: PostgresServer.answerWait, closing: connection)
+        return try answer.wait(atMost: waiting, closing: connection)
     }
 
     private static func value(_ cell: PostgresCell) throws -> SQLValue {
@@ -90,8 +99,13 @@ struct PostgresTransaction: SQLTransaction {
 }
 
 extension EventLoopFuture where Value: Sendable {
-    /// `wait()` for at most `seconds`; past that `connection` is closed (the pool replaces it)
-    /// and `PostgresUnavailable` is thrown.
+    /// `wait()` for at most `seconds`, or until `connection` is found closed with no answer; then
+    /// `connection` is closed (the pool replaces it) and `PostgresUnavailable` is thrown.
+    ///
+    /// The second condition is for a server that went away: a query sent on a connection the
+    /// server was closing (a restart; an idle pooled connection leased just after) was seen
+    /// never to be failed by postgres-nio, so the closed socket is looked at every half second
+    /// rather than the request waiting out the whole bound.
     func wait(atMost seconds: TimeInterval, closing connection: PostgresConnection) throws -> Value {
         let answered = DispatchSemaphore(value: 0)
         let outcome = NIOLockedValueBox<Result<Value, any Error>?>(nil)
@@ -99,9 +113,16 @@ extension EventLoopFuture where Value: Sendable {
             outcome.withLockedValue { $0 = result }
             answered.signal()
         }
-        guard answered.wait(timeout: .now() + seconds) == .success, let result = outcome.withLockedValue({ $0 }) else {
+        let deadline = DispatchTime.now() + seconds
+        var closedSeen = false
+        while answered.wait(timeout: min(deadline, .now() + (closedSeen ? 0.1 : 0.5))) == .timedOut {
+            // Closed with the answer still missing: one more short look (it may be on its way), then give up.
+            if DispatchTime.now() >= deadline || closedSeen { break }
+            closedSeen = connection.isClosed
+        }
+        guard let result = outcome.withLockedValue({ $0 }) else {
             connection.close().whenComplete { _ in }
-            throw PostgresUnavailable(waited: .forAnswer, seconds: seconds)
+            throw PostgresUnavailable(waited: closedSeen ? .connectionClosed : .forAnswer, seconds: seconds)
         }
         return try result.get()
     }
