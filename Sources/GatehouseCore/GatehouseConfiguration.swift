@@ -21,7 +21,10 @@ public struct GatehouseConfiguration: Sendable, Equatable {
     public var refreshTokenTTL: TimeInterval = 30 * 86400
     /// A rotated refresh token presented again within this window is a benign race (two tabs,
     /// a retried request), answered with the same successor; later it is reuse.
+    /// (Auth0 calls it the reuse interval, Okta the grace period for token rotation, capped at
+    /// 60 s as `refreshReuseGraceRange` is here: longer, and a stolen token's replay passes as a race.)
     public var refreshReuseGrace: TimeInterval = 10
+    public static let refreshReuseGraceRange: ClosedRange<TimeInterval> = 0...60
 
     public var rateLimits = RateLimitPolicies()
 

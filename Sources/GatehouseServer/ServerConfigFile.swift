@@ -12,6 +12,7 @@ import TOMLKit
 ///     insecure_cookies = false
 ///     trust_proxy = false
 ///     dev = false
+///     refresh_reuse_grace = 10  # seconds (0–60)
 ///
 ///     [rate_limits]
 ///     refresh = "100/minute"
@@ -34,6 +35,7 @@ public struct ServerConfigFile: Sendable, Equatable, TOMLConfigFile {
     public var insecureCookies: Bool?
     public var cookieName: String?
     public var trustProxy: Bool?
+    public var refreshReuseGrace: Double?
     /// `name = "rate"` pairs in file order, validated.
     public var rateLimits: [(name: String, rate: String)] = []
     /// The `[http]` table over the defaults, when the file has one.
@@ -41,7 +43,7 @@ public struct ServerConfigFile: Sendable, Equatable, TOMLConfigFile {
 
     public static func == (lhs: Self, rhs: Self) -> Bool {
         lhs.host == rhs.host && lhs.port == rhs.port && lhs.dev == rhs.dev && lhs.insecureCookies == rhs.insecureCookies
-            && lhs.cookieName == rhs.cookieName && lhs.trustProxy == rhs.trustProxy
+            && lhs.cookieName == rhs.cookieName && lhs.trustProxy == rhs.trustProxy && lhs.refreshReuseGrace == rhs.refreshReuseGrace
             && lhs.rateLimits.map(\.name) == rhs.rateLimits.map(\.name) && lhs.rateLimits.map(\.rate) == rhs.rateLimits.map(\.rate)
             && lhs.http == rhs.http
     }
@@ -72,10 +74,16 @@ public struct ServerConfigFile: Sendable, Equatable, TOMLConfigFile {
                         config.insecureCookies = try require(value.bool, section, key, "insecure_cookies must be true or false")
                     case "trust_proxy": config.trustProxy = try require(value.bool, section, key, "trust_proxy must be true or false")
                     case "cookie_name": config.cookieName = try require(value.string, section, key, "cookie_name must be a string")
+                    case "refresh_reuse_grace":
+                        let range = GatehouseConfiguration.refreshReuseGraceRange
+                        guard let seconds = value.double ?? value.int.map(Double.init), range.contains(seconds) else {
+                            throw fail(section, key, "refresh_reuse_grace must be a number of seconds, \(Int(range.lowerBound))–\(Int(range.upperBound))")
+                        }
+                        config.refreshReuseGrace = seconds
                     case "webhook_secret":
                         throw fail(section, key, "put the webhook secret in GATEHOUSE_WEBHOOK_SECRET or --webhook-secret, not in a config file")
                     default:
-                        throw fail(section, key, "unknown key '\(key)' in [server] (host, port, dev, insecure_cookies, trust_proxy, cookie_name)")
+                        throw fail(section, key, "unknown key '\(key)' in [server] (host, port, dev, insecure_cookies, trust_proxy, cookie_name, refresh_reuse_grace)")
                     }
                 }
             case "rate_limits":

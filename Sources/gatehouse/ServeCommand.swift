@@ -29,6 +29,8 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("rate-limit"), parsing: .unconditionalSingleValue, help: ArgumentHelp("Override a policy, e.g. refresh=100/minute (repeatable).",
                                                                 valueName: "name=rate"))
     var rateLimits: [String] = []
+    @Option(parsing: .unconditional, help: ArgumentHelp("Seconds after a rotation in which the old refresh token still gets the same successor (a benign race: parallel tabs, a retried request; default 10, 0–60). Later reuse revokes the family.", valueName: "seconds"))
+    var refreshReuseGrace: Double?
     @Option(parsing: .unconditional, help: "Document-job slots inside the server; 0 leaves jobs to `gatehouse worker`.") var workers = 1
     @Option(parsing: .unconditional, help: ArgumentHelp("Where documents go (default: <db>-documents beside an SQLite file; for PostgreSQL $XDG_DATA_HOME/gatehouse/documents/<dbname>@<host>:<port>).", valueName: "path"))
     var dataDir: String?
@@ -58,6 +60,11 @@ struct ServeCommand: AsyncParsableCommand {
             options.trustProxy = file.trustProxy ?? options.trustProxy
             for (name, rate) in file.rateLimits { try configuration.rateLimits.override(name, rate: rate) }
             options.http = file.http ?? options.http
+            configuration.refreshReuseGrace = file.refreshReuseGrace ?? configuration.refreshReuseGrace
+        }
+        if let refreshReuseGrace {
+            try require(refreshReuseGrace, in: GatehouseConfiguration.refreshReuseGraceRange, "--refresh-reuse-grace")
+            configuration.refreshReuseGrace = refreshReuseGrace
         }
         for (flag, value, keyPath) in [("--header-timeout", headerTimeout, \HTTPLimits.headerTimeout),
                                        ("--body-timeout", bodyTimeout, \HTTPLimits.bodyTimeout),
