@@ -14,7 +14,7 @@ struct GatehouseCommand: AsyncParsableCommand {
         version: "0.1.0",
         subcommands: [InitCommand.self, ServeCommand.self, WorkerCommand.self, ConsoleCommand.self, SessionsCommand.self, TokensCommand.self,
                       LimitsCommand.self, JobsCommand.self, ExplainCommand.self, DemoCommand.self,
-                      AuditCommand.self, DebugCommand.self]
+                      AuditCommand.self, CopyCommand.self, DebugCommand.self]
     )
 
     /// Exit codes: 0 done, 1 not found or failed (message on stderr), 2 usage.

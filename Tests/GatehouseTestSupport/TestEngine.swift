@@ -71,22 +71,28 @@ public enum TestEngine: String, Sendable {
         case .sqlite:
             return directory.path(name + ".sqlite")
         case .postgres:
-            let cluster = try cluster()
-            let database = "t_" + name.filter { $0.isLetter || $0.isNumber }.prefix(20).lowercased() + "_"
-                + UUID().uuidString.prefix(8).lowercased()
-            try admin.withLock { connection in
-                if connection == nil || connection!.isClosed {
-                    let configuration = PostgresConnection.Configuration(
-                        unixSocketPath: cluster.directory + "/.s.PGSQL.\(cluster.port)", username: cluster.superuser,
-                        password: cluster.password, database: "postgres")
-                    connection = try PostgresConnection.connect(on: MultiThreadedEventLoopGroup.singleton.any(), configuration: configuration,
-                                                                id: 0, logger: Logger(label: "gatehouse.tests")).wait()
-                }
-                _ = try connection!.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(database) TEMPLATE \(template) STRATEGY FILE_COPY"),
-                                          logger: Logger(label: "gatehouse.tests")).wait()
-            }
-            return cluster.url(database: database)
+            return try postgresDatabase(name)
         }
+    }
+
+    /// A fresh database with Gatehouse's schema on the shared PostgreSQL server (its URL),
+    /// whatever the run's engine (for a test that moves data between engines).
+    public static func postgresDatabase(_ name: String) throws -> String {
+        let cluster = try cluster()
+        let database = "t_" + name.filter { $0.isLetter || $0.isNumber }.prefix(20).lowercased() + "_"
+            + UUID().uuidString.prefix(8).lowercased()
+        try admin.withLock { connection in
+            if connection == nil || connection!.isClosed {
+                let configuration = PostgresConnection.Configuration(
+                    unixSocketPath: cluster.directory + "/.s.PGSQL.\(cluster.port)", username: cluster.superuser,
+                    password: cluster.password, database: "postgres")
+                connection = try PostgresConnection.connect(on: MultiThreadedEventLoopGroup.singleton.any(), configuration: configuration,
+                                                            id: 0, logger: Logger(label: "gatehouse.tests")).wait()
+            }
+            _ = try connection!.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(database) TEMPLATE \(template) STRATEGY FILE_COPY"),
+                                      logger: Logger(label: "gatehouse.tests")).wait()
+        }
+        return cluster.url(database: database)
     }
 
     /// Runs `sql` on the database at `location` from outside Gatehouse, as an attacker or a
