@@ -64,7 +64,8 @@ public enum RateLimitBucketOrder: String, Sendable, CaseIterable {
 ///
 /// One row per bucket holds a single timestamp (`tat`). A check reads and updates that row in
 /// the caller's write transaction, so two processes can never both take the last slot: SQLite
-/// hands the write lock to one of them at a time; PostgreSQL locks the bucket's row.
+/// hands the write lock to one of them at a time; on PostgreSQL the slot is taken by a
+/// conditional write at the commit (`consume`).
 public final class RateLimiter: Sendable {
     let database: GatehouseDatabase
     let clock: any GatehouseClock
@@ -90,31 +91,20 @@ public final class RateLimiter: Sendable {
 
     /// GCRA in one read and one write; call inside a write transaction.
     private static let selectTAT = "SELECT tat FROM rate_limit_buckets WHERE key = ?"
-    private static let selectTATForUpdate = selectTAT + SQLDialect.postgres.forUpdate
 
-    /// GCRA, written once for both engines (docs/engines.md). On SQLite the write transaction
-    /// holds the whole database; on PostgreSQL the bucket's row is locked (`FOR UPDATE`, created
-    /// first when missing), so concurrent requests from other processes take turns and the
-    /// allowance is exact.
+    /// GCRA, written once for both engines (docs/engines.md), the decision made at once from
+    /// the bucket's stored `tat`. SQLite: the write transaction holds the whole database, so
+    /// the read and the write below are one step. PostgreSQL: see `recordAtCommit`.
     static func consume(policy: RateLimitPolicy, key: String, in transaction: some SQLTransaction, at now: Date) throws -> RateLimitDecision {
         let bucketKey = bucketKey(policy: policy, key: key)
         let nowSeconds = now.unixSeconds
-        let select = transaction.dialect == .postgres ? Self.selectTATForUpdate : Self.selectTAT
-        var storedTAT = try transaction.fetchOne(select, [bucketKey])?[0].double
-        if storedTAT == nil, transaction.dialect == .postgres {
-            // Two first requests for a bucket: one creates it, both then queue on its lock.
-            try transaction.execute("""
-                INSERT INTO rate_limit_buckets (key, policy, "limit", period, tat, updated_at) VALUES (?, ?, ?, ?, ?, ?)
-                ON CONFLICT (key) DO NOTHING
-                """, [bucketKey, policy.name, policy.limit, policy.period, nowSeconds, nowSeconds])
-            storedTAT = try transaction.fetchOne(select, [bucketKey])?[0].double
-        }
+        let storedTAT = try transaction.fetchOne(Self.selectTAT, [bucketKey])?[0].double
         let interval = policy.emissionInterval
         let tat = max(storedTAT ?? nowSeconds, nowSeconds)
         let newTAT = tat + interval
         // A request is allowed when, after it, the bucket is no more than `period` ahead of now.
         let allowAt = newTAT - policy.period
-        let allowed = allowAt <= nowSeconds + 1e-9
+        let allowed = allowAt <= nowSeconds + Self.tolerance
 
         let decision: RateLimitDecision
         if allowed {
@@ -127,17 +117,64 @@ public final class RateLimiter: Sendable {
                 allowed: false, policy: policy, key: key, remaining: 0,
                 retryAfter: allowAt - nowSeconds, resetAfter: tat - nowSeconds)
         }
-
-        try transaction.execute("""
-            INSERT INTO rate_limit_buckets (key, policy, "limit", period, tat, allowed_total, blocked_total, last_blocked_at, updated_at)
-            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
-            ON CONFLICT(key) DO UPDATE SET
-                policy = ?2, "limit" = ?3, period = ?4, tat = ?5,
-                allowed_total = rate_limit_buckets.allowed_total + ?6, blocked_total = rate_limit_buckets.blocked_total + ?7,
-                last_blocked_at = coalesce(?8, rate_limit_buckets.last_blocked_at), updated_at = ?9
-            """, [bucketKey, policy.name, policy.limit, policy.period, allowed ? newTAT : tat, allowed ? 1 : 0,
-                   allowed ? 0 : 1, allowed ? nil : nowSeconds, nowSeconds])
+        if transaction.dialect == .postgres {
+            try recordAtCommit(decision, bucketKey: bucketKey, in: transaction, at: nowSeconds)
+            return decision
+        }
+        try transaction.execute(Self.record, [bucketKey, policy.name, policy.limit, policy.period, allowed ? newTAT : tat, allowed ? 1 : 0,
+                                              allowed ? 0 : 1, allowed ? nil : nowSeconds, nowSeconds])
         return decision
+    }
+
+    /// Floating-point slack in "no more than `period` ahead".
+    private static let tolerance = 1e-9
+
+    private static let record = """
+        INSERT INTO rate_limit_buckets (key, policy, "limit", period, tat, allowed_total, blocked_total, last_blocked_at, updated_at)
+        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+        ON CONFLICT(key) DO UPDATE SET
+            policy = ?2, "limit" = ?3, period = ?4, tat = ?5,
+            allowed_total = rate_limit_buckets.allowed_total + ?6, blocked_total = rate_limit_buckets.blocked_total + ?7,
+            last_blocked_at = coalesce(?8, rate_limit_buckets.last_blocked_at), updated_at = ?9
+        """
+
+    /// PostgreSQL: the bucket is written just before the commit (`beforeCommit`), not where the
+    /// decision was made. A row lock lasts to the end of its transaction, and one bucket is
+    /// shared by every request from one address (a NAT, a proxy, a load balancer without
+    /// --trust-proxy): locked at the start, it made all of them take turns for their whole
+    /// transaction (seen: 284 refreshes/s over two nodes, 614/s once the addresses differed).
+    /// Written last, it is held for the commit alone.
+    ///
+    /// The allowance stays exact: the write takes the slot only if it is still free when the
+    /// row is locked (one conditional upsert; PostgreSQL re-reads a row it waited for). A request
+    /// that was overtaken throws `RateLimitOvertaken`, and the engine runs its transaction again,
+    /// which then sees the full bucket and answers as the rule says (a 429, its audit row).
+    private static func recordAtCommit(_ decision: RateLimitDecision, bucketKey: String,
+                                       in transaction: some SQLTransaction, at now: Double) throws {
+        let policy = decision.policy
+        try transaction.beforeCommit { tx in
+            guard decision.allowed else {
+                // Counted, and `tat` kept (another request may have moved it on since the read).
+                try tx.execute("""
+                    INSERT INTO rate_limit_buckets (key, policy, "limit", period, tat, allowed_total, blocked_total, last_blocked_at, updated_at)
+                    VALUES (?1, ?2, ?3, ?4, ?5, 0, 1, ?5, ?5)
+                    ON CONFLICT (key) DO UPDATE SET
+                        policy = ?2, "limit" = ?3, period = ?4, tat = greatest(rate_limit_buckets.tat, ?5),
+                        blocked_total = rate_limit_buckets.blocked_total + 1, last_blocked_at = ?5, updated_at = ?5
+                    """, [bucketKey, policy.name, policy.limit, policy.period, now])
+                return
+            }
+            let taken = try tx.fetchOne("""
+                INSERT INTO rate_limit_buckets (key, policy, "limit", period, tat, allowed_total, blocked_total, updated_at)
+                VALUES (?1, ?2, ?3, ?4, ?5 + ?6, 1, 0, ?5)
+                ON CONFLICT (key) DO UPDATE SET
+                    policy = ?2, "limit" = ?3, period = ?4, tat = greatest(rate_limit_buckets.tat, ?5) + ?6,
+                    allowed_total = rate_limit_buckets.allowed_total + 1, updated_at = ?5
+                WHERE greatest(rate_limit_buckets.tat, ?5) + ?6 - ?4 <= ?5 + ?7
+                RETURNING tat
+                """, [bucketKey, policy.name, policy.limit, policy.period, now, policy.emissionInterval, Self.tolerance])
+            if taken == nil { throw RateLimitOvertaken(bucket: bucketKey) }
+        }
     }
 
     // MARK: - Operators
@@ -200,4 +237,12 @@ public final class RateLimiter: Sendable {
             return true
         }
     }
+}
+
+/// PostgreSQL: the slot a request was allowed had been taken by another transaction by the time
+/// this one wrote its bucket at the commit. The engine runs the transaction again (it did not
+/// commit): then the bucket reads full and the request is refused as the rule says.
+struct RateLimitOvertaken: Error, CustomStringConvertible {
+    var bucket: String
+    var description: String { "rate-limit bucket \(bucket) was filled by a concurrent request" }
 }

@@ -34,6 +34,8 @@ public enum StorageFault: Sendable, Equatable {
             return classify(error)
         case let error as PostgresUnavailable:
             return .unavailable(error.description)
+        case is RateLimitOvertaken:
+            return .busy                // ten runs overtaken in a row: contention, try again shortly
         case DatabaseOpenError.corrupt(_, let detail):
             return .corrupt(detail)
         default:
@@ -77,7 +79,7 @@ public enum StorageFault: Sendable, Equatable {
     /// True for any error an engine raised (classified or not): what the CLI turns into a
     /// sentence through `GatehouseDatabase.explain` rather than a raw dump.
     public static func isEngineError(_ error: any Error) -> Bool {
-        error is DatabaseError || error is PSQLError || error is PostgresUnavailable
+        error is DatabaseError || error is PSQLError || error is PostgresUnavailable || error is RateLimitOvertaken
     }
 
     /// One sentence for an operator (CLI, console); `location` names the database.

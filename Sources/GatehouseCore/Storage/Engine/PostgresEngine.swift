@@ -124,7 +124,12 @@ public final class PostgresEngine: Sendable {
     /// transaction that commits the same key in between (its check could not see it yet); run
     /// again, the check sees the committed row and the rule answers as it always does (a job
     /// already queued, an address already known) instead of a raw constraint error.
+    ///
+    /// A request overtaken at a rate-limit bucket (`RateLimitOvertaken`) runs again too, up to
+    /// ten tries: each overtaking means another request took a slot, and once the bucket is
+    /// full the next run reads it so and is refused by the rule.
     private static func retries(_ error: any Error, attempt: Int) -> Bool {
+        if error is RateLimitOvertaken { return attempt < 10 }
         guard attempt < 3, let error = error as? PSQLError else { return false }
         return ["40001", "40P01", "23505"].contains(error.serverInfo?[.sqlState] ?? "")
     }
