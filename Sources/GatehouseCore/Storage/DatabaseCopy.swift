@@ -103,6 +103,7 @@ public enum DatabaseCopy {
                     rows.append((table.name, tableRows))
                 }
                 try continueIdentities(to)
+                progress(Progress(table: "verifying the copied audit chain", copied: copied, total: max(total, copied)))
                 let head = try verifyChain(from: from, to: to)
                 let recordedAs = try AuditLog.appendNow(AuditEntry(
                     actor: actor, action: "database.copied_in", targetType: "database",
