@@ -34,6 +34,9 @@ public final class Subprocess: @unchecked Sendable {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, stdoutPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
         posix_spawn_file_actions_addopen(&actions, 2, stderrPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        // Nothing else of the test process's: a socket a test holds (a raw HTTP connection)
+        // must close when that test closes it, not live on in a server another test started.
+        Self.closeFrom?(&actions, 3)
         var env = ProcessInfo.processInfo.environment
         for name in removed { env.removeValue(forKey: name) }
         for (name, value) in environment { env[name] = value }
@@ -45,6 +48,11 @@ public final class Subprocess: @unchecked Sendable {
         guard status == 0 else { throw SubprocessError.cannotStart(executable, errno: status) }
         self.pid = pid
     }
+
+    /// glibc's `posix_spawn_file_actions_addclosefrom_np` (2.34+), looked up at run time: the
+    /// Glibc module does not export it.
+    private static let closeFrom: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32)? =
+        dlsym(nil, "posix_spawn_file_actions_addclosefrom_np").map { unsafeBitCast($0, to: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32).self) }
 
     public enum SubprocessError: Error { case cannotStart(String, errno: Int32) }
 
