@@ -102,9 +102,10 @@ struct CLIOutputTests {
 
     /// Arguments for every command that has `--json`, in the order they run (a job must exist
     /// before `jobs show`). A new command with `--json` fails the test until it is listed here.
-    static func jsonCommands(handle: String, other: String) -> [(path: String, arguments: [String])] {
+    /// `copy` names its databases itself; every other command gets `--db`.
+    static func jsonCommands(handle: String, other: String, copyTo: String) -> [(path: String, arguments: [String])] {
         [
-            ("init", []),
+            ("init", []), ("copy", ["--to", copyTo]),
             ("sessions list", []), ("sessions show", [handle]), ("tokens list", []), ("limits list", []),
             ("audit tail", []), ("audit verify", []), ("explain", ["--user", "carol@example.com"]),
             ("jobs start", ["user-export", "--user", "carol@example.com"]), ("jobs list", []), ("jobs show", ["1"]),
@@ -139,11 +140,12 @@ struct CLIOutputTests {
         }
         let root = try #require(tree["command"] as? [String: Any])
         for sub in root["subcommands"] as? [[String: Any]] ?? [] { walk(sub, path: []) }
-        let table = Self.jsonCommands(handle: first.session.handle, other: second.session.handle)
+        let table = Self.jsonCommands(handle: first.session.handle, other: second.session.handle, copyTo: test.directory.path("copy.sqlite"))
         #expect(withJSON == Set(table.map(\.path)), "commands with --json and the table differ: \(withJSON.symmetricDifference(table.map(\.path)))")
 
         for (path, arguments) in table {
-            let result = try await GatehouseBinary.run(path.split(separator: " ").map(String.init) + arguments + ["--json", "--db", test.path])
+            let database = path == "copy" ? ["--from", test.path] : ["--db", test.path]
+            let result = try await GatehouseBinary.run(path.split(separator: " ").map(String.init) + arguments + ["--json"] + database)
             #expect(result.status == 0, "\(path): \(result.stderr)")
             let document = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8))
             let bad = Self.keys(of: document).filter { $0.wholeMatch(of: /[a-z0-9]+(_[a-z0-9]+)*/) == nil }

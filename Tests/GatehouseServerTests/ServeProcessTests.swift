@@ -153,7 +153,8 @@ struct ServeProcessTests {
         for (arguments, message) in [(["--rate-limit", "refresh"], "name=rate"), (["--rate-limit", "refresh=lots"], "invalid rate"),
                                      (["--rate-limit", "nope=1/minute"], "unknown rate-limit policy"),
                                      (["--cookie-name", "bad name"], "not a valid cookie name"),
-                                     (["--port", "70000"], "0–65535"), (["--log-level", "loud"], "log-level")] {
+                                     (["--port", "70000"], "0–65535"), (["--log-level", "loud"], "log-level"),
+                                     (["--refresh-reuse-grace", "90"], "--refresh-reuse-grace must be between")] {
             let run = try await GatehouseBinary.run(["serve", "--db", db] + arguments)
             #expect(run.status == 2, "\(arguments): \(run.stderr)")
             #expect(run.stderr.contains(message), "\(arguments): \(run.stderr)")

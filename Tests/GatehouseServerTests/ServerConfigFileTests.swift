@@ -13,6 +13,7 @@ struct ServerConfigFileTests {
             insecure_cookies = true
             trust_proxy = true
             dev = false
+            refresh_reuse_grace = 30
 
             [rate_limits]
             refresh = "100/minute"
@@ -21,6 +22,7 @@ struct ServerConfigFileTests {
         #expect(config.host == "0.0.0.0" && config.port == 9090 && config.cookieName == "myapp_sid")
         #expect(config.insecureCookies == true && config.trustProxy == true && config.dev == false)
         #expect(config.rateLimits.map(\.name).sorted() == ["refresh", "verify"])
+        #expect(config.refreshReuseGrace == 30)
     }
 
     @Test("each mistake names the file and the line")
@@ -33,6 +35,7 @@ struct ServerConfigFileTests {
             ("[rate_limits]\nrefersh = \"5/minute\"\n", "g.toml:2: unknown rate-limit policy 'refersh'"),
             ("[server]\nwebhook_secret = \"whsec\"\n", "g.toml:2: put the webhook secret in GATEHOUSE_WEBHOOK_SECRET"),
             ("[server]\nport = 1\nport = 2\n", "g.toml:3:"),
+            ("[server]\nrefresh_reuse_grace = 600\n", "g.toml:2: refresh_reuse_grace must be a number of seconds, 0–60"),
             ("[server\nport = 1\n", "g.toml:1:"),
         ]
         for (text, expected) in cases {
