@@ -14,7 +14,8 @@ struct CopyCommand: AsyncParsableCommand {
             on the target. The target is written in one transaction, committed only after its audit chain verified \
             and ended at the source's head; it is created when missing (an SQLite file; for PostgreSQL the database \
             must exist). A target that holds data is refused unless --force. The copy is recorded on the target as \
-            one more audit event. Job documents are files, not rows: copy the data folder yourself.
+            one more audit event. Job documents are files recorded by their full path: they are not copied, and nodes that \
+            serve downloads must see them at that path.
             """)
 
     @Option(name: .customLong("from"), parsing: .unconditional, help: ArgumentHelp("The database to copy: an SQLite file or a postgres:// URL.", valueName: "path-or-url"))
@@ -40,6 +41,10 @@ struct CopyCommand: AsyncParsableCommand {
         } catch let error as DatabaseCopy.CopyError {
             bar.finish()
             throw CLIError.failed(error.description)
+        } catch let error as DatabaseCopy.SideError {
+            bar.finish()
+            let database = error.side == .source ? from : to
+            throw CLIError.failed(StorageFault.isEngineError(error.underlying) ? database.explain(error.underlying) : "\(database.path): \(error.underlying)")
         } catch where StorageFault.isEngineError(error) {
             bar.finish()
             throw CLIError.failed(to.explain(error))
@@ -68,7 +73,8 @@ struct CopyCommand: AsyncParsableCommand {
         if !report.replaced.isEmpty { lines.append("  replaced what the target held: \(DatabaseCopy.describe(report.replaced))") }
         let documents = report.count("job_outputs")
         if documents > 0 {
-            lines.append("  \(documents.formatted()) job document(s) are files in the source's data folder: copy it to where the target's workers keep documents")
+            lines.append("  \(documents.formatted()) job document(s) are files, recorded by their full path: they stay where they are; "
+                         + "nodes that serve downloads must see that folder at the same path")
         }
         return lines.joined(separator: "\n")
     }

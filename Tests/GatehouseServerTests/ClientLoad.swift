@@ -15,6 +15,7 @@ final class ClientLoad: Sendable {
         /// The HTTP status, or nil when no answer came (connection refused or reset, a timeout).
         var status: Int?
         var contentType: String?
+        var retryAfter: String?
         var failure: String?
         /// A problem's detail (non-2xx answers).
         var detail: String?
@@ -57,6 +58,7 @@ final class ClientLoad: Sendable {
             let result = try await send()
             answer.status = result.status
             answer.contentType = result.headers["content-type"]
+            answer.retryAfter = result.headers["retry-after"]
             if !answer.acknowledged { answer.detail = result.json["detail"] as? String }
             if case .login = kind { answer.kind = .login(refreshToken: result.json["refresh_token"] as? String) }
         } catch {
@@ -100,5 +102,12 @@ final class ClientLoad: Sendable {
     func stop() async {
         stopping.store(true, ordering: .relaxed)
         for task in tasks.withLock({ $0 }) { await task.value }
+    }
+
+    /// Stops the loops without waiting (for a `defer`: a test that failed half-way must not
+    /// leave them sending to servers it stopped).
+    func cancel() {
+        stopping.store(true, ordering: .relaxed)
+        for task in tasks.withLock({ $0 }) { task.cancel() }
     }
 }

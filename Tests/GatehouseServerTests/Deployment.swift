@@ -50,10 +50,12 @@ final class Deployment: @unchecked Sendable {
     /// The base URL of node `index % nodes.count`: request i goes to node i mod n.
     func node(_ index: Int) -> String { nodes[index % nodes.count].base }
 
-    /// Stops every process (SIGTERM, then waits); a process already gone is skipped.
+    /// Stops every process (SIGTERM) and reaps them on a thread of its own: called from a
+    /// `defer`, it must not block the test process's cooperative threads while they exit.
     func stop() {
-        for process in nodes.map(\.process) + workers { process.terminate() }
-        for process in nodes.map(\.process) + workers { process.wait() }
+        let processes = nodes.map(\.process) + workers
+        for process in processes { process.terminate() }
+        Thread.detachNewThread { for process in processes { process.wait() } }
     }
 
     deinit { stop() }

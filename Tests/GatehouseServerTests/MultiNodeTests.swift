@@ -5,8 +5,9 @@ import Testing
 
 /// The promises of one `serve` process, kept by two behind a load balancer: real `serve` and
 /// `worker` processes on one database (a throwaway PostgreSQL server in the PostgreSQL run, one
-/// SQLite file otherwise), every check's requests spread over both nodes.
-@Suite("Many nodes on one database (real processes)")
+/// SQLite file otherwise), every check's requests spread over both nodes. One test at a time:
+/// each loads the machine on its own.
+@Suite("Many nodes on one database (real processes)", .serialized)
 struct MultiNodeTests {
     static let operatorActor = Actor.operator(OperatorIdentity(name: "oncall", sshClient: nil, via: "cli"))
 
@@ -80,6 +81,7 @@ struct MultiNodeTests {
         let deployment = try await Deployment(db: try directory.database("chain"), in: directory)
         defer { deployment.stop() }
         let load = ClientLoad(deployment, clients: 6, user: "nobody@example.com")
+        defer { load.cancel() }
         let busy = await load.waitUntil { answers in answers.filter(\.acknowledged).count >= 120 }
         await load.stop()
         #expect(busy, "the load never reached 120 acknowledged writes: \(load.recorded.prefix(5))")
@@ -124,7 +126,10 @@ struct MultiNodeTests {
 
         // A long job (an audit report over 150,000 events), a short lease; the worker holding it dies.
         try await offPool { try SyntheticData.seed(.init(users: 1, sessions: 0, auditEvents: 150_000), into: gatehouse.database) }
-        for worker in deployment.workers { worker.terminate(); worker.wait() }
+        for worker in deployment.workers {
+            worker.terminate()
+            _ = await worker.exit()
+        }
         let lease = ["--lease", "2", "--concurrency", "1"]
         let first = try deployment.startWorker(lease), second = try deployment.startWorker(lease)
         let id = try await gatehouse.jobs.enqueue(
@@ -132,20 +137,21 @@ struct MultiNodeTests {
         var holder: Subprocess?
         while holder == nil, ContinuousClock.now < deadline {
             if let job = try await gatehouse.jobs.find(id: id)?.job, job.progress >= 3, let owner = job.leaseOwner {
-                holder = [first, second].first { owner.contains(":\($0.pid)") }
+                holder = [first, second].first { owner.contains(":\($0.pid):") }
             }
             try await Task.sleep(for: .milliseconds(10))
         }
         let doomed = try #require(holder, "no worker took the report")
         doomed.signal(SIGKILL)
-        doomed.wait()
+        _ = await doomed.exit()
         while try await gatehouse.jobs.find(id: id)?.job.state != .succeeded, ContinuousClock.now < deadline + .seconds(120) {
             try await Task.sleep(for: .milliseconds(50))
         }
         let job = try #require(try await gatehouse.jobs.find(id: id)?.job)
-        #expect(job.state == .succeeded && job.attempts == 2, "\(job.state) after \(job.attempts)")
+        // Two runs at least: a starved heartbeat may let the lease lapse once more, which is the rule too.
+        #expect(job.state == .succeeded && job.attempts >= 2, "\(job.state) after \(job.attempts)")
         let actions = try await gatehouse.audit.events(targetType: "job", targetId: String(id)).map(\.action)
-        #expect(actions.contains("job.lease_expired") && actions.filter { $0 == "job.started" }.count == 2, "\(actions)")
+        #expect(actions.contains("job.lease_expired") && actions.filter { $0 == "job.started" }.count == job.attempts, "\(actions)")
     }
 
     @Test("a node killed with SIGKILL under load: every write either node acknowledged is in the database")
@@ -155,9 +161,10 @@ struct MultiNodeTests {
         defer { deployment.stop() }
         _ = try await deployment.login("payer@example.com")
         let load = ClientLoad(deployment, clients: 4, user: "payer@example.com")
+        defer { load.cancel() }
         let warmed = await load.waitUntil { $0.filter { $0.acknowledged && $0.node == 0 }.count >= 20 }
         deployment.nodes[0].process.signal(SIGKILL)
-        deployment.nodes[0].process.wait()
+        _ = await deployment.nodes[0].process.exit()
         load.exclude(node: 0)
         load.advance()
         let survived = await load.waitUntil { $0.filter { $0.acknowledged && $0.phase == 1 }.count >= 40 }
@@ -189,11 +196,11 @@ struct MultiNodeTests {
         #expect(verification.isIntact, "\(verification.problem ?? "")")
     }
 
-    @Test("PostgreSQL restarted under load: both nodes answer 503 problems meanwhile (never a 500, never a hang), recover by themselves, lose nothing acknowledged",
+    @Test("PostgreSQL restarted under load: both nodes answer 503 problems with Retry-After meanwhile (never a 500, never a hang), recover by themselves, lose nothing acknowledged",
           .enabled(if: PostgresCluster.testsRun, "skipped: \(PostgresCluster.unavailableReason ?? "")"))
     func postgresRestart() async throws {
-        let cluster = try PostgresCluster()
-        defer { cluster.stop() }
+        let cluster = try await offPool { try PostgresCluster() }
+        defer { Thread.detachNewThread { cluster.stop() } }
         let directory = try TemporaryDirectory()
         let db = cluster.url()
         #expect(try await GatehouseBinary.run(["init", "--db", db]).status == 0)
@@ -201,14 +208,15 @@ struct MultiNodeTests {
         defer { deployment.stop() }
         _ = try await deployment.login("payer@example.com")
         let load = ClientLoad(deployment, clients: 4, user: "payer@example.com")
+        defer { load.cancel() }
         let warmed = await load.waitUntil { $0.filter(\.acknowledged).count >= 20 }
 
-        try cluster.pause()
+        try await offPool { try cluster.pause() }
         load.advance()
         let refused = await load.waitUntil { answers in
             [0, 1].allSatisfy { node in answers.contains { $0.phase == 1 && $0.node == node && $0.status == 503 } }
         }
-        try cluster.resume()
+        try await offPool { try cluster.resume() }
         load.advance()
         let recovered = await load.waitUntil { answers in
             [0, 1].allSatisfy { node in answers.filter { $0.phase == 2 && $0.node == node && $0.acknowledged }.count >= 5 }
@@ -220,7 +228,7 @@ struct MultiNodeTests {
         #expect(answers.allSatisfy { $0.failure == nil } as Bool, "\(answers.compactMap(\.failure).prefix(3))")
         let unexpected = answers.filter { !$0.acknowledged && $0.status != 503 }
         #expect(unexpected.isEmpty, "\(unexpected.prefix(3))")
-        #expect(answers.filter { $0.status == 503 }.allSatisfy { $0.contentType == "application/problem+json" })
+        #expect(answers.filter { $0.status == 503 }.allSatisfy { $0.contentType == "application/problem+json" && $0.retryAfter != nil })
         try await Self.checkAcknowledged(answers, in: db)
     }
 

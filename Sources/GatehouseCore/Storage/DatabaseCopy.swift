@@ -55,6 +55,23 @@ public enum DatabaseCopy {
         public func count(_ table: String) -> Int { rows.first { $0.table == table }?.count ?? 0 }
     }
 
+    /// Which database an engine error came from, so that its sentence names the right one.
+    public enum Side: Sendable {
+        case source, target
+
+        func run<T>(_ body: () throws -> T) throws -> T {
+            do { return try body() } catch let error as CopyError { throw error } catch let error as SideError { throw error } catch {
+                throw SideError(side: self, underlying: error)
+            }
+        }
+    }
+
+    /// An engine error of one side's (`Side`); the target's are thrown as they are otherwise.
+    public struct SideError: Error {
+        public var side: Side
+        public var underlying: any Error
+    }
+
     public enum CopyError: Error, CustomStringConvertible {
         /// The target holds a deployment's data (rows by table); `--force` replaces it.
         case targetHoldsData([(table: String, count: Int)])
@@ -87,12 +104,18 @@ public enum DatabaseCopy {
     public static func run(from source: GatehouseDatabase, to target: GatehouseDatabase, replacing: Bool, by actor: Actor,
                            progress: (Progress) -> Void = { _ in }) throws -> Report {
         let snapshotAt = Date()
-        var report = try source.readSync { from in
-            try target.writeSync { to in
+        // Errors say which side they came from (`Side`): the source's statements are tagged where
+        // they run, the rest of the target's transaction here, and the source's own here.
+        var report = try Side.source.run { try source.readSync { from in try Side.target.run { try target.writeSync { to in
+                // Each side waits while the other works (a page written, the chain verified):
+                // PostgreSQL must not end either session as idle in its transaction.
+                for (side, tx) in [(Side.source, from), (Side.target, to)] where tx.dialect == .postgres {
+                    try side.run { try tx.execute("SET LOCAL idle_in_transaction_session_timeout = 0") }
+                }
                 let held = try tables.map { ($0.name, try count($0.name, in: to)) }
                 if try !isUnused(held, to), !replacing { throw CopyError.targetHoldsData(held.filter { $0.1 > 0 }) }
                 try clear(to)
-                let total = try tables.reduce(0) { $0 + (try count($1.name, in: from)) }
+                let total = try Side.source.run { try tables.reduce(0) { $0 + (try count($1.name, in: from)) } }
                 var copied = 0
                 var rows: [(table: String, count: Int)] = []
                 for table in tables {
@@ -103,8 +126,11 @@ public enum DatabaseCopy {
                     rows.append((table.name, tableRows))
                 }
                 try continueIdentities(to)
+                // The source's head now, while its snapshot is still needed; then only the target works.
+                let sourceHead = try Side.source.run { try chainHead(from) }
+                let sourceHighest = try Side.source.run { from.dialect == .sqlite ? try AuditLog.highestSeq(in: from) : 0 }
                 progress(Progress(table: "verifying the copied audit chain", copied: copied, total: max(total, copied)))
-                let head = try verifyChain(from: from, to: to)
+                let head = try verifyChain(sourceHead: sourceHead, sourceHighest: sourceHighest, on: to)
                 let recordedAs = try AuditLog.appendNow(AuditEntry(
                     actor: actor, action: "database.copied_in", targetType: "database",
                     details: ["source": source.path, "snapshot_at": ISO8601DateFormatter().string(from: snapshotAt),
@@ -113,10 +139,9 @@ public enum DatabaseCopy {
                     in: to, at: Date())
                 return Report(rows: rows, snapshotAt: snapshotAt, auditHead: head, recordedAs: recordedAs,
                               replaced: held.filter { $0.1 > 0 }.map { (table: $0.0, count: $0.1) }, sourceMoved: nil)
-            }
-        }
+            } } } }
         let copiedHead = report.auditHead?.seq ?? 0
-        let headNow = try source.readSync { try chainHead($0)?.seq ?? 0 }
+        let headNow = try Side.source.run { try source.readSync { try chainHead($0)?.seq ?? 0 } }
         if headNow != copiedHead { report.sourceMoved = (copiedHead, headNow) }
         return report
     }
@@ -160,9 +185,11 @@ public enum DatabaseCopy {
         var after: SQLValue?
         var copied = 0
         while true {
-            let rows = try after.map {
-                try from.fetchAll("SELECT * FROM \(table.name) WHERE \"\(table.key)\" > ? ORDER BY \"\(table.key)\" LIMIT \(pageSize)", [$0])
-            } ?? from.fetchAll("SELECT * FROM \(table.name) ORDER BY \"\(table.key)\" LIMIT \(pageSize)")
+            let rows = try Side.source.run {
+                try after.map {
+                    try from.fetchAll("SELECT * FROM \(table.name) WHERE \"\(table.key)\" > ? ORDER BY \"\(table.key)\" LIMIT \(pageSize)", [$0])
+                } ?? from.fetchAll("SELECT * FROM \(table.name) ORDER BY \"\(table.key)\" LIMIT \(pageSize)")
+            }
             guard let first = rows.first else { return copied }
             let names = first.columns.names
             var batch = InsertBatch(to, "INSERT INTO \(table.name) (\(names.map { "\"\($0)\"" }.joined(separator: ", "))) VALUES",
@@ -186,16 +213,16 @@ public enum DatabaseCopy {
     }
 
     /// The copied chain, walked on the target, must be intact and end where the source's does.
-    /// A source SQLite file whose newest rows were cut shows it by its AUTOINCREMENT counter:
-    /// compared too, as `audit verify` does on the source itself.
-    private static func verifyChain(from: any SQLTransaction, to: any SQLTransaction) throws -> (seq: Int64, hash: Data)? {
+    /// A source SQLite file whose newest rows were cut shows it by its AUTOINCREMENT counter
+    /// (`sourceHighest`, 0 for PostgreSQL): compared too, as `audit verify` does on the source itself.
+    private static func verifyChain(sourceHead head: (seq: Int64, hash: Data)?, sourceHighest highest: Int64,
+                                    on to: any SQLTransaction) throws -> (seq: Int64, hash: Data)? {
         let verification = try AuditLog.verify(in: to)
         guard verification.isIntact else {
             throw CopyError.brokenChain(seq: verification.firstBrokenSeq, problem: verification.problem ?? "")
         }
-        let head = try chainHead(from)
         let last = head?.seq ?? 0
-        if from.dialect == .sqlite, case let highest = try AuditLog.highestSeq(in: from), highest > last {
+        if highest > last {
             throw CopyError.brokenChain(seq: last + 1, problem: "rows \(last + 1)–\(highest) were deleted from the end")
         }
         let copiedHead = try chainHead(to)
