@@ -26,7 +26,7 @@ struct CopyCommand: AsyncParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func run() async throws {
-        if try Self.sameDatabase(source, target) { throw CLIError.usage("--from and --to name the same database") }
+        if Self.sameDatabase(source, target) { throw CLIError.usage("--from and --to name the same database") }
         let from = try GatehouseDatabase.open(path: source, options: DatabaseOptions(readOnly: true))
         let to = try GatehouseDatabase.open(path: target, options: DatabaseOptions(createIfMissing: true))
         defer { try? from.close(); try? to.close() }
@@ -80,7 +80,7 @@ struct CopyCommand: AsyncParsableCommand {
     }
 
     /// Whether both name one database: the same file (after symlinks), or the same server and database name.
-    static func sameDatabase(_ first: String, _ second: String) throws -> Bool {
+    static func sameDatabase(_ first: String, _ second: String) -> Bool {
         // One that does not parse is refused by opening it, with the reason.
         switch (try? DatabaseLocation(first), try? DatabaseLocation(second)) {
         case (.sqlite(let a), .sqlite(let b)):

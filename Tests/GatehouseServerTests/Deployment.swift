@@ -1,6 +1,7 @@
 import Foundation
 import GatehouseCore
 import GatehouseTestSupport
+import Synchronization
 
 /// Several `gatehouse serve` nodes (each on a port of its own, as behind a load balancer) and
 /// `gatehouse worker` processes on one database, as a multi-node deployment runs them; plus
@@ -15,6 +16,7 @@ final class Deployment: @unchecked Sendable {
     let documents: String
     private(set) var nodes: [ServeProcessTests.RunningServer] = []
     private(set) var workers: [Subprocess] = []
+    private let stopped = Atomic<Bool>(false)
 
     /// Starts `nodes` serve processes (no job slots of their own: jobs are the workers') and
     /// `workers` worker processes. `limits` override `openLimits` by name.
@@ -52,7 +54,10 @@ final class Deployment: @unchecked Sendable {
 
     /// Stops every process (SIGTERM) and reaps them on a thread of its own: called from a
     /// `defer`, it must not block the test process's cooperative threads while they exit.
+    /// Once: a test's `defer` and the deinit both call it (the process list stays, for clients
+    /// still reading it).
     func stop() {
+        guard !stopped.exchange(true, ordering: .relaxed) else { return }
         let processes = nodes.map(\.process) + workers
         for process in processes { process.terminate() }
         Thread.detachNewThread { for process in processes { process.wait() } }

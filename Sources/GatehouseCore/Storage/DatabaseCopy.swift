@@ -97,53 +97,68 @@ public enum DatabaseCopy {
 
     /// Copies `source` into `target` (both opened, the target's schema current). Blocks the
     /// calling thread; `progress` is called after every page.
-    /// - Throws: `CopyError`, or the engines' errors; the target is then unchanged.
-    /// The copy is recorded on the target as one more audit event (`database.copied_in`, by
-    /// `actor`, naming `sourceName`, the snapshot time and the source's head), after the head
-    /// that equals the source's.
+    /// Copies `source` into `target` (both opened, the target's schema current). Blocks the
+    /// calling thread; `progress` is called after every page. The copy is recorded on the
+    /// target as one more audit event (`database.copied_in`, by `actor`, naming the source, the
+    /// snapshot time and the source's head), after the head that equals the source's.
+    /// - Throws: `CopyError`, `SideError` (an engine's error, with the side it came from); the
+    ///   target is then unchanged.
     public static func run(from source: GatehouseDatabase, to target: GatehouseDatabase, replacing: Bool, by actor: Actor,
                            progress: (Progress) -> Void = { _ in }) throws -> Report {
         let snapshotAt = Date()
-        // Errors say which side they came from (`Side`): the source's statements are tagged where
-        // they run, the rest of the target's transaction here, and the source's own here.
-        var report = try Side.source.run { try source.readSync { from in try Side.target.run { try target.writeSync { to in
-                // Each side waits while the other works (a page written, the chain verified):
-                // PostgreSQL must not end either session as idle in its transaction.
-                for (side, tx) in [(Side.source, from), (Side.target, to)] where tx.dialect == .postgres {
-                    try side.run { try tx.execute("SET LOCAL idle_in_transaction_session_timeout = 0") }
-                }
-                let held = try tables.map { ($0.name, try count($0.name, in: to)) }
-                if try !isUnused(held, to), !replacing { throw CopyError.targetHoldsData(held.filter { $0.1 > 0 }) }
-                try clear(to)
-                let total = try Side.source.run { try tables.reduce(0) { $0 + (try count($1.name, in: from)) } }
-                var copied = 0
-                var rows: [(table: String, count: Int)] = []
-                for table in tables {
-                    let tableRows = try copy(table, from: from, to: to) { page in
-                        copied += page
-                        progress(Progress(table: table.name, copied: copied, total: max(total, copied)))
+        // The source's statements are tagged where they run (`Side.source.run`); whatever else
+        // fails inside the target's transaction is the target's.
+        var report = try Side.source.run {
+            try source.readSync { from in
+                try Side.target.run {
+                    try target.writeSync { to in
+                        try copyAll(from: from, to: to, sourceName: source.path, snapshotAt: snapshotAt, replacing: replacing,
+                                    by: actor, progress: progress)
                     }
-                    rows.append((table.name, tableRows))
                 }
-                try continueIdentities(to)
-                // The source's head now, while its snapshot is still needed; then only the target works.
-                let sourceHead = try Side.source.run { try chainHead(from) }
-                let sourceHighest = try Side.source.run { from.dialect == .sqlite ? try AuditLog.highestSeq(in: from) : 0 }
-                progress(Progress(table: "verifying the copied audit chain", copied: copied, total: max(total, copied)))
-                let head = try verifyChain(sourceHead: sourceHead, sourceHighest: sourceHighest, on: to)
-                let recordedAs = try AuditLog.appendNow(AuditEntry(
-                    actor: actor, action: "database.copied_in", targetType: "database",
-                    details: ["source": source.path, "snapshot_at": ISO8601DateFormatter().string(from: snapshotAt),
-                              "source_head": String(head?.seq ?? 0), "source_head_hash": head.map { Fingerprint.hex($0.hash) } ?? "",
-                              "rows": String(copied), "replaced": replacing ? describe(held.map { (table: $0.0, count: $0.1) }) : ""]),
-                    in: to, at: Date())
-                return Report(rows: rows, snapshotAt: snapshotAt, auditHead: head, recordedAs: recordedAs,
-                              replaced: held.filter { $0.1 > 0 }.map { (table: $0.0, count: $0.1) }, sourceMoved: nil)
-            } } } }
+            }
+        }
         let copiedHead = report.auditHead?.seq ?? 0
         let headNow = try Side.source.run { try source.readSync { try chainHead($0)?.seq ?? 0 } }
         if headNow != copiedHead { report.sourceMoved = (copiedHead, headNow) }
         return report
+    }
+
+    /// The copy inside the source's read transaction and the target's write transaction.
+    private static func copyAll(from: any SQLTransaction, to: any SQLTransaction, sourceName: String, snapshotAt: Date,
+                                replacing: Bool, by actor: Actor, progress: (Progress) -> Void) throws -> Report {
+        // Each side waits while the other works (a page written, the chain verified):
+        // PostgreSQL must not end either session as idle in its transaction.
+        for (side, tx) in [(Side.source, from), (Side.target, to)] where tx.dialect == .postgres {
+            try side.run { try tx.execute("SET LOCAL idle_in_transaction_session_timeout = 0") }
+        }
+        let held = try tables.map { (table: $0.name, count: try count($0.name, in: to)) }
+        let replaced = held.filter { $0.count > 0 }
+        if try !isUnused(held, to), !replacing { throw CopyError.targetHoldsData(replaced) }
+        try clear(to)
+        let total = try Side.source.run { try tables.reduce(0) { $0 + (try count($1.name, in: from)) } }
+        var copied = 0
+        var rows: [(table: String, count: Int)] = []
+        for table in tables {
+            let tableRows = try copy(table, from: from, to: to) { page in
+                copied += page
+                progress(Progress(table: table.name, copied: copied, total: max(total, copied)))
+            }
+            rows.append((table.name, tableRows))
+        }
+        try continueIdentities(to)
+        // The source's head now, while its snapshot is still needed; then only the target works.
+        let sourceHead = try Side.source.run { try chainHead(from) }
+        let sourceHighest = try Side.source.run { from.dialect == .sqlite ? try AuditLog.highestSeq(in: from) : 0 }
+        progress(Progress(table: "verifying the copied audit chain", copied: copied, total: max(total, copied)))
+        let head = try verifyChain(sourceHead: sourceHead, sourceHighest: sourceHighest, on: to)
+        let recordedAs = try AuditLog.appendNow(AuditEntry(
+            actor: actor, action: "database.copied_in", targetType: "database",
+            details: ["source": sourceName, "snapshot_at": ISO8601DateFormatter().string(from: snapshotAt),
+                      "source_head": String(head?.seq ?? 0), "source_head_hash": head.map { Fingerprint.hex($0.hash) } ?? "",
+                      "rows": String(copied), "replaced": describe(replaced)]),
+            in: to, at: Date())
+        return Report(rows: rows, snapshotAt: snapshotAt, auditHead: head, recordedAs: recordedAs, replaced: replaced, sourceMoved: nil)
     }
 
     private static func count(_ table: String, in tx: any SQLTransaction) throws -> Int {
@@ -152,9 +167,9 @@ public enum DatabaseCopy {
 
     /// Nothing but what setting a database up writes: no user, no session, no job, no payment,
     /// and only the set-up events in the audit log.
-    private static func isUnused(_ held: [(String, Int)], _ tx: any SQLTransaction) throws -> Bool {
+    private static func isUnused(_ held: [(table: String, count: Int)], _ tx: any SQLTransaction) throws -> Bool {
         let setUp: Set = ["signing_keys", "service_secrets", "audit_events"]
-        guard held.allSatisfy({ setUp.contains($0.0) || $0.1 == 0 }) else { return false }
+        guard held.allSatisfy({ setUp.contains($0.table) || $0.count == 0 }) else { return false }
         let placeholders = setUpActions.map { _ in "?" }.joined(separator: ", ")
         let others = try tx.fetchScalar(Int.self, "SELECT count(*) FROM audit_events WHERE action NOT IN (\(placeholders))",
                                         SQLArguments(setUpActions.map { .text($0) })) ?? 0
