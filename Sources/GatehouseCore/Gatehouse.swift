@@ -11,6 +11,7 @@ public final class Gatehouse: Sendable {
     public let sessions: SessionService
     public let refreshTokens: RefreshTokenService
     public let accessTokens: AccessTokenIssuer
+    public let signingKeys: SigningKeys
     public let rateLimits: RateLimiter
     public let audit: AuditLog
     public let payments: PaymentWebhookService
@@ -24,6 +25,7 @@ public final class Gatehouse: Sendable {
         self.clock = clock
         let derivationKey = try ServiceSecrets.key(named: ServiceSecrets.refreshDerivation, in: database, clock: clock)
         accessTokens = AccessTokenIssuer(database: database, clock: clock, configuration: configuration)
+        signingKeys = SigningKeys(database: database, clock: clock, configuration: configuration, issuer: accessTokens)
         refreshTokens = RefreshTokenService(database: database, clock: clock, configuration: configuration,
                                             accessTokens: accessTokens, derivationKey: derivationKey)
         sessions = SessionService(database: database, clock: clock, configuration: configuration)

@@ -4,8 +4,8 @@ import Foundation
 public struct GatehouseConfiguration: Sendable, Equatable {
     /// How long a magic link can be used.
     public var magicLinkTTL: TimeInterval = 15 * 60
-    /// Base URL the magic-link mail points at; the token is appended as `?token=`.
-    public var magicLinkBaseURL = "http://localhost:8080/login"
+    /// Where the sign-in link points, the mail's text, and whether it is sent.
+    public var mail = MailSettings()
 
     /// A session ends when unused this long…
     public var sessionIdleTimeout: TimeInterval = 7 * 86400
@@ -27,6 +27,9 @@ public struct GatehouseConfiguration: Sendable, Equatable {
     public static let refreshReuseGraceRange: ClosedRange<TimeInterval> = 0...60
 
     public var rateLimits = RateLimitPolicies()
+
+    /// Where private signing keys live when not in the database (nil: in the database).
+    public var signingKeyFile: SigningKeyFile?
 
     public init() {}
 }

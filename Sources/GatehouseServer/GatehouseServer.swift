@@ -54,7 +54,7 @@ public struct GatehouseServer: Sendable {
             let directory = options.dataDirectory.map { URL(fileURLWithPath: $0) }
                 ?? JobWorker.Options.defaultDataDirectory(for: gatehouse.database)
             services.append(JobWorkerService(worker: JobWorker(gatehouse: gatehouse, options: .init(
-                concurrency: options.workers, dataDirectory: directory))))
+                concurrency: options.workers, dataDirectory: directory, sendmail: options.sendmail))))
         }
         let limits = options.http
         let metrics = metrics

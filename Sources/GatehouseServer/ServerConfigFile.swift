@@ -3,7 +3,8 @@ import GatehouseCore
 @_exported import ConfigFiles
 import TOMLKit
 
-/// `serve --config FILE`: the `[server]`, `[rate_limits]` and `[http]` tables of a TOML file.
+/// `serve --config FILE` (and `worker --config FILE`): the `[server]`, `[rate_limits]`, `[http]`
+/// `[mail]` (`MailConfigTable`) and `[keys]` (`file`: the signing-key file) tables of a TOML file.
 ///
 ///     [server]
 ///     host = "127.0.0.1"
@@ -40,12 +41,15 @@ public struct ServerConfigFile: Sendable, Equatable, TOMLConfigFile {
     public var rateLimits: [(name: String, rate: String)] = []
     /// The `[http]` table over the defaults, when the file has one.
     public var http: HTTPLimits?
+    public var mail = MailConfigTable()
+    /// `[keys] file`: the signing-key file (relative paths are relative to the config file).
+    public var signingKeyFile: String?
 
     public static func == (lhs: Self, rhs: Self) -> Bool {
         lhs.host == rhs.host && lhs.port == rhs.port && lhs.dev == rhs.dev && lhs.insecureCookies == rhs.insecureCookies
             && lhs.cookieName == rhs.cookieName && lhs.trustProxy == rhs.trustProxy && lhs.refreshReuseGrace == rhs.refreshReuseGrace
             && lhs.rateLimits.map(\.name) == rhs.rateLimits.map(\.name) && lhs.rateLimits.map(\.rate) == rhs.rateLimits.map(\.rate)
-            && lhs.http == rhs.http
+            && lhs.http == rhs.http && lhs.mail == rhs.mail && lhs.signingKeyFile == rhs.signingKeyFile
     }
 
     public init() {}
@@ -126,8 +130,17 @@ public struct ServerConfigFile: Sendable, Equatable, TOMLConfigFile {
                     }
                 }
                 config.http = limits
+            case "mail":
+                config.mail = try MailConfigTable.parse(table, in: document)
+            case "keys":
+                for key in table.keys {
+                    guard key == "file" else { throw fail(section, key, "unknown key '\(key)' in [keys] (file)") }
+                    guard let path = table[key]?.string, !path.isEmpty else { throw fail(section, key, "file must be a path") }
+                    config.signingKeyFile = path.hasPrefix("/") ? path
+                        : URL(fileURLWithPath: document.path).deletingLastPathComponent().appendingPathComponent(path).path
+                }
             default:
-                throw fail("", section, "unknown table [\(section)] (server, rate_limits, http)")
+                throw fail("", section, "unknown table [\(section)] (server, rate_limits, http, mail, keys)")
             }
         }
         return config

@@ -22,6 +22,8 @@ public struct ServerOptions: Sendable, Equatable {
     public var workers = 1
     /// Where embedded workers write documents (nil: `<database>-documents`).
     public var dataDirectory: String?
+    /// What embedded workers hand sign-in mail to.
+    public var sendmail = SendmailCommand.standard
     /// Timeouts and size caps at the HTTP edge.
     public var http = HTTPLimits()
 

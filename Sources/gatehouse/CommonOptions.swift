@@ -15,9 +15,18 @@ struct DatabaseArguments: ParsableArguments {
         db ?? ProcessInfo.processInfo.environment["GATEHOUSE_DB"].flatMap { $0.isEmpty ? nil : $0 } ?? configured ?? "gatehouse.sqlite"
     }
 
-    /// Opens an existing database; only `init` creates one.
-    func open(readOnly: Bool = false, create: Bool = false, configured: String? = nil) throws -> Gatehouse {
-        try Gatehouse.open(path: path(configured: configured), options: DatabaseOptions(readOnly: readOnly, createIfMissing: create))
+    /// Opens an existing database; only `init` creates one. `signingKeys`: the signing-key
+    /// file, when private keys live outside the database (default $GATEHOUSE_SIGNING_KEYS).
+    func open(readOnly: Bool = false, create: Bool = false, configured: String? = nil, signingKeys: String? = nil) throws -> Gatehouse {
+        var configuration = GatehouseConfiguration()
+        configuration.signingKeyFile = Self.signingKeyFile(signingKeys)
+        return try Gatehouse.open(path: path(configured: configured), options: DatabaseOptions(readOnly: readOnly, createIfMissing: create),
+                                  configuration: configuration)
+    }
+
+    /// `given`, else $GATEHOUSE_SIGNING_KEYS, else none.
+    static func signingKeyFile(_ given: String?) -> SigningKeyFile? {
+        (given ?? ProcessInfo.processInfo.environment["GATEHOUSE_SIGNING_KEYS"].flatMap { $0.isEmpty ? nil : $0 }).map(SigningKeyFile.init(path:))
     }
 }
 
@@ -54,4 +63,20 @@ struct ConfirmationOptions: ParsableArguments {
 /// The person running this command, for the audit log.
 func currentOperator() -> Actor {
     .operator(OperatorIdentity.current(via: "cli"))
+}
+
+/// A confirmation the operator types word for word (the key id, "all"): for actions that
+/// cannot be undone and whose blast radius is large. Scripts pass the word with an option.
+enum TypedConfirmation {
+    static func require(word: String, given: String?, action: String, question: String) throws {
+        if let given {
+            guard given == word else { throw CLIError.usage("the confirmation '\(given)' does not match '\(word)'; nothing was changed") }
+            return
+        }
+        guard isatty(STDIN_FILENO) == 1 else {
+            throw CLIError.usage("refusing to \(action) without confirmation: standard input is not a terminal; pass --confirm \(word)")
+        }
+        FileHandle.standardError.write(Data("\(TerminalText.neutralised(question)) ".utf8))
+        guard readLine()?.trimmingCharacters(in: .whitespaces) == word else { throw CLIError.cancelled }
+    }
 }

@@ -15,10 +15,10 @@ struct ExplainCommand: AsyncParsableCommand {
     @OptionGroup var output: OutputOptions
     @Option(parsing: .unconditional, help: ArgumentHelp("A session handle (ses_…).", valueName: "handle")) var session: String?
     // Secret values are base64url and may start with '-': take the next argument whatever it looks like.
-    @Option(parsing: .unconditional, help: ArgumentHelp("The value of the session cookie the browser sends.", valueName: "value"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("The value of the session cookie the browser sends; \(SecretInput.help).", valueName: "value"))
     var cookie: String?
-    @Option(parsing: .unconditional, help: ArgumentHelp("A refresh token value.", valueName: "value")) var refreshToken: String?
-    @Option(parsing: .unconditional, help: ArgumentHelp("A user's email address: every recent session of theirs.", valueName: "email")) var user: String?
+    @Option(parsing: .unconditional, help: ArgumentHelp("A refresh token value; \(SecretInput.help).", valueName: "value")) var refreshToken: String?
+    @Option(parsing: .unconditional, help: ArgumentHelp("A user's email address: every recent session of theirs and their newest sign-in links (mail delivery included).", valueName: "email")) var user: String?
 
     func validate() throws {
         let given = [session, cookie, refreshToken, user].compactMap { $0 }
@@ -27,8 +27,8 @@ struct ExplainCommand: AsyncParsableCommand {
 
     func run() async throws {
         let subject: Forensics.Subject = if let session { .session(handle: session) }
-            else if let cookie { .cookie(cookie) }
-            else if let refreshToken { .refreshToken(refreshToken) }
+            else if let cookie { .cookie(try SecretInput.resolve(cookie, option: "--cookie")!) }
+            else if let refreshToken { .refreshToken(try SecretInput.resolve(refreshToken, option: "--refresh-token")!) }
             else { .user(email: user!) }
         let gatehouse = try database.open(readOnly: true)
         let explanation = try await CLIError.wrap(gatehouse) { try await gatehouse.forensics.explain(subject) }

@@ -13,7 +13,7 @@ struct GatehouseCommand: AsyncParsableCommand {
         discussion: "Every command takes --db PATH (default: $GATEHOUSE_DB, else ./gatehouse.sqlite).",
         version: "0.1.0",
         subcommands: [InitCommand.self, ServeCommand.self, WorkerCommand.self, ConsoleCommand.self, SessionsCommand.self, TokensCommand.self,
-                      LimitsCommand.self, JobsCommand.self, ExplainCommand.self, DemoCommand.self,
+                      LimitsCommand.self, JobsCommand.self, KeysCommand.self, ExplainCommand.self, DemoCommand.self,
                       AuditCommand.self, CopyCommand.self, DebugCommand.self]
     )
 
@@ -55,6 +55,9 @@ struct GatehouseCommand: AsyncParsableCommand {
         case let error as ConfigFileError:
             sayError(error.description)
             return 2
+        case let error as SigningKeyError:
+            sayError(error.description)
+            return 1
         case let error as TerminalError:
             sayError(error.description)
             return 1

@@ -5,7 +5,7 @@ import GatehouseCore
 struct InitCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "init",
-        abstract: "Create the database (mode 0600) or bring its schema up to date, and make the signing key.",
+        abstract: "Create the database (mode 0600) or bring its schema up to date, and make the signing key (in the database, or with --signing-keys in a file of its own).",
         discussion: """
             Bringing the schema up to date normalises stored email addresses (Unicode NFC, case folding, the domain \
             mapped as UTS #46). Two users that become one address are never merged: init lists them at every run, \
@@ -13,9 +13,10 @@ struct InitCommand: AsyncParsableCommand {
             """)
     @OptionGroup var database: DatabaseArguments
     @OptionGroup var output: OutputOptions
+    @OptionGroup var keyFile: KeysCommand.KeyFileOption
 
     func run() async throws {
-        let gatehouse = try database.open(create: true)
+        let gatehouse = try database.open(create: true, signingKeys: keyFile.path)
         let existed = !gatehouse.database.created
         let (kid, conflicts) = try await CLIError.wrap(gatehouse) {
             (try await gatehouse.accessTokens.keyID(), try await gatehouse.emailConflicts())
@@ -28,6 +29,10 @@ struct InitCommand: AsyncParsableCommand {
         }
         say("\(existed ? "opened" : "created") \(gatehouse.database.path) (\(gatehouse.database.engineSummary()), signing key \(kid))")
         for note in gatehouse.database.openingNotes { say(note) }
+        if let file = gatehouse.configuration.signingKeyFile,
+           let current = try await gatehouse.signingKeys.list().first(where: { $0.state == .current }), current.storage == .database {
+            say("note: the current signing key \(current.kid) stays in the database; `gatehouse keys rotate --signing-keys \(file.path)` makes a new one in the file")
+        }
         if !conflicts.isEmpty { sayError(Self.report(conflicts)) }
     }
 

@@ -18,12 +18,21 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(parsing: .unconditional, help: "Address to listen on.") var host: String?
     @Option(parsing: .unconditional, help: "Port to listen on; 0 picks a free one (printed at start).") var port: Int?
     @Option(parsing: .unconditional, help: ArgumentHelp("A TOML file with [server], [rate_limits] and [http] tables.", valueName: "file")) var config: String?
-    @Flag(help: "Development mode: the magic-link response also carries the token (dev_token).") var dev = false
+    @Flag(help: "Development mode: the magic-link response also carries the token (dev_token); mail stays in the outbox, unsent, unless --sendmail is given.") var dev = false
+    @Option(parsing: .unconditional, help: ArgumentHelp("Where sign-in links point: the app's address, e.g. https://app.example.com (also [mail] public_url, $GATEHOUSE_PUBLIC_URL). Required outside --dev.", valueName: "url"))
+    var publicURL: String?
+    @Option(parsing: .unconditional, help: ArgumentHelp("The sign-in mail's subject and text (a 'Subject:' line, a blank line, the body with {{link}}).", valueName: "file"))
+    var mailTemplate: String?
+    @Option(parsing: .unconditional, help: ArgumentHelp("The mail's From header, e.g. 'Example <no-reply@example.com>'.", valueName: "address"))
+    var mailFrom: String?
+    @Option(parsing: .unconditional, help: ArgumentHelp("The program embedded workers hand mail to, run without a shell (default /usr/sbin/sendmail -t -oi; msmtp, Postfix, Exim, nullmailer).", valueName: "command"))
+    var sendmail: String?
     @Flag(help: "Leave Secure off the session cookie (plain-HTTP development only).") var insecureCookies = false
+    @OptionGroup var keyFile: KeysCommand.KeyFileOption
     @Option(parsing: .unconditional, help: ArgumentHelp("Session cookie name (default \(ServerOptions.defaultCookieName)); browsers share cookies across ports.",
                                valueName: "name"))
     var cookieName: String?
-    @Option(parsing: .unconditional, help: ArgumentHelp("Stripe-style webhook secret; prefer $GATEHOUSE_WEBHOOK_SECRET (arguments show in ps).", valueName: "secret"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Stripe-style webhook secret; prefer $GATEHOUSE_WEBHOOK_SECRET, or '-' to read it from standard input (arguments show in ps).", valueName: "secret"))
     var webhookSecret: String?
     @Flag(help: "Take the client address from the last X-Forwarded-For entry (behind one reverse proxy).") var trustProxy = false
     @Option(name: .customLong("rate-limit"), parsing: .unconditionalSingleValue, help: ArgumentHelp("Override a policy, e.g. refresh=100/minute (repeatable).",
@@ -50,6 +59,7 @@ struct ServeCommand: AsyncParsableCommand {
     func run() async throws {
         var options = ServerOptions()
         var configuration = GatehouseConfiguration()
+        var mailTable = MailConfigTable()
         if let config {
             let file = try ServerConfigFile.load(path: config)
             options.host = file.host ?? options.host
@@ -60,8 +70,11 @@ struct ServeCommand: AsyncParsableCommand {
             options.trustProxy = file.trustProxy ?? options.trustProxy
             for (name, rate) in file.rateLimits { try configuration.rateLimits.override(name, rate: rate) }
             options.http = file.http ?? options.http
+            mailTable = file.mail
+            configuration.signingKeyFile = file.signingKeyFile.map(SigningKeyFile.init(path:))
             configuration.refreshReuseGrace = file.refreshReuseGrace ?? configuration.refreshReuseGrace
         }
+        let mail = try MailOptions(file: mailTable, publicURL: publicURL, template: mailTemplate, from: mailFrom, sendmail: sendmail)
         if let refreshReuseGrace {
             try require(refreshReuseGrace, in: GatehouseConfiguration.refreshReuseGraceRange, "--refresh-reuse-grace")
             configuration.refreshReuseGrace = refreshReuseGrace
@@ -86,7 +99,7 @@ struct ServeCommand: AsyncParsableCommand {
         options.trustProxy = trustProxy || options.trustProxy
         options.workers = workers
         options.dataDirectory = dataDir
-        options.webhookSecret = webhookSecret ?? ProcessInfo.processInfo.environment["GATEHOUSE_WEBHOOK_SECRET"].flatMap { $0.isEmpty ? nil : $0 }
+        options.webhookSecret = try SecretInput.resolve(webhookSecret, option: "--webhook-secret") ?? ProcessInfo.processInfo.environment["GATEHOUSE_WEBHOOK_SECRET"].flatMap { $0.isEmpty ? nil : $0 }
         for override in rateLimits {
             let parts = override.split(separator: "=", maxSplits: 1).map(String.init)
             guard parts.count == 2 else { throw CLIError.usage("--rate-limit expects name=rate, e.g. refresh=100/minute; got '\(override)'") }
@@ -98,6 +111,9 @@ struct ServeCommand: AsyncParsableCommand {
             throw CLIError.usage("cookie name '\(options.cookieName)' is not a valid cookie name (letters, digits and !#$%&'*+-.^_`|~)")
         }
         guard let level = Logger.Level(rawValue: logLevel) else { throw CLIError.usage("unknown --log-level '\(logLevel)'") }
+        configuration.mail = try mail.settings(dev: options.dev)
+        if let file = DatabaseArguments.signingKeyFile(keyFile.path) { configuration.signingKeyFile = file }
+        options.sendmail = mail.sendmail
 
         let gatehouse = try Gatehouse.open(path: database.path, options: DatabaseOptions(createIfMissing: true),
                                            configuration: configuration)
@@ -109,6 +125,7 @@ struct ServeCommand: AsyncParsableCommand {
         logger.logLevel = level
         if let warning = options.cookieNameWarning { logger.warning("\(warning)") }
         if options.dev { logger.notice("development mode: magic-link tokens are returned in responses") }
+        for note in mail.notes(configuration.mail, workers: options.workers) { logger.notice("\(note)") }
         if options.webhookSecret == nil { logger.notice("no webhook secret: POST /api/v1/payment/webhook answers 503") }
         for note in gatehouse.database.openingNotes { logger.notice("\(note)") }
         if let damage = gatehouse.database.quickCheck() {

@@ -56,7 +56,8 @@ struct TokensCommand: AsyncParsableCommand {
         @OptionGroup var confirmation: ConfirmationOptions
         @OptionGroup var output: OutputOptions
         // A token value is base64url and may start with '-': take the next argument whatever it looks like.
-        @Option(parsing: .unconditional, help: "A token's fingerprint, or the token itself.") var token: String?
+        @Option(parsing: .unconditional, help: ArgumentHelp("A token's fingerprint, or the token itself; \(SecretInput.help).", valueName: "value"))
+        var token: String?
         @Option(parsing: .unconditional, help: "A refresh family (fam_…).") var family: String?
         @Option(parsing: .unconditional, help: "A session handle (ses_…): revokes the session and its family.") var session: String?
         @Option(parsing: .unconditional, help: "A user's email: revokes all their sessions and families.") var user: String?
@@ -68,6 +69,7 @@ struct TokensCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
+            let token = try SecretInput.resolve(token, option: "--token")
             let gatehouse = try database.open()
             let actor = currentOperator()
             let result: [String: String] = try await CLIError.wrap(gatehouse) {

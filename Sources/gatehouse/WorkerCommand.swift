@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import GatehouseCore
+import GatehouseServer
 import Dispatch
 
 struct WorkerCommand: AsyncParsableCommand {
@@ -18,6 +19,10 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(parsing: .unconditional, help: ArgumentHelp("Where documents go (default: <db>-documents beside an SQLite file; for PostgreSQL $XDG_DATA_HOME/gatehouse/documents/<dbname>@<host>:<port>).", valueName: "path"))
     var dataDir: String?
     @Flag(help: "Run the jobs that are ready, then exit (for scripts and cron).") var untilIdle = false
+    @Option(parsing: .unconditional, help: ArgumentHelp("The TOML file `serve` reads; the worker takes its [mail] sendmail.", valueName: "file"))
+    var config: String?
+    @Option(parsing: .unconditional, help: ArgumentHelp("The program mail is handed to, run without a shell (default /usr/sbin/sendmail -t -oi).", valueName: "command"))
+    var sendmail: String?
 
     func validate() throws {
         try require(concurrency, in: 1...64, "--concurrency")
@@ -26,10 +31,12 @@ struct WorkerCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        let mail = try MailOptions(file: config.map { try ServerConfigFile.load(path: $0).mail } ?? MailConfigTable(), sendmail: sendmail)
         let gatehouse = try database.open()
         let worker = JobWorker(gatehouse: gatehouse, options: .init(
             concurrency: concurrency, lease: lease, pollInterval: poll,
-            dataDirectory: dataDir.map { URL(fileURLWithPath: $0) } ?? JobWorker.Options.defaultDataDirectory(for: gatehouse.database)))
+            dataDirectory: dataDir.map { URL(fileURLWithPath: $0) } ?? JobWorker.Options.defaultDataDirectory(for: gatehouse.database),
+            sendmail: mail.sendmail))
         if untilIdle {
             await worker.runUntilIdle()
             return

@@ -103,13 +103,14 @@ struct CLIOutputTests {
     /// Arguments for every command that has `--json`, in the order they run (a job must exist
     /// before `jobs show`). A new command with `--json` fails the test until it is listed here.
     /// `copy` names its databases itself; every other command gets `--db`.
-    static func jsonCommands(handle: String, other: String, copyTo: String) -> [(path: String, arguments: [String])] {
+    static func jsonCommands(handle: String, other: String, copyTo: String, kid: String) -> [(path: String, arguments: [String])] {
         [
             ("init", []), ("copy", ["--to", copyTo]),
             ("sessions list", []), ("sessions show", [handle]), ("tokens list", []), ("limits list", []),
             ("audit tail", []), ("audit verify", []), ("explain", ["--user", "carol@example.com"]),
             ("jobs start", ["user-export", "--user", "carol@example.com"]), ("jobs list", []), ("jobs show", ["1"]),
             ("tokens revoke", ["--session", other, "--yes"]), ("sessions revoke", [handle, "--yes"]),
+            ("keys list", []), ("keys rotate", ["--yes"]), ("keys retire", [kid, "--confirm", kid]),
         ]
     }
 
@@ -140,7 +141,8 @@ struct CLIOutputTests {
         }
         let root = try #require(tree["command"] as? [String: Any])
         for sub in root["subcommands"] as? [[String: Any]] ?? [] { walk(sub, path: []) }
-        let table = Self.jsonCommands(handle: first.session.handle, other: second.session.handle, copyTo: test.directory.path("copy.sqlite"))
+        let table = Self.jsonCommands(handle: first.session.handle, other: second.session.handle, copyTo: test.directory.path("copy.sqlite"),
+                                     kid: try await test.gatehouse.accessTokens.keyID())
         #expect(withJSON == Set(table.map(\.path)), "commands with --json and the table differ: \(withJSON.symmetricDifference(table.map(\.path)))")
 
         for (path, arguments) in table {

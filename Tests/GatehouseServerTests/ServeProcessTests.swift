@@ -19,9 +19,12 @@ struct ServeProcessTests {
         }
     }
 
-    /// Starts `serve --port 0` and waits for the line that names the chosen port.
+    /// Starts `serve --port 0` and waits for the line that names the chosen port. Outside
+    /// `--dev` a public URL is required; one is given unless `extra` or a config names it.
     static func start(db: String, _ extra: [String] = [], environment: [String: String] = [:]) async throws -> RunningServer {
-        let process = try GatehouseBinary.start(["serve", "--db", db, "--port", "0"] + extra, environment: environment)
+        let needsURL = !extra.contains("--dev") && !extra.contains("--public-url") && !extra.contains("--config")
+        let process = try GatehouseBinary.start(["serve", "--db", db, "--port", "0"] + extra
+                                                + (needsURL ? ["--public-url", "https://app.example.test"] : []), environment: environment)
         let deadline = ContinuousClock.now + .seconds(120)
         while ContinuousClock.now < deadline {
             let output = process.outputSoFar()

@@ -21,6 +21,8 @@ public enum LogoutCause: String, Sendable, Codable, CaseIterable {
     case notLoggedOut = "not_logged_out"
     /// The credential asked about was never issued by this server.
     case neverIssued = "never_issued"
+    /// The user asked about has never had a session (their sign-in links say why).
+    case neverSignedIn = "never_signed_in"
 }
 
 /// The cause of one logout, in one line, with the audit rows that prove it.
@@ -78,9 +80,12 @@ public struct Explanation: Sendable, Equatable, Codable {
     public var sessions: [SessionStory]
     /// Failed lookups of the credential asked about that belong to no session (never issued).
     public var strayLookups: [TimelineEntry]
+    /// For a user: their newest sign-in requests and what became of each (mail delivery, use).
+    public var signInLinks: [LinkStory] = []
 
     enum CodingKeys: String, CodingKey {
         case subject, verdict, sessions
         case strayLookups = "stray_lookups"
+        case signInLinks = "sign_in_links"
     }
 }

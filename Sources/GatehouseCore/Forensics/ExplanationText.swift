@@ -22,6 +22,16 @@ public enum ExplanationText {
             lines.append(Line(text: "Refused lookups of \(explanation.subject)", role: .heading))
             lines += explanation.strayLookups.map(entry)
         }
+        if !explanation.signInLinks.isEmpty {
+            lines.append(Line(text: "", role: .blank))
+            lines.append(Line(text: "Sign-in links, newest first", role: .heading))
+            for link in explanation.signInLinks {
+                let failed = link.delivery == .failed || link.delivery == .deferred || link.outcome == .rateLimited
+                let seq = link.seq.map { "#\($0)" } ?? "—"
+                lines.append(Line(text: "\(failed ? "▶" : " ") \(Timestamp.iso8601(link.at))  \(seq.padding(toLength: max(seq.count, 8), withPad: " ", startingAt: 0))  \(link.text)",
+                                  role: failed ? .evidence : .entry))
+            }
+        }
         for story in explanation.sessions {
             lines.append(Line(text: "", role: .blank))
             lines.append(Line(text: "Session \(story.handle)  \(story.email)  \(story.kind.rawValue)  \(story.state.rawValue)  "

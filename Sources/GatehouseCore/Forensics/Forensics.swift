@@ -31,6 +31,7 @@ public final class Forensics: Sendable {
         let grace = configuration.sessionRotationGrace
         return try await database.read { tx in
             var stray: [AuditEvent] = []
+            var links: [LinkStory] = []
             let summaries: [SessionSummary]
             let description: String
             switch subject {
@@ -46,16 +47,24 @@ public final class Forensics: Sendable {
                 (description, summaries, stray) = try Self.credential(value, .refreshToken, in: tx)
             case .user(let email):
                 let address = try User.addressArguments(email)
+                guard let user = try tx.fetchOne(User.self, "SELECT * FROM users WHERE id = \(User.idByAddressSQL)",
+                                                 [address.exact, address.normalized]) else {
+                    throw AuthError.notFound("user \(address.normalized)")
+                }
                 summaries = try tx.fetchAll(SessionSummary.self, """
-                    \(SessionService.summarySelect) WHERE u.id = \(User.idByAddressSQL) ORDER BY s.id DESC LIMIT 20
-                    """, [address.exact, address.normalized])
-                guard !summaries.isEmpty else { throw AuthError.notFound("sessions of \(address.normalized)") }
-                description = "user \(address.normalized)"
+                    \(SessionService.summarySelect) WHERE u.id = ? ORDER BY s.id DESC LIMIT 20
+                    """, [user.id])
+                links = try LinkStory.recent(userId: user.id, email: user.email, now: now, in: tx)
+                description = "user \(user.email)"
+                if summaries.isEmpty {
+                    return Explanation(subject: description, verdict: LinkStory.verdict(links, email: user.email), sessions: [],
+                                       strayLookups: [], signInLinks: links)
+                }
             }
             let stories = try summaries.map { try SessionStoryteller(summary: $0, grace: grace, now: now).tell(in: tx) }
             let strayEntries = stray.map { SessionStoryteller.entry($0, evidence: true) }
             let verdict = Self.headline(stories, stray: stray, subject: description)
-            return Explanation(subject: description, verdict: verdict, sessions: stories, strayLookups: strayEntries)
+            return Explanation(subject: description, verdict: verdict, sessions: stories, strayLookups: strayEntries, signInLinks: links)
         }
     }
 

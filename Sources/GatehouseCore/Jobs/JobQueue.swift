@@ -36,31 +36,38 @@ public final class JobQueue: Sendable {
         return try await database.write { tx in
             var request = request
             request.arguments = try DocumentKinds.validated(kind: request.kind, arguments: request.arguments, in: tx)
-            let arguments = CanonicalJSON.object(request.arguments)
-            if let key = request.uniqueKey,
-               let existing = try tx.fetchOne(Job.self, "SELECT * FROM jobs WHERE unique_key = ? AND state IN ('queued', 'running')",
-                                              [key]) {
-                return Enqueued(job: existing, deduplicated: true)
-            }
-            guard let job = try tx.fetchOne(Job.self, """
-                INSERT INTO jobs (kind, arguments, priority, state, unique_key, run_at, max_attempts, requested_by, created_at)
-                VALUES (?, ?, ?, 'queued', ?, ?, ?, ?, ?)
-                ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND state IN ('queued', 'running') DO NOTHING
-                RETURNING *
-                """, [request.kind, arguments, request.priority, request.uniqueKey,
-                      (request.runAt ?? now).unixSeconds, request.maxAttempts, actor.label, now.unixSeconds]) else {
-                // Only on PostgreSQL: an enqueue of the same key committed after the look-up above; this
-                // INSERT waited for it and inserted nothing (jobs_unique_active), and its job is returned.
-                let existing = try tx.fetchOne(Job.self, "SELECT * FROM jobs WHERE unique_key = ? ORDER BY id DESC LIMIT 1",
-                                               [request.uniqueKey])!
-                return Enqueued(job: existing, deduplicated: true)
-            }
-            var details = request.arguments
-            details["kind"] = request.kind
-            if let key = request.uniqueKey { details["unique_key"] = key }
-            try Self.audit("job.enqueued", job, actor: actor, context: context, details: details, in: tx, at: now)
-            return Enqueued(job: job, deduplicated: false)
+            return try Self.insert(request, by: actor, context: context, in: tx, at: now)
         }
+    }
+
+    /// Enqueues `request` (arguments already validated) inside the caller's transaction, so that
+    /// the job commits with whatever asked for it (a mail with its magic link).
+    static func insert(_ request: JobRequest, by actor: Actor, context: ClientContext = .none, in tx: any SQLTransaction,
+                       at now: Date) throws -> Enqueued {
+        let arguments = CanonicalJSON.object(request.arguments)
+        if let key = request.uniqueKey,
+           let existing = try tx.fetchOne(Job.self, "SELECT * FROM jobs WHERE unique_key = ? AND state IN ('queued', 'running')",
+                                          [key]) {
+            return Enqueued(job: existing, deduplicated: true)
+        }
+        guard let job = try tx.fetchOne(Job.self, """
+            INSERT INTO jobs (kind, arguments, priority, state, unique_key, run_at, max_attempts, requested_by, created_at)
+            VALUES (?, ?, ?, 'queued', ?, ?, ?, ?, ?)
+            ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND state IN ('queued', 'running') DO NOTHING
+            RETURNING *
+            """, [request.kind, arguments, request.priority, request.uniqueKey,
+                  (request.runAt ?? now).unixSeconds, request.maxAttempts, actor.label, now.unixSeconds]) else {
+            // Only on PostgreSQL: an enqueue of the same key committed after the look-up above; this
+            // INSERT waited for it and inserted nothing (jobs_unique_active), and its job is returned.
+            let existing = try tx.fetchOne(Job.self, "SELECT * FROM jobs WHERE unique_key = ? ORDER BY id DESC LIMIT 1",
+                                           [request.uniqueKey])!
+            return Enqueued(job: existing, deduplicated: true)
+        }
+        var details = request.arguments
+        details["kind"] = request.kind
+        if let key = request.uniqueKey { details["unique_key"] = key }
+        try audit("job.enqueued", job, actor: actor, context: context, details: details, in: tx, at: now)
+        return Enqueued(job: job, deduplicated: false)
     }
 
     // MARK: - Workers
@@ -104,14 +111,14 @@ public final class JobQueue: Sendable {
     /// The job finished: its outputs are recorded and it is `succeeded`. Ignored (false) when
     /// the worker no longer holds it.
     @discardableResult
-    public func complete(id: Int64, worker: String, outputs: [JobOutput]) async throws -> Bool {
+    public func complete(id: Int64, worker: String, outputs: [JobOutput], note: String? = nil) async throws -> Bool {
         let now = clock.now()
         return try await database.write { tx in
             guard let job = try tx.fetchOne(Job.self, """
                 UPDATE jobs SET state = 'succeeded', progress = 100, progress_note = ?, finished_at = ?, lease_owner = NULL,
                                 lease_expires_at = NULL
                 WHERE id = ? AND state = 'running' AND lease_owner = ? RETURNING *
-                """, ["done: \(outputs.count) document\(outputs.count == 1 ? "" : "s")", now.unixSeconds, id, worker])
+                """, [note ?? "done: \(outputs.count) document\(outputs.count == 1 ? "" : "s")", now.unixSeconds, id, worker])
             else { return false }
             for output in outputs {
                 try tx.execute("""

@@ -17,9 +17,12 @@ public final class JobWorker: Sendable {
         public var dataDirectory: URL
         /// Names the worker in leases and the audit log: `host:pid` by default.
         public var name: String
+        /// What `mail` jobs hand their message to.
+        public var sendmail: SendmailCommand
 
         public init(concurrency: Int = 2, lease: TimeInterval = 30, pollInterval: TimeInterval = 0.5, dataDirectory: URL,
-                    name: String = "\(ProcessInfo.processInfo.hostName):\(getpid())") {
+                    name: String = "\(ProcessInfo.processInfo.hostName):\(getpid())", sendmail: SendmailCommand = .standard) {
+            self.sendmail = sendmail
             self.concurrency = max(1, concurrency)
             self.lease = max(1, lease)
             self.pollInterval = max(0.01, pollInterval)
@@ -117,8 +120,8 @@ public final class JobWorker: Sendable {
         }
         defer { heartbeat.cancel() }
         do {
-            let outputs = try await DocumentKinds.run(context, database: gatehouse.database)
-            try await queue.complete(id: job.id, worker: worker, outputs: outputs)
+            let result = try await DocumentKinds.run(context, database: gatehouse.database, sendmail: options.sendmail)
+            try await queue.complete(id: job.id, worker: worker, outputs: result.outputs, note: result.note)
         } catch let interruption as JobInterruption {
             switch interruption {
             case .cancelled: try? await queue.acknowledgeCancel(id: job.id, worker: worker)

@@ -1,30 +1,5 @@
 import Foundation
 
-/// A mail in the development sink. The body carries the link, as real mail would, so the outbox
-/// is as sensitive as a mailbox: no screen or log shows it.
-public struct OutboxMessage: Sendable, Equatable, Codable {
-    public var id: Int64
-    public var createdAt: Date
-    public var recipient: String
-    public var subject: String
-    public var body: String
-
-    enum CodingKeys: String, CodingKey {
-        case id, recipient, subject, body
-        case createdAt = "created_at"
-    }
-}
-
-extension OutboxMessage: SQLRecord {
-    public init(row: SQLRow) throws {
-        id = try row.decode("id")
-        createdAt = try row.decode("created_at")
-        recipient = try row.decode("recipient")
-        subject = try row.decode("subject")
-        body = try row.decode("body")
-    }
-}
-
 /// What `requestMagicLink` did. `token` is for tests and `serve --dev`; the mail has it too.
 public struct MagicLinkRequest: Sendable {
     public var user: User
@@ -69,7 +44,8 @@ public final class MagicLinkService: Sendable {
         self.refreshTokens = refreshTokens
     }
 
-    /// Issues a link for `email` (creating the user on first use) and puts the mail in the outbox.
+    /// Issues a link for `email` (creating the user on first use) and puts the mail in the outbox,
+    /// queued for delivery when mail is sent (`MailSettings.delivery`), in one transaction.
     public func requestMagicLink(email: String, context: ClientContext = .none) async throws -> MagicLinkRequest {
         let normalized = try EmailAddress.normalize(email)
         let now = clock.now()
@@ -79,26 +55,40 @@ public final class MagicLinkService: Sendable {
             var tightest: RateLimitDecision? = nil
             for (policy, key) in [(policies.magicLinkIP, context.clientKey), (policies.magicLinkEmail, normalized)] {
                 let decision = try RateLimiter.consume(policy: policy, key: key, in: tx, at: now)
-                if !decision.allowed { return .failure(.rateLimited(decision)) }
+                if !decision.allowed {
+                    // "I never got the email": forensics must be able to say the request was refused.
+                    try AuditLog.appendThrottled(AuditEntry(
+                        actor: .system, action: "magic_link.rate_limited", targetType: "user", targetId: normalized,
+                        outcome: .denied, reason: "rate_limited", context: context,
+                        details: ["policy": policy.rateDescription, "policy_name": policy.name,
+                                  "bucket": RateLimiter.bucketKey(policy: policy, key: key)]),
+                        in: tx, at: now, policies: configuration.rateLimits.auditFailures)
+                    return .failure(.rateLimited(decision))
+                }
                 if tightest.map({ decision.remaining < $0.remaining }) ?? true { tightest = decision }
             }
             let user = try User.findOrCreate(email: normalized, in: tx, at: now, context: context)
             let token = SecretToken.generate()
             let expiresAt = now.addingTimeInterval(configuration.magicLinkTTL)
-            try tx.execute("""
+            let linkId = try tx.fetchScalar(Int64.self, """
                 INSERT INTO magic_links (token_hash, user_id, created_at, expires_at, ip, user_agent)
-                VALUES (?, ?, ?, ?, ?, ?)
-                """, [token.hash.bytes, user.id, now.unixSeconds, expiresAt.unixSeconds, context.ip, context.userAgent])
-            let minutes = Int((configuration.magicLinkTTL / 60).rounded())
-            let outboxId = try tx.fetchScalar(Int64.self, "INSERT INTO outbox (created_at, recipient, subject, body) VALUES (?, ?, ?, ?) RETURNING id",
-                                              [now.unixSeconds, normalized, "Your Gatehouse sign-in link", """
-                                                  Sign in: \(configuration.magicLinkBaseURL)?token=\(token.value)
-
-                                                  The link works once, for \(minutes) minutes. If you did not ask for it, ignore this mail.
-                                                  """])!
+                VALUES (?, ?, ?, ?, ?, ?) RETURNING id
+                """, [token.hash.bytes, user.id, now.unixSeconds, expiresAt.unixSeconds, context.ip, context.userAgent])!
+            let mail = configuration.mail
+            let text = mail.template.render(link: mail.link(token: token.value), email: normalized,
+                                            lifetime: configuration.magicLinkTTL, expiresAt: expiresAt)
+            let sending = mail.delivery == .sendmail
+            // The token rests in `link_secret` (and the body) only until the handover scrubs it.
+            let outboxId = try tx.fetchScalar(Int64.self, """
+                INSERT INTO outbox (created_at, recipient, subject, body, sender, magic_link_id, link_secret, delivery)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id
+                """, [now.unixSeconds, normalized, text.subject, text.body, mail.from, linkId, sending ? token.value : nil,
+                      sending ? OutboxMessage.Delivery.queued.rawValue : OutboxMessage.Delivery.stored.rawValue])!
+            if sending { try MailDelivery.enqueue(message: outboxId, for: user, context: context, in: tx, at: now) }
             try AuditLog.append(AuditEntry(
                 actor: .user(id: user.id), action: "magic_link.issued", targetType: "user", targetId: normalized,
-                context: context, details: ["link": token.hash.fingerprint]), in: tx, at: now)
+                context: context, details: ["link": token.hash.fingerprint, "message": String(outboxId),
+                                            "delivery": sending ? "queued" : "stored"]), in: tx, at: now)
             return .success(MagicLinkRequest(user: user, token: token, expiresAt: expiresAt, outboxId: outboxId,
                                              rateLimit: tightest!))
         }
@@ -174,7 +164,8 @@ public final class MagicLinkService: Sendable {
             sessionHandle: created.session.handle)), rateLimit: created.limit)
     }
 
-    /// The newest mails for `recipient`, newest first (the development mail sink).
+    /// The newest mails for `recipient`, newest first: the development sink's content, and each
+    /// mail's delivery.
     public func outbox(recipient: String? = nil, limit: Int = 20) async throws -> [OutboxMessage] {
         let normalized = try recipient.map { try EmailAddress.normalize($0) }
         return try await database.read { tx in

@@ -12,6 +12,7 @@ enum Schema {
         migrator.registerMigration("v2-payments", migrate: createPayments)
         migrator.registerMigration("v3-jobs", migrate: createJobs)
         migrator.registerMigration("v4-normalised-emails", migrate: normaliseStoredEmails)
+        migrator.registerMigration("v5-mail-delivery-and-key-rotation", migrate: addMailDeliveryAndKeyRotation)
         return migrator
     }
 
@@ -210,5 +211,11 @@ enum Schema {
             );
             CREATE INDEX job_outputs_job ON job_outputs(job_id);
             """)
+    }
+
+    /// Each outbox message's delivery (state, attempts, the relay's answer) and the link secret
+    /// it holds until handover; a signing key's rotation (`MigrationSQL.v5`).
+    private static func addMailDeliveryAndKeyRotation(_ db: Database) throws {
+        try db.execute(sql: MigrationSQL.v5(real: "REAL", integer: "INTEGER"))
     }
 }

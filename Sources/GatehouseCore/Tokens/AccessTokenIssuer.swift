@@ -19,15 +19,33 @@ public struct AccessTokenClaims: JWTPayload, Equatable {
 
 /// Signs and verifies ES256 access tokens and publishes the JWKS.
 ///
-/// The key pair is generated on first use and stored in `signing_keys`, so every process that
-/// shares the database signs with the same key and any JWT library can verify a token from the
-/// JWKS alone. Dates are written as whole seconds, as strict verifiers expect.
+/// The keys live in `signing_keys` (private halves there or in the signing-key file), so every
+/// process that shares the database signs with the same current key and any JWT library can
+/// verify a token from the JWKS alone. The first key is generated on first use; `SigningKeys`
+/// rotates and retires them. Each process reloads the key set at most `reloadInterval` after
+/// a change (and at once when a token names a key it has not seen). Dates are written as whole
+/// seconds, as strict verifiers expect.
 public actor AccessTokenIssuer {
     let database: GatehouseDatabase
     let clock: any GatehouseClock
     let configuration: GatehouseConfiguration
 
-    private var loaded: (keys: JWTKeyCollection, kid: String, publicKey: ES256PublicKey)?
+    /// How stale a process's view of the keys may be: a rotation or retirement reaches every
+    /// serving process within this.
+    public static let reloadInterval = Duration.seconds(2)
+
+    /// The keys this process signs and verifies with, as loaded.
+    private struct Keyring {
+        var keys: JWTKeyCollection
+        var currentKid: String
+        /// Current and published keys: what verifies and what the JWKS lists.
+        var verifying: [(kid: String, publicKey: ES256PublicKey)]
+        /// The rows it was built from (kid and state), to rebuild only after a change.
+        var version: [String]
+        var loadedAt: ContinuousClock.Instant
+    }
+
+    private var ring: Keyring?
 
     init(database: GatehouseDatabase, clock: any GatehouseClock, configuration: GatehouseConfiguration) {
         self.database = database
@@ -41,7 +59,7 @@ public actor AccessTokenIssuer {
     }
 
     public func issue(for session: Session, user: User) async throws -> Issued {
-        let (keys, kid, _) = try await signingKey()
+        let ring = try await keyring()
         // Whole seconds: jwt-kit would otherwise write fractional iat/exp.
         let now = Date(timeIntervalSince1970: clock.now().timeIntervalSince1970.rounded(.down))
         let ttl = Int(configuration.accessTokenTTL)
@@ -49,17 +67,33 @@ public actor AccessTokenIssuer {
             iss: .init(value: configuration.accessTokenIssuer), sub: .init(value: String(user.id)), sid: session.handle,
             iat: .init(value: now), exp: .init(value: now.addingTimeInterval(TimeInterval(ttl))),
             jti: .init(value: Handle.make("at_")))
-        let token = try await keys.sign(claims, kid: JWKIdentifier(string: kid))
+        let token = try await ring.keys.sign(claims, kid: JWKIdentifier(string: ring.currentKid))
         return Issued(token: token, expiresIn: ttl)
     }
 
-    /// Checks signature, issuer and expiry. Whether the session is still active is the
-    /// caller's question (`Gatehouse.authenticateAccessToken` asks it).
+    /// Checks signature, issuer and expiry. A token of a retired key is `revoked`; of a key
+    /// rotated out so long ago that every token it signed has expired, `expired`. Whether the
+    /// session is still active is the caller's question (`Gatehouse.authenticateAccessToken`).
     public func verify(_ token: String) async throws -> AccessTokenClaims {
-        let (keys, _, _) = try await signingKey()
+        var ring = try await keyring()
+        let kid = Self.headerKid(token)
+        if let kid, !ring.verifying.contains(where: { $0.kid == kid }) {
+            // A key another process made current a moment ago, or one retired: look once more
+            // (at most every 100 ms, so that made-up kids cannot turn every request into a read).
+            if ContinuousClock.now - ring.loadedAt > .milliseconds(100) { ring = try await keyring(force: true) }
+            if !ring.verifying.contains(where: { $0.kid == kid }) {
+                let now = clock.now()
+                let state = try await database.read { tx in try SigningKey.rows(in: tx, at: now).first { $0.key.kid == kid }?.key.state }
+                switch state {
+                case .retired?: throw AuthError.invalidCredential(.revoked)
+                case .expired?: throw AuthError.invalidCredential(.expired)
+                default: throw AuthError.invalidCredential(.unknown)
+                }
+            }
+        }
         let claims: AccessTokenClaims
         do {
-            claims = try await keys.verify(token, as: AccessTokenClaims.self)
+            claims = try await ring.keys.verify(token, as: AccessTokenClaims.self)
         } catch {
             throw AuthError.invalidCredential(.malformed)
         }
@@ -68,64 +102,93 @@ public actor AccessTokenIssuer {
         return claims
     }
 
-    /// The JSON Web Key Set with the public signing key.
+    /// The JSON Web Key Set (RFC 7517): the current key and every rotated-out key still
+    /// published, current first.
     public func jwks() async throws -> String {
-        let (_, kid, publicKey) = try await signingKey()
-        guard let parameters = publicKey.parameters else { throw AuthError.notFound("public key parameters") }
-        let key: [String: String] = ["kty": "EC", "crv": "P-256", "alg": "ES256", "use": "sig",
-                                     "kid": kid, "x": parameters.x, "y": parameters.y]
+        let ring = try await keyring()
+        let keys: [[String: String]] = try ring.verifying.map { entry in
+            guard let parameters = entry.publicKey.parameters else { throw AuthError.notFound("public key parameters") }
+            return ["kty": "EC", "crv": "P-256", "alg": "ES256", "use": "sig", "kid": entry.kid, "x": parameters.x, "y": parameters.y]
+        }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return String(decoding: try encoder.encode(["keys": [key]]), as: UTF8.self)
+        return String(decoding: try encoder.encode(["keys": keys]), as: UTF8.self)
     }
 
-    public func keyID() async throws -> String { try await signingKey().1 }
+    /// Drops the loaded keys: the next use reads them again (after this process changed them).
+    func forget() { ring = nil }
 
-    private func signingKey() async throws -> (JWTKeyCollection, String, ES256PublicKey) {
-        if let loaded { return (loaded.keys, loaded.kid, loaded.publicKey) }
+    /// The current key's id (creating the first key when there is none).
+    public func keyID() async throws -> String { try await keyring(force: true).currentKid }
+
+    private func keyring(force: Bool = false) async throws -> Keyring {
+        if !force, let ring, ContinuousClock.now - ring.loadedAt < Self.reloadInterval { return ring }
         let now = clock.now()
-        let readOnly = database.options.readOnly
-        let pem: (kid: String, pem: String) = try await {
-            if let stored = try await database.read({ tx in try Self.activeKey(in: tx) }) { return stored }
-            guard !readOnly else { throw AuthError.notFound("signing key (the database is read-only and has none yet)") }
-            return try await database.write { tx in
+        var rows = try await database.read { tx in try SigningKey.rows(in: tx, at: now) }
+        if !rows.contains(where: { $0.key.state == .current }) {
+            guard !database.options.readOnly else { throw AuthError.notFound("signing key (the database is read-only and has none yet)") }
+            let keyFile = configuration.signingKeyFile
+            rows = try await database.write { tx in
                 // Two processes starting at once (PostgreSQL): the second waits here for the first's commit, then reads its key.
                 try tx.execute(tx.dialect.advisoryLock(Self.keyCreationLock))
                 // Another process may have created it since the read.
-                if let stored = try Self.activeKey(in: tx) { return stored }
-                let privateKey = ES256PrivateKey()
-                let kid = try Self.keyID(of: privateKey.publicKey)
-                try tx.execute("INSERT INTO signing_keys (kid, algorithm, private_key_pem, created_at) VALUES (?, 'ES256', ?, ?)",
-                               [kid, privateKey.pemRepresentation, now.unixSeconds])
-                try AuditLog.append(AuditEntry(actor: .system, action: "signing_key.created", targetType: "signing_key",
-                                               targetId: kid, details: ["algorithm": "ES256"]), in: tx, at: now)
-                return (kid, privateKey.pemRepresentation)
+                if try !SigningKey.rows(in: tx, at: now).contains(where: { $0.key.state == .current }) {
+                    try SigningKeys.create(in: tx, at: now, keyFile: keyFile)
+                }
+                return try SigningKey.rows(in: tx, at: now)
             }
-        }()
-        let privateKey = try ES256PrivateKey(pem: pem.pem)
+        }
+        let version = rows.map { "\($0.key.kid):\($0.key.state.rawValue)" }
+        if var ring, ring.version == version {
+            ring.loadedAt = .now
+            self.ring = ring
+            return ring
+        }
+        let built = try await build(rows, version: version)
+        ring = built
+        return built
+    }
+
+    private func build(_ rows: [SigningKey.Row], version: [String]) async throws -> Keyring {
+        let current = rows.first { $0.key.state == .current }!
+        var privatePEM = current.privateKeyPEM
+        if privatePEM.isEmpty {
+            let fromFile = try configuration.signingKeyFile?.loadKeys()[current.key.kid]
+            guard let fromFile else {
+                throw SigningKeyError.privateKeyMissing(kid: current.key.kid, keyFile: configuration.signingKeyFile?.path)
+            }
+            privatePEM = fromFile
+        }
         let encoder = JSONEncoder()
         encoder.dateEncodingStrategy = .integerSecondsSince1970
+        let serializer = DefaultJWTSerializer(jsonEncoder: encoder)
         let keys = JWTKeyCollection()
-        await keys.add(ecdsa: privateKey, kid: JWKIdentifier(string: pem.kid),
-                       serializer: DefaultJWTSerializer(jsonEncoder: encoder))
-        loaded = (keys, pem.kid, privateKey.publicKey)
-        return (keys, pem.kid, privateKey.publicKey)
+        let privateKey = try ES256PrivateKey(pem: privatePEM)
+        await keys.add(ecdsa: privateKey, kid: JWKIdentifier(string: current.key.kid), serializer: serializer)
+        var verifying = [(kid: current.key.kid, publicKey: privateKey.publicKey)]
+        for row in rows where row.key.state == .published {
+            let publicKey = try row.publicKeyPEM.map { try ES256PublicKey(pem: $0) } ?? ES256PrivateKey(pem: row.privateKeyPEM).publicKey
+            await keys.add(ecdsa: publicKey, kid: JWKIdentifier(string: row.key.kid), serializer: serializer)
+            verifying.append((row.key.kid, publicKey))
+        }
+        return Keyring(keys: keys, currentKid: current.key.kid, verifying: verifying, version: version, loadedAt: .now)
     }
 
-    /// The PostgreSQL advisory lock that serialises creating the first signing key ("gatesign"
-    /// as a bigint): without it two processes starting at once would each store a key of their own.
+    /// The `kid` of a JWS compact serialisation's header, without verifying anything.
+    static func headerKid(_ token: String) -> String? {
+        guard let header = token.split(separator: ".", maxSplits: 1).first, header.utf8.count <= 1024,
+              let data = Base64URL.decode(String(header)),
+              let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return nil }
+        return object["kid"] as? String
+    }
+
+    /// The PostgreSQL advisory lock that serialises creating, rotating and retiring keys
+    /// ("gatesign" as a bigint): without it two processes starting at once would each store a
+    /// key of their own.
     static let keyCreationLock: Int64 = 0x6761_7465_7369_676E
 
-    private static func activeKey(in tx: any SQLTransaction) throws -> (kid: String, pem: String)? {
-        guard let row = try tx.fetchOne("""
-            SELECT kid, private_key_pem FROM signing_keys WHERE retired_at IS NULL AND algorithm = 'ES256'
-            ORDER BY created_at DESC LIMIT 1
-            """) else { return nil }
-        return try (row.decode("kid", as: String.self), row.decode("private_key_pem", as: String.self))
-    }
-
     /// RFC 7638-style thumbprint, shortened: stable across processes and restarts.
-    private static func keyID(of publicKey: ES256PublicKey) throws -> String {
+    static func keyID(of publicKey: ES256PublicKey) throws -> String {
         guard let parameters = publicKey.parameters else { throw AuthError.notFound("public key parameters") }
         let canonical = #"{"crv":"P-256","kty":"EC","x":"\#(parameters.x)","y":"\#(parameters.y)"}"#
         return String(Base64URL.encode(SHA256.hash(data: Data(canonical.utf8))).prefix(16))

@@ -23,6 +23,9 @@ enum ErrorMapping {
             }
         case let error as PaymentWebhookError:
             return Problem(.invalidRequest, error.description)
+        case is SigningKeyError:
+            // The operator's problem (a missing key file), not the client's: the log names the file.
+            return Problem(.serviceUnavailable, "the server cannot sign tokens: its signing key is not available", headers: [.retryAfter: "60"])
         case let error as DecodingError:
             return DecodingErrorText.isSyntaxError(error)
                 ? Problem(.malformedJSON, DecodingErrorText.describe(error))

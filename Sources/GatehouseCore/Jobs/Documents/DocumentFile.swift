@@ -83,6 +83,11 @@ public enum Timestamp {
         date.formatted(withFraction)
     }
 
+    /// Whole seconds, for text people read (a mail's expiry).
+    public static func iso8601Seconds(_ date: Date) -> String {
+        date.formatted(plain)
+    }
+
     /// Accepts `2026-11-21`, `2026-11-21T10:00:00Z` and `2026-11-21T10:00:00.250Z`.
     public static func parse(_ text: String) -> Date? {
         (try? plain.parse(text)) ?? (try? withFraction.parse(text)) ?? (try? dayOnly.parse(text))

@@ -38,6 +38,8 @@ public enum DocumentKinds {
             guard let to = Timestamp.parse(toText) else { throw JobError.invalidArguments("to: '\(toText)' is not an ISO 8601 date") }
             guard from < to else { throw JobError.invalidArguments("from must be before to") }
             try rejectUnknown(arguments, allowed: ["from", "to"] + auditReportFilters)
+        case MailDelivery.kind:
+            throw JobError.invalidArguments("mail jobs are queued by magic-link requests, not started by hand (retry a failed one instead)")
         default:
             throw JobError.unknownKind(kind)
         }
@@ -50,11 +52,13 @@ public enum DocumentKinds {
         }
     }
 
-    /// Runs `context.job` and returns the files it wrote.
-    static func run(_ context: JobContext, database: GatehouseDatabase) async throws -> [JobOutput] {
+    /// Runs `context.job`: the files it wrote and, when it has one, its closing note.
+    static func run(_ context: JobContext, database: GatehouseDatabase, sendmail: SendmailCommand) async throws
+        -> (outputs: [JobOutput], note: String?) {
         switch context.job.kind {
-        case userExport: try await UserExport.write(context, database: database)
-        case auditReport: try await AuditReport.write(context, database: database)
+        case userExport: (try await UserExport.write(context, database: database), nil)
+        case auditReport: (try await AuditReport.write(context, database: database), nil)
+        case MailDelivery.kind: ([], try await MailDelivery.run(context, database: database, sendmail: sendmail))
         default: throw PermanentJobFailure("unknown job kind '\(context.job.kind)'")
         }
     }

@@ -38,6 +38,7 @@ enum PostgresSchema {
         // On SQLite v4 normalised addresses stored before the rule; a PostgreSQL database is
         // always written by a binary that normalises, so only the table is created.
         ("v4-normalised-emails", normalisedEmails),
+        ("v5-mail-delivery-and-key-rotation", MigrationSQL.v5(real: "double precision", integer: "bigint")),
     ]
 
     /// `script` split at each `;` outside quotes ('…', "…") and dollar quotes ($$…$$), with

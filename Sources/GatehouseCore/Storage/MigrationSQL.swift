@@ -1,0 +1,31 @@
+/// Migrations whose SQL is the same on both engines but for column types: written once here,
+/// used by `Schema` (SQLite) and `PostgresSchema`. Released text is never edited.
+enum MigrationSQL {
+    /// v5: mail delivery and signing-key rotation.
+    ///
+    /// `outbox.delivery`: `stored` (the development sink: nothing is sent), `queued`, `sent`
+    /// (handed to sendmail), `deferred` (a temporary failure; retried), `failed`.
+    /// `outbox.link_secret` holds the link's token while the mail waits to be handed over; at
+    /// handover (or final failure) it is cleared and the body's copy replaced by a fingerprint.
+    /// `signing_keys.superseded_at`: when a rotation made another key current;
+    /// `published_until`: the JWKS lists the key until then (every token it signed has expired);
+    /// `public_key_pem`: what verifies its tokens, so that a key whose private half lives in a
+    /// key file (`private_key_pem` empty), or was wiped at rotation, still verifies.
+    static func v5(real: String, integer: String) -> String {
+        """
+        ALTER TABLE outbox ADD COLUMN sender TEXT;
+        ALTER TABLE outbox ADD COLUMN magic_link_id \(integer) REFERENCES magic_links(id) ON DELETE SET NULL;
+        ALTER TABLE outbox ADD COLUMN link_secret TEXT;
+        ALTER TABLE outbox ADD COLUMN delivery TEXT NOT NULL DEFAULT 'stored'
+            CHECK (delivery IN ('stored', 'queued', 'sent', 'deferred', 'failed'));
+        ALTER TABLE outbox ADD COLUMN attempts \(integer) NOT NULL DEFAULT 0;
+        ALTER TABLE outbox ADD COLUMN delivery_note TEXT;
+        ALTER TABLE outbox ADD COLUMN delivery_updated_at \(real);
+        CREATE INDEX outbox_magic_link ON outbox(magic_link_id);
+        CREATE INDEX outbox_recipient ON outbox(recipient, id);
+        ALTER TABLE signing_keys ADD COLUMN superseded_at \(real);
+        ALTER TABLE signing_keys ADD COLUMN published_until \(real);
+        ALTER TABLE signing_keys ADD COLUMN public_key_pem TEXT;
+        """
+    }
+}
