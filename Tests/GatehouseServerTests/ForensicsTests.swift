@@ -166,7 +166,7 @@ struct ForensicsTests {
             let verdict = try await fixture.gatehouse.forensics.explain(.cookie(cookie)).verdict
             #expect(verdict.cause == .notLoggedOut)
             await #expect(throws: AuthError.notFound("session ses_nope")) { try await fixture.gatehouse.forensics.explain(.session(handle: "ses_nope")) }
-            await #expect(throws: AuthError.notFound("sessions of nobody@example.com")) {
+            await #expect(throws: AuthError.notFound("user nobody@example.com")) {
                 try await fixture.gatehouse.forensics.explain(.user(email: "nobody@example.com"))
             }
         }
