@@ -26,6 +26,7 @@ struct CommandPalette: Equatable {
         Command(name: "reset", argument: .bucket, help: "reset a rate-limit bucket (asks first)", action: .resetBucket),
         Command(name: "jobs", aliases: ["job", "j"], argument: .none, help: "Jobs pane, filtered by the text"),
         Command(name: "audit", aliases: ["a"], argument: .none, help: "Audit pane, filtered by the text"),
+        Command(name: "keys", argument: .none, help: "the JWT signing keys and their states"),
         Command(name: "theme", argument: .theme, help: "switch the theme"),
         Command(name: "help", aliases: ["h"], argument: .none, help: "the keys in force"),
         Command(name: "quit", aliases: ["q", "q!", "exit"], argument: .none, help: "leave the console"),

@@ -134,6 +134,14 @@ struct ConsoleDataSource: Sendable {
         }
     }
 
+    func loadKeys(theme: ConsoleTheme) -> ConsoleCommand {
+        { [self] in
+            do {
+                return .detailLoaded(KeysView.view(try await gatehouse.signingKeys.list(), now: gatehouse.clock.now(), theme: theme))
+            } catch { return .failed(explain(error)) }
+        }
+    }
+
     func loadBucketDetail(key: String) -> ConsoleCommand {
         { [self] in
             do {

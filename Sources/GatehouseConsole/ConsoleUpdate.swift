@@ -362,6 +362,8 @@ struct ConsoleUpdate {
             model.overlay = .confirm(ConfirmDialog(title: "Reset rate-limit bucket", lines: [
                 "Reset bucket \(words[1])?", "Its client may make a full burst of requests at once afterwards.",
             ]), .resetBucket(key: words[1]))
+        case "keys":
+            return [data.loadKeys(theme: model.theme)]
         case "theme":
             guard words.count == 2 else {
                 model.message = StatusMessage(text: "themes: \(model.themes.names().joined(separator: ", "))", kind: .info)

@@ -25,7 +25,28 @@ struct ConsoleWhyTests {
 
         await fixture.press(.escape, .character("W"))
         #expect(fixture.raw.contains("Why? user alice@example.com"))
+        // The user's sign-in links are part of the story ("I never got the email").
+        #expect(fixture.raw.contains("Sign-in links, newest first") && fixture.raw.contains("mail kept in the outbox"), "\(fixture.raw)")
         await fixture.press(.escape)
         #expect(!fixture.raw.contains("Why?"))
+    }
+
+    @Test(":keys lists the signing keys with their states after a rotation and a retirement")
+    func keys() async throws {
+        let fixture = try ConsoleFixture(width: 120, height: 30)
+        _ = try await fixture.login("alice@example.com")
+        let oncall = Actor.operator(OperatorIdentity(name: "oncall", sshClient: nil, via: "cli"))
+        let (first, _) = try await fixture.writer.signingKeys.rotate(by: oncall)
+        let (second, _) = try await fixture.writer.signingKeys.rotate(by: oncall)
+        _ = try await fixture.writer.signingKeys.retire(kid: try #require(second?.kid), by: oncall, reason: "test")
+        await fixture.start()
+        await fixture.press(.character(":"))
+        await fixture.type("keys")
+        await fixture.press(.enter)
+        let lines = fixture.raw.split(separator: "\n").map(String.init)
+        #expect(lines.contains { $0.contains("Signing keys") }, "\(fixture.raw)")
+        #expect(lines.contains { $0.contains(first!.kid) && $0.contains("published") }, "\(fixture.raw)")
+        #expect(lines.contains { $0.contains(second!.kid) && $0.contains("retired") })
+        #expect(lines.contains { $0.contains("current") && $0.contains("database") })
     }
 }

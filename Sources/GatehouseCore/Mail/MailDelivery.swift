@@ -32,8 +32,12 @@ public enum MailDelivery {
         guard let pending = try await database.read({ tx in try Pending.load(id, in: tx) }) else {
             throw PermanentJobFailure("outbox message \(id) no longer exists")
         }
-        guard pending.message.delivery == .queued || pending.message.delivery == .deferred else {
-            return "already \(pending.message.delivery.rawValue)"
+        switch pending.message.delivery {
+        case .queued, .deferred: break
+        case .sent, .stored: return "already \(pending.message.delivery.rawValue)"
+        case .failed:
+            // A retried job of a message given up on: its link was removed, nothing can be sent.
+            throw PermanentJobFailure("message \(id) was given up on and its link removed; the user must request a new link")
         }
         if let expiresAt = pending.linkExpiresAt, clock.now() >= expiresAt {
             try await record(pending, .failed("the link expired before the mail could be handed over"), database: database, at: clock.now())

@@ -14,7 +14,7 @@ struct AuthRoutes {
         method: .post, path: "/api/v1/auth/magic-link", operationId: "requestMagicLink",
         summary: "Mail a single-use sign-in link (with --dev, the token is also returned)", tag: "auth",
         requestSchema: "EmailRequest", rateLimited: true,
-        replies: [202: .init(description: "Accepted; the link is in the outbox", schema: "MagicLinkAccepted"),
+        replies: [202: .init(description: "Accepted; the mail is queued for delivery (with --dev it stays in the outbox and dev_token carries the link's token)", schema: "MagicLinkAccepted"),
                   422: .problem("Not an email address")])
     static let verify = APIRoute(
         method: .post, path: "/api/v1/auth/verify", operationId: "verifyMagicLink",
