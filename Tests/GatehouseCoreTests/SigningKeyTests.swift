@@ -36,7 +36,7 @@ struct SigningKeyTests {
         let first = try await test.gatehouse.accessTokens.keyID()
         let (previous, current) = try await test.gatehouse.signingKeys.rotate(by: Self.oncall)
         #expect(previous?.kid == first && previous?.state == .published && current.kid != first)
-        #expect(previous?.storage == SigningKey.Storage.none)  // rotated out: the private half is wiped
+        #expect(previous?.storage == .wiped)  // rotated out: the private half is wiped
 
         let server = try Self.otherProcess(test)
         try await Self.eventually("the other process signs with the new key") { try await server.accessTokens.keyID() == current.kid }

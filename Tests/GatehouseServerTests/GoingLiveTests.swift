@@ -168,6 +168,29 @@ struct GoingLiveTests {
                 "\(badCommand.stderr)")
     }
 
+    @Test("init --signing-keys keeps the private key in a 0600 file, not the database; serve without the file refuses, with it serves")
+    func keyFileDeployment() async throws {
+        let directory = try TemporaryDirectory()
+        let db = try directory.database("keyfile")
+        let file = directory.path("signing-keys.json")
+        let created = try await GatehouseBinary.run(["init", "--db", db, "--signing-keys", file])
+        #expect(created.status == 0, "\(created.stderr)")
+        let mode = try FileManager.default.attributesOfItem(atPath: file)[.posixPermissions] as? NSNumber
+        #expect(mode?.uint16Value == 0o600)
+        let listed = try await GatehouseBinary.run(["keys", "list", "--json", "--db", db])
+        let keys = (try JSONSerialization.jsonObject(with: Data(listed.stdout.utf8)) as? [String: Any])?["signing_keys"] as? [[String: Any]]
+        #expect(keys?.map { $0["storage"] as? String } == ["key_file"], "\(listed.stdout)")
+
+        let without = try await GatehouseBinary.run(["serve", "--db", db, "--port", "0", "--dev"])
+        #expect(without.status == 1 && without.stderr.contains("signing-key file"), "\(without.stderr)")
+        let server = try await ServeProcessTests.start(db: db, ["--dev"], environment: ["GATEHOUSE_SIGNING_KEYS": file])
+        defer { _ = server.stop() }
+        let link = try await HTTPRequester.shared.send("POST", server.base + "/api/v1/auth/magic-link", json: #"{"email":"kim@example.com"}"#)
+        let verified = try await HTTPRequester.shared.send("POST", server.base + "/api/v1/auth/verify",
+                                                           json: #"{"token":"\#(link.json["dev_token"] as? String ?? "")"}"#)
+        #expect(verified.status == 200 && verified.json["access_token"] != nil, "\(verified.text)")
+    }
+
     @Test("secrets on the command line may come from standard input ('-'), never from the arguments ps shows")
     func secretsFromStandardInput() async throws {
         let test = try await ServerFixtureDatabase.loggedIn()

@@ -20,7 +20,7 @@ public struct SigningKey: Sendable, Equatable, Codable {
         /// The private half lives in the signing-key file.
         case keyFile = "key_file"
         /// The private half was wiped (rotated out or retired): the key can no longer sign.
-        case none
+        case wiped
     }
 
     public var kid: String
@@ -66,7 +66,7 @@ public struct SigningKey: Sendable, Equatable, Codable {
             else if let publishedUntil, now >= publishedUntil { state = .expired }
             else { state = .published }
             let publicPEM: String? = try row.decode("public_key_pem")
-            let storage: Storage = !privatePEM.isEmpty ? .database : (state == .current ? .keyFile : .none)
+            let storage: Storage = !privatePEM.isEmpty ? .database : (state == .current ? .keyFile : .wiped)
             return Row(key: SigningKey(kid: try row.decode("kid"), algorithm: try row.decode("algorithm"), state: state, storage: storage,
                                        createdAt: try row.decode("created_at"), supersededAt: superseded,
                                        publishedUntil: publishedUntil, retiredAt: retired),
