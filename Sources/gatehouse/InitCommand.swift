@@ -13,10 +13,10 @@ struct InitCommand: AsyncParsableCommand {
             """)
     @OptionGroup var database: DatabaseArguments
     @OptionGroup var output: OutputOptions
-    @OptionGroup var keyFile: KeysCommand.KeyFileOption
+    @OptionGroup var keyFile: KeysCommand.KeyFileOrConfig
 
     func run() async throws {
-        let gatehouse = try database.open(create: true, signingKeys: keyFile.path)
+        let gatehouse = try database.open(create: true, signingKeys: keyFile.path())
         let existed = !gatehouse.database.created
         let (kid, conflicts) = try await CLIError.wrap(gatehouse) {
             (try await gatehouse.accessTokens.keyID(), try await gatehouse.emailConflicts())

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import GatehouseCore
+import GatehouseServer
 import TerminalKit
 
 /// `gatehouse keys`: the JWT signing keys, their rotation and their retirement.
@@ -20,6 +21,18 @@ struct KeysCommand: AsyncParsableCommand {
         @Option(name: .customLong("signing-keys"), parsing: .unconditional,
                 help: ArgumentHelp("The signing-key file, when private keys live outside the database (default $GATEHOUSE_SIGNING_KEYS).", valueName: "file"))
         var path: String?
+    }
+
+    /// `--signing-keys` and `--config` (its `[keys] file`) for commands other than serve.
+    struct KeyFileOrConfig: ParsableArguments {
+        @OptionGroup var keyFile: KeyFileOption
+        @Option(parsing: .unconditional, help: ArgumentHelp("serve's config file: its [keys] file names the signing-key file.", valueName: "file"))
+        var config: String?
+
+        /// --signing-keys, else the config's [keys] file, else nil ($GATEHOUSE_SIGNING_KEYS is read on opening).
+        func path() throws -> String? {
+            try keyFile.path ?? config.flatMap { try ServerConfigFile.load(path: $0).signingKeyFile }
+        }
     }
 
     struct List: AsyncParsableCommand {
@@ -52,12 +65,12 @@ struct KeysCommand: AsyncParsableCommand {
             commandName: "rotate",
             abstract: "Make a new key current; the previous one stays in the JWKS until its tokens have expired.")
         @OptionGroup var database: DatabaseArguments
-        @OptionGroup var keyFile: KeyFileOption
+        @OptionGroup var keyFile: KeyFileOrConfig
         @OptionGroup var confirmation: ConfirmationOptions
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
-            let gatehouse = try database.open(signingKeys: keyFile.path)
+            let gatehouse = try database.open(signingKeys: keyFile.path())
             try confirmation.confirm("Make a new signing key current? The current one keeps verifying until its tokens expire.",
                                      action: "rotate the signing key")
             let (previous, current) = try await CLIError.wrap(gatehouse) { try await gatehouse.signingKeys.rotate(by: currentOperator()) }
@@ -76,7 +89,7 @@ struct KeysCommand: AsyncParsableCommand {
                 Resource servers that cache the JWKS stop accepting the key when their copy expires (max-age 300 s).
                 """)
         @OptionGroup var database: DatabaseArguments
-        @OptionGroup var keyFile: KeyFileOption
+        @OptionGroup var keyFile: KeyFileOrConfig
         @OptionGroup var output: OutputOptions
         @Argument(help: "The key's id (as `keys list` shows it).") var kid: String
         @Option(parsing: .unconditional, help: ArgumentHelp("For scripts: the key id again, in place of typing it.", valueName: "kid"))
@@ -84,7 +97,7 @@ struct KeysCommand: AsyncParsableCommand {
         @Option(parsing: .unconditional, help: "Why, for the audit log.") var reason = "retired by operator"
 
         func run() async throws {
-            let gatehouse = try database.open(signingKeys: keyFile.path)
+            let gatehouse = try database.open(signingKeys: keyFile.path())
             let keys = try await CLIError.wrap(gatehouse) { try await gatehouse.signingKeys.list() }
             guard let key = keys.first(where: { $0.kid == kid }) else { throw CLIError.failed("signing key \(kid) not found (gatehouse keys list)") }
             try TypedConfirmation.require(

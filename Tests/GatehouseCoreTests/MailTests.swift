@@ -155,15 +155,18 @@ struct MailTests {
 
     @Test("sendmail's answer: the SMTP reply class decides, then sysexits.h")
     func classification() throws {
+        // Each case where the reply class and the exit status disagree: the reply decides.
         let cases: [(Int32, String, String)] = [
             (0, "", "sent"),
-            (65, "msmtp: server message: 550 5.1.1 <x@y>: mailbox unavailable | msmtp: could not send mail", "failed"),
-            (69, "msmtp: server message: 451 4.3.0 <x@y>: try again later", "deferred"),
+            (69, "msmtp: server message: 550 5.1.1 <x@y>: mailbox unavailable | msmtp: could not send mail", "failed"),
+            (65, "msmtp: server message: 451 4.3.0 <x@y>: try again later", "deferred"),
+            (1, "sendmail: 421 4.7.0 try again later", "deferred"),
+            (75, "postdrop: 554 5.7.1 relay access denied", "failed"),
+            // Digits that are not a reply: the exit status decides.
+            (78, "cannot connect to port 465: 451 seconds elapsed", "failed"),
             (75, "msmtp: cannot connect to 127.0.0.1, port 1: Connection refused", "deferred"),
             (68, "msmtp: cannot locate host relay.invalid", "deferred"),
             (78, "sendmail: bad configuration", "failed"),
-            (1, "postdrop: warning: 554 5.7.1 relay access denied", "failed"),
-            (75, "connecting to port 465 failed", "deferred"),
         ]
         for (status, output, expected) in cases {
             let result = SendmailCommand.classify(status: status, output: output)
@@ -177,11 +180,65 @@ struct MailTests {
 
     @Test("a program that is missing, or exits without reading its input, is an answer, not a crash")
     func brokenPrograms() async throws {
+        // Missing: deferred, since another node or the operator's fix may send it.
         let missing = await SendmailCommand(arguments: ["/nonexistent/sendmail", "-t"]).hand(Data("x".utf8))
-        #expect(missing == .failed("sendmail program '/nonexistent/sendmail' not found (install msmtp-mta or another MTA, or set [mail] sendmail)"))
+        #expect(missing == .deferred("sendmail program '/nonexistent/sendmail' not found (install msmtp-mta or another MTA, or set [mail] sendmail)"))
         let big = Data(repeating: UInt8(ascii: "a"), count: 1 << 20)
         let early = await SendmailCommand(arguments: ["/bin/sh", "-c", "echo refused by policy >&2; exit 77"]).hand(big)
         #expect(early == .failed("exit 77: refused by policy"))
+        // One that never reads its input nor ends, with a child of its own holding the output
+        // open: stopped at the timeout, the whole group, and deferred.
+        var hanging = SendmailCommand(arguments: ["/bin/sh", "-c", "sleep 600 & sleep 600"])
+        hanging.timeout = 1
+        let stopped = await hanging.hand(big)
+        guard case .deferred(let note) = stopped else { Issue.record("\(stopped)"); return }
+        #expect(note.contains("did not finish within 1 s"), "\(note)")
+    }
+
+    @Test("the token never reaches a stored note or the subject: a program that echoes the mail, an address that spells {{link}}")
+    func tokenStaysOut() async throws {
+        let sending = try Sending()
+        // A template with the address in the subject, and an address that looks like a placeholder.
+        let template = try MailTemplate.parse("Subject: Sign-in for {{email}}\n\n{{link}}\n", path: "t.txt")
+        let test = try TestGatehouse { configuration in
+            configuration.mail.delivery = .sendmail
+            configuration.mail.template = template
+        }
+        _ = try await test.gatehouse.magicLinks.requestMagicLink(email: "{{link}}@example.com")
+        let stored = try await test.gatehouse.magicLinks.outbox()
+        #expect(stored.first?.subject == "Sign-in for {{link}}@example.com", "\(stored.first?.subject ?? "")")
+        // The stand-in prints the whole message (as some MTAs do on error) and refuses it.
+        let request2 = try await sending.test.gatehouse.magicLinks.requestMagicLink(email: "echo@example.com")
+        let echo = JobWorker(gatehouse: sending.test.gatehouse, options: .init(
+            concurrency: 1, pollInterval: 0.05, dataDirectory: URL(fileURLWithPath: sending.test.directory.path("documents")),
+            sendmail: SendmailCommand(arguments: ["/bin/sh", "-c", "cat >&2; exit 65"])))
+        await echo.runUntilIdle()
+        let (message, secret) = try await sending.message(request2.outboxId)
+        #expect(message.delivery == .failed && secret == nil)
+        #expect(message.deliveryNote?.contains("[removed at handover: link \(request2.token.hash.fingerprint)]") == true, "\(message.deliveryNote ?? "")")
+        try await Self.expectNowhere(request2.token.value, in: sending.test)
+    }
+
+    @Test("a mail job that ends without a handover (cancelled; its lease lost on the last attempt) gives the message up and scrubs it")
+    func jobEndsWithoutHandover() async throws {
+        let sending = try Sending()
+        let cancelled = try await sending.test.gatehouse.magicLinks.requestMagicLink(email: "cancel@example.com")
+        let job = try #require(try await sending.test.gatehouse.jobs.list().first)
+        _ = try await sending.test.gatehouse.jobs.cancel(id: job.id, by: .system)
+        let (afterCancel, secret) = try await sending.message(cancelled.outboxId)
+        #expect(afterCancel.delivery == .failed && secret == nil && afterCancel.deliveryNote?.contains("cancelled") == true)
+        try await Self.expectNowhere(cancelled.token.value, in: sending.test)
+
+        // A worker claims the last attempt and dies: the lease runs out, the reaper fails the job.
+        let lost = try await sending.test.gatehouse.magicLinks.requestMagicLink(email: "lost@example.com")
+        try sending.test.rawWrite("UPDATE jobs SET max_attempts = 1 WHERE state = 'queued'")
+        let claimed = try #require(try await sending.test.gatehouse.jobs.claim(worker: "dead:1:0", lease: 30))
+        #expect(claimed.kind == "mail")
+        sending.test.clock.advance(by: 31)
+        _ = try await sending.test.gatehouse.jobs.claim(worker: "alive:2:0", lease: 30)
+        let (afterLoss, lostSecret) = try await sending.message(lost.outboxId)
+        #expect(afterLoss.delivery == .failed && lostSecret == nil, "\(afterLoss)")
+        try await Self.expectNowhere(lost.token.value, in: sending.test)
     }
 
     /// Every text and blob column of every table, searched for `secret`.

@@ -101,9 +101,13 @@ struct SigningKeyTests {
         #expect(stored == [""])
         #expect(try await test.gatehouse.signingKeys.list().first?.storage == .keyFile)
 
-        // Without the file a process can still verify (public keys are in the database)... but not sign.
+        // Without the file a process still verifies and publishes the JWKS (public keys are in
+        // the database)... but cannot sign, nor rotate (the new key would go to the database).
         let withoutFile = try Self.otherProcess(test)
+        _ = try await withoutFile.authenticateAccessToken(pair.accessToken)
+        #expect(try await Self.kids(withoutFile) == [kid])
         await #expect(throws: SigningKeyError.privateKeyMissing(kid: kid, keyFile: nil)) { try await withoutFile.accessTokens.keyID() }
+        await #expect(throws: SigningKeyError.keyFileRequired(kid: kid)) { try await withoutFile.signingKeys.rotate(by: Self.oncall) }
         let withFile = try Self.otherProcess(test, keyFile: file)
         _ = try await withFile.authenticateAccessToken(pair.accessToken)
 

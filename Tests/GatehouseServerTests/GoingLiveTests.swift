@@ -21,6 +21,18 @@ struct GoingLiveTests {
 
     enum WaitError: Error { case never(String) }
 
+    /// Runs a `serve` that must refuse to start: one that starts after all is stopped after two
+    /// minutes instead of hanging the test (its status then is not the one expected).
+    static func refusedServe(_ arguments: [String], environment: [String: String] = [:]) async throws -> Subprocess.Result {
+        let process = try GatehouseBinary.start(["serve"] + arguments, environment: environment)
+        let watchdog = Task {
+            try await Task.sleep(for: .seconds(120))
+            process.terminate()
+        }
+        defer { watchdog.cancel() }
+        return await process.exit()
+    }
+
     static func outbox(_ db: String, _ recipient: String) async throws -> [(message: OutboxMessage, secret: String?)] {
         let gatehouse = try Gatehouse.open(path: db, options: TestEngine.options())
         defer { try? gatehouse.database.close() }
@@ -152,18 +164,18 @@ struct GoingLiveTests {
     func startRefusals() async throws {
         let directory = try TemporaryDirectory()
         let db = try directory.database("refusal")
-        let bare = try await GatehouseBinary.run(["serve", "--db", db, "--port", "0"])
+        let bare = try await Self.refusedServe(["--db", db, "--port", "0"])
         #expect(bare.status == 2 && bare.stderr.contains("no public URL") && bare.stderr.contains("--public-url"), "\(bare.stderr)")
-        let badURL = try await GatehouseBinary.run(["serve", "--db", db, "--port", "0", "--public-url", "app.example.com"])
+        let badURL = try await Self.refusedServe(["--db", db, "--port", "0", "--public-url", "app.example.com"])
         #expect(badURL.status == 2 && badURL.stderr.contains("not an http:// or https:// URL"), "\(badURL.stderr)")
         let template = directory.path("mail.txt")
         try "Subject: Sign in\n\nHello {{name}}: {{link}}\n".write(toFile: template, atomically: true, encoding: .utf8)
         let config = directory.path("gatehouse.toml")
         try "[mail]\npublic_url = \"https://app.example.test\"\ntemplate = \"mail.txt\"\n".write(toFile: config, atomically: true, encoding: .utf8)
-        let badTemplate = try await GatehouseBinary.run(["serve", "--db", db, "--port", "0", "--config", config])
+        let badTemplate = try await Self.refusedServe(["--db", db, "--port", "0", "--config", config])
         #expect(badTemplate.status == 2 && badTemplate.stderr.contains("mail.txt:3: unknown placeholder {{name}}"), "\(badTemplate.stderr)")
         try "[mail]\npublic_url = \"https://app.example.test\"\nsendmail = \"msmtp 'oops\"\n".write(toFile: config, atomically: true, encoding: .utf8)
-        let badCommand = try await GatehouseBinary.run(["serve", "--db", db, "--port", "0", "--config", config])
+        let badCommand = try await Self.refusedServe(["--db", db, "--port", "0", "--config", config])
         #expect(badCommand.status == 2 && badCommand.stderr.contains("gatehouse.toml:3:") && badCommand.stderr.contains("unclosed quote"),
                 "\(badCommand.stderr)")
     }
@@ -181,7 +193,7 @@ struct GoingLiveTests {
         let keys = (try JSONSerialization.jsonObject(with: Data(listed.stdout.utf8)) as? [String: Any])?["signing_keys"] as? [[String: Any]]
         #expect(keys?.map { $0["storage"] as? String } == ["key_file"], "\(listed.stdout)")
 
-        let without = try await GatehouseBinary.run(["serve", "--db", db, "--port", "0", "--dev"])
+        let without = try await Self.refusedServe(["--db", db, "--port", "0", "--dev"])
         #expect(without.status == 1 && without.stderr.contains("signing-key file"), "\(without.stderr)")
         let server = try await ServeProcessTests.start(db: db, ["--dev"], environment: ["GATEHOUSE_SIGNING_KEYS": file])
         defer { _ = server.stop() }

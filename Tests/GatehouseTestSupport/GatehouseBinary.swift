@@ -14,7 +14,9 @@ public enum GatehouseBinary {
     public static func start(_ arguments: [String], environment: [String: String] = [:]) throws -> Subprocess {
         var environment = environment
         if environment["XDG_DATA_HOME"] == nil { environment["XDG_DATA_HOME"] = try dataHome.get().url.path }
-        return try Subprocess(url.path, arguments, environment: environment, removing: ["GATEHOUSE_DB"])
+        // Settings a developer may have exported must not change what a test runs.
+        return try Subprocess(url.path, arguments, environment: environment,
+                              removing: ["GATEHOUSE_DB", "GATEHOUSE_PUBLIC_URL", "GATEHOUSE_SIGNING_KEYS", "GATEHOUSE_WEBHOOK_SECRET"])
     }
 
     /// One folder for the whole test process (left in the temporary directory at exit).

@@ -49,7 +49,11 @@ public final class Forensics: Sendable {
                 let address = try User.addressArguments(email)
                 guard let user = try tx.fetchOne(User.self, "SELECT * FROM users WHERE id = \(User.idByAddressSQL)",
                                                  [address.exact, address.normalized]) else {
-                    throw AuthError.notFound("user \(address.normalized)")
+                    // No user: every request for the address may have been refused (429) before one was made.
+                    let refused = try LinkStory.recent(userId: nil, email: address.normalized, now: now, in: tx)
+                    guard !refused.isEmpty else { throw AuthError.notFound("user \(address.normalized)") }
+                    return Explanation(subject: "address \(address.normalized)", verdict: LinkStory.verdict(refused, email: address.normalized),
+                                       sessions: [], strayLookups: [], signInLinks: refused)
                 }
                 summaries = try tx.fetchAll(SessionSummary.self, """
                     \(SessionService.summarySelect) WHERE u.id = ? ORDER BY s.id DESC LIMIT 20

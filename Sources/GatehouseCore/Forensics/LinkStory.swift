@@ -42,8 +42,9 @@ public struct LinkStory: Sendable, Equatable, Codable {
     static let limit = 10
 
     /// The user's newest sign-in requests, made or refused, newest first (at most `limit`).
-    static func recent(userId: Int64, email: String, now: Date, in tx: any SQLTransaction) throws -> [LinkStory] {
-        let links = try tx.fetchAll("""
+    /// `userId` nil: an address with no user yet (every request of it refused).
+    static func recent(userId: Int64?, email: String, now: Date, in tx: any SQLTransaction) throws -> [LinkStory] {
+        let links: [LinkStory] = try userId.map { userId in try tx.fetchAll("""
             SELECT m.token_hash, m.created_at, m.expires_at, m.consumed_at, m.ip, o.delivery, o.attempts, o.delivery_note,
                    o.delivery_updated_at
             FROM magic_links m LEFT JOIN outbox o ON o.magic_link_id = m.id
@@ -58,7 +59,7 @@ public struct LinkStory: Sendable, Equatable, Codable {
                 delivery: try row.decode("delivery", as: String?.self).flatMap(OutboxMessage.Delivery.init(rawValue:)),
                 attempts: try row.decode("attempts", as: Int?.self) ?? 0, deliveryNote: try row.decode("delivery_note"),
                 deliveryAt: try row.decode("delivery_updated_at"))
-        }
+        } } ?? []
         // Through the target index: the user's own rows only.
         let refused = try tx.fetchAll(AuditEvent.self, """
             SELECT * FROM audit_events WHERE target_type = 'user' AND target_id = ? AND action = 'magic_link.rate_limited'

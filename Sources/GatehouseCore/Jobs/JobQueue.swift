@@ -157,6 +157,7 @@ public final class JobQueue: Sendable {
                 WHERE id = ? AND state = 'running' AND lease_owner = ? RETURNING *
                 """, [now.unixSeconds, id, worker]) else { return }
             try Self.audit("job.cancelled", job, actor: .system, details: ["worker": worker], in: tx, at: now)
+            try MailDelivery.abandon(job: job, reason: "cancelled", in: tx, at: now)
         }
     }
 
@@ -201,6 +202,7 @@ public final class JobQueue: Sendable {
             if leaseExpired { try auditLeaseExpired(job, in: tx, at: now) }
             try audit("job.failed", job, actor: .system, outcome: .failure, reason: error,
                       details: ["attempts": String(job.attempts)], in: tx, at: now)
+            try MailDelivery.abandon(job: job, reason: error, in: tx, at: now)
             return .failed
         }
         let delay = JobBackoff.delay(afterAttempt: job.attempts)
@@ -236,6 +238,7 @@ public final class JobQueue: Sendable {
                     UPDATE jobs SET state = 'cancelled', finished_at = ? WHERE id = ? RETURNING *
                     """, [now.unixSeconds, id])!
                 try Self.audit("job.cancelled", job, actor: actor, context: context, in: tx, at: now)
+                try MailDelivery.abandon(job: job, reason: "cancelled by \(actor.label)", in: tx, at: now)
                 return updated
             case .running:
                 let updated = try tx.fetchOne(Job.self, "UPDATE jobs SET cancel_requested = 1 WHERE id = ? RETURNING *", [id])!

@@ -40,7 +40,7 @@ public enum MailDelivery {
             throw PermanentJobFailure("message \(id) was given up on and its link removed; the user must request a new link")
         }
         if let expiresAt = pending.linkExpiresAt, clock.now() >= expiresAt {
-            try await record(pending, .failed("the link expired before the mail could be handed over"), database: database, at: clock.now())
+            _ = try await record(pending, .failed("the link expired before the mail could be handed over"), database: database, at: clock.now())
             throw PermanentJobFailure("the link expired before the mail could be handed over")
         }
         try context.checkpoint()
@@ -48,11 +48,12 @@ public enum MailDelivery {
         if case .deferred(let note) = result, context.job.attempts >= context.job.maxAttempts {
             result = .failed("gave up after \(context.job.attempts) attempts; last: \(note)")
         }
-        try await record(pending, result, database: database, at: clock.now())
+        // The program's words, as stored: the link's token (should it echo the message) is gone.
+        let note = try await record(pending, result, database: database, at: clock.now())
         switch result {
         case .sent: return "sent"
-        case .deferred(let note): throw MailDeferred(description: note)
-        case .failed(let note): throw PermanentJobFailure(note)
+        case .deferred: throw MailDeferred(description: note)
+        case .failed: throw PermanentJobFailure(note)
         }
     }
 
@@ -72,33 +73,59 @@ public enum MailDelivery {
         }
     }
 
-    /// Writes the outcome on the message (scrubbing the link when it is final) and audits it.
-    static func record(_ pending: Pending, _ result: SendmailCommand.Result, database: GatehouseDatabase, at now: Date) async throws {
-        let message = pending.message
-        let (delivery, note): (OutboxMessage.Delivery, String) = switch result {
+    /// Writes the outcome on the message (scrubbing the link when it is final) and audits it;
+    /// returns the note as stored. Nothing is written once the message is no longer waiting (a
+    /// run that lost its lease and finished late must not undo what the other run recorded).
+    @discardableResult
+    static func record(_ pending: Pending, _ result: SendmailCommand.Result, database: GatehouseDatabase, at now: Date) async throws -> String {
+        let (delivery, words): (OutboxMessage.Delivery, String) = switch result {
         case .sent(let note): (.sent, note)
         case .deferred(let note): (.deferred, note)
         case .failed(let note): (.failed, note)
         }
-        let fingerprint = pending.linkSecret.map { SecretToken(value: $0).hash.fingerprint }
-        let body = if delivery != .deferred, let secret = pending.linkSecret, let fingerprint {
-            message.body.replacingOccurrences(of: secret, with: "[removed at handover: link \(fingerprint)]")
-        } else {
-            message.body
-        }
-        let keepsSecret = delivery == .deferred
+        let note = scrubbed(words, secret: pending.linkSecret)
         try await database.write { tx in
-            try tx.execute("""
-                UPDATE outbox SET delivery = ?, attempts = attempts + 1, delivery_note = ?, delivery_updated_at = ?, body = ?,
-                                  link_secret = CASE WHEN ? = 1 THEN link_secret ELSE NULL END
-                WHERE id = ?
-                """, [delivery.rawValue, note, now.unixSeconds, body, keepsSecret ? 1 : 0, message.id])
-            var details = ["message": String(message.id), "attempt": String(message.attempts + 1)]
-            if let fingerprint { details["link"] = fingerprint }
-            try AuditLog.append(AuditEntry(
-                actor: .system, action: "mail.\(delivery.rawValue)", targetType: "user", targetId: message.recipient,
-                outcome: delivery == .sent ? .success : .failure, reason: note, details: details), in: tx, at: now)
+            try settle(pending.message.id, as: delivery, note: note, countsAttempt: true, in: tx, at: now)
         }
+        return note
+    }
+
+    /// The message's mail job ended without a run recording it (its lease ran out on the last
+    /// attempt, an operator cancelled it): the message is given up on and its link scrubbed,
+    /// in the job's own transaction.
+    static func abandon(job: Job, reason: String, in tx: any SQLTransaction, at now: Date) throws {
+        guard job.kind == kind, let id = job.arguments["message"].flatMap({ Int64($0) }) else { return }
+        try settle(id, as: .failed, note: "the mail job ended without a handover: \(reason)", countsAttempt: false, in: tx, at: now)
+    }
+
+    /// Moves a waiting message to `delivery` (read and written in one transaction): on a final
+    /// state the token in its subject, body and note becomes the link's fingerprint and
+    /// `link_secret` is cleared. A message no longer waiting is left as it is.
+    private static func settle(_ id: Int64, as delivery: OutboxMessage.Delivery, note: String, countsAttempt: Bool,
+                               in tx: any SQLTransaction, at now: Date) throws {
+        guard let pending = try Pending.load(id, in: tx),
+              pending.message.delivery == .queued || pending.message.delivery == .deferred else { return }
+        let message = pending.message
+        let final = delivery != .deferred
+        let secret = final ? pending.linkSecret : nil
+        let note = scrubbed(note, secret: pending.linkSecret)
+        try tx.execute("""
+            UPDATE outbox SET delivery = ?, attempts = attempts + ?, delivery_note = ?, delivery_updated_at = ?, subject = ?, body = ?,
+                              link_secret = CASE WHEN ? = 1 THEN NULL ELSE link_secret END
+            WHERE id = ? AND delivery IN ('queued', 'deferred')
+            """, [delivery.rawValue, countsAttempt ? 1 : 0, note, now.unixSeconds,
+                  scrubbed(message.subject, secret: secret), scrubbed(message.body, secret: secret), final ? 1 : 0, id])
+        var details = ["message": String(id), "attempt": String(message.attempts + (countsAttempt ? 1 : 0))]
+        if let secret = pending.linkSecret { details["link"] = SecretToken(value: secret).hash.fingerprint }
+        try AuditLog.append(AuditEntry(
+            actor: .system, action: "mail.\(delivery.rawValue)", targetType: "user", targetId: message.recipient,
+            outcome: delivery == .sent ? .success : .failure, reason: note, details: details), in: tx, at: now)
+    }
+
+    /// `text` with every copy of `secret` replaced by the link's fingerprint.
+    static func scrubbed(_ text: String, secret: String?) -> String {
+        guard let secret, !secret.isEmpty else { return text }
+        return text.replacingOccurrences(of: secret, with: "[removed at handover: link \(SecretToken(value: secret).hash.fingerprint)]")
     }
 }
 

@@ -90,14 +90,21 @@ public struct MailTemplate: Sendable, Equatable {
         return names
     }
 
-    /// The subject and body with every placeholder replaced.
+    /// The subject and body with every placeholder replaced, in one pass over the template: a
+    /// value is never read as a template (an address may contain `{{link}}`).
     func render(link: String, email: String, lifetime: TimeInterval, expiresAt: Date) -> (subject: String, body: String) {
         let values = ["link": link, "email": email, "minutes": String(Int((lifetime / 60).rounded())),
                       "expires_at": Timestamp.iso8601Seconds(expiresAt)]
         func fill(_ text: String) -> String {
-            var text = text
-            for (name, value) in values { text = text.replacingOccurrences(of: "{{\(name)}}", with: value) }
-            return text
+            var output = ""
+            var rest = text[...]
+            while let open = rest.range(of: "{{"), let close = rest[open.upperBound...].range(of: "}}") {
+                output += rest[..<open.lowerBound]
+                let name = String(rest[open.upperBound..<close.lowerBound])
+                output += values[name] ?? String(rest[open.lowerBound..<close.upperBound])
+                rest = rest[close.upperBound...]
+            }
+            return output + rest
         }
         return (fill(subject), fill(body))
     }

@@ -71,8 +71,9 @@ public struct SendmailCommand: Sendable, Equatable, CustomStringConvertible {
 
     private func handSynchronously(_ message: Data) -> Result {
         Self.ignoreBrokenPipes
+        // Deferred, not failed: on another node, or after the operator's fix, it may work.
         guard let program = Self.resolve(arguments[0]) else {
-            return .failed("sendmail program '\(arguments[0])' not found (install msmtp-mta or another MTA, or set [mail] sendmail)")
+            return .deferred("sendmail program '\(arguments[0])' not found (install msmtp-mta or another MTA, or set [mail] sendmail)")
         }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: program)
@@ -82,37 +83,77 @@ public struct SendmailCommand: Sendable, Equatable, CustomStringConvertible {
         process.standardInput = input
         process.standardOutput = output
         process.standardError = output
+        let exited = DispatchSemaphore(value: 0)
+        let hasExited = Mutex(false)
+        process.terminationHandler = { _ in
+            hasExited.withLock { $0 = true }
+            exited.signal()
+        }
+        let deadline = DispatchTime.now() + timeout
         do {
             try process.run()
         } catch {
-            return .failed("cannot run \(program): \(error.localizedDescription)")
+            return .deferred("cannot run \(program): \(error.localizedDescription)")
         }
-        // A program that exits without reading its input makes this write fail (EPIPE, with
-        // SIGPIPE ignored); its exit status then says why.
-        try? input.fileHandleForWriting.write(contentsOf: message)
-        try? input.fileHandleForWriting.close()
-        let timedOut = Mutex(false)
-        let watchdog = DispatchWorkItem { [process] in
-            timedOut.withLock { $0 = true }
-            process.terminate()
+        let pid = process.processIdentifier
+        // Written from a thread of its own: a program that never reads its input cannot hold
+        // this one past the deadline (it gets EPIPE, SIGPIPE being ignored, once it is stopped).
+        let writer = input.fileHandleForWriting
+        Thread.detachNewThread {
+            try? writer.write(contentsOf: message)
+            try? writer.close()
         }
-        DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: watchdog)
-        // Read to the end (the program's exit closes its side), keeping only the last 16 KiB.
-        var printed = Data()
-        while let chunk = try? output.fileHandleForReading.read(upToCount: 4096), !chunk.isEmpty {
-            printed.append(chunk)
-            if printed.count > 16_384 { printed = printed.suffix(16_384) }
+        var (printed, timedOut) = Self.readOutput(output.fileHandleForReading.fileDescriptor, until: deadline,
+                                                  exited: { hasExited.withLock { $0 } })
+        if timedOut || exited.wait(timeout: deadline) == .timedOut {
+            timedOut = true
+            // The program and whatever it started (a wrapper's child may hold the pipe open).
+            for signal in [SIGTERM, SIGKILL] {
+                kill(-pid, signal)
+                kill(pid, signal)
+                if exited.wait(timeout: .now() + 2) == .success { break }
+            }
         }
-        process.waitUntilExit()
-        watchdog.cancel()
+        try? output.fileHandleForReading.close()
+        if !printed.isEmpty, printed.count > 16_384 { printed = printed.suffix(16_384) }
         let said = Self.oneLine(String(decoding: printed, as: UTF8.self))
-        if timedOut.withLock({ $0 }) {
+        if timedOut {
             return .deferred("\(arguments[0]) did not finish within \(Int(timeout)) s and was stopped" + (said.isEmpty ? "" : ": \(said)"))
         }
         if process.terminationReason == .uncaughtSignal {
             return .deferred("\(arguments[0]) was killed by signal \(process.terminationStatus)" + (said.isEmpty ? "" : ": \(said)"))
         }
         return Self.classify(status: process.terminationStatus, output: said)
+    }
+
+    /// What the program prints, until the end of its output or the deadline (true: reached).
+    /// Once the program has exited, only what is already there is read: something it started
+    /// may keep the pipe open for good.
+    private static func readOutput(_ descriptor: Int32, until deadline: DispatchTime, exited: () -> Bool) -> (Data, Bool) {
+        var printed = Data()
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        var drainingAfterExit = false
+        while true {
+            let now = DispatchTime.now()
+            guard now < deadline else { return (printed, true) }
+            let remaining = Int32(min(250, (deadline.uptimeNanoseconds - now.uptimeNanoseconds) / 1_000_000 + 1))
+            var request = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+            let ready = poll(&request, 1, drainingAfterExit ? 0 : remaining)
+            if ready < 0 {
+                if errno == EINTR { continue }
+                return (printed, false)
+            }
+            if ready == 0 {
+                if drainingAfterExit { return (printed, false) }
+                if exited() { drainingAfterExit = true }
+                continue
+            }
+            let count = read(descriptor, &buffer, buffer.count)
+            if count < 0, errno == EINTR { continue }
+            if count <= 0 { return (printed, false) }  // the end of the output
+            printed.append(contentsOf: buffer[0..<count])
+            if printed.count > 65_536 { printed = printed.suffix(16_384) }
+        }
     }
 
     /// The outcome of an exit `status` and the program's `output`: an SMTP reply code in the

@@ -36,16 +36,22 @@ public actor AccessTokenIssuer {
 
     /// The keys this process signs and verifies with, as loaded.
     private struct Keyring {
-        var keys: JWTKeyCollection
-        var currentKid: String
-        /// Current and published keys: what verifies and what the JWKS lists.
+        /// The current key's private half, or why this process cannot sign (a key file it lacks):
+        /// verifying needs only public keys, so a node without the new key still verifies.
+        var signer: Result<(kid: String, keys: JWTKeyCollection), SigningKeyError>
+        /// Public halves of the current and published keys: what verifies and what the JWKS lists.
+        var verifier: JWTKeyCollection
         var verifying: [(kid: String, publicKey: ES256PublicKey)]
+        /// Keys whose tokens are refused by name: retired (`revoked`) and rotated out long ago (`expired`).
+        var refused: [String: CredentialFailure]
         /// The rows it was built from (kid and state), to rebuild only after a change.
         var version: [String]
         var loadedAt: ContinuousClock.Instant
     }
 
     private var ring: Keyring?
+    /// Bumped by `forget()`: a reload that began before it is not installed over what follows.
+    private var generation = 0
 
     init(database: GatehouseDatabase, clock: any GatehouseClock, configuration: GatehouseConfiguration) {
         self.database = database
@@ -67,7 +73,8 @@ public actor AccessTokenIssuer {
             iss: .init(value: configuration.accessTokenIssuer), sub: .init(value: String(user.id)), sid: session.handle,
             iat: .init(value: now), exp: .init(value: now.addingTimeInterval(TimeInterval(ttl))),
             jti: .init(value: Handle.make("at_")))
-        let token = try await ring.keys.sign(claims, kid: JWKIdentifier(string: ring.currentKid))
+        let signer = try ring.signer.get()
+        let token = try await signer.keys.sign(claims, kid: JWKIdentifier(string: signer.kid))
         return Issued(token: token, expiresIn: ttl)
     }
 
@@ -76,24 +83,17 @@ public actor AccessTokenIssuer {
     /// session is still active is the caller's question (`Gatehouse.authenticateAccessToken`).
     public func verify(_ token: String) async throws -> AccessTokenClaims {
         var ring = try await keyring()
-        let kid = Self.headerKid(token)
-        if let kid, !ring.verifying.contains(where: { $0.kid == kid }) {
-            // A key another process made current a moment ago, or one retired: look once more
-            // (at most every 100 ms, so that made-up kids cannot turn every request into a read).
-            if ContinuousClock.now - ring.loadedAt > .milliseconds(100) { ring = try await keyring(force: true) }
+        if let kid = Self.headerKid(token), !ring.verifying.contains(where: { $0.kid == kid }) {
+            // A key another process made current a moment ago, or one retired there: look once
+            // more (at most every 100 ms, so that made-up kids cannot turn requests into reads).
+            if ring.refused[kid] == nil, ContinuousClock.now - ring.loadedAt > .milliseconds(100) { ring = try await keyring(force: true) }
             if !ring.verifying.contains(where: { $0.kid == kid }) {
-                let now = clock.now()
-                let state = try await database.read { tx in try SigningKey.rows(in: tx, at: now).first { $0.key.kid == kid }?.key.state }
-                switch state {
-                case .retired?: throw AuthError.invalidCredential(.revoked)
-                case .expired?: throw AuthError.invalidCredential(.expired)
-                default: throw AuthError.invalidCredential(.unknown)
-                }
+                throw AuthError.invalidCredential(ring.refused[kid] ?? .unknown)
             }
         }
         let claims: AccessTokenClaims
         do {
-            claims = try await ring.keys.verify(token, as: AccessTokenClaims.self)
+            claims = try await ring.verifier.verify(token, as: AccessTokenClaims.self)
         } catch {
             throw AuthError.invalidCredential(.malformed)
         }
@@ -116,62 +116,81 @@ public actor AccessTokenIssuer {
     }
 
     /// Drops the loaded keys: the next use reads them again (after this process changed them).
-    func forget() { ring = nil }
+    func forget() {
+        ring = nil
+        generation += 1
+    }
 
     /// The current key's id (creating the first key when there is none).
-    public func keyID() async throws -> String { try await keyring(force: true).currentKid }
+    public func keyID() async throws -> String { try await keyring(force: true).signer.get().kid }
 
     private func keyring(force: Bool = false) async throws -> Keyring {
         if !force, let ring, ContinuousClock.now - ring.loadedAt < Self.reloadInterval { return ring }
+        let started = generation
         let now = clock.now()
         var rows = try await database.read { tx in try SigningKey.rows(in: tx, at: now) }
-        if !rows.contains(where: { $0.key.state == .current }) {
-            guard !database.options.readOnly else { throw AuthError.notFound("signing key (the database is read-only and has none yet)") }
-            let keyFile = configuration.signingKeyFile
-            rows = try await database.write { tx in
-                // Two processes starting at once (PostgreSQL): the second waits here for the first's commit, then reads its key.
-                try tx.execute(tx.dialect.advisoryLock(Self.keyCreationLock))
-                // Another process may have created it since the read.
-                if try !SigningKey.rows(in: tx, at: now).contains(where: { $0.key.state == .current }) {
-                    try SigningKeys.create(in: tx, at: now, keyFile: keyFile)
-                }
-                return try SigningKey.rows(in: tx, at: now)
-            }
-        }
+        if !rows.contains(where: { $0.key.state == .current }) { rows = try await createFirstKey(at: now) }
         let version = rows.map { "\($0.key.kid):\($0.key.state.rawValue)" }
         if var ring, ring.version == version {
             ring.loadedAt = .now
-            self.ring = ring
+            if generation == started { self.ring = ring }
             return ring
         }
         let built = try await build(rows, version: version)
-        ring = built
+        // Another reload (or a change made here) finished while this one waited: keep the newer.
+        if generation == started { ring = built }
         return built
     }
 
-    private func build(_ rows: [SigningKey.Row], version: [String]) async throws -> Keyring {
-        let current = rows.first { $0.key.state == .current }!
-        var privatePEM = current.privateKeyPEM
-        if privatePEM.isEmpty {
-            let fromFile = try configuration.signingKeyFile?.loadKeys()[current.key.kid]
-            guard let fromFile else {
-                throw SigningKeyError.privateKeyMissing(kid: current.key.kid, keyFile: configuration.signingKeyFile?.path)
+    /// The first key, made by whichever process gets there first.
+    private func createFirstKey(at now: Date) async throws -> [SigningKey.Row] {
+        guard !database.options.readOnly else { throw AuthError.notFound("signing key (the database is read-only and has none yet)") }
+        let keyFile = configuration.signingKeyFile
+        let fresh = try SigningKeys.NewKey()
+        if let keyFile { try keyFile.addKey(kid: fresh.kid, privateKeyPEM: fresh.pem) }
+        let (rows, stored) = try await database.write { tx in
+            // Two processes starting at once (PostgreSQL): the second waits here for the first's commit, then reads its key.
+            try tx.execute(tx.dialect.advisoryLock(Self.keyCreationLock))
+            // Another process may have created it since the read.
+            var stored = false
+            if try !SigningKey.rows(in: tx, at: now).contains(where: { $0.key.state == .current }) {
+                try SigningKeys.store(fresh, in: tx, at: now, inKeyFile: keyFile != nil)
+                stored = true
             }
-            privatePEM = fromFile
+            return (try SigningKey.rows(in: tx, at: now), stored)
         }
+        if !stored, let keyFile { try? keyFile.removeKey(fresh.kid) }
+        return rows
+    }
+
+    private func build(_ rows: [SigningKey.Row], version: [String]) async throws -> Keyring {
         let encoder = JSONEncoder()
         encoder.dateEncodingStrategy = .integerSecondsSince1970
         let serializer = DefaultJWTSerializer(jsonEncoder: encoder)
-        let keys = JWTKeyCollection()
-        let privateKey = try ES256PrivateKey(pem: privatePEM)
-        await keys.add(ecdsa: privateKey, kid: JWKIdentifier(string: current.key.kid), serializer: serializer)
-        var verifying = [(kid: current.key.kid, publicKey: privateKey.publicKey)]
-        for row in rows where row.key.state == .published {
-            let publicKey = try row.publicKeyPEM.map { try ES256PublicKey(pem: $0) } ?? ES256PrivateKey(pem: row.privateKeyPEM).publicKey
-            await keys.add(ecdsa: publicKey, kid: JWKIdentifier(string: row.key.kid), serializer: serializer)
-            verifying.append((row.key.kid, publicKey))
+        let verifier = JWTKeyCollection()
+        var verifying: [(kid: String, publicKey: ES256PublicKey)] = []
+        var refused: [String: CredentialFailure] = [:]
+        for row in rows {
+            switch row.key.state {
+            case .current, .published:
+                let publicKey = try row.publicKeyPEM.map { try ES256PublicKey(pem: $0) } ?? ES256PrivateKey(pem: row.privateKeyPEM).publicKey
+                await verifier.add(ecdsa: publicKey, kid: JWKIdentifier(string: row.key.kid), serializer: serializer)
+                verifying.append((row.key.kid, publicKey))
+            case .retired: refused[row.key.kid] = .revoked
+            case .expired: refused[row.key.kid] = .expired
+            }
         }
-        return Keyring(keys: keys, currentKid: current.key.kid, verifying: verifying, version: version, loadedAt: .now)
+        let current = rows.first { $0.key.state == .current }!
+        let signer: Result<(kid: String, keys: JWTKeyCollection), SigningKeyError>
+        let privatePEM = current.privateKeyPEM.isEmpty ? try configuration.signingKeyFile?.loadKeys()[current.key.kid] : current.privateKeyPEM
+        if let privatePEM {
+            let keys = JWTKeyCollection()
+            await keys.add(ecdsa: try ES256PrivateKey(pem: privatePEM), kid: JWKIdentifier(string: current.key.kid), serializer: serializer)
+            signer = .success((current.key.kid, keys))
+        } else {
+            signer = .failure(.privateKeyMissing(kid: current.key.kid, keyFile: configuration.signingKeyFile?.path))
+        }
+        return Keyring(signer: signer, verifier: verifier, verifying: verifying, refused: refused, version: version, loadedAt: .now)
     }
 
     /// The `kid` of a JWS compact serialisation's header, without verifying anything.

@@ -115,20 +115,21 @@ public final class SigningKeys: Sendable {
     public func rotate(by actor: Actor, context: ClientContext = .none) async throws -> (previous: SigningKey?, current: SigningKey) {
         let now = clock.now()
         let window = publicationWindow
-        let keyFile = configuration.signingKeyFile
-        let changed = try await database.write { tx in
-            try tx.execute(tx.dialect.advisoryLock(AccessTokenIssuer.keyCreationLock))
+        let fresh = try NewKey()
+        let inKeyFile = configuration.signingKeyFile != nil
+        let changed = try await changingKeys(adding: fresh) { tx in
             let previous = try SigningKey.rows(in: tx, at: now).first { $0.key.state == .current }
-            if let previous { try Self.supersede(previous, until: now.addingTimeInterval(window), in: tx, at: now, keyFile: keyFile) }
-            let kid = try Self.create(in: tx, at: now, actor: actor, keyFile: keyFile, reason: "rotation")
+            if let previous { try Self.supersede(previous, until: now.addingTimeInterval(window), in: tx, at: now) }
+            try Self.store(fresh, in: tx, at: now, actor: actor, inKeyFile: inKeyFile, reason: "rotation")
             try AuditLog.append(AuditEntry(
-                actor: actor, action: "signing_key.rotated", targetType: "signing_key", targetId: kid, context: context,
+                actor: actor, action: "signing_key.rotated", targetType: "signing_key", targetId: fresh.kid, context: context,
                 details: ["previous": previous?.key.kid ?? "", "previous_published_until": previous.map { _ in Timestamp.iso8601(now.addingTimeInterval(window)) } ?? ""]),
                 in: tx, at: now)
             let rows = try SigningKey.rows(in: tx, at: now)
-            return (rows.first { $0.key.kid == previous?.key.kid }?.key, rows.first { $0.key.kid == kid }!.key)
+            return (rows.first { $0.key.kid == previous?.key.kid }?.key, rows.first { $0.key.kid == fresh.kid }!.key)
         }
-        await issuer.forget()
+        // Committed: the previous key no longer signs anywhere, so its private half goes.
+        if let previous = changed.0 { try configuration.signingKeyFile?.removeKey(previous.kid, afterCommit: true) }
         return changed
     }
 
@@ -136,53 +137,93 @@ public final class SigningKeys: Sendable {
     public func retire(kid: String, by actor: Actor, reason: String, context: ClientContext = .none) async throws
         -> (retired: SigningKey, replacement: SigningKey?) {
         let now = clock.now()
-        let keyFile = configuration.signingKeyFile
-        let changed = try await database.write { tx in
-            try tx.execute(tx.dialect.advisoryLock(AccessTokenIssuer.keyCreationLock))
+        // A replacement is made ready (in the key file) only when the key is current now.
+        let wasCurrent = try await list().first { $0.kid == kid }?.state == .current
+        let fresh = wasCurrent ? try NewKey() : nil
+        let inKeyFile = configuration.signingKeyFile != nil
+        let changed = try await changingKeys(adding: fresh) { tx in
             guard let row = try SigningKey.rows(in: tx, at: now).first(where: { $0.key.kid == kid }) else {
                 throw AuthError.notFound("signing key \(kid)")
             }
             guard row.key.state != .retired else { throw SigningKeyError.alreadyRetired(kid) }
-            try tx.execute("UPDATE signing_keys SET retired_at = ?, private_key_pem = '' WHERE kid = ?", [now.unixSeconds, kid])
-            try keyFile?.removeKey(kid)
+            // It became current since the look above (another process rotated): no replacement is ready.
+            guard row.key.state != .current || fresh != nil else { throw SigningKeyError.changedMeanwhile(kid) }
+            let publicPEM = try row.publicKeyPEM ?? ES256PrivateKey(pem: row.privateKeyPEM).publicKey.pemRepresentation
+            try tx.execute("UPDATE signing_keys SET retired_at = ?, private_key_pem = '', public_key_pem = ? WHERE kid = ?",
+                           [now.unixSeconds, publicPEM, kid])
             try AuditLog.append(AuditEntry(
                 actor: actor, action: "signing_key.retired", targetType: "signing_key", targetId: kid, reason: reason, context: context,
                 details: ["was": row.key.state.rawValue]), in: tx, at: now)
-            var replacement: String?
-            if row.key.state == .current {
-                replacement = try Self.create(in: tx, at: now, actor: actor, keyFile: keyFile, reason: "replaces retired \(kid)")
+            if row.key.state == .current, let fresh {
+                try Self.store(fresh, in: tx, at: now, actor: actor, inKeyFile: inKeyFile, reason: "replaces retired \(kid)")
             }
             let rows = try SigningKey.rows(in: tx, at: now)
-            return (rows.first { $0.key.kid == kid }!.key, replacement.flatMap { new in rows.first { $0.key.kid == new }?.key })
+            return (rows.first { $0.key.kid == kid }!.key, fresh.flatMap { new in rows.first { $0.key.kid == new.kid } }?.key)
         }
-        await issuer.forget()
+        try configuration.signingKeyFile?.removeKey(kid, afterCommit: true)
+        // Made ready for a key that was no longer current by the time of the transaction.
+        if let fresh, changed.1 == nil { try configuration.signingKeyFile?.removeKey(fresh.kid, afterCommit: true) }
         return changed
     }
 
-    /// Stops `row` signing: superseded now, published until `until`, its private half wiped.
-    private static func supersede(_ row: SigningKey.Row, until: Date, in tx: any SQLTransaction, at now: Date, keyFile: SigningKeyFile?) throws {
+    /// Runs `body` in a write transaction under the key lock, with `fresh` written to the key
+    /// file first (a transaction may not commit before the file holds the key it names) and
+    /// taken out again when the transaction fails. Refuses when the keys live in a key file
+    /// this process was not given: a new key would go to the database unnoticed.
+    private func changingKeys<T: Sendable>(adding fresh: NewKey?, _ body: @escaping @Sendable (any SQLTransaction) throws -> T) async throws -> T {
+        let keyFile = configuration.signingKeyFile
+        if keyFile == nil, let current = try await list().first(where: { $0.state == .current }), current.storage == .keyFile {
+            throw SigningKeyError.keyFileRequired(kid: current.kid)
+        }
+        if let keyFile, let fresh { try keyFile.addKey(kid: fresh.kid, privateKeyPEM: fresh.pem) }
+        do {
+            let result = try await database.write { tx in
+                try tx.execute(tx.dialect.advisoryLock(AccessTokenIssuer.keyCreationLock))
+                return try body(tx)
+            }
+            await issuer.forget()
+            return result
+        } catch {
+            if let keyFile, let fresh { try? keyFile.removeKey(fresh.kid) }
+            throw error
+        }
+    }
+
+    /// Stops `row` signing: superseded now, published until `until`, its private half wiped
+    /// from the database (from the key file after the commit).
+    private static func supersede(_ row: SigningKey.Row, until: Date, in tx: any SQLTransaction, at now: Date) throws {
         let publicPEM = try row.publicKeyPEM ?? ES256PrivateKey(pem: row.privateKeyPEM).publicKey.pemRepresentation
         try tx.execute("""
             UPDATE signing_keys SET superseded_at = ?, published_until = ?, private_key_pem = '', public_key_pem = ? WHERE kid = ?
             """, [now.unixSeconds, until.unixSeconds, publicPEM, row.key.kid])
-        try keyFile?.removeKey(row.key.kid)
     }
 
-    /// Generates a key, stores it (the private half in the key file when one is configured) and
-    /// audits it. Returns its kid.
-    @discardableResult
-    static func create(in tx: any SQLTransaction, at now: Date, actor: Actor = .system, keyFile: SigningKeyFile?, reason: String? = nil) throws -> String {
-        let privateKey = ES256PrivateKey()
-        let kid = try AccessTokenIssuer.keyID(of: privateKey.publicKey)
-        if let keyFile { try keyFile.addKey(kid: kid, privateKeyPEM: privateKey.pemRepresentation) }
+    /// A key generated outside any transaction: a transaction the engine runs again (PostgreSQL
+    /// retries serialisation failures) stores this same key, and the key file can hold it
+    /// before the transaction that names it commits.
+    struct NewKey: Sendable {
+        let kid: String
+        let pem: String
+        let publicPEM: String
+
+        init() throws {
+            let privateKey = ES256PrivateKey()
+            kid = try AccessTokenIssuer.keyID(of: privateKey.publicKey)
+            pem = privateKey.pemRepresentation
+            publicPEM = privateKey.publicKey.pemRepresentation
+        }
+    }
+
+    /// Stores `key` (its private half in the database unless `inKeyFile`) and audits it.
+    static func store(_ key: NewKey, in tx: any SQLTransaction, at now: Date, actor: Actor = .system, inKeyFile: Bool,
+                      reason: String? = nil) throws {
         try tx.execute("""
             INSERT INTO signing_keys (kid, algorithm, private_key_pem, public_key_pem, created_at) VALUES (?, 'ES256', ?, ?, ?)
-            """, [kid, keyFile == nil ? privateKey.pemRepresentation : "", privateKey.publicKey.pemRepresentation, now.unixSeconds])
-        var details = ["algorithm": "ES256", "storage": keyFile == nil ? "database" : "key_file"]
+            """, [key.kid, inKeyFile ? "" : key.pem, key.publicPEM, now.unixSeconds])
+        var details = ["algorithm": "ES256", "storage": inKeyFile ? "key_file" : "database"]
         if let reason { details["reason"] = reason }
-        try AuditLog.append(AuditEntry(actor: actor, action: "signing_key.created", targetType: "signing_key", targetId: kid,
+        try AuditLog.append(AuditEntry(actor: actor, action: "signing_key.created", targetType: "signing_key", targetId: key.kid,
                                        details: details), in: tx, at: now)
-        return kid
     }
 }
 
@@ -193,6 +234,10 @@ public enum SigningKeyError: Error, Equatable, CustomStringConvertible {
     case keyFile(String)
     /// The current key's private half is in a key file this process was not given, or that lacks it.
     case privateKeyMissing(kid: String, keyFile: String?)
+    /// Rotating or retiring while the keys live in a key file this process was not given.
+    case keyFileRequired(kid: String)
+    /// The key became current between the command's look and its transaction: run it again.
+    case changedMeanwhile(String)
 
     public var description: String {
         switch self {
@@ -200,6 +245,9 @@ public enum SigningKeyError: Error, Equatable, CustomStringConvertible {
         case .keyFile(let problem): problem
         case .privateKeyMissing(let kid, nil):
             "the current signing key \(kid) is kept in a signing-key file: give it with --signing-keys FILE ([keys] file, $GATEHOUSE_SIGNING_KEYS)"
+        case .changedMeanwhile(let kid): "signing key \(kid) became current meanwhile (another rotation); nothing was changed: run the command again"
+        case .keyFileRequired(let kid):
+            "the current signing key \(kid) lives in a signing-key file: give it (--signing-keys FILE, [keys] file in --config, $GATEHOUSE_SIGNING_KEYS) so that the new key goes there too"
         case .privateKeyMissing(let kid, let file?):
             "the signing-key file \(file) does not hold the current key \(kid): copy the file from where `gatehouse keys rotate` ran"
         }
@@ -212,8 +260,13 @@ extension SigningKeyFile {
         do { try add(kid: kid, privateKeyPEM: privateKeyPEM) } catch { throw SigningKeyError.keyFile(error.description) }
     }
 
-    func removeKey(_ kid: String) throws {
-        do { try remove(kid: kid) } catch { throw SigningKeyError.keyFile(error.description) }
+    /// `afterCommit`: the database change is made; a failure here says so, with what to remove by hand.
+    func removeKey(_ kid: String, afterCommit: Bool = false) throws {
+        do { try remove(kid: kid) } catch {
+            throw SigningKeyError.keyFile(afterCommit
+                ? "the change is committed, but key \(kid)'s private half could not be removed from the key file (\(error.description)): remove it by hand"
+                : error.description)
+        }
     }
 
     func loadKeys() throws -> [String: String] {
