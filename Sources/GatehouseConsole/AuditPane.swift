@@ -27,13 +27,16 @@ enum AuditPane {
         return type + (event.targetId.map { ":\($0)" } ?? "")
     }
 
-    /// "chain ✓ verified to #N", "verifying… #N", or "chain BROKEN at #N".
-    static func chainStatus(_ checkpoint: AuditCheckpoint?) -> (text: String, broken: Bool)? {
+    /// "chain ✓ verified to #N", "verifying… #N", or "chain BROKEN at #N", then the newest
+    /// signed checkpoint and its age ("signed #M 12m ago"), or that there is none.
+    static func chainStatus(_ checkpoint: AuditCheckpoint?, now: Date = Date()) -> (text: String, broken: Bool)? {
         guard let checkpoint else { return ("chain: verifying…", false) }
         if let broken = checkpoint.firstBrokenSeq {
             return ("chain BROKEN at #\(broken): \(checkpoint.problem ?? "")", true)
         }
-        return (checkpoint.complete ? "chain ✓ verified to #\(checkpoint.seq)" : "chain: verifying… #\(checkpoint.seq)", false)
+        let chain = checkpoint.complete ? "chain ✓ verified to #\(checkpoint.seq)" : "chain: verifying… #\(checkpoint.seq)"
+        let signed = checkpoint.newestSigned.map { "signed #\($0.seq) \(TimeText.since($0.at, now: now))" } ?? "no signed checkpoint"
+        return (chain + " · " + signed, false)
     }
 }
 

@@ -121,7 +121,9 @@ struct ConsoleDataSource: Sendable {
     func checkChain(after checkpoint: AuditCheckpoint?) -> ConsoleCommand {
         { [self] in
             do {
-                return .chainChecked(try await gatehouse.audit.verify(after: checkpoint, limit: 50_000))
+                var step = try await gatehouse.audit.verify(after: checkpoint, limit: 50_000)
+                step.newestSigned = try await gatehouse.audit.newestCheckpoint()
+                return .chainChecked(step)
             } catch { return .failed(explain(error)) }
         }
     }

@@ -24,7 +24,7 @@ enum ConsoleView {
         var tabs = TabBar(titles: PaneID.allCases.map(\.title), selected: model.pane.rawValue)
         tabs.selectedStyle = theme.tabSelected
         tabs.render(into: &buffer, area: tabsArea)
-        renderPaneTitle(model, theme: theme, area: tabsArea, into: &buffer)
+        renderPaneTitle(model, theme: theme, now: now, area: tabsArea, into: &buffer)
 
         switch model.pane {
         case .sessions:
@@ -76,14 +76,14 @@ enum ConsoleView {
         }
     }
 
-    private static func renderPaneTitle(_ model: ConsoleModel, theme: ConsoleTheme, area: Rect, into buffer: inout Buffer) {
+    private static func renderPaneTitle(_ model: ConsoleModel, theme: ConsoleTheme, now: Date, area: Rect, into buffer: inout Buffer) {
         var parts: [String] = []
         let query = model.query(for: model.pane)
         if let user = query.email { parts.append("user \(user)") }
         if let filter = query.filter { parts.append("filter /\(filter.inverted ? "!" : "")\(filter.pattern)") }
         var text = parts.isEmpty ? "" : parts.joined(separator: "  ") + "  (esc clears)"
         var style = theme.info
-        if model.pane == .audit, let chain = AuditPane.chainStatus(model.chain) {
+        if model.pane == .audit, let chain = AuditPane.chainStatus(model.chain, now: now) {
             text = text.isEmpty ? chain.text : text + "   " + chain.text
             style = chain.broken ? theme.error : (model.chain?.isIntact == true ? theme.ok : theme.info)
         }

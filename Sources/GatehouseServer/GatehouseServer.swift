@@ -56,6 +56,12 @@ public struct GatehouseServer: Sendable {
             services.append(JobWorkerService(worker: JobWorker(gatehouse: gatehouse, options: .init(
                 concurrency: options.workers, dataDirectory: directory, sendmail: options.sendmail))))
         }
+        if options.checkpoints.isConfigured {
+            let checkpointLogger = logger
+            services.append(CheckpointService(schedule: CheckpointSchedule(gatehouse: gatehouse, settings: options.checkpoints) { problem in
+                checkpointLogger.error("\(problem)")
+            }))
+        }
         let limits = options.http
         let metrics = metrics
         let edgeLogger = logger

@@ -44,12 +44,14 @@ public struct ServerConfigFile: Sendable, Equatable, TOMLConfigFile {
     public var mail = MailConfigTable()
     /// `[keys] file`: the signing-key file (relative paths are relative to the config file).
     public var signingKeyFile: String?
+    /// `[audit]`: signed checkpoints of the audit chain.
+    public var checkpoints = CheckpointSettings()
 
     public static func == (lhs: Self, rhs: Self) -> Bool {
         lhs.host == rhs.host && lhs.port == rhs.port && lhs.dev == rhs.dev && lhs.insecureCookies == rhs.insecureCookies
             && lhs.cookieName == rhs.cookieName && lhs.trustProxy == rhs.trustProxy && lhs.refreshReuseGrace == rhs.refreshReuseGrace
             && lhs.rateLimits.map(\.name) == rhs.rateLimits.map(\.name) && lhs.rateLimits.map(\.rate) == rhs.rateLimits.map(\.rate)
-            && lhs.http == rhs.http && lhs.mail == rhs.mail && lhs.signingKeyFile == rhs.signingKeyFile
+            && lhs.http == rhs.http && lhs.mail == rhs.mail && lhs.signingKeyFile == rhs.signingKeyFile && lhs.checkpoints == rhs.checkpoints
     }
 
     public init() {}
@@ -132,6 +134,8 @@ public struct ServerConfigFile: Sendable, Equatable, TOMLConfigFile {
                 config.http = limits
             case "mail":
                 config.mail = try MailConfigTable.parse(table, in: document)
+            case "audit":
+                config.checkpoints = try CheckpointSettings.parse(table, in: document)
             case "keys":
                 for key in table.keys {
                     guard key == "file" else { throw fail(section, key, "unknown key '\(key)' in [keys] (file)") }
@@ -140,7 +144,7 @@ public struct ServerConfigFile: Sendable, Equatable, TOMLConfigFile {
                         : URL(fileURLWithPath: document.path).deletingLastPathComponent().appendingPathComponent(path).path
                 }
             default:
-                throw fail("", section, "unknown table [\(section)] (server, rate_limits, http, mail, keys)")
+                throw fail("", section, "unknown table [\(section)] (server, rate_limits, http, mail, keys, audit)")
             }
         }
         return config

@@ -24,6 +24,8 @@ public struct ServerOptions: Sendable, Equatable {
     public var dataDirectory: String?
     /// What embedded workers hand sign-in mail to.
     public var sendmail = SendmailCommand.standard
+    /// Signed audit checkpoints on a schedule (`[audit]`; off unless key and folder are given).
+    public var checkpoints = CheckpointSettings()
     /// Timeouts and size caps at the HTTP edge.
     public var http = HTTPLimits()
 

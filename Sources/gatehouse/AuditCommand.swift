@@ -1,13 +1,14 @@
 import ArgumentParser
 import Foundation
 import GatehouseCore
+import GatehouseServer
 import TerminalKit
 
 struct AuditCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "audit",
-        abstract: "Read and verify the hash-chained audit log.",
-        subcommands: [Tail.self, Verify.self]
+        abstract: "Read and verify the hash-chained audit log; sign checkpoints of its head.",
+        subcommands: [Tail.self, Verify.self, Checkpoint.self]
     )
 
     struct Tail: AsyncParsableCommand {
@@ -70,12 +71,46 @@ struct AuditCommand: AsyncParsableCommand {
     }
 
     struct Verify: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Walk the hash chain; exit 1 and name the first bad row if it was changed.")
+        static let configuration = CommandConfiguration(
+            abstract: "Walk the hash chain; exit 1 and name the first bad row if it was changed.",
+            discussion: """
+                With --checkpoints, also hold every signed checkpoint in the folder against the log: a tail cut off \
+                after a checkpoint, a chain rebuilt from scratch (every row chains, but a signed head differs), and \
+                forged or removed checkpoints are named. The public key comes from --public-key (FILE.pub, or the \
+                key itself), else from [audit] checkpoint_key in --config.
+                """)
         @OptionGroup var database: DatabaseArguments
         @OptionGroup var output: OutputOptions
+        @Option(parsing: .unconditional, help: ArgumentHelp("A folder of signed checkpoints (checkpoints.jsonl).", valueName: "dir"))
+        var checkpoints: String?
+        @Option(parsing: .unconditional, help: ArgumentHelp("The checkpoint key's public half (FILE.pub) or the key itself.", valueName: "file"))
+        var publicKey: String?
+        @Option(parsing: .unconditional, help: ArgumentHelp("serve's config file, for [audit] checkpoint_key and checkpoint_dir.", valueName: "file"))
+        var config: String?
 
         func run() async throws {
+            let settings = try config.map { try ServerConfigFile.load(path: $0).checkpoints } ?? CheckpointSettings()
             let gatehouse = try database.open(readOnly: true)
+            if let directory = checkpoints ?? (config != nil ? settings.directory : nil) {
+                guard let keyPath = publicKey ?? settings.key.map({ FileManager.default.fileExists(atPath: $0 + ".pub") ? $0 + ".pub" : $0 }) else {
+                    throw CLIError.usage("--checkpoints needs the public key: --public-key FILE.pub (or [audit] checkpoint_key in --config)")
+                }
+                let key = try CheckpointPublicKey.load(path: keyPath)
+                let lines = try CheckpointFile(directory: directory).read()
+                let report = try await CLIError.wrap(gatehouse) { try await gatehouse.audit.verify(checkpoints: lines, publicKey: key) }
+                if output.json { try printJSON(report) } else {
+                    if report.chain.isIntact { say("hash chain intact: \(report.chain.checked) events verified") }
+                    if let newest = report.newest, report.problems.isEmpty {
+                        say("\(report.checkpoints) signed checkpoint(s) verified with key \(key.fingerprint); the newest, \(newest.at), covers rows to \(newest.seq)")
+                    }
+                    for problem in report.problems { sayError(problem) }
+                }
+                if !report.chain.isIntact {
+                    throw CLIError.failed("audit log broken at seq \(report.chain.firstBrokenSeq ?? 0): \(report.chain.problem ?? "mismatch")")
+                }
+                if !report.problems.isEmpty { throw CLIError.failed("the audit log does not match its signed checkpoints") }
+                return
+            }
             let result = try await CLIError.wrap(gatehouse) { try await gatehouse.audit.verify() }
             if output.json {
                 try printJSON(result)
@@ -85,6 +120,42 @@ struct AuditCommand: AsyncParsableCommand {
             if let seq = result.firstBrokenSeq {
                 throw CLIError.failed("audit log broken at seq \(seq): \(result.problem ?? "mismatch") (\(result.checked) events before it verified)")
             }
+        }
+    }
+
+    struct Checkpoint: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Sign the chain's head (Ed25519) and append the checkpoint to a folder kept off this host.",
+            discussion: """
+                The key and folder come from --key and --to, else from [audit] in --config. --create-key makes the \
+                key (mode 0600) and FILE.pub, the public half to keep wherever checkpoints are verified. serve and \
+                worker write checkpoints on their own every [audit] checkpoint_interval.
+                """)
+        @OptionGroup var database: DatabaseArguments
+        @OptionGroup var output: OutputOptions
+        @Option(parsing: .unconditional, help: ArgumentHelp("The checkpoint key (Ed25519, mode 0600).", valueName: "file")) var key: String?
+        @Option(parsing: .unconditional, help: ArgumentHelp("The folder checkpoints.jsonl is appended in.", valueName: "dir")) var to: String?
+        @Option(parsing: .unconditional, help: ArgumentHelp("serve's config file, for [audit] checkpoint_key and checkpoint_dir.", valueName: "file"))
+        var config: String?
+        @Flag(help: "Make the key (and FILE.pub) first; refuses to replace one.") var createKey = false
+
+        func run() async throws {
+            let settings = try config.map { try ServerConfigFile.load(path: $0).checkpoints } ?? CheckpointSettings()
+            guard let keyPath = key ?? settings.key, let directory = to ?? settings.directory else {
+                throw CLIError.usage("give --key FILE and --to DIR (or [audit] checkpoint_key and checkpoint_dir in --config)")
+            }
+            let signingKey = createKey ? try CheckpointKey.create(path: keyPath) : try CheckpointKey.load(path: keyPath)
+            if createKey {
+                // On standard error with --json: standard output is the JSON document alone.
+                let note = "created checkpoint key \(keyPath) (\(signingKey.publicKey.fingerprint)); keep \(keyPath).pub where checkpoints are verified"
+                if output.json { sayError(note) } else { say(note) }
+            }
+            let gatehouse = try database.open()
+            let checkpoint = try await CLIError.wrap(gatehouse) {
+                try await gatehouse.audit.checkpoint(key: signingKey, file: CheckpointFile(directory: directory), by: currentOperator())
+            }
+            if output.json { return try printJSON(checkpoint) }
+            say("signed checkpoint: rows to \(checkpoint.seq), head \(checkpoint.head.prefix(16))…, key \(checkpoint.key), appended to \(CheckpointFile(directory: directory).path)")
         }
     }
 }

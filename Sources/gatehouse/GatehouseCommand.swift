@@ -58,6 +58,9 @@ struct GatehouseCommand: AsyncParsableCommand {
         case let error as SigningKeyError:
             sayError(error.description)
             return 1
+        case let error as CheckpointError:
+            sayError(error.description)
+            return 1
         case let error as TerminalError:
             sayError(error.description)
             return 1

@@ -71,6 +71,7 @@ struct ServeCommand: AsyncParsableCommand {
             for (name, rate) in file.rateLimits { try configuration.rateLimits.override(name, rate: rate) }
             options.http = file.http ?? options.http
             mailTable = file.mail
+            options.checkpoints = file.checkpoints
             configuration.signingKeyFile = file.signingKeyFile.map(SigningKeyFile.init(path:))
             configuration.refreshReuseGrace = file.refreshReuseGrace ?? configuration.refreshReuseGrace
         }

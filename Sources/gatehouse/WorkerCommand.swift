@@ -19,7 +19,7 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(parsing: .unconditional, help: ArgumentHelp("Where documents go (default: <db>-documents beside an SQLite file; for PostgreSQL $XDG_DATA_HOME/gatehouse/documents/<dbname>@<host>:<port>).", valueName: "path"))
     var dataDir: String?
     @Flag(help: "Run the jobs that are ready, then exit (for scripts and cron).") var untilIdle = false
-    @Option(parsing: .unconditional, help: ArgumentHelp("The TOML file `serve` reads; the worker takes its [mail] sendmail.", valueName: "file"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("The TOML file `serve` reads; the worker takes its [mail] sendmail and [audit] checkpoints.", valueName: "file"))
     var config: String?
     @Option(parsing: .unconditional, help: ArgumentHelp("The program mail is handed to, run without a shell (default /usr/sbin/sendmail -t -oi).", valueName: "command"))
     var sendmail: String?
@@ -31,7 +31,8 @@ struct WorkerCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let mail = try MailOptions(file: config.map { try ServerConfigFile.load(path: $0).mail } ?? MailConfigTable(), sendmail: sendmail)
+        let file = try config.map { try ServerConfigFile.load(path: $0) }
+        let mail = try MailOptions(file: file?.mail ?? MailConfigTable(), sendmail: sendmail)
         let gatehouse = try database.open()
         let worker = JobWorker(gatehouse: gatehouse, options: .init(
             concurrency: concurrency, lease: lease, pollInterval: poll,
@@ -50,7 +51,12 @@ struct WorkerCommand: AsyncParsableCommand {
             return source
         }
         say("gatehouse worker \(worker.options.name) running \(concurrency) slots on \(gatehouse.database.path)", oneLine: true)
+        // Signed audit checkpoints on the schedule of [audit], when the config names key and folder.
+        let checkpoints = file.map { settings in
+            Task { await CheckpointSchedule(gatehouse: gatehouse, settings: settings.checkpoints) { sayError($0) }.run() }
+        }
         await worker.run()
+        checkpoints?.cancel()
         signalSources.forEach { $0.cancel() }
         try? gatehouse.database.close()
         say("gatehouse worker stopped; running jobs were put back in the queue")

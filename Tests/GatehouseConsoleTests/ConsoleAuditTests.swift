@@ -18,9 +18,9 @@ struct ConsoleAuditTests {
         // drawn on a fast or a loaded machine, so the test asserts the states, not a frame).
         #expect(AuditPane.chainStatus(nil)?.text == "chain: verifying…")
         let partial = try await fixture.gatehouse.audit.verify(after: nil, limit: 1)
-        #expect(!partial.complete && AuditPane.chainStatus(partial)?.text == "chain: verifying… #\(partial.seq)")
+        #expect(!partial.complete && AuditPane.chainStatus(partial)?.text == "chain: verifying… #\(partial.seq) · no signed checkpoint")
         let whole = try await fixture.gatehouse.audit.verify(after: partial, limit: 50_000)
-        #expect(whole.complete && AuditPane.chainStatus(whole)?.text == "chain ✓ verified to #\(whole.seq)")
+        #expect(whole.complete && AuditPane.chainStatus(whole)?.text == "chain ✓ verified to #\(whole.seq) · no signed checkpoint")
         await fixture.settleChain()
         var lines = fixture.raw.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         #expect(lines[1].hasPrefix(" 1 Sessions   2 Tokens   3 Limits   4 Jobs   5 Audit"))

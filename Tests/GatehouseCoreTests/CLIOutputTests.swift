@@ -103,7 +103,7 @@ struct CLIOutputTests {
     /// Arguments for every command that has `--json`, in the order they run (a job must exist
     /// before `jobs show`). A new command with `--json` fails the test until it is listed here.
     /// `copy` names its databases itself; every other command gets `--db`.
-    static func jsonCommands(handle: String, other: String, copyTo: String, kid: String) -> [(path: String, arguments: [String])] {
+    static func jsonCommands(handle: String, other: String, copyTo: String, kid: String, scratch: String) -> [(path: String, arguments: [String])] {
         [
             ("init", []), ("copy", ["--to", copyTo]),
             ("sessions list", []), ("sessions show", [handle]), ("tokens list", []), ("limits list", []),
@@ -111,6 +111,7 @@ struct CLIOutputTests {
             ("jobs start", ["user-export", "--user", "carol@example.com"]), ("jobs list", []), ("jobs show", ["1"]),
             ("tokens revoke", ["--session", other, "--yes"]), ("sessions revoke", [handle, "--yes"]),
             ("keys list", []), ("keys rotate", ["--yes"]), ("keys retire", [kid, "--confirm", kid]),
+            ("audit checkpoint", ["--key", scratch + "/checkpoint.key", "--create-key", "--to", scratch + "/checkpoints"]),
         ]
     }
 
@@ -142,7 +143,7 @@ struct CLIOutputTests {
         let root = try #require(tree["command"] as? [String: Any])
         for sub in root["subcommands"] as? [[String: Any]] ?? [] { walk(sub, path: []) }
         let table = Self.jsonCommands(handle: first.session.handle, other: second.session.handle, copyTo: test.directory.path("copy.sqlite"),
-                                     kid: try await test.gatehouse.accessTokens.keyID())
+                                     kid: try await test.gatehouse.accessTokens.keyID(), scratch: test.directory.url.path)
         #expect(withJSON == Set(table.map(\.path)), "commands with --json and the table differ: \(withJSON.symmetricDifference(table.map(\.path)))")
 
         for (path, arguments) in table {

@@ -215,6 +215,8 @@ public struct AuditCheckpoint: Sendable, Equatable {
     public var problem: String?
     /// False while older rows remain to be verified (the last call stopped at its limit).
     public var complete = false
+    /// The newest signed checkpoint on record (`audit checkpoint`), for the console's header.
+    public var newestSigned: SignedHead?
 
     public init(seq: Int64, hash: Data, firstBrokenSeq: Int64?, problem: String?, complete: Bool = false) {
         self.seq = seq

@@ -1,0 +1,134 @@
+import Crypto
+import Foundation
+
+/// What `audit verify --checkpoints` found: the chain walked, and each signed checkpoint held
+/// against it.
+public struct CheckpointReport: Sendable, Equatable, Codable {
+    /// The hash chain on its own (changed rows, rows removed from the middle).
+    public var chain: AuditVerification
+    /// Checkpoints of this log that verified (signature, order).
+    public var checkpoints: Int
+    /// The newest of them: rows after its seq are covered by the chain alone.
+    public var newest: SignedCheckpoint?
+    /// Each finding, in words, to the row: a cut tail, a rebuilt chain, a forged or missing checkpoint.
+    public var problems: [String]
+
+    public var isIntact: Bool { chain.isIntact && problems.isEmpty }
+}
+
+/// When the newest signed checkpoint was made and the row it covered.
+public struct SignedHead: Sendable, Equatable {
+    public var at: Date
+    public var seq: Int64
+}
+
+extension AuditLog {
+    static let logIDName = "audit-log-id"
+
+    /// This audit log's id (16 random bytes, hex), made on first use: checkpoints name it.
+    public func logID() async throws -> String {
+        if let id = try await database.read({ tx in try Self.storedLogID(in: tx) }) { return id }
+        let now = clock.now()
+        return try await database.write { tx in
+            if let id = try Self.storedLogID(in: tx) { return id }
+            let bytes = SymmetricKey(size: .bits128).withUnsafeBytes { Data($0) }
+            try tx.execute("INSERT INTO service_secrets (name, value, created_at) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING",
+                           [Self.logIDName, bytes, now.unixSeconds])
+            return try Self.storedLogID(in: tx)!
+        }
+    }
+
+    static func storedLogID(in tx: any SQLTransaction) throws -> String? {
+        try tx.fetchScalar(Data.self, "SELECT value FROM service_secrets WHERE name = ?", [logIDName]).map { Fingerprint.hex($0) }
+    }
+
+    /// Signs the chain's head with `key`, appends the checkpoint to `file`, and records it in
+    /// the log itself (`audit.checkpointed`, by `actor`). Throws on an empty log.
+    public func checkpoint(key: CheckpointKey, file: CheckpointFile, by actor: Actor) async throws -> SignedCheckpoint {
+        let log = try await logID()
+        guard let head = try await database.read({ tx in
+            try tx.fetchOne("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1").map {
+                (seq: try $0.decode("seq", as: Int64.self), hash: try $0.decode("hash", as: Data.self))
+            }
+        }) else { throw CheckpointError("the audit log is empty: nothing to sign") }
+        let at = Timestamp.iso8601Seconds(clock.now())
+        let checkpoint = try file.append(log: log) { previous in
+            var checkpoint = SignedCheckpoint(format: SignedCheckpoint.format, log: log, seq: head.seq, head: Fingerprint.hex(head.hash),
+                                              at: at, previous: previous, key: key.publicKey.fingerprint, signature: "")
+            checkpoint.signature = try key.sign(checkpoint.signedText)
+            return checkpoint
+        }
+        try await record(AuditEntry(actor: actor, action: "audit.checkpointed", targetType: "audit_log", targetId: log,
+                                    details: ["seq": String(checkpoint.seq), "head": checkpoint.head, "key": checkpoint.key,
+                                              "file": file.path]))
+        return checkpoint
+    }
+
+    /// The newest checkpoint recorded in the log: its row's time and the seq it covered.
+    public func newestCheckpoint() async throws -> SignedHead? {
+        try await database.read { tx in
+            guard let log = try Self.storedLogID(in: tx),
+                  let event = try tx.fetchOne(AuditEvent.self, """
+                      SELECT * FROM audit_events WHERE target_type = 'audit_log' AND target_id = ? AND action = 'audit.checkpointed'
+                      ORDER BY seq DESC LIMIT 1
+                      """, [log]) else { return nil }
+            return SignedHead(at: event.at, seq: Int64(event.detail("seq") ?? "") ?? 0)
+        }
+    }
+
+    /// Walks the chain and holds every checkpoint of this log in `lines` against it: each must
+    /// verify with `publicKey`, follow the one before it, and name a row that still has the
+    /// hash it signed. Names a tail cut after a checkpoint and a chain rebuilt from scratch
+    /// (every row chains, yet a signed head differs).
+    public func verify(checkpoints lines: [(number: Int, text: String, checkpoint: SignedCheckpoint?)],
+                       publicKey: CheckpointPublicKey) async throws -> CheckpointReport {
+        try await database.read { tx in
+            let chain = try Self.verify(in: tx)
+            var problems: [String] = []
+            guard let log = try Self.storedLogID(in: tx) else {
+                let logs = Set(lines.compactMap { $0.checkpoint?.log })
+                if !logs.isEmpty {
+                    problems.append("this database's audit log has no id, but the file holds checkpoints of \(logs.count) log(s): the database was replaced or its log rebuilt from scratch")
+                }
+                return CheckpointReport(chain: chain, checkpoints: 0, newest: nil, problems: problems)
+            }
+            var verified: [SignedCheckpoint] = []
+            var previousLine: String?
+            for line in lines {
+                guard let checkpoint = line.checkpoint else {
+                    problems.append("checkpoint line \(line.number) is not a checkpoint (\(SignedCheckpoint.format))")
+                    continue
+                }
+                guard checkpoint.log == log else { continue }
+                guard publicKey.verifies(checkpoint) else {
+                    problems.append("checkpoint line \(line.number) (row \(checkpoint.seq), \(checkpoint.at)): the signature does not verify with key \(publicKey.fingerprint) (forged or altered)")
+                    continue
+                }
+                let expected = previousLine.map(SignedCheckpoint.lineHash) ?? ""
+                if checkpoint.previous != expected {
+                    problems.append("checkpoint line \(line.number) (row \(checkpoint.seq)) does not follow the checkpoint before it: checkpoints were removed or reordered")
+                }
+                previousLine = line.text
+                verified.append(checkpoint)
+            }
+            if verified.isEmpty, problems.isEmpty { problems.append("no checkpoint of this log (\(log)) in the file") }
+            let highest = try tx.fetchScalar(Int64.self, "SELECT max(seq) FROM audit_events") ?? 0
+            for checkpoint in verified {
+                let stored = try tx.fetchScalar(Data.self, "SELECT hash FROM audit_events WHERE seq = ?", [checkpoint.seq])
+                if stored == nil && checkpoint.seq > highest {
+                    problems.append("the tail was cut: the checkpoint of \(checkpoint.at) covers rows to \(checkpoint.seq), the log ends at \(highest) (rows \(highest + 1)–\(checkpoint.seq) are gone)")
+                    break
+                } else if stored == nil {
+                    problems.append("row \(checkpoint.seq), signed at \(checkpoint.at), is gone")
+                    break
+                } else if let stored, Fingerprint.hex(stored) != checkpoint.head {
+                    problems.append(chain.isIntact
+                        ? "the chain was rebuilt: every row chains, but row \(checkpoint.seq) does not have the hash signed at \(checkpoint.at) (rows up to it were rewritten and rehashed)"
+                        : "row \(checkpoint.seq) does not have the hash signed at \(checkpoint.at) (the chain breaks at \(chain.firstBrokenSeq ?? 0))")
+                    break
+                }
+            }
+            return CheckpointReport(chain: chain, checkpoints: verified.count, newest: verified.last, problems: problems)
+        }
+    }
+}

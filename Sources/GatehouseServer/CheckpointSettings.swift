@@ -1,0 +1,95 @@
+import Foundation
+import GatehouseCore
+import TOMLKit
+
+/// The `[audit]` table: signed checkpoints of the audit chain, written on a schedule by `serve`
+/// and `worker` and on demand by `gatehouse audit checkpoint`.
+///
+///     [audit]
+///     checkpoint_key = "/etc/gatehouse/audit-checkpoint.key"   # Ed25519, mode 0600; FILE.pub verifies
+///     checkpoint_dir = "/mnt/elsewhere/gatehouse-checkpoints"  # checkpoints.jsonl is appended there
+///     checkpoint_interval = 3600                               # seconds, 60–86400
+///
+/// Relative paths are relative to the config file. Keep the folder off the database's host (a
+/// mounted bucket, another machine's share): a checkpoint that an intruder can rewrite together
+/// with the database proves nothing.
+public struct CheckpointSettings: Sendable, Equatable {
+    public var key: String?
+    public var directory: String?
+    public var interval: TimeInterval = 3600
+    public static let intervalRange: ClosedRange<TimeInterval> = 60...86_400
+
+    public init(key: String? = nil, directory: String? = nil) {
+        self.key = key
+        self.directory = directory
+    }
+
+    /// Both the key and the folder are given: checkpoints can be written.
+    public var isConfigured: Bool { key != nil && directory != nil }
+
+    static func parse(_ table: TOMLTable, in document: TOMLDocument) throws(ConfigFileError) -> CheckpointSettings {
+        var settings = CheckpointSettings()
+        func path(_ value: String) -> String {
+            value.hasPrefix("/") ? value : URL(fileURLWithPath: document.path).deletingLastPathComponent().appendingPathComponent(value).path
+        }
+        for key in table.keys {
+            func fail(_ message: String) -> ConfigFileError { document.error("audit", key, message) }
+            let value = table[key]!
+            switch key {
+            case "checkpoint_key":
+                guard let text = value.string, !text.isEmpty else { throw fail("checkpoint_key must be a path") }
+                settings.key = path(text)
+            case "checkpoint_dir":
+                guard let text = value.string, !text.isEmpty else { throw fail("checkpoint_dir must be a path") }
+                settings.directory = path(text)
+            case "checkpoint_interval":
+                guard let seconds = value.double ?? value.int.map(Double.init), intervalRange.contains(seconds) else {
+                    throw fail("checkpoint_interval must be a number of seconds, \(Int(intervalRange.lowerBound))–\(Int(intervalRange.upperBound))")
+                }
+                settings.interval = seconds
+            default:
+                throw fail("unknown key '\(key)' in [audit] (checkpoint_key, checkpoint_dir, checkpoint_interval)")
+            }
+        }
+        if (settings.key == nil) != (settings.directory == nil) {
+            throw document.error("audit", settings.key == nil ? "checkpoint_dir" : "checkpoint_key",
+                                 "checkpoint_key and checkpoint_dir go together")
+        }
+        return settings
+    }
+}
+
+/// Writes a signed checkpoint every `interval` while the head moves (serve and worker run one;
+/// several processes sharing the folder chain theirs one after the other). A failure is logged
+/// and tried again at the next tick: checkpoints must never stop the service.
+public struct CheckpointSchedule: Sendable {
+    let gatehouse: Gatehouse
+    let settings: CheckpointSettings
+    let report: @Sendable (String) -> Void
+
+    public init(gatehouse: Gatehouse, settings: CheckpointSettings, report: @escaping @Sendable (String) -> Void) {
+        self.gatehouse = gatehouse
+        self.settings = settings
+        self.report = report
+    }
+
+    public func run() async {
+        guard let keyPath = settings.key, let directory = settings.directory else { return }
+        var lastSeq: Int64?
+        while !Task.isCancelled {
+            do {
+                let key = try CheckpointKey.load(path: keyPath)
+                let newest = try await gatehouse.audit.newestCheckpoint()
+                let head = try await gatehouse.audit.tail(limit: 1).last?.seq
+                // Only when rows came since the last checkpoint (its own row aside).
+                if let head, head > (newest.map { $0.seq + 1 } ?? 0), head != lastSeq {
+                    let checkpoint = try await gatehouse.audit.checkpoint(key: key, file: CheckpointFile(directory: directory), by: .system)
+                    lastSeq = checkpoint.seq + 1
+                }
+            } catch {
+                report("audit checkpoint failed: \(error)")
+            }
+            try? await Task.sleep(for: .seconds(settings.interval))
+        }
+    }
+}
