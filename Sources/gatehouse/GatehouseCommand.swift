@@ -14,7 +14,7 @@ struct GatehouseCommand: AsyncParsableCommand {
         version: "0.1.0",
         subcommands: [InitCommand.self, ServeCommand.self, WorkerCommand.self, ConsoleCommand.self, SessionsCommand.self, TokensCommand.self,
                       LimitsCommand.self, JobsCommand.self, KeysCommand.self, ExplainCommand.self, DemoCommand.self,
-                      AuditCommand.self, CopyCommand.self, DebugCommand.self]
+                      AuditCommand.self, CopyCommand.self, BackupCommand.self, RestoreCommand.self, DebugCommand.self]
     )
 
     /// Exit codes: 0 done, 1 not found or failed (message on stderr), 2 usage.
@@ -61,6 +61,9 @@ struct GatehouseCommand: AsyncParsableCommand {
         case let error as CheckpointError:
             sayError(error.description)
             return 1
+        case let error as DatabaseBackup.Failure:
+            sayError(error.description)
+            return error == .postgres ? 2 : 1
         case let error as TerminalError:
             sayError(error.description)
             return 1

@@ -112,6 +112,8 @@ struct CLIOutputTests {
             ("tokens revoke", ["--session", other, "--yes"]), ("sessions revoke", [handle, "--yes"]),
             ("keys list", []), ("keys rotate", ["--yes"]), ("keys retire", [kid, "--confirm", kid]),
             ("audit checkpoint", ["--key", scratch + "/checkpoint.key", "--create-key", "--to", scratch + "/checkpoints"]),
+            ("backup", ["--to", scratch + "/backup.sqlite"]),
+            ("restore", ["--from", scratch + "/backup.sqlite", "--db", scratch + "/restored.sqlite"]),
         ]
     }
 
@@ -147,7 +149,7 @@ struct CLIOutputTests {
         #expect(withJSON == Set(table.map(\.path)), "commands with --json and the table differ: \(withJSON.symmetricDifference(table.map(\.path)))")
 
         for (path, arguments) in table {
-            let database = path == "copy" ? ["--from", test.path] : ["--db", test.path]
+            let database = path == "copy" ? ["--from", test.path] : path == "restore" ? [] : ["--db", test.path]
             let result = try await GatehouseBinary.run(path.split(separator: " ").map(String.init) + arguments + ["--json"] + database)
             #expect(result.status == 0, "\(path): \(result.stderr)")
             let document = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8))

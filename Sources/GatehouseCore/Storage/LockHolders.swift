@@ -16,7 +16,17 @@ enum LockHolders {
         return []
     }
 
-    private static func scan(_ text: String?, of path: String) -> [Int32] {
+    /// Every other process with the database open: in WAL mode each connection holds a read
+    /// lock on `-shm` for as long as it is open.
+    static func users(of path: String) -> [Int32] {
+        for _ in 0..<3 {
+            let found = scan(ProcFile.text("/proc/locks"), of: path, kinds: ["READ", "WRITE"])
+            if !found.isEmpty { return found }
+        }
+        return []
+    }
+
+    private static func scan(_ text: String?, of path: String, kinds: Set<Substring> = ["WRITE"]) -> [Int32] {
         guard let table = text else { return [] }
         let inodes = Set([path, path + "-shm", path + "-wal"].compactMap(inode))
         guard !inodes.isEmpty else { return [] }
@@ -25,7 +35,7 @@ enum LockHolders {
         // "1: POSIX  ADVISORY  WRITE 4121 08:01:1311883 120 120"
         for line in table.split(separator: "\n") {
             let fields = line.split(separator: " ", omittingEmptySubsequences: true)
-            guard fields.count >= 6, fields[1] == "POSIX", fields[3] == "WRITE",
+            guard fields.count >= 6, fields[1] == "POSIX", kinds.contains(fields[3]),
                   let pid = Int32(fields[4]), pid != me,
                   let inode = fields[5].split(separator: ":").last.flatMap({ UInt64($0) }),
                   inodes.contains(inode), !pids.contains(pid) else { continue }
