@@ -58,38 +58,3 @@ public struct CheckpointSettings: Sendable, Equatable {
         return settings
     }
 }
-
-/// Writes a signed checkpoint every `interval` while the head moves (serve and worker run one;
-/// several processes sharing the folder chain theirs one after the other). A failure is logged
-/// and tried again at the next tick: checkpoints must never stop the service.
-public struct CheckpointSchedule: Sendable {
-    let gatehouse: Gatehouse
-    let settings: CheckpointSettings
-    let report: @Sendable (String) -> Void
-
-    public init(gatehouse: Gatehouse, settings: CheckpointSettings, report: @escaping @Sendable (String) -> Void) {
-        self.gatehouse = gatehouse
-        self.settings = settings
-        self.report = report
-    }
-
-    public func run() async {
-        guard let keyPath = settings.key, let directory = settings.directory else { return }
-        var lastSeq: Int64?
-        while !Task.isCancelled {
-            do {
-                let key = try CheckpointKey.load(path: keyPath)
-                let newest = try await gatehouse.audit.newestCheckpoint()
-                let head = try await gatehouse.audit.tail(limit: 1).last?.seq
-                // Only when rows came since the last checkpoint (its own row aside).
-                if let head, head > (newest.map { $0.seq + 1 } ?? 0), head != lastSeq {
-                    let checkpoint = try await gatehouse.audit.checkpoint(key: key, file: CheckpointFile(directory: directory), by: .system)
-                    lastSeq = checkpoint.seq + 1
-                }
-            } catch {
-                report("audit checkpoint failed: \(error)")
-            }
-            try? await Task.sleep(for: .seconds(settings.interval))
-        }
-    }
-}

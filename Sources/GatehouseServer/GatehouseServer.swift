@@ -56,11 +56,11 @@ public struct GatehouseServer: Sendable {
             services.append(JobWorkerService(worker: JobWorker(gatehouse: gatehouse, options: .init(
                 concurrency: options.workers, dataDirectory: directory, sendmail: options.sendmail))))
         }
-        if options.checkpoints.isConfigured {
-            let checkpointLogger = logger
-            services.append(CheckpointService(schedule: CheckpointSchedule(gatehouse: gatehouse, settings: options.checkpoints) { problem in
-                checkpointLogger.error("\(problem)")
-            }))
+        let housekeepingLogger = logger
+        let report: @Sendable (String) -> Void = { housekeepingLogger.error("\($0)") }
+        for task in [PeriodicTask.checkpoints(gatehouse, options.checkpoints, report: report),
+                     PeriodicTask.retention(gatehouse, options.retention, report: report)].compactMap({ $0 }) {
+            services.append(PeriodicService(task: task))
         }
         let limits = options.http
         let metrics = metrics

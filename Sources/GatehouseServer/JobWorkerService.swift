@@ -15,13 +15,3 @@ struct JobWorkerService: Service {
         }
     }
 }
-
-/// Signed audit checkpoints on a schedule (`[audit]`), as a service of the server's group:
-/// ends with the server (its sleep is cancelled at shutdown).
-struct CheckpointService: Service {
-    let schedule: CheckpointSchedule
-
-    func run() async throws {
-        await cancelWhenGracefulShutdown { await schedule.run() }
-    }
-}

@@ -46,12 +46,14 @@ public struct ServerConfigFile: Sendable, Equatable, TOMLConfigFile {
     public var signingKeyFile: String?
     /// `[audit]`: signed checkpoints of the audit chain.
     public var checkpoints = CheckpointSettings()
+    /// `[retention]`: what is removed after how long, on a schedule.
+    public var retention = RetentionSettings()
 
     public static func == (lhs: Self, rhs: Self) -> Bool {
         lhs.host == rhs.host && lhs.port == rhs.port && lhs.dev == rhs.dev && lhs.insecureCookies == rhs.insecureCookies
             && lhs.cookieName == rhs.cookieName && lhs.trustProxy == rhs.trustProxy && lhs.refreshReuseGrace == rhs.refreshReuseGrace
             && lhs.rateLimits.map(\.name) == rhs.rateLimits.map(\.name) && lhs.rateLimits.map(\.rate) == rhs.rateLimits.map(\.rate)
-            && lhs.http == rhs.http && lhs.mail == rhs.mail && lhs.signingKeyFile == rhs.signingKeyFile && lhs.checkpoints == rhs.checkpoints
+            && lhs.http == rhs.http && lhs.mail == rhs.mail && lhs.signingKeyFile == rhs.signingKeyFile && lhs.checkpoints == rhs.checkpoints && lhs.retention == rhs.retention
     }
 
     public init() {}
@@ -136,6 +138,8 @@ public struct ServerConfigFile: Sendable, Equatable, TOMLConfigFile {
                 config.mail = try MailConfigTable.parse(table, in: document)
             case "audit":
                 config.checkpoints = try CheckpointSettings.parse(table, in: document)
+            case "retention":
+                config.retention = try RetentionSettings.parse(table, in: document)
             case "keys":
                 for key in table.keys {
                     guard key == "file" else { throw fail(section, key, "unknown key '\(key)' in [keys] (file)") }
@@ -144,7 +148,7 @@ public struct ServerConfigFile: Sendable, Equatable, TOMLConfigFile {
                         : URL(fileURLWithPath: document.path).deletingLastPathComponent().appendingPathComponent(path).path
                 }
             default:
-                throw fail("", section, "unknown table [\(section)] (server, rate_limits, http, mail, keys, audit)")
+                throw fail("", section, "unknown table [\(section)] (server, rate_limits, http, mail, keys, audit, retention)")
             }
         }
         return config

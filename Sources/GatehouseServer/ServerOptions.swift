@@ -26,6 +26,8 @@ public struct ServerOptions: Sendable, Equatable {
     public var sendmail = SendmailCommand.standard
     /// Signed audit checkpoints on a schedule (`[audit]`; off unless key and folder are given).
     public var checkpoints = CheckpointSettings()
+    /// The `retention` job's schedule (`[retention]`; none without it).
+    public var retention = RetentionSettings()
     /// Timeouts and size caps at the HTTP edge.
     public var http = HTTPLimits()
 

@@ -72,6 +72,7 @@ struct ServeCommand: AsyncParsableCommand {
             options.http = file.http ?? options.http
             mailTable = file.mail
             options.checkpoints = file.checkpoints
+            options.retention = file.retention
             configuration.signingKeyFile = file.signingKeyFile.map(SigningKeyFile.init(path:))
             configuration.refreshReuseGrace = file.refreshReuseGrace ?? configuration.refreshReuseGrace
         }

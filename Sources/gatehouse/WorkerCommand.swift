@@ -19,7 +19,7 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(parsing: .unconditional, help: ArgumentHelp("Where documents go (default: <db>-documents beside an SQLite file; for PostgreSQL $XDG_DATA_HOME/gatehouse/documents/<dbname>@<host>:<port>).", valueName: "path"))
     var dataDir: String?
     @Flag(help: "Run the jobs that are ready, then exit (for scripts and cron).") var untilIdle = false
-    @Option(parsing: .unconditional, help: ArgumentHelp("The TOML file `serve` reads; the worker takes its [mail] sendmail and [audit] checkpoints.", valueName: "file"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("The TOML file `serve` reads; the worker takes its [mail] sendmail, [audit] checkpoints and [retention] schedule.", valueName: "file"))
     var config: String?
     @Option(parsing: .unconditional, help: ArgumentHelp("The program mail is handed to, run without a shell (default /usr/sbin/sendmail -t -oi).", valueName: "command"))
     var sendmail: String?
@@ -51,12 +51,12 @@ struct WorkerCommand: AsyncParsableCommand {
             return source
         }
         say("gatehouse worker \(worker.options.name) running \(concurrency) slots on \(gatehouse.database.path)", oneLine: true)
-        // Signed audit checkpoints on the schedule of [audit], when the config names key and folder.
-        let checkpoints = file.map { settings in
-            Task { await CheckpointSchedule(gatehouse: gatehouse, settings: settings.checkpoints) { sayError($0) }.run() }
-        }
+        // Signed audit checkpoints ([audit]) and the retention job ([retention]), when the config has them.
+        let housekeeping = [file.flatMap { PeriodicTask.checkpoints(gatehouse, $0.checkpoints) { sayError($0) } },
+                            file.flatMap { PeriodicTask.retention(gatehouse, $0.retention) { sayError($0) } }]
+            .compactMap { $0 }.map { task in Task { await task.run() } }
         await worker.run()
-        checkpoints?.cancel()
+        housekeeping.forEach { $0.cancel() }
         signalSources.forEach { $0.cancel() }
         try? gatehouse.database.close()
         say("gatehouse worker stopped; running jobs were put back in the queue")

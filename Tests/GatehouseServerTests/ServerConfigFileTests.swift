@@ -47,4 +47,48 @@ struct ServerConfigFileTests {
             }
         }
     }
+
+    @Test("[mail], [keys], [audit] and [retention] are read, paths relative to the file; each mistake names its line")
+    func goingLiveTables() throws {
+        let config = try ServerConfigFile.parse("""
+            [mail]
+            public_url = "https://app.example.com"
+            link_path = "/auth/callback"
+            from = "Example <no-reply@example.com>"
+            sendmail = "msmtp -t -oi"
+
+            [keys]
+            file = "keys.json"
+
+            [audit]
+            checkpoint_key = "audit.key"
+            checkpoint_dir = "/mnt/checkpoints"
+
+            [retention]
+            ended_sessions_days = 60
+            outbox_days = 0
+            """, path: "/etc/gatehouse/g.toml")
+        #expect(config.mail.publicURL == "https://app.example.com" && config.mail.linkPath == "/auth/callback")
+        #expect(config.mail.sendmail?.arguments == ["msmtp", "-t", "-oi"])
+        #expect(config.signingKeyFile == "/etc/gatehouse/keys.json")
+        #expect(config.checkpoints.key == "/etc/gatehouse/audit.key" && config.checkpoints.directory == "/mnt/checkpoints")
+        #expect(config.retention.policy.endedSessionDays == 60 && config.retention.policy.outboxDays == 0 && config.retention.interval == 86_400)
+
+        let cases: [(String, String)] = [
+            ("[mail]\npublic_url = \"ftp://x\"\n", "g.toml:2: public_url: 'ftp://x' is not an http:// or https:// URL"),
+            ("[mail]\ndelivery = \"pigeon\"\n", "g.toml:2: delivery must be"),
+            ("[keys]\npath = \"x\"\n", "g.toml:2: unknown key 'path' in [keys]"),
+            ("[audit]\ncheckpoint_key = \"k\"\n", "g.toml:2: checkpoint_key and checkpoint_dir go together"),
+            ("[audit]\ncheckpoint_key = \"k\"\ncheckpoint_dir = \"d\"\ncheckpoint_interval = 5\n", "g.toml:4: checkpoint_interval must be"),
+            ("[retention]\nended_sessions_days = -1\n", "g.toml:2: ended_sessions_days must be a whole number of days"),
+        ]
+        for (text, expected) in cases {
+            do {
+                _ = try ServerConfigFile.parse(text, path: "g.toml")
+                Issue.record("accepted: \(text)")
+            } catch {
+                #expect(error.description.hasPrefix(expected), "\(error.description)")
+            }
+        }
+    }
 }

@@ -37,7 +37,7 @@ public final class Forensics: Sendable {
             switch subject {
             case .session(let handle):
                 guard let summary = try tx.fetchOne(SessionSummary.self, "\(SessionService.summarySelect) WHERE s.handle = ?", [handle]) else {
-                    throw AuthError.notFound("session \(handle)")
+                    throw AuthError.notFound("session \(handle)" + (try Self.retentionNote(in: tx) ?? ""))
                 }
                 summaries = [summary]
                 description = "session \(handle)"
@@ -70,6 +70,15 @@ public final class Forensics: Sendable {
             let verdict = Self.headline(stories, stray: stray, subject: description)
             return Explanation(subject: description, verdict: verdict, sessions: stories, strayLookups: strayEntries, signInLinks: links)
         }
+    }
+
+    /// When ended sessions are removed (the newest retention run that removed any), said
+    /// beside "not found": the evidence may be older than the window, not missing.
+    static func retentionNote(in tx: any SQLTransaction) throws -> String? {
+        guard let run = try tx.fetchOne(AuditEvent.self, """
+            SELECT * FROM audit_events WHERE target_type = 'retention' AND target_id = 'ended_sessions_removed' ORDER BY seq DESC LIMIT 1
+            """), let days = run.detail("days") else { return nil }
+        return " (ended sessions are removed after \(days) days; retention last ran at \(Timestamp.iso8601(run.at)): an older session's evidence is gone)"
     }
 
     /// The story to lead with: the latest logout, else the newest session.

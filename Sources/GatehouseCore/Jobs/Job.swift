@@ -133,7 +133,7 @@ public enum JobError: Error, Equatable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case .unknownKind(let kind): "unknown job kind '\(kind)' (user-export, audit-report)"
+        case .unknownKind(let kind): "unknown job kind '\(kind)' (user-export, audit-report, retention)"
         case .invalidArguments(let why): "invalid job arguments: \(why)"
         case .notFound(let id): "job \(id) not found"
         case .wrongState(let id, let state, let wanted): "job \(id) is \(state.rawValue); \(wanted)"

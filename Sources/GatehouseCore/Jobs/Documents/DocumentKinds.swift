@@ -38,6 +38,9 @@ public enum DocumentKinds {
             guard let to = Timestamp.parse(toText) else { throw JobError.invalidArguments("to: '\(toText)' is not an ISO 8601 date") }
             guard from < to else { throw JobError.invalidArguments("from must be before to") }
             try rejectUnknown(arguments, allowed: ["from", "to"] + auditReportFilters)
+        case Retention.kind:
+            _ = try RetentionPolicy(arguments: arguments)
+            try rejectUnknown(arguments, allowed: ["ended_sessions_days", "outbox_days", "finished_jobs_days"])
         case MailDelivery.kind:
             throw JobError.invalidArguments("mail jobs are queued by magic-link requests, not started by hand (retry a failed one instead)")
         default:
@@ -59,6 +62,7 @@ public enum DocumentKinds {
         case userExport: (try await UserExport.write(context, database: database), nil)
         case auditReport: (try await AuditReport.write(context, database: database), nil)
         case MailDelivery.kind: ([], try await MailDelivery.run(context, database: database, sendmail: sendmail))
+        case Retention.kind: ([], try await Retention.run(context, database: database))
         default: throw PermanentJobFailure("unknown job kind '\(context.job.kind)'")
         }
     }
