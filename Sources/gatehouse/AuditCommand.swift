@@ -8,7 +8,7 @@ struct AuditCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "audit",
         abstract: "Read and verify the hash-chained audit log; sign checkpoints of its head.",
-        subcommands: [Tail.self, Verify.self, Checkpoint.self]
+        subcommands: [Tail.self, Verify.self, Checkpoint.self, Archive.self]
     )
 
     struct Tail: AsyncParsableCommand {
@@ -87,10 +87,20 @@ struct AuditCommand: AsyncParsableCommand {
         var publicKey: String?
         @Option(parsing: .unconditional, help: ArgumentHelp("serve's config file, for [audit] checkpoint_key and checkpoint_dir.", valueName: "file"))
         var config: String?
+        @Option(parsing: .unconditional, help: ArgumentHelp("The folder of audit archives: walk them, then the database, end to end.", valueName: "dir"))
+        var archives: String?
 
         func run() async throws {
             let settings = try config.map { try ServerConfigFile.load(path: $0).checkpoints } ?? CheckpointSettings()
             let gatehouse = try database.open(readOnly: true)
+            if let archives {
+                let result = try await CLIError.wrap(gatehouse) { try await gatehouse.audit.verify(archivesIn: archives) }
+                if output.json { try printJSON(result) } else if result.isIntact {
+                    say("audit log intact end to end: \(result.checked) events verified (archives through #\(result.archivedThrough ?? 0), then the database)")
+                }
+                if let seq = result.firstBrokenSeq { throw CLIError.failed("audit log broken at seq \(seq): \(result.problem ?? "mismatch")") }
+                if checkpoints == nil { return }
+            }
             if let directory = checkpoints ?? (config != nil ? settings.directory : nil) {
                 guard let keyPath = publicKey ?? settings.key.map({ FileManager.default.fileExists(atPath: $0 + ".pub") ? $0 + ".pub" : $0 }) else {
                     throw CLIError.usage("--checkpoints needs the public key: --public-key FILE.pub (or [audit] checkpoint_key in --config)")
@@ -115,7 +125,8 @@ struct AuditCommand: AsyncParsableCommand {
             if output.json {
                 try printJSON(result)
             } else if result.isIntact {
-                say("audit log intact: \(result.checked) events verified")
+                say("audit log intact: \(result.checked) events verified"
+                    + (result.archivedThrough.map { " (rows to #\($0) are archived: add --archives DIR to verify them too)" } ?? ""))
             }
             if let seq = result.firstBrokenSeq {
                 throw CLIError.failed("audit log broken at seq \(seq): \(result.problem ?? "mismatch") (\(result.checked) events before it verified)")
@@ -156,6 +167,49 @@ struct AuditCommand: AsyncParsableCommand {
             }
             if output.json { return try printJSON(checkpoint) }
             say("signed checkpoint: rows to \(checkpoint.seq), head \(checkpoint.head.prefix(16))…, key \(checkpoint.key), appended to \(CheckpointFile(directory: directory).path)")
+        }
+    }
+
+    struct Archive: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Move audit rows older than a date into a compressed JSON Lines file, verified, then out of the database.",
+            discussion: """
+                The file is read back and its chain walked before any row is deleted; with a checkpoint key (--key and \
+                --checkpoints, or [audit] in --config) a signed checkpoint bridges the cut. `audit verify --archives DIR` \
+                then covers archives and database end to end.
+                """)
+        @OptionGroup var database: DatabaseArguments
+        @OptionGroup var output: OutputOptions
+        @Option(parsing: .unconditional, help: ArgumentHelp("Archive rows before this time (ISO 8601, e.g. 2026-01-01).", valueName: "time"))
+        var before: String
+        @Option(parsing: .unconditional, help: ArgumentHelp("The archive folder.", valueName: "dir")) var to: String
+        @Option(parsing: .unconditional, help: ArgumentHelp("The checkpoint key, to sign the cut.", valueName: "file")) var key: String?
+        @Option(parsing: .unconditional, help: ArgumentHelp("The checkpoint folder.", valueName: "dir")) var checkpoints: String?
+        @Option(parsing: .unconditional, help: ArgumentHelp("serve's config file, for [audit] checkpoint_key and checkpoint_dir.", valueName: "file"))
+        var config: String?
+
+        func run() async throws {
+            guard let cutoff = Timestamp.parse(before) else { throw CLIError.usage("--before: '\(before)' is not an ISO 8601 time") }
+            let settings = try config.map { try ServerConfigFile.load(path: $0).checkpoints } ?? CheckpointSettings()
+            var signer: (key: CheckpointKey, file: CheckpointFile)?
+            if let keyPath = key ?? settings.key, let directory = checkpoints ?? settings.directory {
+                signer = (try CheckpointKey.load(path: keyPath), CheckpointFile(directory: directory))
+            }
+            let gatehouse = try database.open()
+            let progress = ProgressLine()
+            let record = try await CLIError.wrap(gatehouse) {
+                try await gatehouse.audit.archive(before: cutoff, to: to, checkpoint: signer, by: currentOperator()) { done, total in
+                    progress.update("audit_events", done: Int(done), total: Int(total))
+                }
+            }
+            progress.finish()
+            guard let record else {
+                if output.json { return try printJSON(["archived": 0]) }
+                return say("nothing to archive before \(before)")
+            }
+            if output.json { return try printJSON(record) }
+            say("archived rows \(record.firstSeq)–\(record.lastSeq) (\(record.rowCount)) to \(to)/\(record.file), sha256 \(record.sha256.prefix(16))…"
+                + (signer == nil ? "; no checkpoint key: the cut is not signed" : "; a signed checkpoint bridges the cut"))
         }
     }
 }

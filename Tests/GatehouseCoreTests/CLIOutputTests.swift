@@ -112,6 +112,7 @@ struct CLIOutputTests {
             ("tokens revoke", ["--session", other, "--yes"]), ("sessions revoke", [handle, "--yes"]),
             ("keys list", []), ("keys rotate", ["--yes"]), ("keys retire", [kid, "--confirm", kid]),
             ("audit checkpoint", ["--key", scratch + "/checkpoint.key", "--create-key", "--to", scratch + "/checkpoints"]),
+            ("audit archive", ["--before", "2000-01-01", "--to", scratch + "/archives"]),
             ("backup", ["--to", scratch + "/backup.sqlite"]),
             ("restore", ["--from", scratch + "/backup.sqlite", "--db", scratch + "/restored.sqlite"]),
         ]

@@ -148,7 +148,7 @@ public final class AuditLog: Sendable {
     public func verify(after checkpoint: AuditCheckpoint?, limit: Int = 100_000) async throws -> AuditCheckpoint {
         if let checkpoint, !checkpoint.isIntact { return checkpoint }
         return try await database.read { tx in
-            var walk = checkpoint.map { ChainWalk(after: $0.seq, hash: $0.hash) } ?? .beginning
+            var walk = try checkpoint.map { ChainWalk(after: $0.seq, hash: $0.hash) } ?? Self.start(in: tx)
             let count = try Self.walk(&walk, in: tx, limit: limit)
             return AuditCheckpoint(seq: walk.nextSeq - 1, hash: walk.previousHash ?? Self.genesisHash,
                                    firstBrokenSeq: walk.firstBrokenSeq, problem: walk.problem, complete: count < limit)
@@ -160,7 +160,8 @@ public final class AuditLog: Sendable {
 
     /// Checks rows after `walk`'s position in seq order, in batches by keyset, until a row
     /// breaks the chain or `limit` rows were read; returns how many were read.
-    private static func walk(_ walk: inout ChainWalk, in tx: any SQLTransaction, limit: Int = .max) throws -> Int {
+    @discardableResult
+    static func walk(_ walk: inout ChainWalk, in tx: any SQLTransaction, limit: Int = .max) throws -> Int {
         var count = 0
         // From the beginning, every row counts, even one inserted with a seq of 0 or below: the
         // walk expects seq 1 first and names such a row.
@@ -192,8 +193,14 @@ public final class AuditLog: Sendable {
         try await database.read { tx in try Self.verify(in: tx) }
     }
 
+    /// Where a walk of the database's rows begins: after the newest archive, else at the genesis.
+    static func start(in tx: any SQLTransaction) throws -> ChainWalk {
+        try archivedBoundary(in: tx).map { ChainWalk(after: $0.seq, hash: $0.hash) } ?? .beginning
+    }
+
     static func verify(in tx: any SQLTransaction) throws -> AuditVerification {
-        var walk = ChainWalk.beginning
+        var walk = try start(in: tx)
+        let archivedThrough = try archivedBoundary(in: tx)?.seq
         try Self.walk(&walk, in: tx)
         // Deleting the newest rows leaves a consistent chain; SQLite's AUTOINCREMENT remembers
         // them. (PostgreSQL has no such counter: signed checkpoints will name a cut tail there.)
@@ -201,7 +208,8 @@ public final class AuditLog: Sendable {
         if walk.isIntact, highest >= walk.nextSeq {
             walk.fail(at: walk.nextSeq, "rows \(walk.nextSeq)–\(highest) were deleted from the end")
         }
-        return AuditVerification(checked: walk.checked, firstBrokenSeq: walk.firstBrokenSeq, problem: walk.problem)
+        return AuditVerification(checked: walk.checked, firstBrokenSeq: walk.firstBrokenSeq, problem: walk.problem,
+                                 archivedThrough: archivedThrough)
     }
 }
 
@@ -235,11 +243,21 @@ public struct AuditVerification: Sendable, Equatable, Codable {
     /// The first row that does not verify; nil when the whole chain is intact.
     public var firstBrokenSeq: Int64?
     public var problem: String?
+    /// Rows up to this one are in archive files: verified only with them (`verify(archivesIn:)`).
+    public var archivedThrough: Int64?
+
+    public init(checked: Int, firstBrokenSeq: Int64?, problem: String?, archivedThrough: Int64? = nil) {
+        self.checked = checked
+        self.firstBrokenSeq = firstBrokenSeq
+        self.problem = problem
+        self.archivedThrough = archivedThrough
+    }
 
     public var isIntact: Bool { firstBrokenSeq == nil }
 
     enum CodingKeys: String, CodingKey {
         case checked, problem
         case firstBrokenSeq = "first_broken_seq"
+        case archivedThrough = "archived_through"
     }
 }

@@ -51,13 +51,7 @@ extension AuditLog {
                 (seq: try $0.decode("seq", as: Int64.self), hash: try $0.decode("hash", as: Data.self))
             }
         }) else { throw CheckpointError("the audit log is empty: nothing to sign") }
-        let at = Timestamp.iso8601Seconds(clock.now())
-        let checkpoint = try file.append(log: log) { previous in
-            var checkpoint = SignedCheckpoint(format: SignedCheckpoint.format, log: log, seq: head.seq, head: Fingerprint.hex(head.hash),
-                                              at: at, previous: previous, key: key.publicKey.fingerprint, signature: "")
-            checkpoint.signature = try key.sign(checkpoint.signedText)
-            return checkpoint
-        }
+        let checkpoint = try Self.sign(log: log, seq: head.seq, head: head.hash, key: key, file: file, at: clock.now())
         try await record(AuditEntry(actor: actor, action: "audit.checkpointed", targetType: "audit_log", targetId: log,
                                     details: ["seq": String(checkpoint.seq), "head": checkpoint.head, "key": checkpoint.key,
                                               "file": file.path]))
@@ -113,7 +107,20 @@ extension AuditLog {
             }
             if verified.isEmpty, problems.isEmpty { problems.append("no checkpoint of this log (\(log)) in the file") }
             let highest = try tx.fetchScalar(Int64.self, "SELECT max(seq) FROM audit_events") ?? 0
+            let archives = try tx.fetchAll("SELECT last_seq, last_hash FROM audit_archives").map {
+                (try $0.decode("last_seq", as: Int64.self), Fingerprint.hex(try $0.decode("last_hash", as: Data.self)))
+            }
+            let archivedThrough = archives.map(\.0).max() ?? 0
             for checkpoint in verified {
+                if checkpoint.seq <= archivedThrough {
+                    // In an archive: the checkpoint at an archive's cut must name its recorded last hash;
+                    // others are covered by the archive's own chain (verify --archives).
+                    if let cut = archives.first(where: { $0.0 == checkpoint.seq }), cut.1 != checkpoint.head {
+                        problems.append("the archive ending at row \(checkpoint.seq) does not end with the hash signed at \(checkpoint.at)")
+                        break
+                    }
+                    continue
+                }
                 let stored = try tx.fetchScalar(Data.self, "SELECT hash FROM audit_events WHERE seq = ?", [checkpoint.seq])
                 if stored == nil && checkpoint.seq > highest {
                     problems.append("the tail was cut: the checkpoint of \(checkpoint.at) covers rows to \(checkpoint.seq), the log ends at \(highest) (rows \(highest + 1)–\(checkpoint.seq) are gone)")

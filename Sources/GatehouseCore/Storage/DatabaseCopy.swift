@@ -20,10 +20,10 @@ public enum DatabaseCopy {
     static let tables: [(name: String, key: String)] = [
         ("users", "id"), ("user_email_conflicts", "user_id"), ("magic_links", "id"), ("outbox", "id"), ("sessions", "id"),
         ("session_secrets", "secret_hash"), ("refresh_tokens", "id"), ("signing_keys", "kid"), ("service_secrets", "name"),
-        ("rate_limit_buckets", "key"), ("audit_events", "seq"), ("payment_events", "event_id"), ("jobs", "id"), ("job_outputs", "id"),
+        ("rate_limit_buckets", "key"), ("audit_archives", "id"), ("audit_events", "seq"), ("payment_events", "event_id"), ("jobs", "id"), ("job_outputs", "id"),
     ]
     /// Tables whose `id` PostgreSQL generates (an identity): its sequence continues after the copied ids.
-    static let identityTables = ["users", "magic_links", "outbox", "sessions", "refresh_tokens", "jobs", "job_outputs"]
+    static let identityTables = ["users", "magic_links", "outbox", "sessions", "refresh_tokens", "jobs", "job_outputs", "audit_archives"]
     /// The audit events `gatehouse init` (or a first start) writes into a database nobody used yet.
     static let setUpActions = ["signing_key.created", "service_secret.created"]
     static let pageSize = 2_000

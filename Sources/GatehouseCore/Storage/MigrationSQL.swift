@@ -28,4 +28,21 @@ enum MigrationSQL {
         ALTER TABLE signing_keys ADD COLUMN public_key_pem TEXT;
         """
     }
+
+    /// v6: audit archives. One row per archive file; rows of `audit_events` up to the newest
+    /// archive's `last_seq` may be deleted (by the archiver, once the file verified), no other.
+    static func v6AuditArchives(real: String, integer: String, blob: String, identity: String) -> String {
+        """
+        CREATE TABLE audit_archives (
+            id          \(identity),
+            first_seq   \(integer) NOT NULL,
+            last_seq    \(integer) NOT NULL,
+            last_hash   \(blob) NOT NULL,
+            file        TEXT NOT NULL,
+            sha256      \(blob) NOT NULL,
+            row_count   \(integer) NOT NULL,
+            created_at  \(real) NOT NULL
+        );
+        """
+    }
 }

@@ -13,6 +13,7 @@ enum Schema {
         migrator.registerMigration("v3-jobs", migrate: createJobs)
         migrator.registerMigration("v4-normalised-emails", migrate: normaliseStoredEmails)
         migrator.registerMigration("v5-mail-delivery-and-key-rotation", migrate: addMailDeliveryAndKeyRotation)
+        migrator.registerMigration("v6-audit-archives", migrate: addAuditArchives)
         return migrator
     }
 
@@ -217,5 +218,15 @@ enum Schema {
     /// it holds until handover; a signing key's rotation (`MigrationSQL.v5`).
     private static func addMailDeliveryAndKeyRotation(_ db: Database) throws {
         try db.execute(sql: MigrationSQL.v5(real: "REAL", integer: "INTEGER"))
+    }
+
+    /// Audit archives, and a delete guard that lets archived rows go (`MigrationSQL.v6AuditArchives`).
+    private static func addAuditArchives(_ db: Database) throws {
+        try db.execute(sql: MigrationSQL.v6AuditArchives(real: "REAL", integer: "INTEGER", blob: "BLOB", identity: "INTEGER PRIMARY KEY") + """
+            DROP TRIGGER audit_events_no_delete;
+            CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events
+                WHEN OLD.seq > (SELECT coalesce(max(last_seq), 0) FROM audit_archives)
+                BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END;
+            """)
     }
 }

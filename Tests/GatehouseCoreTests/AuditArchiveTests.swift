@@ -1,0 +1,65 @@
+import Foundation
+import GatehouseTestSupport
+import Testing
+@testable import GatehouseCore
+
+@Suite("Audit archives")
+struct AuditArchiveTests {
+    static let oncall = Actor.operator(OperatorIdentity(name: "oncall", sshClient: nil, via: "cli"))
+
+    @Test("archive, then verify end to end: archive and database one chain, the cut signed; rows above the cut still guarded")
+    func archiveThenVerify() async throws {
+        let test = try TestGatehouse()
+        for index in 0..<5 { _ = try await test.apiLogin("old\(index)@example.com") }
+        test.clock.advance(by: 10 * 86_400)
+        let cutoff = test.clock.now()
+        for index in 0..<3 { _ = try await test.apiLogin("new\(index)@example.com") }
+        let before = try await test.gatehouse.audit.verify()
+        let key = try CheckpointKey.create(path: test.directory.path("audit.key"))
+        let checkpoints = CheckpointFile(directory: test.directory.path("checkpoints"))
+        let archives = test.directory.path("archives")
+
+        let record = try #require(try await test.gatehouse.audit.archive(before: cutoff, to: archives, checkpoint: (key, checkpoints), by: Self.oncall))
+        #expect(record.firstSeq == 1 && record.rowCount == record.lastSeq)
+        let mode = try FileManager.default.attributesOfItem(atPath: archives + "/" + record.file)[.posixPermissions] as? NSNumber
+        #expect(mode?.uint16Value == 0o600)
+        #expect(try await test.gatehouse.database.read { tx in try tx.fetchScalar(Int.self, "SELECT count(*) FROM audit_events WHERE seq <= ?", [record.lastSeq]) } == 0)
+
+        // The database alone verifies from the cut on, and says what is archived.
+        let alone = try await test.gatehouse.audit.verify()
+        #expect(alone.isIntact && alone.archivedThrough == record.lastSeq, "\(alone)")
+        // End to end: every row, archived or not (plus the audit.archived row).
+        let whole = try await test.gatehouse.audit.verify(archivesIn: archives)
+        #expect(whole.isIntact && whole.checked == before.checked + 1, "\(whole)")
+        // The checkpoint bridging the cut holds.
+        let report = try await test.gatehouse.audit.verify(checkpoints: try checkpoints.read(), publicKey: key.publicKey)
+        #expect(report.isIntact && report.newest?.seq == record.lastSeq, "\(report.problems)")
+        // A second run has nothing older to take.
+        #expect(try await test.gatehouse.audit.archive(before: cutoff, to: archives, checkpoint: nil, by: Self.oncall) == nil)
+        // Rows above the cut are as append-only as ever.
+        #expect(throws: (any Error).self) { try test.rawWrite("DELETE FROM audit_events WHERE seq = \(record.lastSeq + 1)") }
+    }
+
+    @Test("a changed or missing archive is named; so is a database whose first row does not chain from the archive")
+    func tampering() async throws {
+        let test = try TestGatehouse()
+        for index in 0..<4 { _ = try await test.apiLogin("u\(index)@example.com") }
+        test.clock.advance(by: 86_400)
+        let archives = test.directory.path("archives")
+        let record = try #require(try await test.gatehouse.audit.archive(before: test.clock.now(), to: archives, checkpoint: nil, by: Self.oncall))
+        let path = archives + "/" + record.file
+
+        // Rewritten (same rows, recompressed differently): the recorded SHA-256 no longer matches.
+        var lines: [String] = []
+        try GzipFile.readLines(path) { lines.append(String($0)) }
+        try GzipFile.write(to: path + ".new") { write in try write(Data((lines.dropLast().joined(separator: "\n") + "\n").utf8)) }
+        try FileManager.default.removeItem(atPath: path)
+        try FileManager.default.moveItem(atPath: path + ".new", toPath: path)
+        let changed = try await test.gatehouse.audit.verify(archivesIn: archives)
+        #expect(!changed.isIntact && changed.problem?.contains("was changed") == true, "\(changed)")
+
+        try FileManager.default.removeItem(atPath: path)
+        let missing = try await test.gatehouse.audit.verify(archivesIn: archives)
+        #expect(missing.problem?.contains("is missing") == true, "\(missing)")
+    }
+}
