@@ -59,7 +59,7 @@ public struct GatehouseServer: Sendable {
         let housekeepingLogger = logger
         let report: @Sendable (String) -> Void = { housekeepingLogger.error("\($0)") }
         for task in [PeriodicTask.checkpoints(gatehouse, options.checkpoints, report: report),
-                     PeriodicTask.retention(gatehouse, options.retention, report: report)].compactMap({ $0 }) {
+                     PeriodicTask.retention(gatehouse, options.retention, checkpoints: options.checkpoints, report: report)].compactMap({ $0 }) {
             services.append(PeriodicService(task: task))
         }
         let limits = options.http

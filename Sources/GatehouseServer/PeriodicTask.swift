@@ -39,11 +39,16 @@ public struct PeriodicTask: Sendable {
         }
     }
 
-    /// The `retention` job, queued (one at a time) for whichever worker claims it.
-    public static func retention(_ gatehouse: Gatehouse, _ settings: RetentionSettings, report: @escaping @Sendable (String) -> Void) -> PeriodicTask? {
+    /// The `retention` job, queued (one at a time) for whichever worker claims it; an audit
+    /// archive's cut is signed with the `[audit]` checkpoint key when there is one.
+    public static func retention(_ gatehouse: Gatehouse, _ settings: RetentionSettings, checkpoints: CheckpointSettings,
+                                 report: @escaping @Sendable (String) -> Void) -> PeriodicTask? {
         guard let interval = settings.interval else { return nil }
-        return PeriodicTask(every: interval, report: { report("retention: could not queue the job: \($0)") }) {
-            _ = try await gatehouse.jobs.enqueueRetention(settings.policy)
+        var policy = settings.policy
+        policy.checkpointKey = checkpoints.key
+        policy.checkpointDirectory = checkpoints.directory
+        return PeriodicTask(every: interval, report: { report("retention: could not queue the job: \($0)") }) { [policy] in
+            _ = try await gatehouse.jobs.enqueueRetention(policy)
         }
     }
 }

@@ -10,6 +10,8 @@ import TOMLKit
 ///     ended_sessions_days = 90   # ended sessions, their secrets and refresh tokens
 ///     outbox_days = 30           # sign-in mail and magic links
 ///     finished_jobs_days = 30    # finished jobs and their documents
+///     audit_archive_days = 365   # audit rows older go to archive files (0: none; needs archive_dir)
+///     archive_dir = "/mnt/archive/gatehouse"  # with [audit] checkpoint_key, the cut is signed
 ///     interval = 86400           # seconds between runs, 600–604800
 ///
 /// 0 keeps a kind for good. Forensics explains logouts only within `ended_sessions_days`.
@@ -37,14 +39,22 @@ public struct RetentionSettings: Sendable, Equatable {
             case "ended_sessions_days": settings.policy.endedSessionDays = try days()
             case "outbox_days": settings.policy.outboxDays = try days()
             case "finished_jobs_days": settings.policy.finishedJobDays = try days()
+            case "audit_archive_days": settings.policy.auditArchiveDays = try days()
+            case "archive_dir":
+                guard let text = value.string, !text.isEmpty else { throw fail("archive_dir must be a path") }
+                settings.policy.archiveDirectory = text.hasPrefix("/") ? text
+                    : URL(fileURLWithPath: document.path).deletingLastPathComponent().appendingPathComponent(text).path
             case "interval":
                 guard let seconds = value.double ?? value.int.map(Double.init), intervalRange.contains(seconds) else {
                     throw fail("interval must be a number of seconds, \(Int(intervalRange.lowerBound))–\(Int(intervalRange.upperBound))")
                 }
                 settings.interval = seconds
             default:
-                throw fail("unknown key '\(key)' in [retention] (ended_sessions_days, outbox_days, finished_jobs_days, interval)")
+                throw fail("unknown key '\(key)' in [retention] (ended_sessions_days, outbox_days, finished_jobs_days, audit_archive_days, archive_dir, interval)")
             }
+        }
+        if settings.policy.auditArchiveDays > 0, settings.policy.archiveDirectory == nil {
+            throw document.error("retention", "audit_archive_days", "audit_archive_days needs archive_dir (where the archive files go)")
         }
         return settings
     }

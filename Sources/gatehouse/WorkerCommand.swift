@@ -53,7 +53,7 @@ struct WorkerCommand: AsyncParsableCommand {
         say("gatehouse worker \(worker.options.name) running \(concurrency) slots on \(gatehouse.database.path)", oneLine: true)
         // Signed audit checkpoints ([audit]) and the retention job ([retention]), when the config has them.
         let housekeeping = [file.flatMap { PeriodicTask.checkpoints(gatehouse, $0.checkpoints) { sayError($0) } },
-                            file.flatMap { PeriodicTask.retention(gatehouse, $0.retention) { sayError($0) } }]
+                            file.flatMap { PeriodicTask.retention(gatehouse, $0.retention, checkpoints: $0.checkpoints) { sayError($0) } }]
             .compactMap { $0 }.map { task in Task { await task.run() } }
         await worker.run()
         housekeeping.forEach { $0.cancel() }

@@ -88,4 +88,27 @@ struct RetentionTests {
         #expect(second.progressNote?.contains("ended sessions removed") == false && second.progressNote?.contains("finished jobs removed 0") == true,
                 "\(second.progressNote ?? "")")
     }
+
+    @Test("with audit_archive_days the retention job archives old audit rows, signs the cut, and the whole chain still verifies")
+    func archivesAudit() async throws {
+        let test = try TestGatehouse()
+        for index in 0..<3 { _ = try await test.apiLogin("a\(index)@example.com") }
+        test.clock.advance(by: 400 * 86_400)
+        _ = try await test.apiLogin("recent@example.com")
+        let key = test.directory.path("audit.key")
+        _ = try CheckpointKey.create(path: key)
+        var policy = RetentionPolicy()
+        policy.auditArchiveDays = 365
+        policy.archiveDirectory = test.directory.path("archives")
+        policy.checkpointKey = key
+        policy.checkpointDirectory = test.directory.path("checkpoints")
+        let job = try await run(test, policy)
+        #expect(job.state == .succeeded && job.progressNote?.contains("audit archived") == true, "\(job.lastError ?? job.progressNote ?? "")")
+        let archived = try #require(try await test.gatehouse.audit.archives().first)
+        let whole = try await test.gatehouse.audit.verify(archivesIn: test.directory.path("archives"))
+        #expect(whole.isIntact && whole.archivedThrough == archived.lastSeq, "\(whole)")
+        let report = try await test.gatehouse.audit.verify(checkpoints: try CheckpointFile(directory: test.directory.path("checkpoints")).read(),
+                                                           publicKey: try CheckpointPublicKey.load(path: key + ".pub"))
+        #expect(report.isIntact && report.newest?.seq == archived.lastSeq, "\(report.problems)")
+    }
 }

@@ -8,6 +8,12 @@ public struct RetentionPolicy: Sendable, Equatable {
     public var outboxDays = 30
     /// Finished jobs with their documents (the files too).
     public var finishedJobDays = 30
+    /// Audit rows older than this go to archive files in `archiveDirectory` (0: none archived).
+    public var auditArchiveDays = 0
+    public var archiveDirectory: String?
+    /// A checkpoint key and folder: the archive's cut is signed.
+    public var checkpointKey: String?
+    public var checkpointDirectory: String?
 
     public static let dayRange = 0...36_500
 
@@ -15,8 +21,21 @@ public struct RetentionPolicy: Sendable, Equatable {
 
     /// As a `retention` job's arguments.
     var arguments: [String: String] {
-        ["ended_sessions_days": String(endedSessionDays), "outbox_days": String(outboxDays), "finished_jobs_days": String(finishedJobDays)]
+        var arguments = ["ended_sessions_days": String(endedSessionDays), "outbox_days": String(outboxDays),
+                         "finished_jobs_days": String(finishedJobDays)]
+        if auditArchiveDays > 0, let archiveDirectory {
+            arguments["audit_archive_days"] = String(auditArchiveDays)
+            arguments["archive_dir"] = archiveDirectory
+            if let checkpointKey, let checkpointDirectory {
+                arguments["checkpoint_key"] = checkpointKey
+                arguments["checkpoint_dir"] = checkpointDirectory
+            }
+        }
+        return arguments
     }
+
+    static let argumentNames = ["ended_sessions_days", "outbox_days", "finished_jobs_days", "audit_archive_days", "archive_dir",
+                                "checkpoint_key", "checkpoint_dir"]
 
     init(arguments: [String: String]) throws {
         func days(_ key: String, _ fallback: Int) throws -> Int {
@@ -30,6 +49,13 @@ public struct RetentionPolicy: Sendable, Equatable {
         endedSessionDays = try days("ended_sessions_days", defaults.endedSessionDays)
         outboxDays = try days("outbox_days", defaults.outboxDays)
         finishedJobDays = try days("finished_jobs_days", defaults.finishedJobDays)
+        auditArchiveDays = try days("audit_archive_days", 0)
+        archiveDirectory = arguments["archive_dir"]
+        checkpointKey = arguments["checkpoint_key"]
+        checkpointDirectory = arguments["checkpoint_dir"]
+        if auditArchiveDays > 0, archiveDirectory == nil {
+            throw JobError.invalidArguments("audit_archive_days needs archive_dir (where the archive files go)")
+        }
     }
 }
 
@@ -48,7 +74,7 @@ enum Retention {
         let policy = try RetentionPolicy(arguments: context.job.arguments)
         let now = context.queue.clock.now()
         var counts: [(String, Int)] = []
-        let steps: [(name: String, days: Int, run: (Date) async throws -> Int)] = [
+        var steps: [(name: String, days: Int, run: (Date) async throws -> Int)] = [
             ("sessions_expired", -1, { _ in try await batches(database, context) { tx in try markExpired(in: tx, at: now) } }),
             ("ended_sessions_removed", policy.endedSessionDays, { cutoff in
                 try await batches(database, context) { tx in try tx.execute("""
@@ -70,6 +96,15 @@ enum Retention {
                 try await batches(database, context) { tx in try removeJobs(finishedBefore: cutoff, except: context.job.id, in: tx) }
             }),
         ]
+        if policy.auditArchiveDays > 0, let directory = policy.archiveDirectory {
+            let signer = try policy.checkpointKey.flatMap { key in
+                try policy.checkpointDirectory.map { (key: try CheckpointKey.load(path: key), file: CheckpointFile(directory: $0)) }
+            }
+            steps.append(("audit_archived", policy.auditArchiveDays, { cutoff in
+                let record = try await AuditLog(database: database, clock: context.queue.clock).archive(before: cutoff, to: directory, checkpoint: signer, by: .system)
+                return Int(record?.rowCount ?? 0)
+            }))
+        }
         for (index, step) in steps.enumerated() {
             try await context.progress(index * 100 / steps.count, step.name.replacingOccurrences(of: "_", with: " "))
             if step.days == 0 { continue }

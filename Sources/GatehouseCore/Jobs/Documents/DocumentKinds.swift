@@ -40,7 +40,7 @@ public enum DocumentKinds {
             try rejectUnknown(arguments, allowed: ["from", "to"] + auditReportFilters)
         case Retention.kind:
             _ = try RetentionPolicy(arguments: arguments)
-            try rejectUnknown(arguments, allowed: ["ended_sessions_days", "outbox_days", "finished_jobs_days"])
+            try rejectUnknown(arguments, allowed: RetentionPolicy.argumentNames)
         case MailDelivery.kind:
             throw JobError.invalidArguments("mail jobs are queued by magic-link requests, not started by hand (retry a failed one instead)")
         default:
