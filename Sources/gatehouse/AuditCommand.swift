@@ -96,7 +96,8 @@ struct AuditCommand: AsyncParsableCommand {
             if let archives {
                 let result = try await CLIError.wrap(gatehouse) { try await gatehouse.audit.verify(archivesIn: archives) }
                 if output.json { try printJSON(result) } else if result.isIntact {
-                    say("audit log intact end to end: \(result.checked) events verified (archives through #\(result.archivedThrough ?? 0), then the database)")
+                    say("audit log intact end to end: \(result.checked) events verified ("
+                        + (result.archivedThrough.map { "archives through #\($0), then the database)" } ?? "no archives yet: the database alone)"))
                 }
                 if let seq = result.firstBrokenSeq { throw CLIError.failed("audit log broken at seq \(seq): \(result.problem ?? "mismatch")") }
                 if checkpoints == nil { return }
