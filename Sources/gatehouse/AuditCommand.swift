@@ -100,7 +100,8 @@ struct AuditCommand: AsyncParsableCommand {
                         + (result.archivedThrough.map { "archives through #\($0), then the database)" } ?? "no archives yet: the database alone)"))
                 }
                 if let seq = result.firstBrokenSeq { throw CLIError.failed("audit log broken at seq \(seq): \(result.problem ?? "mismatch")") }
-                if checkpoints == nil { return }
+                // Checkpoints too, when given (or named by the config).
+                if checkpoints == nil && (config == nil || settings.directory == nil) { return }
             }
             if let directory = checkpoints ?? (config != nil ? settings.directory : nil) {
                 guard let keyPath = publicKey ?? settings.key.map({ FileManager.default.fileExists(atPath: $0 + ".pub") ? $0 + ".pub" : $0 }) else {
@@ -193,7 +194,11 @@ struct AuditCommand: AsyncParsableCommand {
             guard let cutoff = Timestamp.parse(before) else { throw CLIError.usage("--before: '\(before)' is not an ISO 8601 time") }
             let settings = try config.map { try ServerConfigFile.load(path: $0).checkpoints } ?? CheckpointSettings()
             var signer: (key: CheckpointKey, file: CheckpointFile)?
-            if let keyPath = key ?? settings.key, let directory = checkpoints ?? settings.directory {
+            let keyPath = key ?? settings.key, directory = checkpoints ?? settings.directory
+            guard (keyPath == nil) == (directory == nil) else {
+                throw CLIError.usage("--key and --checkpoints go together: the cut is signed with the one and appended to the other")
+            }
+            if let keyPath, let directory {
                 signer = (try CheckpointKey.load(path: keyPath), CheckpointFile(directory: directory))
             }
             let gatehouse = try database.open()

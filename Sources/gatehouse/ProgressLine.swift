@@ -5,7 +5,8 @@ import Foundation
 /// erased when done.
 ///
 ///     [=================>            ]  58%  audit_events  1,160,000 of 2,000,000 rows
-final class ProgressLine {
+/// Drawn from one thread at a time (the work it reports on), hence `@unchecked Sendable`.
+final class ProgressLine: @unchecked Sendable {
     private let enabled = isatty(STDERR_FILENO) == 1
     private var lastDraw = ContinuousClock.now - .seconds(1)
     private var drawn = false

@@ -19,7 +19,7 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(parsing: .unconditional, help: ArgumentHelp("Where documents go (default: <db>-documents beside an SQLite file; for PostgreSQL $XDG_DATA_HOME/gatehouse/documents/<dbname>@<host>:<port>).", valueName: "path"))
     var dataDir: String?
     @Flag(help: "Run the jobs that are ready, then exit (for scripts and cron).") var untilIdle = false
-    @Option(parsing: .unconditional, help: ArgumentHelp("The TOML file `serve` reads; the worker takes its [mail] sendmail, [audit] checkpoints and [retention] schedule.", valueName: "file"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("The TOML file `serve` reads; the worker takes its [mail] sendmail and (while running, not with --until-idle) its [audit] checkpoints and [retention] schedule.", valueName: "file"))
     var config: String?
     @Option(parsing: .unconditional, help: ArgumentHelp("The program mail is handed to, run without a shell (default /usr/sbin/sendmail -t -oi).", valueName: "command"))
     var sendmail: String?
@@ -57,6 +57,7 @@ struct WorkerCommand: AsyncParsableCommand {
             .compactMap { $0 }.map { task in Task { await task.run() } }
         await worker.run()
         housekeeping.forEach { $0.cancel() }
+        for task in housekeeping { await task.value }
         signalSources.forEach { $0.cancel() }
         try? gatehouse.database.close()
         say("gatehouse worker stopped; running jobs were put back in the queue")

@@ -40,7 +40,7 @@ struct AuditArchiveTests {
         #expect(throws: (any Error).self) { try test.rawWrite("DELETE FROM audit_events WHERE seq = \(record.lastSeq + 1)") }
     }
 
-    @Test("a changed or missing archive is named; so is a database whose first row does not chain from the archive")
+    @Test("a changed or missing archive is named")
     func tampering() async throws {
         let test = try TestGatehouse()
         for index in 0..<4 { _ = try await test.apiLogin("u\(index)@example.com") }
@@ -61,5 +61,26 @@ struct AuditArchiveTests {
         try FileManager.default.removeItem(atPath: path)
         let missing = try await test.gatehouse.audit.verify(archivesIn: archives)
         #expect(missing.problem?.contains("is missing") == true, "\(missing)")
+    }
+
+    @Test("an archive record written by hand (to delete rows) is named by the checkpoints; archive records are append-only")
+    func forgedRecord() async throws {
+        let test = try TestGatehouse()
+        for index in 0..<4 { _ = try await test.apiLogin("f\(index)@example.com") }
+        let key = try CheckpointKey.create(path: test.directory.path("audit.key"))
+        let checkpoints = CheckpointFile(directory: test.directory.path("checkpoints"))
+        _ = try await test.gatehouse.audit.checkpoint(key: key, file: checkpoints, by: Self.oncall)
+        let head = try #require(try await test.gatehouse.audit.tail(limit: 1).last)
+        // The intruder claims every row archived, then deletes them: no trigger needs dropping.
+        let zeros = TestEngine.isSQLite ? "zeroblob(32)" : "'\\x" + String(repeating: "00", count: 32) + "'::bytea"
+        try test.rawWrite("""
+            INSERT INTO audit_archives (first_seq, last_seq, last_hash, file, sha256, row_count, created_at)
+            VALUES (1, \(head.seq), \(zeros), 'nothing.jsonl.gz', \(zeros), \(head.seq), 0)
+            """)
+        try test.rawWrite("DELETE FROM audit_events")
+        let report = try await test.gatehouse.audit.verify(checkpoints: try checkpoints.read(), publicKey: key.publicKey)
+        #expect(report.problems.contains { $0.contains("no signed checkpoint at its cut") }, "\(report.problems)")
+        #expect(throws: (any Error).self) { try test.rawWrite("DELETE FROM audit_archives") }
+        #expect(throws: (any Error).self) { try test.rawWrite("UPDATE audit_archives SET last_seq = 1") }
     }
 }

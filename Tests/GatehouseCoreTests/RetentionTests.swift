@@ -23,7 +23,9 @@ struct RetentionTests {
     func removesWhatItShould() async throws {
         let test = try TestGatehouse()
         // Old: ended 100 days ago (past the 90-day window), with its refresh tokens and mail.
-        let (old, _) = try await test.apiLogin("old@example.com")
+        let (old, oldPair) = try await test.apiLogin("old@example.com")
+        // A rotated chain: the successor's parent_id names the first token (the cascade must take both).
+        _ = try await test.gatehouse.refreshTokens.refresh(oldPair.refreshToken.value)
         try await test.gatehouse.sessions.revoke(handle: old.session.handle, by: Self.oncall)
         test.clock.advance(by: 10 * 86_400)
         // Idle: never used again; it expires idle after 7 days and is marked so.

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import GatehouseTestSupport
 import Testing
 @testable import GatehouseCore
@@ -13,20 +14,23 @@ struct BackupTests {
         defer { _ = server.stop() }
         // The load: audit appends from this process, on connections of its own, while serve runs.
         let writer = try Gatehouse.open(path: db, options: TestEngine.options())
+        let committed = Mutex(0)
         let load = Task {
-            var written = 0
             while !Task.isCancelled {
-                _ = try? await writer.audit.record(AuditEntry(actor: .system, action: "test.load", details: ["n": String(written)]))
-                written += 1
+                if (try? await writer.audit.record(AuditEntry(actor: .system, action: "test.load"))) != nil { committed.withLock { $0 += 1 } }
             }
-            return written
         }
-        while try await writer.audit.tail(limit: 1).last?.action != "test.load" { try await Task.sleep(for: .milliseconds(10)) }
+        while committed.withLock({ $0 }) < 50 { try await Task.sleep(for: .milliseconds(10)) }
         let backup = directory.path("backup.sqlite")
+        let atStart = committed.withLock { $0 }
         let taken = try await GatehouseBinary.run(["backup", "--db", db, "--to", backup])
-        let written = await { load.cancel(); return await load.value }()
+        // Writes went on committing while the backup ran (it takes no lock writers wait for)…
+        let during = committed.withLock { $0 }
+        while committed.withLock({ $0 }) < during + 20 { try await Task.sleep(for: .milliseconds(10)) }
+        load.cancel()
+        _ = await load.value
         #expect(taken.status == 0 && taken.stdout.contains("audit chain intact"), "\(taken.stdout) \(taken.stderr)")
-        #expect(written > 0)
+        #expect(during > atStart, "no write committed while the backup ran")
         let mode = try FileManager.default.attributesOfItem(atPath: backup)[.posixPermissions] as? NSNumber
         #expect(mode?.uint16Value == 0o600)
         #expect(!FileManager.default.fileExists(atPath: backup + "-wal"))
@@ -35,6 +39,7 @@ struct BackupTests {
         #expect(again.status == 1 && again.stderr.contains("give --force"), "\(again.stderr)")
 
         // Restoring over the live database is refused while serve has it open.
+        try writer.database.close()
         let overLive = try await GatehouseBinary.run(["restore", "--from", backup, "--db", db, "--force"])
         #expect(overLive.status == 1 && overLive.stderr.contains("stop serve"), "\(overLive.stderr)")
 
@@ -49,7 +54,6 @@ struct BackupTests {
         defer { _ = second.stop() }
         let health = try await HTTPRequester.shared.send("GET", second.base + "/healthz")
         #expect(health.status == 200, "\(health.text)")
-        try writer.database.close()
 
         // A damaged backup is refused and nothing is replaced.
         let damaged = directory.path("damaged.sqlite")

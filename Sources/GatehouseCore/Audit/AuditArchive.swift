@@ -57,9 +57,9 @@ extension AuditLog {
 
     /// Archives every row older than `cutoff` not archived yet into a file in `directory`, signs
     /// a bridging checkpoint when given one, and removes the rows. Nil when there is nothing to
-    /// archive. `progress` hears rows written so far.
+    /// archive. `progress` hears rows written so far. The file work runs on a thread of its own.
     public func archive(before cutoff: Date, to directory: String, checkpoint: (key: CheckpointKey, file: CheckpointFile)?,
-                        by actor: Actor, progress: (Int64, Int64) -> Void = { _, _ in }) async throws -> AuditArchiveRecord? {
+                        by actor: Actor, progress: @escaping @Sendable (Int64, Int64) -> Void = { _, _ in }) async throws -> AuditArchiveRecord? {
         let log = try await logID()
         let (boundary, last) = try await database.read { tx in
             let boundary = try Self.archivedBoundary(in: tx) ?? (0, Self.genesisHash)
@@ -67,11 +67,53 @@ extension AuditLog {
                                           [cutoff.unixSeconds, boundary.seq])
             return (boundary, last)
         }
+        // Rows an earlier run archived but had not yet removed (it stopped between the two).
+        try await removeArchivedRows(through: boundary.seq)
         guard let last else { return nil }
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let name = "audit-\(log.prefix(12))-\(boundary.seq + 1)-\(last).jsonl.gz"
+        let database = database
+        let written = try await Blocking.run {
+            try Self.writeArchive(database, directory: directory, name: name, after: boundary, through: last, progress: progress)
+        }
+        if let checkpoint {
+            _ = try Self.sign(log: log, seq: last, head: written.lastHash, key: checkpoint.key, file: checkpoint.file, at: clock.now())
+        }
+        let now = clock.now()
+        try await database.write { tx in
+            // Another archiver (a CLI run beside the retention job) may have moved the boundary meanwhile.
+            let current = try Self.archivedBoundary(in: tx)?.seq ?? 0
+            guard current == boundary.seq else {
+                throw CheckpointError("another archive run took rows \(boundary.seq + 1)–\(current) meanwhile; \(name) is not recorded (remove it)")
+            }
+            try tx.execute("""
+                INSERT INTO audit_archives (first_seq, last_seq, last_hash, file, sha256, row_count, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+                """, [boundary.seq + 1, last, written.lastHash, name, written.sha256, written.rows, now.unixSeconds])
+            try AuditLog.append(AuditEntry(actor: actor, action: "audit.archived", targetType: "audit_log", targetId: log, details: [
+                "first_seq": String(boundary.seq + 1), "last_seq": String(last), "file": name, "sha256": Fingerprint.hex(written.sha256),
+                "rows": String(written.rows), "checkpoint": checkpoint == nil ? "none" : "signed",
+            ]), in: tx, at: now)
+        }
+        try await removeArchivedRows(through: last)
+        return try await archives().last
+    }
+
+    /// Deletes rows up to `last` (archived) in batches: each its own short transaction, so that
+    /// a million rows never hold the write lock at once.
+    private func removeArchivedRows(through last: Int64) async throws {
+        guard last > 0 else { return }
+        while try await database.write({ tx in
+            try tx.execute("DELETE FROM audit_events WHERE seq IN (SELECT seq FROM audit_events WHERE seq <= ? ORDER BY seq LIMIT 10000)", [last])
+        }) > 0 {}
+    }
+
+    /// Writes rows after `boundary` through `last` to `directory/name`, walking the chain as it
+    /// goes, reads the file back and walks it again, and only then puts it in place (the
+    /// folder synced, so that the name survives a power loss).
+    private static func writeArchive(_ database: GatehouseDatabase, directory: String, name: String, after boundary: (seq: Int64, hash: Data),
+                                     through last: Int64, progress: (Int64, Int64) -> Void) throws -> (lastHash: Data, sha256: Data, rows: Int) {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let path = directory + "/" + name
-        let temporary = path + ".partial"
+        let temporary = path + ".partial-\(getpid())"
         defer { unlink(temporary) }
         var walk = ChainWalk(after: boundary.seq, hash: boundary.hash)
         let encoder = JSONEncoder()
@@ -99,31 +141,20 @@ extension AuditLog {
             throw CheckpointError("not archived: rows up to \(last) were not all there (the walk ended at \(walk.nextSeq - 1))")
         }
         // Read back: the file must hold exactly this chain before any row goes.
-        let reread = try Self.walkArchive(temporary, after: boundary.seq, hash: boundary.hash)
+        let reread = try walkArchive(temporary, after: boundary.seq, hash: boundary.hash)
         guard reread.isIntact, reread.nextSeq - 1 == last, reread.previousHash == lastHash else {
             throw CheckpointError("not archived: \(temporary) did not read back as written")
         }
-        let digest = try Self.sha256(ofFile: temporary)
-        guard rename(temporary, path) == 0 else { throw CheckpointError("cannot put \(path) in place: \(String(cString: strerror(errno)))") }
-        if let checkpoint {
-            _ = try Self.sign(log: log, seq: last, head: lastHash, key: checkpoint.key, file: checkpoint.file, at: clock.now())
+        let digest = try sha256(ofFile: temporary)
+        guard link(temporary, path) == 0 else {
+            throw CheckpointError("cannot put \(path) in place: \(String(cString: strerror(errno))) (an archive of these rows exists already?)")
         }
-        let now = clock.now()
-        let rows = walk.checked
-        try await database.write { tx in
-            try tx.execute("""
-                INSERT INTO audit_archives (first_seq, last_seq, last_hash, file, sha256, row_count, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)
-                """, [boundary.seq + 1, last, lastHash, name, digest, rows, now.unixSeconds])
-            try AuditLog.append(AuditEntry(actor: actor, action: "audit.archived", targetType: "audit_log", targetId: log, details: [
-                "first_seq": String(boundary.seq + 1), "last_seq": String(last), "file": name, "sha256": Fingerprint.hex(digest),
-                "rows": String(rows), "checkpoint": checkpoint == nil ? "none" : "signed",
-            ]), in: tx, at: now)
+        let folder = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if folder >= 0 {
+            fsync(folder)
+            close(folder)
         }
-        // The rows go in batches: each its own short transaction (a million rows never hold the lock at once).
-        while try await database.write({ tx in
-            try tx.execute("DELETE FROM audit_events WHERE seq IN (SELECT seq FROM audit_events WHERE seq <= ? ORDER BY seq LIMIT 10000)", [last])
-        }) > 0 {}
-        return try await archives().last
+        return (lastHash, digest, walk.checked)
     }
 
     /// Walks `path`'s rows from (`seq`, `hash`).
@@ -150,38 +181,45 @@ extension AuditLog {
     }
 
     /// The whole chain: every archive in `directory` (each checked against its recorded
-    /// SHA-256 and chained to the one before), then the database's rows.
+    /// SHA-256 and chained to the one before), then the database's rows, in one read (an archive
+    /// run meanwhile cannot move the boundary under the walk), then the cut-tail check.
     public func verify(archivesIn directory: String) async throws -> AuditVerification {
-        let records = try await archives()
-        var walk = ChainWalk.beginning
-        var checked = 0
-        for record in records {
-            let path = directory + "/" + record.file
-            guard FileManager.default.fileExists(atPath: path) else {
-                return AuditVerification(checked: checked, firstBrokenSeq: record.firstSeq, problem: "archive \(record.file) (rows \(record.firstSeq)–\(record.lastSeq)) is missing from \(directory)")
+        let database = database
+        return try await Blocking.run {
+            try database.readSync { tx in
+                let records = try tx.fetchAll("SELECT * FROM audit_archives ORDER BY first_seq").map(AuditArchiveRecord.init(row:))
+                var walk = ChainWalk.beginning
+                var checked = 0
+                for record in records {
+                    let path = directory + "/" + record.file
+                    guard FileManager.default.fileExists(atPath: path) else {
+                        return AuditVerification(checked: checked, firstBrokenSeq: record.firstSeq, problem: "archive \(record.file) (rows \(record.firstSeq)–\(record.lastSeq)) is missing from \(directory)")
+                    }
+                    guard try Fingerprint.hex(Self.sha256(ofFile: path)) == record.sha256 else {
+                        return AuditVerification(checked: checked, firstBrokenSeq: record.firstSeq, problem: "archive \(record.file) was changed: its SHA-256 is not the one recorded")
+                    }
+                    let next = try Self.walkArchive(path, after: walk.nextSeq - 1, hash: walk.previousHash ?? Self.genesisHash)
+                    checked += next.checked
+                    guard next.isIntact else {
+                        return AuditVerification(checked: checked, firstBrokenSeq: next.firstBrokenSeq, problem: "in \(record.file): \(next.problem ?? "")")
+                    }
+                    guard next.nextSeq - 1 == record.lastSeq, next.previousHash.map(Fingerprint.hex) == record.lastHash else {
+                        return AuditVerification(checked: checked, firstBrokenSeq: next.nextSeq, problem: "archive \(record.file) ends at row \(next.nextSeq - 1), not \(record.lastSeq) as recorded")
+                    }
+                    walk = next
+                }
+                let before = walk.checked
+                try Self.walk(&walk, in: tx)
+                checked += walk.checked - before
+                // As in `verify(in:)`: SQLite's AUTOINCREMENT remembers rows cut from the end.
+                let highest = tx.dialect == .sqlite ? try Self.highestSeq(in: tx) : 0
+                if walk.isIntact, highest >= walk.nextSeq {
+                    walk.fail(at: walk.nextSeq, "rows \(walk.nextSeq)–\(highest) were deleted from the end")
+                }
+                return AuditVerification(checked: checked, firstBrokenSeq: walk.firstBrokenSeq, problem: walk.problem,
+                                         archivedThrough: records.last?.lastSeq)
             }
-            guard try Fingerprint.hex(Self.sha256(ofFile: path)) == record.sha256 else {
-                return AuditVerification(checked: checked, firstBrokenSeq: record.firstSeq, problem: "archive \(record.file) was changed: its SHA-256 is not the one recorded")
-            }
-            let next = try Self.walkArchive(path, after: walk.nextSeq - 1, hash: walk.previousHash ?? Self.genesisHash)
-            checked += next.checked
-            guard next.isIntact else {
-                return AuditVerification(checked: checked, firstBrokenSeq: next.firstBrokenSeq, problem: "in \(record.file): \(next.problem ?? "")")
-            }
-            guard next.nextSeq - 1 == record.lastSeq, next.previousHash.map(Fingerprint.hex) == record.lastHash else {
-                return AuditVerification(checked: checked, firstBrokenSeq: next.nextSeq, problem: "archive \(record.file) ends at row \(next.nextSeq - 1), not \(record.lastSeq) as recorded")
-            }
-            walk = next
         }
-        let start = walk
-        let database = try await self.database.read { tx in
-            var walk = start
-            try Self.walk(&walk, in: tx)
-            return walk
-        }
-        let inDatabase = database.checked - start.checked
-        return AuditVerification(checked: checked + inDatabase, firstBrokenSeq: database.firstBrokenSeq, problem: database.problem,
-                                 archivedThrough: records.last?.lastSeq)
     }
 
     /// Signs (`seq`, `head`) of `log` with `key` and appends it to `file`.

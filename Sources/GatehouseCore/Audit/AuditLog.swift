@@ -148,7 +148,10 @@ public final class AuditLog: Sendable {
     public func verify(after checkpoint: AuditCheckpoint?, limit: Int = 100_000) async throws -> AuditCheckpoint {
         if let checkpoint, !checkpoint.isIntact { return checkpoint }
         return try await database.read { tx in
-            var walk = try checkpoint.map { ChainWalk(after: $0.seq, hash: $0.hash) } ?? Self.start(in: tx)
+            // A position an archive run has since passed resumes at the archive's cut.
+            let boundary = try Self.archivedBoundary(in: tx)
+            var walk = try checkpoint.flatMap { saved in saved.seq >= (boundary?.seq ?? 0) ? ChainWalk(after: saved.seq, hash: saved.hash) : nil }
+                ?? Self.start(in: tx)
             let count = try Self.walk(&walk, in: tx, limit: limit)
             return AuditCheckpoint(seq: walk.nextSeq - 1, hash: walk.previousHash ?? Self.genesisHash,
                                    firstBrokenSeq: walk.firstBrokenSeq, problem: walk.problem, complete: count < limit)

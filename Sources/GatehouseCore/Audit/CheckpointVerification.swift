@@ -135,6 +135,11 @@ extension AuditLog {
                     break
                 }
             }
+            // Every archive's cut must be signed: an archive record is what lets rows be deleted,
+            // so one written by hand (to delete rows) shows here as a cut nobody signed.
+            for (lastSeq, lastHash) in archives where !verified.contains(where: { $0.seq == lastSeq && $0.head == lastHash }) {
+                problems.append("the archive ending at row \(lastSeq) has no signed checkpoint at its cut: archived without a checkpoint key, or recorded by hand to delete rows")
+            }
             return CheckpointReport(chain: chain, checkpoints: verified.count, newest: verified.last, problems: problems)
         }
     }

@@ -15,6 +15,7 @@ enum GzipFile {
 
     /// Writes what `body` sends through the writer, compressed, to `path` (mode 0600).
     static func write(to path: String, _ body: (_ write: (Data) throws -> Void) throws -> Void) throws {
+        Blocking.ignoreBrokenPipes
         let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         guard descriptor >= 0 else { throw Failure(description: "cannot create \(path): \(String(cString: strerror(errno)))") }
         let output = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)

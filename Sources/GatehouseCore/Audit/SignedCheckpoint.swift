@@ -144,7 +144,9 @@ public struct CheckpointFile: Sendable {
         let lines = try read()
         let previous = lines.last { $0.checkpoint?.log == log }.map { SignedCheckpoint.lineHash($0.text) } ?? ""
         let checkpoint = try make(previous)
-        let bytes = Array((checkpoint.line + "\n").utf8)
+        // A line torn by a crash (no newline at its end) must not swallow this one.
+        let torn = (try? String(contentsOfFile: path, encoding: .utf8)).map { !$0.isEmpty && !$0.hasSuffix("\n") } ?? false
+        let bytes = Array(((torn ? "\n" : "") + checkpoint.line + "\n").utf8)
         guard write(descriptor, bytes, bytes.count) == bytes.count, fsync(descriptor) == 0 else {
             throw CheckpointError("cannot append to \(path): \(String(cString: strerror(errno)))")
         }

@@ -64,13 +64,11 @@ public struct SendmailCommand: Sendable, Equatable, CustomStringConvertible {
     /// Blocks a thread of its own, never one of Swift's cooperative pool.
     public func hand(_ message: Data) async -> Result {
         let command = self
-        return await withCheckedContinuation { continuation in
-            Thread.detachNewThread { continuation.resume(returning: command.handSynchronously(message)) }
-        }
+        return (try? await Blocking.run { command.handSynchronously(message) }) ?? .deferred("the handover could not run")
     }
 
     private func handSynchronously(_ message: Data) -> Result {
-        Self.ignoreBrokenPipes
+        Blocking.ignoreBrokenPipes
         // Deferred, not failed: on another node, or after the operator's fix, it may work.
         guard let program = Self.resolve(arguments[0]) else {
             return .deferred("sendmail program '\(arguments[0])' not found (install msmtp-mta or another MTA, or set [mail] sendmail)")
@@ -205,9 +203,6 @@ public struct SendmailCommand: Sendable, Equatable, CustomStringConvertible {
         let path = (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":").map(String.init) + ["/usr/sbin", "/usr/lib"]
         return path.lazy.map { "\($0)/\(program)" }.first { manager.isExecutableFile(atPath: $0) }
     }
-
-    /// Writing to a program that has exited must fail with EPIPE, not end this process.
-    private static let ignoreBrokenPipes: Void = { signal(SIGPIPE, SIG_IGN) }()
 }
 
 /// A mail setting that cannot work, said in one sentence.

@@ -93,7 +93,18 @@ enum Retention {
                     """, [cutoff.unixSeconds]) }
             }),
             ("finished_jobs_removed", policy.finishedJobDays, { cutoff in
-                try await batches(database, context) { tx in try removeJobs(finishedBefore: cutoff, except: context.job.id, in: tx) }
+                var removed = 0
+                while true {
+                    try context.checkpoint()
+                    let (count, files) = try await database.write { tx in try removeJobs(finishedBefore: cutoff, except: context.job.id, in: tx) }
+                    // The files go after the commit: a transaction that fails leaves rows that still find their documents.
+                    for path in files {
+                        unlink(path)
+                        rmdir(URL(fileURLWithPath: path).deletingLastPathComponent().path)  // the job's folder, once empty
+                    }
+                    removed += count
+                    if count < batchSize { return removed }
+                }
             }),
         ]
         if policy.auditArchiveDays > 0, let directory = policy.archiveDirectory {
@@ -143,18 +154,15 @@ enum Retention {
             """, [now.unixSeconds])
     }
 
-    /// Finished jobs older than `cutoff`, with their documents' files.
-    private static func removeJobs(finishedBefore cutoff: Date, except running: Int64, in tx: any SQLTransaction) throws -> Int {
+    /// Finished jobs older than `cutoff` (a batch): how many, and their documents' files to remove after the commit.
+    private static func removeJobs(finishedBefore cutoff: Date, except running: Int64, in tx: any SQLTransaction) throws -> (Int, [String]) {
         let ids = try tx.fetchColumn(Int64.self, """
             SELECT id FROM jobs WHERE state IN ('succeeded', 'failed', 'cancelled') AND finished_at < ? AND id <> ? LIMIT \(batchSize)
             """, [cutoff.unixSeconds, running])
-        guard !ids.isEmpty else { return 0 }
+        guard !ids.isEmpty else { return (0, []) }
         let list = ids.map(String.init).joined(separator: ",")
-        for path in try tx.fetchColumn(String.self, "SELECT path FROM job_outputs WHERE job_id IN (\(list))") {
-            unlink(path)
-            rmdir(URL(fileURLWithPath: path).deletingLastPathComponent().path)  // the job's folder, once empty
-        }
-        return try tx.execute("DELETE FROM jobs WHERE id IN (\(list))")
+        let files = try tx.fetchColumn(String.self, "SELECT path FROM job_outputs WHERE job_id IN (\(list))")
+        return (try tx.execute("DELETE FROM jobs WHERE id IN (\(list))"), files)
     }
 }
 

@@ -33,6 +33,8 @@ public enum DatabaseBackup {
             case .postgres:
                 "backup copies SQLite files; for PostgreSQL use pg_dump -Fc (restore with pg_restore, then gatehouse audit verify) or continuous WAL archiving (point-in-time recovery). `gatehouse copy --from URL --to snapshot.sqlite` also makes a verified one-file snapshot"
             case .exists(let path): "\(path) exists; give --force to replace it"
+            case .inUse(let path, let pids) where pids.isEmpty:
+                "cannot tell whether a process has \(path) open: stop serve and workers, then restore over it"
             case .inUse(let path, let pids):
                 "\(path) is open in process\(pids.count == 1 ? "" : "es") \(pids.map(String.init).joined(separator: ", ")): stop serve and workers before restoring over it"
             case .damaged(let path, let problem): "\(path) did not verify: \(problem); nothing was replaced"
@@ -45,7 +47,7 @@ public enum DatabaseBackup {
         guard case .sqlite(let engine) = database.engine else { throw Failure.postgres }
         if FileManager.default.fileExists(atPath: path), !replacing { throw Failure.exists(path) }
         let temporary = path + ".partial-\(getpid())"
-        defer { removeFile(temporary) }
+        defer { for suffix in ["", "-journal", "-wal", "-shm"] { removeFile(temporary + suffix) } }
         try copy(from: engine.pool, to: temporary)
         let report = try await verify(temporary)
         try place(temporary, at: path)
@@ -57,16 +59,17 @@ public enum DatabaseBackup {
         let checked = try await verify(backup)
         if FileManager.default.fileExists(atPath: path) {
             guard replacing else { throw Failure.exists(path) }
-            let pids = LockHolders.users(of: path)
+            guard let pids = LockHolders.users(of: path) else { throw Failure.inUse(path: path, pids: []) }
             guard pids.isEmpty else { throw Failure.inUse(path: path, pids: pids) }
         }
         let temporary = path + ".partial-\(getpid())"
-        defer { removeFile(temporary) }
+        defer { for suffix in ["", "-journal", "-wal", "-shm"] { removeFile(temporary + suffix) } }
         let source = try DatabaseQueue(path: backup, configuration: readOnly)
         try copy(from: source, to: temporary)
         try source.close()
-        // The old file's -wal and -shm belong to the old file: gone with it.
-        for suffix in ["-wal", "-shm"] { removeFile(path + suffix) }
+        // The copy is ready: the old file's -wal, -shm and -journal belong to it and go with it
+        // (a leftover journal would be rolled back into the new file).
+        for suffix in ["-wal", "-shm", "-journal"] { removeFile(path + suffix) }
         try place(temporary, at: path)
         return Report(path: path, bytes: checked.bytes, auditEvents: checked.auditEvents, auditHead: checked.auditHead)
     }

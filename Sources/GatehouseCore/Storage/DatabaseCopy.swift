@@ -185,8 +185,8 @@ public enum DatabaseCopy {
         case .postgres:
             try tx.execute("TRUNCATE " + tables.map(\.name).joined(separator: ", ") + " RESTART IDENTITY")
         case .sqlite:
-            let triggers = try tx.fetchColumn(String.self, "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'audit_events'")
-            let names = try tx.fetchColumn(String.self, "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'audit_events'")
+            let triggers = try tx.fetchColumn(String.self, "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name IN ('audit_events', 'audit_archives')")
+            let names = try tx.fetchColumn(String.self, "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name IN ('audit_events', 'audit_archives')")
             for name in names { try tx.execute("DROP TRIGGER \"\(name)\"") }
             for table in tables.reversed() { try tx.execute("DELETE FROM \(table.name)") }
             try tx.execute("DELETE FROM sqlite_sequence")

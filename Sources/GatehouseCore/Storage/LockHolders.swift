@@ -17,13 +17,24 @@ enum LockHolders {
     }
 
     /// Every other process with the database open: in WAL mode each connection holds a read
-    /// lock on `-shm` for as long as it is open.
-    static func users(of path: String) -> [Int32] {
-        for _ in 0..<3 {
-            let found = scan(ProcFile.text("/proc/locks"), of: path, kinds: ["READ", "WRITE"])
-            if !found.isEmpty { return found }
-        }
-        return []
+    /// lock on the `-shm` file's "DMS" byte (offset 128) for as long as it is open. Asked of the
+    /// kernel directly (F_GETLK: whoever would conflict with a write lock there), then of
+    /// /proc/locks for the other pids; nil when it cannot be told (the caller must then refuse).
+    static func users(of path: String) -> [Int32]? {
+        let shm = path + "-shm"
+        guard FileManager.default.fileExists(atPath: shm) else { return [] }  // no connection has it open in WAL mode
+        let descriptor = open(shm, O_RDWR | O_CLOEXEC)
+        guard descriptor >= 0 else { return nil }
+        defer { close(descriptor) }
+        var probe = flock()
+        probe.l_type = Int16(F_WRLCK)
+        probe.l_whence = Int16(SEEK_SET)
+        probe.l_start = 128
+        probe.l_len = 1
+        guard fcntl(descriptor, F_GETLK, &probe) == 0 else { return nil }
+        if probe.l_type == Int16(F_UNLCK) { return [] }
+        let listed = (0..<3).lazy.map { _ in scan(ProcFile.text("/proc/locks"), of: path, kinds: ["READ", "WRITE"]) }.first { !$0.isEmpty }
+        return listed ?? [probe.l_pid]
     }
 
     private static func scan(_ text: String?, of path: String, kinds: Set<Substring> = ["WRITE"]) -> [Int32] {
@@ -47,6 +58,6 @@ enum LockHolders {
     private static func inode(_ path: String) -> UInt64? {
         var info = stat()
         guard stat(path, &info) == 0 else { return nil }
-        return UInt64(info.st_ino)
+        return UInt64(info.st_ino)  // device not compared: /proc/locks names it as major:minor, a false match costs a refusal only
     }
 }

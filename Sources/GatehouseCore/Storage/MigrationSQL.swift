@@ -29,13 +29,16 @@ enum MigrationSQL {
         """
     }
 
-    /// v6: audit archives. One row per archive file; rows of `audit_events` up to the newest
-    /// archive's `last_seq` may be deleted (by the archiver, once the file verified), no other.
+    /// v6: audit archives. One row per archive file, append-only like the log; rows of
+    /// `audit_events` up to the newest archive's `last_seq` may be deleted (by the archiver,
+    /// once the file verified), no other. Also the index retention's cascade needs: deleting a
+    /// session's refresh tokens checks each for children by `parent_id`.
     static func v6AuditArchives(real: String, integer: String, blob: String, identity: String) -> String {
         """
+        CREATE INDEX refresh_tokens_parent ON refresh_tokens(parent_id);
         CREATE TABLE audit_archives (
             id          \(identity),
-            first_seq   \(integer) NOT NULL,
+            first_seq   \(integer) NOT NULL UNIQUE,
             last_seq    \(integer) NOT NULL,
             last_hash   \(blob) NOT NULL,
             file        TEXT NOT NULL,

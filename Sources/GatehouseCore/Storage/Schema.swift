@@ -223,6 +223,10 @@ enum Schema {
     /// Audit archives, and a delete guard that lets archived rows go (`MigrationSQL.v6AuditArchives`).
     private static func addAuditArchives(_ db: Database) throws {
         try db.execute(sql: MigrationSQL.v6AuditArchives(real: "REAL", integer: "INTEGER", blob: "BLOB", identity: "INTEGER PRIMARY KEY") + """
+            CREATE TRIGGER audit_archives_no_update BEFORE UPDATE ON audit_archives
+                BEGIN SELECT RAISE(ABORT, 'audit_archives is append-only'); END;
+            CREATE TRIGGER audit_archives_no_delete BEFORE DELETE ON audit_archives
+                BEGIN SELECT RAISE(ABORT, 'audit_archives is append-only'); END;
             DROP TRIGGER audit_events_no_delete;
             CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events
                 WHEN OLD.seq > (SELECT coalesce(max(last_seq), 0) FROM audit_archives)

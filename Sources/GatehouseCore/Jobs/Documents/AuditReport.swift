@@ -50,7 +50,10 @@ enum AuditReport {
         do {
             try csv.write("seq,at,actor_type,actor_id,action,target_type,target_id,outcome,reason,ip,user_agent,request_id,details\n")
             let previous = try await database.read { tx in
-                first > 1 ? try tx.fetchScalar(Data.self, "SELECT hash FROM audit_events WHERE seq = ?", [first - 1]) : AuditLog.genesisHash
+                // The row before the range, or (when it was archived) the hash its archive ends with.
+                first > 1 ? try tx.fetchScalar(Data.self, "SELECT hash FROM audit_events WHERE seq = ?", [first - 1])
+                    ?? tx.fetchScalar(Data.self, "SELECT last_hash FROM audit_archives WHERE last_seq = ?", [first - 1])
+                    : AuditLog.genesisHash
             }
             // Linked to the row before the range, so a range cut from a rewritten log fails too.
             var walk = ChainWalk(after: first - 1, hash: previous)

@@ -46,6 +46,10 @@ enum PostgresSchema {
                     IF TG_OP = 'DELETE' AND OLD.seq <= (SELECT coalesce(max(last_seq), 0) FROM audit_archives) THEN RETURN OLD; END IF;
                     RAISE EXCEPTION 'audit_events is append-only';
                 END $$;
+            CREATE FUNCTION audit_archives_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN RAISE EXCEPTION 'audit_archives is append-only'; END $$;
+            CREATE TRIGGER audit_archives_append_only BEFORE UPDATE OR DELETE ON audit_archives
+                FOR EACH ROW EXECUTE FUNCTION audit_archives_append_only();
             \(changeTriggers("audit_archives"))
             """),
     ]
