@@ -109,7 +109,7 @@ struct AuditCommand: AsyncParsableCommand {
                 }
                 let key = try CheckpointPublicKey.load(path: keyPath)
                 let lines = try CheckpointFile(directory: directory).read()
-                let report = try await CLIError.wrap(gatehouse) { try await gatehouse.audit.verify(checkpoints: lines, publicKey: key) }
+                let report = try await CLIError.wrap(gatehouse) { try await gatehouse.audit.verify(checkpoints: lines, publicKey: key, archivesIn: archives) }
                 if output.json { try printJSON(report) } else {
                     if report.chain.isIntact { say("hash chain intact: \(report.chain.checked) events verified") }
                     if let newest = report.newest, report.problems.isEmpty {

@@ -11,12 +11,14 @@ struct AuditArchiveTests {
     func archiveThenVerify() async throws {
         let test = try TestGatehouse()
         for index in 0..<5 { _ = try await test.apiLogin("old\(index)@example.com") }
+        let key = try CheckpointKey.create(path: test.directory.path("audit.key"))
+        let checkpoints = CheckpointFile(directory: test.directory.path("checkpoints"))
+        // A checkpoint whose row will be archived: held against the archive file later.
+        let early = try await test.gatehouse.audit.checkpoint(key: key, file: checkpoints, by: Self.oncall)
         test.clock.advance(by: 10 * 86_400)
         let cutoff = test.clock.now()
         for index in 0..<3 { _ = try await test.apiLogin("new\(index)@example.com") }
         let before = try await test.gatehouse.audit.verify()
-        let key = try CheckpointKey.create(path: test.directory.path("audit.key"))
-        let checkpoints = CheckpointFile(directory: test.directory.path("checkpoints"))
         let archives = test.directory.path("archives")
 
         let record = try #require(try await test.gatehouse.audit.archive(before: cutoff, to: archives, checkpoint: (key, checkpoints), by: Self.oncall))
@@ -31,9 +33,16 @@ struct AuditArchiveTests {
         // End to end: every row, archived or not (plus the audit.archived row).
         let whole = try await test.gatehouse.audit.verify(archivesIn: archives)
         #expect(whole.isIntact && whole.checked == before.checked + 1, "\(whole)")
-        // The checkpoint bridging the cut holds.
-        let report = try await test.gatehouse.audit.verify(checkpoints: try checkpoints.read(), publicKey: key.publicKey)
-        #expect(report.isIntact && report.newest?.seq == record.lastSeq, "\(report.problems)")
+        // The checkpoint bridging the cut holds, and the early one against its archived row.
+        let report = try await test.gatehouse.audit.verify(checkpoints: try checkpoints.read(), publicKey: key.publicKey, archivesIn: archives)
+        #expect(report.isIntact && report.newest?.seq == record.lastSeq && report.checkpoints == 2, "\(report.problems)")
+        #expect(early.seq < record.lastSeq)
+        // A checkpoint of a row now archived is held against that row in its file: one signed
+        // over a different hash (as after an archive rewritten and rehashed) is named.
+        let log = try await test.gatehouse.audit.logID()
+        _ = try AuditLog.sign(log: log, seq: 3, head: Data(repeating: 7, count: 32), key: key, file: checkpoints, at: test.clock.now())
+        let withArchives = try await test.gatehouse.audit.verify(checkpoints: try checkpoints.read(), publicKey: key.publicKey, archivesIn: archives)
+        #expect(withArchives.problems.contains { $0.contains("row 3 in archive") && $0.contains("archive was rewritten") }, "\(withArchives.problems)")
         // A second run has nothing older to take.
         #expect(try await test.gatehouse.audit.archive(before: cutoff, to: archives, checkpoint: nil, by: Self.oncall) == nil)
         // Rows above the cut are as append-only as ever.

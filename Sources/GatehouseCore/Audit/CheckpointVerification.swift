@@ -74,8 +74,11 @@ extension AuditLog {
     /// verify with `publicKey`, follow the one before it, and name a row that still has the
     /// hash it signed. Names a tail cut after a checkpoint and a chain rebuilt from scratch
     /// (every row chains, yet a signed head differs).
+    ///
+    /// With `archivesIn`, a checkpoint of a row that has since been archived is held against
+    /// that row in its archive file; without it, only checkpoints at an archive's cut are checked.
     public func verify(checkpoints lines: [(number: Int, text: String, checkpoint: SignedCheckpoint?)],
-                       publicKey: CheckpointPublicKey) async throws -> CheckpointReport {
+                       publicKey: CheckpointPublicKey, archivesIn directory: String? = nil) async throws -> CheckpointReport {
         try await database.read { tx in
             let chain = try Self.verify(in: tx)
             var problems: [String] = []
@@ -114,9 +117,13 @@ extension AuditLog {
             for checkpoint in verified {
                 if checkpoint.seq <= archivedThrough {
                     // In an archive: the checkpoint at an archive's cut must name its recorded last hash;
-                    // others are covered by the archive's own chain (verify --archives).
+                    // any other is held against its row in the archive file when the folder is given.
                     if let cut = archives.first(where: { $0.0 == checkpoint.seq }), cut.1 != checkpoint.head {
                         problems.append("the archive ending at row \(checkpoint.seq) does not end with the hash signed at \(checkpoint.at)")
+                        break
+                    }
+                    if let directory, let problem = try Self.archivedRowProblem(checkpoint, directory: directory, in: tx) {
+                        problems.append(problem)
                         break
                     }
                     continue
@@ -142,5 +149,27 @@ extension AuditLog {
             }
             return CheckpointReport(chain: chain, checkpoints: verified.count, newest: verified.last, problems: problems)
         }
+    }
+
+    /// Why the archived row `checkpoint` names does not match it (nil when it does): the row is
+    /// read from the archive file that holds it.
+    static func archivedRowProblem(_ checkpoint: SignedCheckpoint, directory: String, in tx: any SQLTransaction) throws -> String? {
+        guard let file = try tx.fetchScalar(String.self, "SELECT file FROM audit_archives WHERE first_seq <= ? AND last_seq >= ?",
+                                            [checkpoint.seq, checkpoint.seq]) else {
+            return "row \(checkpoint.seq), signed at \(checkpoint.at), is in no archive on record"
+        }
+        let path = directory + "/" + file
+        guard FileManager.default.fileExists(atPath: path) else { return "archive \(file), which holds row \(checkpoint.seq), is missing from \(directory)" }
+        var found: String?
+        let decoder = JSONDecoder()
+        try GzipFile.readLines(path) { line in
+            // A cheap look first (a prefix such as 12 of 123 passes it; the decoded seq decides).
+            guard found == nil, line.contains("\"seq\":\(checkpoint.seq)"),
+                  let event = try? decoder.decode(AuditEvent.self, from: Data(line.utf8)), event.seq == checkpoint.seq else { return }
+            found = Fingerprint.hex(event.hash)
+        }
+        guard let found else { return "archive \(file) has no row \(checkpoint.seq), signed at \(checkpoint.at)" }
+        return found == checkpoint.head ? nil
+            : "row \(checkpoint.seq) in archive \(file) does not have the hash signed at \(checkpoint.at): the archive was rewritten"
     }
 }
