@@ -21,16 +21,12 @@ enum KeysView {
             case .retired: theme.warn
             }
             let storage = key.storage.rawValue.replacingOccurrences(of: "_", with: " ")
-            lines.append(StyledLine("\(pad(key.kid, 17)) \(pad(key.state.rawValue, 10)) \(pad(storage, 12)) "
-                                    + "\(pad(String(TimeText.timestamp(key.createdAt).prefix(19)), 21)) \(until)", style: style))
+            lines.append(StyledLine("\(DisplayWidth.fit(key.kid, to: 17)) \(DisplayWidth.fit(key.state.rawValue, to: 10)) \(DisplayWidth.fit(storage, to: 12)) "
+                                    + "\(DisplayWidth.fit(String(TimeText.timestamp(key.createdAt).prefix(19)), to: 21)) \(until)", style: style))
         }
         if keys.isEmpty { lines.append(StyledLine("no signing key yet (serve or init makes the first)", style: theme.info)) }
         lines.append(StyledLine("", style: theme.text))
         lines.append(StyledLine("Rotate: gatehouse keys rotate   Retire (compromise): gatehouse keys retire KID", style: theme.info))
         return TextView(title: "Signing keys", lines: lines)
-    }
-
-    private static func pad(_ text: String, _ width: Int) -> String {
-        text.count >= width ? text : text + String(repeating: " ", count: width - text.count)
     }
 }

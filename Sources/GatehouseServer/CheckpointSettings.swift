@@ -24,9 +24,6 @@ public struct CheckpointSettings: Sendable, Equatable {
         self.directory = directory
     }
 
-    /// Both the key and the folder are given: checkpoints can be written.
-    public var isConfigured: Bool { key != nil && directory != nil }
-
     static func parse(_ table: TOMLTable, in document: TOMLDocument) throws(ConfigFileError) -> CheckpointSettings {
         var settings = CheckpointSettings()
         func path(_ value: String) -> String {

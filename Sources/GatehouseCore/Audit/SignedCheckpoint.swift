@@ -41,8 +41,6 @@ public struct SignedCheckpoint: Sendable, Equatable, Codable {
         return String(decoding: (try? encoder.encode(self)) ?? Data(), as: UTF8.self)
     }
 
-    public var date: Date? { Timestamp.parse(at) }
-
     static func lineHash(_ line: String) -> String { Fingerprint.hex(Array(SHA256.hash(data: Data(line.utf8)))) }
 }
 
