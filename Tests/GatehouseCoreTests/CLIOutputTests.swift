@@ -133,7 +133,8 @@ struct CLIOutputTests {
 
         // Which commands have --json, from the command tree itself.
         let dump = try await GatehouseBinary.run(["--experimental-dump-help"])
-        let tree = try #require(try JSONSerialization.jsonObject(with: Data(dump.stdout.utf8)) as? [String: Any])
+        let tree = try #require(try? JSONSerialization.jsonObject(with: Data(dump.stdout.utf8)) as? [String: Any],
+                                "--experimental-dump-help printed: \(dump.stdout.prefix(300).debugDescription) (status \(dump.status), stderr: \(dump.stderr))")
         var withJSON: Set<String> = []
         func walk(_ command: [String: Any], path: [String]) {
             let here = path + [command["commandName"] as? String ?? ""]
@@ -153,7 +154,9 @@ struct CLIOutputTests {
             let database = path == "copy" ? ["--from", test.path] : path == "restore" ? [] : ["--db", test.path]
             let result = try await GatehouseBinary.run(path.split(separator: " ").map(String.init) + arguments + ["--json"] + database)
             #expect(result.status == 0, "\(path): \(result.stderr)")
-            let document = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8))
+            // Named on failure: which command printed something that is not one JSON document.
+            let document = try #require(try? JSONSerialization.jsonObject(with: Data(result.stdout.utf8)),
+                                        "\(path) --json printed: \(result.stdout.debugDescription) (stderr: \(result.stderr))")
             let bad = Self.keys(of: document).filter { $0.wholeMatch(of: /[a-z0-9]+(_[a-z0-9]+)*/) == nil }
             #expect(bad.isEmpty, "\(path) --json has keys that are not snake_case: \(bad)")
         }
