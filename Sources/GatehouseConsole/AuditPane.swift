@@ -64,6 +64,21 @@ enum AuditDetail {
         return TextView(title: "Audit event #\(event.seq)", lines: lines)
     }
 
+    /// The event as one line of JSON with sorted keys, the details as an object (what `y` copies).
+    static func json(_ event: AuditEvent) -> String {
+        var object: [String: Any] = [
+            "seq": event.seq, "at": TimeText.timestamp(event.at), "actor_type": event.actorType, "action": event.action,
+            "outcome": event.outcome, "hash": Fingerprint.hex(event.hash),
+        ]
+        let optional: [(String, String?)] = [("actor_id", event.actorId), ("target_type", event.targetType), ("target_id", event.targetId),
+                                             ("reason", event.reason), ("ip", event.ip), ("user_agent", event.userAgent),
+                                             ("request_id", event.requestId)]
+        for (key, value) in optional { object[key] = value ?? NSNull() }
+        object["details"] = event.details.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) } ?? event.details ?? NSNull()
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()
+        return String(decoding: data, as: UTF8.self)
+    }
+
     /// Details with sorted keys and indentation; text that is not JSON is shown as it is.
     static func prettyJSON(_ details: String?) -> String {
         guard let details else { return "none" }

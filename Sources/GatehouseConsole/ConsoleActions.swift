@@ -6,6 +6,7 @@ import TerminalKit
 extension ConsoleUpdate {
     /// Opens the confirmation that names exactly what will be revoked.
     func confirm(_ action: ConsoleAction, _ model: inout ConsoleModel) {
+        if let bulk = bulkAction(action, model) { return confirmBulk(bulk, &model) }
         let now = model.now
         switch (action, model.pane) {
         case (.revoke, .sessions):

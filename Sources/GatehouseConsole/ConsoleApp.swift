@@ -99,6 +99,10 @@ public final class ConsoleApp {
     /// Feeds one message through `update` and starts the commands it returns.
     func send(_ message: ConsoleMessage) {
         execute(update.update(&model, message, now: clock.now()))
+        if let text = model.clipboard {
+            model.clipboard = nil
+            backend.setClipboard(text)
+        }
     }
 
     public func send(_ event: Event) { send(.event(event)) }

@@ -9,6 +9,7 @@ enum PaneRows: Sendable {
     case limits([RateLimitBucket])
     case jobs([Job])
     case audit([AuditEvent])
+    case pulse(AuditPulse)
 
     var pane: PaneID {
         switch self {
@@ -17,6 +18,7 @@ enum PaneRows: Sendable {
         case .limits: .limits
         case .jobs: .jobs
         case .audit: .audit
+        case .pulse: .pulse
         }
     }
 
@@ -27,15 +29,19 @@ enum PaneRows: Sendable {
         case .limits(let rows): rows.map(\.pageKey)
         case .jobs(let rows): rows.map(\.pageKey)
         case .audit(let rows): rows.map(\.pageKey)
+        case .pulse: []
         }
     }
 }
 
-/// What a pane lists: its filter and, for tokens, the user `:tokens EMAIL` narrowed it to.
+/// What a pane lists: its filter and, for tokens, the user `:tokens EMAIL` narrowed it to;
+/// for the audit log, a Pulse column it was opened on; for the Pulse pane, its span in minutes.
 struct PaneQuery: Sendable {
     var pane: PaneID
     var filter: TextFilter?
     var email: String?
+    var scope: AuditScope?
+    var span = 60
 }
 
 /// Which row to select once a window has been read.
@@ -73,7 +79,9 @@ struct ConsoleDataSource: Sendable {
         case .jobs:
             .jobs(try await gatehouse.jobs.list(text: query.filter, limit: limit, page: page))
         case .audit:
-            .audit(try await gatehouse.audit.list(text: query.filter, limit: limit, page: page))
+            .audit(try await gatehouse.audit.list(text: query.filter, scope: query.scope, limit: limit, page: page))
+        case .pulse:
+            .pulse(try await gatehouse.audit.pulse(span: query.span))
         }
     }
 
@@ -212,10 +220,76 @@ struct ConsoleDataSource: Sendable {
                 case .retryJob(let id):
                     _ = try await gatehouse.jobs.retry(id: id, by: actor)
                     return .actionDone("job \(id) queued again")
+                case .revokeIssuedBefore(let cutoff, let email):
+                    let count = try await gatehouse.sessions.revoke(issuedBefore: cutoff, email: email, by: actor)
+                    return .actionDone("revoked \(count) session(s)\(email.map { " of \($0)" } ?? " of every user") created before \(Timestamp.iso8601(cutoff))")
+                case .bulk(let bulk):
+                    return .actionDone(try await performBulk(bulk))
                 case .resetBucket(let key):
                     let done = try await gatehouse.rateLimits.reset(key: key, by: actor)
                     return .actionDone(done ? "reset bucket \(key): its client may go again" : "bucket \(key) no longer exists")
                 }
+            } catch { return .failed(explain(error)) }
+        }
+    }
+
+    /// Each target in its own transaction with its own audit row, then one summary row naming
+    /// how many changed. A target that changed meanwhile (ended, gone) is counted, not fatal.
+    private func performBulk(_ bulk: BulkAction) async throws -> String {
+        var changed = 0
+        var problems: [String] = []
+        func each<T>(_ items: [T], _ name: (T) -> String, _ work: (T) async throws -> Bool) async {
+            for item in items {
+                do { if try await work(item) { changed += 1 } } catch { problems.append("\(name(item)): \(explain(error))") }
+            }
+        }
+        switch bulk {
+        case .revokeSessions(let handles):
+            await each(handles, { $0 }) { try await gatehouse.sessions.revoke(handle: $0, by: actor) }
+        case .revokeTokens(let tokens):
+            await each(tokens, \.fingerprint) { try await gatehouse.refreshTokens.revoke(tokenOrFingerprint: $0.hashHex, by: actor) }
+        case .revokeFamilies(let families):
+            await each(families, { $0 }) { try await gatehouse.refreshTokens.revokeFamily($0, by: actor) > 0 }
+        case .resetBuckets(let keys):
+            await each(keys, { $0 }) { try await gatehouse.rateLimits.reset(key: $0, by: actor) }
+        case .cancelJobs(let ids):
+            await each(ids, { String($0) }) { _ = try await gatehouse.jobs.cancel(id: $0, by: actor); return true }
+        }
+        let targets = bulk.targets
+        try await gatehouse.audit.record(AuditEntry(
+            actor: actor, action: bulk.summaryAction, outcome: problems.isEmpty ? .success : .failure, reason: bulk.verb,
+            details: ["targets": String(targets.count), "changed": String(changed), "failed": String(problems.count),
+                      "first": targets.prefix(BulkAction.named).joined(separator: " ")]))
+        let unchanged = targets.count - changed - problems.count
+        var text = "\(bulk.pastTense) \(changed) of \(targets.count) \(bulk.noun)s"
+        if unchanged > 0 { text += "; \(unchanged) had already ended or changed" }
+        if let first = problems.first { text += "; \(problems.count) failed, first: \(first)" }
+        return text
+    }
+
+    /// `:revoke-before TIME [EMAIL]`: counts first, so the confirmation names the number; for
+    /// every user, the word "all" is typed.
+    func prepareRevokeBefore(_ cutoff: Date, email: String?) -> ConsoleCommand {
+        { [self] in
+            do {
+                let count = try await gatehouse.sessions.countActive(issuedBefore: cutoff, email: email)
+                let time = Timestamp.iso8601(cutoff)
+                guard count > 0 else {
+                    return .failed("no active session\(email.map { " of \($0)" } ?? "") was created before \(time): nothing to revoke")
+                }
+                let dialog = if let email {
+                    ConfirmDialog(title: "Revoke sessions issued before a time", lines: [
+                        "Revoke the \(count) active session(s) of \(email) created before \(time)?",
+                        "Sessions created since (a login after a password change) stay.",
+                    ])
+                } else {
+                    ConfirmDialog(title: "Revoke EVERY session issued before a time", lines: [
+                        "Revoke \(count) active session(s) of EVERY user created before \(time)?",
+                        "Everyone signed in before then must sign in again (a signing-key compromise).",
+                        "Type all to confirm.",
+                    ], expected: "all")
+                }
+                return .confirm(dialog, .revokeIssuedBefore(cutoff: cutoff, email: email))
             } catch { return .failed(explain(error)) }
         }
     }

@@ -8,11 +8,13 @@ public enum ConsoleAction: Hashable, Sendable {
     case revoke, revokeUser, revokeFamily
     case cancelJob, retryJob, resetBucket, startJob
     case whySession, whyUser
+    case earlier, later, zoom
+    case mark, copy
 
     /// Actions that change the database: none is offered, by any key or command, in read-only mode.
     var changesData: Bool {
         switch self {
-        case .revoke, .revokeUser, .revokeFamily, .cancelJob, .retryJob, .resetBucket, .startJob: true
+        case .revoke, .revokeUser, .revokeFamily, .cancelJob, .retryJob, .resetBucket, .startJob, .mark: true
         default: false
         }
     }
@@ -22,7 +24,7 @@ public enum ConsoleAction: Hashable, Sendable {
         .quit, .help, .command, .filter, .back, .details, .refresh, .pause, .up, .down, .pageUp, .pageDown, .top, .bottom,
         .nextPane, .previousPane,
     ] + PaneID.allCases.map { .pane($0.rawValue) } + [.revoke, .revokeUser, .revokeFamily, .cancelJob, .retryJob, .resetBucket, .startJob,
-                                                       .whySession, .whyUser]
+                                                       .whySession, .whyUser, .earlier, .later, .zoom, .mark, .copy]
 
     /// The name `[keys]` in config.toml uses.
     var configName: String {
@@ -53,6 +55,11 @@ public enum ConsoleAction: Hashable, Sendable {
         case .startJob: "start-job"
         case .whySession: "why-session"
         case .whyUser: "why-user"
+        case .earlier: "earlier"
+        case .later: "later"
+        case .zoom: "zoom"
+        case .mark: "mark"
+        case .copy: "copy"
         }
     }
 
@@ -98,7 +105,7 @@ enum ConsoleKeys {
                 bindings.append(KeyBinding([.character("n")], .startJob, "start a document job (a form: kind, user, range)", hint: "new job", section: "Actions"))
                 bindings.append(KeyBinding([.character("c")], .cancelJob, "cancel the selected job (running jobs stop at their next checkpoint)", hint: "cancel", section: "Actions"))
                 bindings.append(KeyBinding([.character("t")], .retryJob, "retry the selected failed or cancelled job", hint: "retry", section: "Actions"))
-            case .audit:
+            case .audit, .pulse:
                 break // the audit log is read, never changed
             }
             if pane == .sessions || pane == .tokens {
@@ -110,6 +117,12 @@ enum ConsoleKeys {
         case .audit: "details: every field, the details JSON pretty-printed, the hashes"
         case .limits: "details: the bucket's numbers and the resets it had"
         case .sessions, .tokens: "details: token lineage and audit trail"
+        case .pulse: "these events: the selected series and minute in the Audit pane"
+        }
+        if pane == .pulse {
+            bindings.append(KeyBinding([.left, .character("h")], .earlier, "cursor one column earlier", hint: "minute", section: "Views"))
+            bindings.append(KeyBinding([.right, .character("l")], .later, "cursor one column later", section: "Views"))
+            bindings.append(KeyBinding([.character("z")], .zoom, "zoom: the last hour ⇄ the last 24 hours", hint: "zoom", section: "Views"))
         }
         if pane == .sessions || pane == .tokens {
             // Reading only: offered in read-only mode too.
@@ -117,15 +130,35 @@ enum ConsoleKeys {
                                        hint: pane == .sessions ? "why?" : nil, section: "Views"))
             bindings.append(KeyBinding([.character("W")], .whyUser, "why? every recent session of the selected user", section: "Views"))
         }
+        // Mark and copy come last in the hint bar: on a narrow terminal they give way first.
+        var last: [KeyBinding<ConsoleAction>] = []
+        if !readOnly && pane != .audit && pane != .pulse {
+            last.append(KeyBinding([.character(" ")], .mark, "mark or unmark the row (and move down): the action keys then act on every marked row; esc clears the marks",
+                                   hint: "mark", section: "Actions"))
+        }
+        if pane != .pulse {
+            let what = switch pane {
+            case .sessions: "the selected session's handle"
+            case .tokens: "the selected token's fingerprint"
+            case .limits: "the selected bucket's key"
+            case .jobs: "the selected job's id"
+            case .audit, .pulse: "the selected event as JSON"
+            }
+            last.append(KeyBinding([.character("y")], .copy, "copy \(what) (or every marked row's) to your clipboard, over SSH too (OSC 52)",
+                                       hint: "copy", section: "Views"))
+        }
+        bindings.append(KeyBinding([.enter], .details, details, hint: pane == .pulse ? "audit" : "details", section: "Views"))
+        if pane != .pulse {
+            bindings.append(KeyBinding([.character("/")], .filter, "filter rows (regular expression; !text inverts)", hint: "filter", section: "Views"))
+        }
         bindings += [
-            KeyBinding([.enter], .details, details, hint: "details", section: "Views"),
-            KeyBinding([.character("/")], .filter, "filter rows (regular expression; !text inverts)", hint: "filter", section: "Views"),
+
             KeyBinding([.character(":")], .command, "command line, tab completes: :tokens EMAIL, \(readOnly ? "" : ":reset KEY, "):theme NAME, :audit TEXT, :q",
                        hint: "cmd", section: "Views"),
-            KeyBinding([.character(" ")], .pause, "pause or resume live updates", hint: "pause", section: "Views"),
+            KeyBinding([.character("p")], .pause, "pause or resume live updates", hint: "pause", section: "Views"),
             KeyBinding([.character("r")], .refresh, "refresh now", section: "Views"),
             KeyBinding([.character("?")], .help, "this help", hint: "help", section: "Views"),
-            KeyBinding([.escape], .back, "back: close a view, clear the filter", section: "Views"),
+            KeyBinding([.escape], .back, "back: close a view, clear the marks, then the filter", section: "Views"),
             KeyBinding([.character("q"), .control("c")], .quit, "quit", hint: "quit", section: "Views"),
             KeyBinding([.tab], .nextPane, "next pane", section: "Panes"),
             KeyBinding([.backTab], .previousPane, "previous pane", section: "Panes"),
@@ -141,6 +174,7 @@ enum ConsoleKeys {
             KeyBinding([.home, .character("g")], .top, "newest (top)", section: "Navigation"),
             KeyBinding([.end, .character("G")], .bottom, "oldest (bottom)", section: "Navigation"),
         ]
+        bindings += last
         return KeyMap(bindings)
     }
 }

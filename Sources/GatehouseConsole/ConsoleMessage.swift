@@ -17,6 +17,8 @@ enum ConsoleMessage: Sendable {
     case detailLoaded(TextView)
     /// A step of the hash-chain verification answered.
     case chainChecked(AuditCheckpoint)
+    /// A confirmation that needed a read first (a count) is ready to be asked.
+    case confirm(ConfirmDialog, PendingAction)
     case actionDone(String)
     /// The job form's job was queued (closes the form) or refused (shown in the form).
     case jobStarted(String)

@@ -4,7 +4,7 @@ import TerminalKit
 
 /// The panes, in tab order; `1`…`n` select them.
 public enum PaneID: Int, CaseIterable, Sendable {
-    case sessions, tokens, limits, jobs, audit
+    case sessions, tokens, limits, jobs, audit, pulse
 
     var title: String {
         switch self {
@@ -13,6 +13,7 @@ public enum PaneID: Int, CaseIterable, Sendable {
         case .limits: "Limits"
         case .jobs: "Jobs"
         case .audit: "Audit"
+        case .pulse: "Pulse"
         }
     }
 }
@@ -52,6 +53,11 @@ protocol PaneWindow {
     var loaded: Bool { get }
     mutating func select(_ index: Int)
     mutating func resetSelection()
+    /// Rows marked for a bulk action.
+    var markCount: Int { get }
+    /// Marks the selected row, or unmarks it; false when there is no row.
+    mutating func toggleMark() -> Bool
+    mutating func clearMarks()
 }
 
 extension PaneState: PaneWindow {
@@ -76,8 +82,23 @@ struct PaneState<Row: PaneRow> {
     var loaded = false
     /// Keys of rows that appeared or changed, and until when they are highlighted.
     var highlights: [PageKey: (changed: Bool, until: Date)] = [:]
+    /// Rows marked for a bulk action (space), in the order marked, as they were when marked:
+    /// a mark stays while its row pages out of view.
+    var marked: [Row] = []
 
     var selectedRow: Row? { rows.indices.contains(selectedIndex) ? rows[selectedIndex] : nil }
+
+    var markCount: Int { marked.count }
+
+    func isMarked(_ row: Row) -> Bool { marked.contains { $0.pageKey == row.pageKey } }
+
+    mutating func toggleMark() -> Bool {
+        guard let row = selectedRow else { return false }
+        if let index = marked.firstIndex(where: { $0.pageKey == row.pageKey }) { marked.remove(at: index) } else { marked.append(row) }
+        return true
+    }
+
+    mutating func clearMarks() { marked = [] }
 
     /// Takes a freshly read window, keeping the selection on the same row when it is still there
     /// and marking rows that are new or different since the last read.
@@ -172,6 +193,8 @@ enum PendingAction: Sendable, Equatable {
     case cancelJob(id: Int64)
     case retryJob(id: Int64)
     case resetBucket(key: String)
+    case bulk(BulkAction)
+    case revokeIssuedBefore(cutoff: Date, email: String?)
 }
 
 struct StatusMessage: Equatable {
@@ -188,6 +211,9 @@ struct ConsoleModel {
     var limits = PaneState<RateLimitBucket>()
     var jobs = PaneState<Job>()
     var audit = PaneState<AuditEvent>()
+    var pulse = PulseState()
+    /// A Pulse column opened in the Audit pane: its actions and minutes (esc clears).
+    var auditScope: AuditScope?
     /// How far the hash chain is verified (nil until the first step answered).
     var chain: AuditCheckpoint?
     var chainCheckRunning = false
@@ -196,6 +222,8 @@ struct ConsoleModel {
     var tokensUser: String?
     var overlay: Overlay?
     var message: StatusMessage?
+    /// Text for the operator's clipboard, sent (OSC 52) by the app once this update is done.
+    var clipboard: String?
     var paused = false
     var readOnly: Bool
     var size: Size
@@ -225,7 +253,8 @@ struct ConsoleModel {
         case .tokens: PaneQuery(pane: .tokens, filter: tokens.filter, email: tokensUser)
         case .limits: PaneQuery(pane: .limits, filter: limits.filter)
         case .jobs: PaneQuery(pane: .jobs, filter: jobs.filter)
-        case .audit: PaneQuery(pane: .audit, filter: audit.filter)
+        case .audit: PaneQuery(pane: .audit, filter: audit.filter, scope: auditScope)
+        case .pulse: PaneQuery(pane: .pulse, span: pulse.span)
         }
     }
 
@@ -237,6 +266,7 @@ struct ConsoleModel {
         case .limits: limits
         case .jobs: jobs
         case .audit: audit
+        case .pulse: pulse
         }
     }
 
@@ -248,6 +278,7 @@ struct ConsoleModel {
         case .limits: var w: any PaneWindow = limits; change(&w); limits = w as! PaneState<RateLimitBucket>
         case .jobs: var w: any PaneWindow = jobs; change(&w); jobs = w as! PaneState<Job>
         case .audit: var w: any PaneWindow = audit; change(&w); audit = w as! PaneState<AuditEvent>
+        case .pulse: var w: any PaneWindow = pulse; change(&w); pulse = w as! PulseState
         }
     }
 

@@ -24,6 +24,7 @@ extension ConsoleUpdate {
         case .limits: Self.move(action, &model.limits, window: window)
         case .jobs: Self.move(action, &model.jobs, window: window)
         case .audit: Self.move(action, &model.audit, window: window)
+        case .pulse: Self.move(action, &model.pulse)
         }
         let pane = model.pane
         switch move {
@@ -36,6 +37,18 @@ extension ConsoleUpdate {
         case .slide(let top):
             return [load(pane, &model, page: .from(top), select: .bottom(window: window))]
         }
+    }
+
+    /// The Pulse pane holds all its series: keys move the cursor between them.
+    private static func move(_ action: ConsoleAction, _ state: inout PulseState) -> WindowMove {
+        switch action {
+        case .down: state.select(state.selectedLine + 1)
+        case .up: state.select(state.selectedLine - 1)
+        case .pageDown, .bottom: state.select(state.rowCount - 1)
+        case .pageUp, .top: state.select(0)
+        default: break
+        }
+        return .none
     }
 
     private static func move<Row: PaneRow>(_ action: ConsoleAction, _ state: inout PaneState<Row>, window: Int) -> WindowMove {

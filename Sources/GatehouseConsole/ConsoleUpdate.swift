@@ -19,7 +19,7 @@ struct ConsoleUpdate {
         case .tick:
             // The chain is verified while someone looks at it, one step per tick, so that the
             // verification of ten million rows never competes with what is on screen.
-            return [data.checkChanges()] + (model.pane == .audit ? checkChain(&model) : [])
+            return [data.checkChanges()] + (model.pane == .audit ? checkChain(&model) : []) + pulseMinuteTurned(&model, now: now)
         case .databaseChanged(let changed):
             guard changed && !model.paused else { return [] }
             var commands: [ConsoleCommand] = []
@@ -37,6 +37,9 @@ struct ConsoleUpdate {
                 case .limits(let rows): Self.land(rows, anchor: anchor, select: select, in: &model.limits, window: window, now: now)
                 case .jobs(let rows): Self.land(rows, anchor: anchor, select: select, in: &model.jobs, window: window, now: now)
                 case .audit(let rows): Self.land(rows, anchor: anchor, select: select, in: &model.audit, window: window, now: now)
+                case .pulse(let reading):
+                    model.pulse.reading = reading
+                    model.pulse.select(model.pulse.selectedLine)
                 }
             }
             return reloadIfStale(pane, &model)
@@ -72,6 +75,9 @@ struct ConsoleUpdate {
                 model.overlay = .prompt(.command, palette)
             }
             return []
+        case .confirm(let dialog, let action):
+            model.overlay = .confirm(dialog, action)
+            return []
         case .actionDone(let text):
             model.message = StatusMessage(text: text, kind: .info)
             return reloadAll(&model)
@@ -89,6 +95,14 @@ struct ConsoleUpdate {
         state.anchor = anchor
         if let select { state.selectedKey = select }
         state.apply(rows, windowSize: window, now: now)
+    }
+
+    /// A new minute starts a new column even when nothing was written: the Pulse pane on screen
+    /// is read again when its newest minute is no longer the current one.
+    private func pulseMinuteTurned(_ model: inout ConsoleModel, now: Date) -> [ConsoleCommand] {
+        guard model.pane == .pulse, !model.paused, let reading = model.pulse.reading, !model.loads.isRunning(.pulse),
+              Int64((now.timeIntervalSince1970 / 60).rounded(.down)) != reading.lastMinute else { return [] }
+        return [reload(.pulse, &model)]
     }
 
     func reloadAll(_ model: inout ConsoleModel) -> [ConsoleCommand] {
@@ -155,9 +169,15 @@ struct ConsoleUpdate {
             let current = model.query(for: model.pane).filter.map { ($0.inverted ? "!" : "") + $0.pattern } ?? ""
             model.overlay = .prompt(.filter, CommandPalette(editor: LineEditor(current)))
         case .back:
+            if clearMarks(&model) { return [] }
             if model.query(for: model.pane).filter != nil {
                 setFilter(nil, &model)
                 return [load(model.pane, &model, page: .first)]
+            }
+            if model.pane == .audit, model.auditScope != nil {
+                model.auditScope = nil
+                model.audit.resetSelection()
+                return [load(.audit, &model, page: .first)]
             }
             if model.pane == .tokens, model.tokensUser != nil {
                 model.tokensUser = nil
@@ -167,7 +187,8 @@ struct ConsoleUpdate {
         case .refresh: return reloadAll(&model)
         case .pause:
             model.paused.toggle()
-            model.message = StatusMessage(text: model.paused ? "live updates paused (space resumes)" : "live updates resumed", kind: .info)
+            let key = model.keyMap.bindings.first { $0.action == .pause }?.keys.first.map(\.label) ?? "pause"
+            model.message = StatusMessage(text: model.paused ? "live updates paused (\(key) resumes)" : "live updates resumed", kind: .info)
             return model.paused ? [] : reloadAll(&model)
         case .details: return details(&model)
         case .whySession, .whyUser: return why(action, &model)
@@ -175,6 +196,13 @@ struct ConsoleUpdate {
         case .previousPane: model.pane = PaneID(rawValue: (model.pane.rawValue + PaneID.allCases.count - 1) % PaneID.allCases.count)!
         case .pane(let index): model.pane = PaneID(rawValue: index) ?? model.pane
         case .up, .down, .pageUp, .pageDown, .top, .bottom: return navigate(action, &model)
+        case .earlier, .later:
+            let columns = PulseColumns(span: model.pulse.span, width: PulsePane.chartWidth(Rect(x: 0, y: 0, width: model.size.width, height: 1)))
+            model.pulse.columnsBack = max(0, min(columns.count - 1, model.pulse.columnsBack + (action == .earlier ? 1 : -1)))
+        case .zoom:
+            return setPulseSpan(model.pulse.span == 60 ? 1440 : 60, &model)
+        case .mark: return toggleMark(&model)
+        case .copy: copy(&model)
         case .startJob:
             model.overlay = .jobForm(JobStartForm.make(user: model.sessions.selectedRow?.email, now: model.now), submitting: false)
         case .revoke, .revokeUser, .revokeFamily, .cancelJob, .retryJob, .resetBucket: confirm(action, &model)
@@ -185,6 +213,12 @@ struct ConsoleUpdate {
     /// The status line's answer to any attempt to change data in read-only mode.
     private func refuseReadOnly(_ what: String, _ model: inout ConsoleModel) {
         model.message = StatusMessage(text: "read-only: \(what) is not available: this console is read-only", kind: .error)
+    }
+
+    private func setPulseSpan(_ minutes: Int, _ model: inout ConsoleModel) -> [ConsoleCommand] {
+        model.pulse.span = minutes
+        model.pulse.columnsBack = 0
+        return [load(.pulse, &model, page: .first)]
     }
 
     private func setFilter(_ filter: TextFilter?, _ model: inout ConsoleModel) {
@@ -200,6 +234,14 @@ struct ConsoleUpdate {
         case .tokens: return model.tokens.selectedRow.map { [data.loadSessionDetail(handle: $0.sessionHandle, theme: model.theme)] } ?? []
         case .limits: return model.limits.selectedRow.map { [data.loadBucketDetail(key: $0.key)] } ?? []
         case .jobs: return model.jobs.selectedRow.map { [data.loadJobDetail(id: $0.id, theme: model.theme)] } ?? []
+        case .pulse:
+            // The cursor's series and minutes, listed in the Audit pane.
+            guard let scope = PulsePane.scope(model.pulse, chartWidth: PulsePane.chartWidth(Rect(x: 0, y: 0, width: model.size.width, height: 1)))
+            else { return [] }
+            model.auditScope = scope
+            model.pane = .audit
+            model.audit.resetSelection()
+            return [load(.audit, &model, page: .first)]
         case .audit:
             // The row already holds everything the detail shows: no read needed.
             if let event = model.audit.selectedRow { model.overlay = .detail(AuditDetail.view(event)) }
@@ -221,7 +263,7 @@ struct ConsoleUpdate {
 
     /// With `--mouse`: the wheel moves the selection, a click selects a row.
     private func mouse(_ button: MouseButton, row y: Int, _ model: inout ConsoleModel) -> [ConsoleCommand] {
-        guard model.overlay == nil, !model.isTooSmall else { return [] }
+        guard model.overlay == nil, !model.isTooSmall, model.pane != .pulse else { return [] }
         switch button {
         case .wheelUp: return navigate(.up, &model)
         case .wheelDown: return navigate(.down, &model)
@@ -263,6 +305,7 @@ struct ConsoleUpdate {
                 model.message = StatusMessage(text: "cancelled; nothing was changed", kind: .info)
             case .confirmed:
                 model.overlay = nil
+                if case .bulk = action { model.updateWindow(model.pane) { $0.clearMarks() } }
                 return [data.perform(action)]
             }
             return []
@@ -364,6 +407,21 @@ struct ConsoleUpdate {
             ]), .resetBucket(key: words[1]))
         case "keys":
             return [data.loadKeys(theme: model.theme)]
+        case "revoke-before":
+            guard words.count == 2 || words.count == 3, let cutoff = Timestamp.parse(words[1]) else {
+                model.message = StatusMessage(text: ":revoke-before TIME [EMAIL]: TIME in ISO 8601 (2026-12-01T09:30:00Z); without EMAIL, every user", kind: .error)
+                return []
+            }
+            return [data.prepareRevokeBefore(cutoff, email: words.count == 3 ? words[2] : nil)]
+        case "pulse":
+            model.pane = .pulse
+            guard words.count > 1 else { return [] }
+            switch words[1].lowercased() {
+            case "1h", "60m", "hour": return setPulseSpan(60, &model)
+            case "24h", "1d", "day": return setPulseSpan(1440, &model)
+            default:
+                model.message = StatusMessage(text: ":pulse takes 1h (the last hour) or 24h (the last day), not \(words[1])", kind: .error)
+            }
         case "theme":
             guard words.count == 2 else {
                 model.message = StatusMessage(text: "themes: \(model.themes.names().joined(separator: ", "))", kind: .info)

@@ -24,7 +24,8 @@ enum ConsoleView {
         var tabs = TabBar(titles: PaneID.allCases.map(\.title), selected: model.pane.rawValue)
         tabs.selectedStyle = theme.tabSelected
         tabs.render(into: &buffer, area: tabsArea)
-        renderPaneTitle(model, theme: theme, now: now, area: tabsArea, into: &buffer)
+        renderPaneTitle(model, theme: theme, now: now, area: Rect(x: tabs.width + 2, y: tabsArea.y, width: max(0, tabsArea.width - tabs.width - 2), height: 1),
+                        into: &buffer)
 
         switch model.pane {
         case .sessions:
@@ -48,6 +49,8 @@ enum ConsoleView {
             table(model.audit, columns: AuditPane.columns, sortColumn: 0, theme: theme, now: now,
                   cells: { AuditPane.cells($0) }, ended: { _ in false }, warn: { $0.outcome != "success" })
                 .render(into: &buffer, area: main)
+        case .pulse:
+            PulsePane.render(model.pulse, theme: theme, area: main, into: &buffer)
         }
         if emptyPane(model) {
             buffer.put(emptyText(model), x: main.x + 2, y: main.y + 2, style: theme.muted, maxWidth: main.width - 4)
@@ -78,8 +81,11 @@ enum ConsoleView {
 
     private static func renderPaneTitle(_ model: ConsoleModel, theme: ConsoleTheme, now: Date, area: Rect, into buffer: inout Buffer) {
         var parts: [String] = []
+        let marked = model.window(model.pane).markCount
+        if marked > 0 { parts.append("\(marked) marked") }
         let query = model.query(for: model.pane)
         if let user = query.email { parts.append("user \(user)") }
+        if let scope = query.scope { parts.append("pulse: \(scope.label)") }
         if let filter = query.filter { parts.append("filter /\(filter.inverted ? "!" : "")\(filter.pattern)") }
         var text = parts.isEmpty ? "" : parts.joined(separator: "  ") + "  (esc clears)"
         var style = theme.info
@@ -87,9 +93,11 @@ enum ConsoleView {
             text = text.isEmpty ? chain.text : text + "   " + chain.text
             style = chain.broken ? theme.error : (model.chain?.isIntact == true ? theme.ok : theme.info)
         }
-        guard !text.isEmpty else { return }
-        let width = DisplayWidth.of(text)
-        if area.width > width + 30 { buffer.put(text, x: area.maxX - width, y: area.y, style: style) }
+        guard !text.isEmpty, area.width > 8 else { return }
+        // Right-aligned in the room the tabs leave; a title too long for it is cut at its end.
+        let shown = DisplayWidth.truncate(text, to: area.width)
+        let width = DisplayWidth.of(shown)
+        buffer.put(shown, x: area.maxX - width, y: area.y, style: style)
     }
 
     /// `sortColumn` marks the column whose order the listing follows (newest first).
@@ -101,7 +109,9 @@ enum ConsoleView {
         table.headerStyle = theme.tableHeader
         table.selectionStyle = theme.selection
         for (index, row) in state.rows.enumerated() {
-            if let mark = state.highlights[row.pageKey], mark.until > now {
+            if state.isMarked(row) {
+                table.rowStyles[index] = theme.marked
+            } else if let mark = state.highlights[row.pageKey], mark.until > now {
                 table.rowStyles[index] = mark.changed ? theme.changedRow : theme.newRow
             } else if warn(row) {
                 table.rowStyles[index] = theme.warn
@@ -119,7 +129,7 @@ enum ConsoleView {
 
     private static func emptyText(_ model: ConsoleModel) -> String {
         let query = model.query(for: model.pane)
-        let filtered = query.filter != nil || query.email != nil
+        let filtered = query.filter != nil || query.email != nil || query.scope != nil
         if filtered { return "Nothing matches. esc clears the filter." }
         switch model.pane {
         case .sessions: return "No sessions yet. They appear here as soon as anyone logs in."
@@ -127,6 +137,7 @@ enum ConsoleView {
         case .limits: return "No rate-limit buckets yet. One appears with the first request a policy counts."
         case .jobs: return model.readOnly ? "No document jobs yet." : "No document jobs yet. Press n to start one."
         case .audit: return "The audit log is empty."
+        case .pulse: return "Reading the pulse…"
         }
     }
 

@@ -212,3 +212,16 @@ struct EmailConflictJSON: Encodable {
         credits = conflict.credits
     }
 }
+
+/// `sessions revoke --issued-before --json`.
+struct RevokedBeforeJSON: Encodable {
+    var issuedBefore: String
+    /// The user whose sessions were revoked; nil for `--all`.
+    var user: String?
+    var revoked: Int
+
+    enum CodingKeys: String, CodingKey {
+        case user, revoked
+        case issuedBefore = "issued_before"
+    }
+}

@@ -87,23 +87,47 @@ struct SessionsCommand: AsyncParsableCommand {
     struct Revoke: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Revoke sessions now: their cookies and refresh tokens stop working at the next request.",
-            discussion: "Give session handles, or --user EMAIL for every active session of that user.")
+            discussion: """
+                Give session handles, or --user EMAIL for every active session of that user.
+                --issued-before TIME revokes only sessions created before TIME: with --user after a \
+                password change (the devices signed in since stay), with --all after a signing-key \
+                compromise (every session of every user; type 'all' to confirm, or --confirm all).
+                """)
         @OptionGroup var database: DatabaseArguments
         @OptionGroup var confirmation: ConfirmationOptions
         @OptionGroup var output: OutputOptions
         @Argument(help: "Session handles (ses_…).") var handles: [String] = []
         @Option(parsing: .unconditional, help: "Revoke every active session of this user.") var user: String?
-        @Option(parsing: .unconditional, help: "Why, for the audit log.") var reason = "revoked by operator"
+        @Option(parsing: .unconditional, help: ArgumentHelp("Only sessions created before this time (ISO 8601, e.g. 2026-12-01T09:30:00Z).",
+                                                            valueName: "time"))
+        var issuedBefore: String?
+        @Flag(help: "With --issued-before: every user's sessions.") var all = false
+        @Option(parsing: .unconditional, help: ArgumentHelp("With --all: the word 'all', typed, for scripts.", valueName: "word"))
+        var confirm: String?
+        @Option(parsing: .unconditional, help: "Why, for the audit log.") var reason: String?
 
         func validate() throws {
-            if handles.isEmpty == (user == nil) {
+            if all && issuedBefore == nil { throw ValidationError("--all needs --issued-before TIME") }
+            if all && user != nil { throw ValidationError("give --user EMAIL or --all, not both") }
+            if issuedBefore != nil {
+                if !handles.isEmpty { throw ValidationError("--issued-before takes --user EMAIL or --all, not handles") }
+                if user == nil && !all { throw ValidationError("--issued-before needs --user EMAIL or --all") }
+                if let issuedBefore, Timestamp.parse(issuedBefore) == nil {
+                    throw ValidationError("--issued-before: '\(issuedBefore)' is not an ISO 8601 time")
+                }
+            } else if handles.isEmpty == (user == nil) {
                 throw ValidationError("give session handles or --user EMAIL (one of the two)")
             }
+            if confirm != nil && !all { throw ValidationError("--confirm is for --all; use --yes otherwise") }
         }
 
         func run() async throws {
             let gatehouse = try database.open()
             let actor = currentOperator()
+            if let issuedBefore, let cutoff = Timestamp.parse(issuedBefore) {
+                return try await revoke(before: cutoff, gatehouse: gatehouse, actor: actor)
+            }
+            let reason = reason ?? "revoked by operator"
             var revoked: [String] = []
             try await CLIError.wrap(gatehouse) {
                 if let user {
@@ -123,6 +147,26 @@ struct SessionsCommand: AsyncParsableCommand {
             }
             if output.json { return try printJSON(["revoked": revoked]) }
             say(revoked.isEmpty ? "nothing to revoke: already ended" : "revoked \(revoked.joined(separator: ", "))", oneLine: true)
+        }
+
+        /// `--issued-before`: counts first, so the confirmation names the number.
+        private func revoke(before cutoff: Date, gatehouse: Gatehouse, actor: Actor) async throws {
+            let time = Timestamp.iso8601(cutoff)
+            var revoked = 0
+            try await CLIError.wrap(gatehouse) {
+                let count = try await gatehouse.sessions.countActive(issuedBefore: cutoff, email: user)
+                if count > 0 {
+                    if let user {
+                        try confirmation.confirm("Revoke \(count) active session(s) of \(user) created before \(time)?", action: "revoke sessions")
+                    } else {
+                        try TypedConfirmation.require(word: "all", given: confirm, action: "revoke every session",
+                                                      question: "Revoke \(count) active session(s) of EVERY user created before \(time)? Type 'all' to confirm:")
+                    }
+                }
+                revoked = try await gatehouse.sessions.revoke(issuedBefore: cutoff, email: user, by: actor, reason: reason)
+            }
+            if output.json { return try printJSON(RevokedBeforeJSON(issuedBefore: time, user: user, revoked: revoked)) }
+            say(revoked == 0 ? "no active session was created before \(time)" : "revoked \(revoked) session(s) created before \(time)", oneLine: true)
         }
     }
 }

@@ -67,17 +67,17 @@ struct ConsoleBehaviourTests {
         #expect(fixture.style(x: 0, y: 4) == fixture.themed(\.selection))
     }
 
-    @Test("space pauses live updates and resumes them")
+    @Test("p pauses live updates and resumes them")
     func pause() async throws {
         let fixture = try ConsoleFixture()
         try await fixture.login("a@example.com")
         await fixture.start()
-        await fixture.press(.character(" "))
+        await fixture.press(.character("p"))
         #expect(fixture.line(0).contains("PAUSED"))
         let late = try await fixture.login("late@example.com")
         await fixture.tick()
         #expect(!fixture.screen.contains("late@example.com"))
-        await fixture.press(.character(" "))
+        await fixture.press(.character("p"))
         #expect(fixture.line(3).contains(late.session.handle))
     }
 

@@ -31,7 +31,7 @@ struct ConsoleJobsTests {
         await fixture.start()
         await fixture.press(.character("4"))
         let lines = fixture.screen.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-        #expect(lines[1] == " 1 Sessions   2 Tokens   3 Limits   4 Jobs   5 Audit")
+        #expect(lines[1] == " 1 Sessions   2 Tokens   3 Limits   4 Jobs   5 Audit   6 Pulse")
         #expect(lines[2].hasPrefix("ID ↓  KIND          STATE      PROGRESS         TRIES  WORKER        BEAT  AGE  NOTE"))
         #expect(lines[3].contains("3  user-export   queued     ░░░░░░░░░░   0%  0/5"))
         #expect(lines[3].contains("user=alice"))

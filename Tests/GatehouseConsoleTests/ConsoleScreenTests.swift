@@ -17,7 +17,7 @@ struct ConsoleScreenTests {
         await fixture.start()
         #expect(fixture.screen == """
             Gatehouse console  /tmp/gatehouse-tests-XXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX/console.sqlite  operator oncall@203.0.113.9
-             1 Sessions   2 Tokens   3 Limits   4 Jobs   5 Audit
+             1 Sessions   2 Tokens   3 Limits   4 Jobs   5 Audit   6 Pulse
             HANDLE            USER               KIND  STATE    AGE ↓  SEEN  IDLE IN  ENDS IN  IP               TOKENS  USER AGENT
             ses_############  李@例え.jp         web   active   0s     0s    7d 0h    30d 0h   2001:db8::1           -  Mozilla/5.0…
             ses_############  alice@example.com  api   active   1m     1m    6d 23h   29d 23h  198.51.100.7          1  Mozilla/5.0…
@@ -39,7 +39,7 @@ struct ConsoleScreenTests {
 
 
 
-            d revoke  D revoke user  w why?  enter details  / filter  : cmd  space pause  ? help  q/ctrl-c quit
+            d revoke  D revoke user  w why?  enter details  / filter  : cmd  p pause  ? help  q/ctrl-c quit  space mark  y copy
             """)
         // The first row is selected.
         #expect(fixture.style(x: 0, y: 3) == fixture.themed(\.selection))
@@ -55,7 +55,7 @@ struct ConsoleScreenTests {
         await fixture.press(.character("2"))
         #expect(fixture.screen == """
             Gatehouse console  /tmp/gatehouse-tests-XXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX/console.sqlite  operator oncall@203.0.113.9
-             1 Sessions   2 Tokens   3 Limits   4 Jobs   5 Audit
+             1 Sessions   2 Tokens   3 Limits   4 Jobs   5 Audit   6 Pulse
             FINGERPRINT   FAMILY            SESSION ↓         USER                       STATE         AGE  EXPIRES IN  PARENT
             ############  fam_############  ses_############  bob@example.com            active        0s   30d 0h      ############
             ############  fam_############  ses_############  bob@example.com            used          0s   —           —
@@ -77,7 +77,7 @@ struct ConsoleScreenTests {
 
 
 
-            d revoke token  f revoke family  D revoke user  enter details  / filter  : cmd  space pause  ? help  q/ctrl-c quit
+            d revoke token  f revoke family  D revoke user  enter details  / filter  : cmd  p pause  ? help  q/ctrl-c quit
             """)
         #expect(!fixture.backend.screen.text.contains(pair.refreshToken.value))
     }

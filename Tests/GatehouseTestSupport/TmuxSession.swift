@@ -53,6 +53,16 @@ public final class TmuxSession: @unchecked Sendable {
         (try? Self.tmux(["-S", socket, "capture-pane", "-p", "-e", "-t", target]).output) ?? ""
     }
 
+    /// Lets programs in the pane set tmux's paste buffer with OSC 52, as a terminal's clipboard.
+    public func acceptClipboard() throws {
+        _ = try Self.tmux(["-S", socket, "set-option", "-g", "set-clipboard", "on"])
+    }
+
+    /// The newest paste buffer ("" when there is none).
+    public func pasteBuffer() -> String {
+        (try? Self.tmux(["-S", socket, "show-buffer"]))?.output ?? ""
+    }
+
     public func resize(width: Int, height: Int) throws {
         _ = try Self.tmux(["-S", socket, "resize-window", "-t", target, "-x", String(width), "-y", String(height)])
     }

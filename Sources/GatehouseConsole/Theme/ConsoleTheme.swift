@@ -19,6 +19,8 @@ public struct ConsoleTheme: Sendable, Equatable {
     public var info = Style()
     public var newRow = Style(attributes: [.bold])
     public var changedRow = Style(attributes: [.underline])
+    /// Rows marked for a bulk action (space).
+    public var marked = Style(attributes: [.bold, .italic])
     public var ended = Style(attributes: [.dim])
     public var tabSelected = Style(attributes: [.reverse, .bold])
 
@@ -29,7 +31,7 @@ public struct ConsoleTheme: Sendable, Equatable {
         ("background", \.background), ("text", \.text), ("muted", \.muted), ("accent", \.accent),
         ("selection", \.selection), ("header", \.header), ("table-header", \.tableHeader), ("border", \.border),
         ("ok", \.ok), ("warn", \.warn), ("error", \.error), ("info", \.info), ("new-row", \.newRow),
-        ("changed-row", \.changedRow), ("ended", \.ended), ("tab-selected", \.tabSelected),
+        ("changed-row", \.changedRow), ("marked", \.marked), ("ended", \.ended), ("tab-selected", \.tabSelected),
     ]
 
     /// The theme as a terminal of `depth` shows it. Without colours the monochrome theme is used,

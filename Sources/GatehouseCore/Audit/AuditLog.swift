@@ -63,6 +63,7 @@ public final class AuditLog: Sendable {
             entry.reason, ip, entry.context.userAgent, entry.context.requestId,
             details, previous, hash,
         ])
+        try AuditMinutes.count(action: entry.action, reason: entry.reason, seq: seq, milliseconds: milliseconds, in: transaction)
         return seq
     }
 
@@ -86,7 +87,16 @@ public final class AuditLog: Sendable {
         for (index, policy) in policies.enumerated() {
             // The first policy is per client, the others are global.
             let key = index == 0 ? entry.context.clientKey : "*"
-            guard try RateLimiter.consume(policy: policy, key: key, in: transaction, at: now).allowed else { return false }
+            guard try RateLimiter.consume(policy: policy, key: key, in: transaction, at: now).allowed else {
+                // Left out of the log, still counted in the rollup: the Pulse pane shows a flood
+                // at its real height. Just before the commit, like an append (the rollup's row
+                // lock is then held only for the commit on PostgreSQL).
+                let milliseconds = Int64((now.timeIntervalSince1970 * 1000).rounded())
+                try transaction.beforeCommit { transaction in
+                    try AuditMinutes.count(action: entry.action, reason: entry.reason, seq: nil, milliseconds: milliseconds, in: transaction)
+                }
+                return false
+            }
         }
         try append(entry, in: transaction, at: now)
         return true
@@ -131,8 +141,11 @@ public final class AuditLog: Sendable {
     /// One window of events, newest first, by keyset on seq (no OFFSET: row ten million costs
     /// what row one does). `text` matches action, actor, target, outcome, reason, IP, request id
     /// and details, as `type:id` pairs (`operator:alice`, `session:ses_…`).
-    public func list(text: TextFilter? = nil, limit: Int = 100, page: Page = .first) async throws -> [AuditEvent] {
+    /// `scope` narrows the listing to some actions in some minutes (a Pulse chart's column):
+    /// the rollup gives the seq range they span, so the read is a range scan however large the log.
+    public func list(text: TextFilter? = nil, scope: AuditScope? = nil, limit: Int = 100, page: Page = .first) async throws -> [AuditEvent] {
         var query = ListQuery(dialect: database.dialect)
+        if let scope { scope.constrain(&query) }
         query.match(text, in: """
             a.action || ' ' || a.actor_type || ':' || coalesce(a.actor_id, '') || ' ' || coalesce(a.target_type, '') || ':' ||             coalesce(a.target_id, '') || ' ' || a.outcome || ' ' || coalesce(a.reason, '') || ' ' || coalesce(a.ip, '') || ' ' ||             coalesce(a.request_id, '') || ' ' || coalesce(a.details, '')
             """)
@@ -262,5 +275,42 @@ public struct AuditVerification: Sendable, Equatable, Codable {
         case checked, problem
         case firstBrokenSeq = "first_broken_seq"
         case archivedThrough = "archived_through"
+    }
+}
+
+/// The events of some actions (and reasons) in a run of whole minutes: what one column of a
+/// Pulse chart counts, as the Audit pane lists it.
+public struct AuditScope: Sendable, Equatable {
+    public var actions: [String]
+    public var reasons: PulseSeries.Reasons
+    /// The first minute's start (a whole minute).
+    public var from: Date
+    public var minutes: Int
+    /// What the pane's title calls it ("refreshes 14:05").
+    public var label: String
+
+    public init(actions: [String], reasons: PulseSeries.Reasons = .any, from: Date, minutes: Int = 1, label: String) {
+        self.actions = actions
+        self.reasons = reasons
+        self.from = from
+        self.minutes = minutes
+        self.label = label
+    }
+
+    func constrain(_ query: inout ListQuery) {
+        let first = AuditMinutes.minute(of: from)
+        let actionList = actions.map { _ in "?" }.joined(separator: ", ")
+        // The seq range the rollup recorded for these actions and minutes bounds the scan.
+        for (bound, function, fallback) in [(">=", "min(first_seq)", "0"), ("<=", "max(last_seq)", "-1")] {
+            query.require("a.seq \(bound) coalesce((SELECT \(function) FROM audit_minutes WHERE minute >= ? AND minute < ? AND action IN (\(actionList))), \(fallback))",
+                          [first, first + Int64(minutes)] as [any SQLValueConvertible] + actions.map { $0 as any SQLValueConvertible })
+        }
+        query.require("a.action IN (\(actionList))", actions.map { $0 as any SQLValueConvertible })
+        switch reasons {
+        case .any: break
+        case .only(let list): query.require("coalesce(a.reason, '') IN (\(list.map { _ in "?" }.joined(separator: ", ")))", list.map { $0 as any SQLValueConvertible })
+        case .except(let list): query.require("coalesce(a.reason, '') NOT IN (\(list.map { _ in "?" }.joined(separator: ", ")))", list.map { $0 as any SQLValueConvertible })
+        }
+        query.require("a.at >= ? AND a.at < ?", Double(first) * 60, Double(first + Int64(minutes)) * 60)
     }
 }

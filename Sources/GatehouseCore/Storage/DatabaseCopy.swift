@@ -152,6 +152,8 @@ public enum DatabaseCopy {
         let sourceHighest = try Side.source.run { from.dialect == .sqlite ? try AuditLog.highestSeq(in: from) : 0 }
         progress(Progress(table: "verifying the copied audit chain", copied: copied, total: max(total, copied)))
         let head = try verifyChain(sourceHead: sourceHead, sourceHighest: sourceHighest, on: to)
+        // The per-minute rollup is derived from the copied events, not copied.
+        try AuditMinutes.rebuild(in: to, now: Date())
         let recordedAs = try AuditLog.appendNow(AuditEntry(
             actor: actor, action: "database.copied_in", targetType: "database",
             details: ["source": sourceName, "snapshot_at": ISO8601DateFormatter().string(from: snapshotAt),

@@ -48,4 +48,26 @@ enum MigrationSQL {
         );
         """
     }
+
+    /// v7: the audit log's per-minute rollup (`AuditMinutes`), filled from the last two days of
+    /// events, and a partial index over the events that did not succeed (the Pulse pane's top
+    /// offenders read the last minutes of those, however many successes surround them).
+    /// `withoutRowID` is SQLite's clause for a table stored by its primary key ("" elsewhere);
+    /// `minuteOf` / `nowMinute` spell `floor(at / 60)` and the current Unix minute per engine.
+    static func v7AuditMinutes(integer: String, withoutRowID: String, minuteOf: String, nowMinute: String) -> String {
+        """
+        CREATE TABLE audit_minutes (
+            minute      \(integer) NOT NULL,
+            action      TEXT NOT NULL,
+            reason      TEXT NOT NULL,
+            count       \(integer) NOT NULL,
+            unrecorded  \(integer) NOT NULL DEFAULT 0,
+            first_seq   \(integer),
+            last_seq    \(integer),
+            PRIMARY KEY (minute, action, reason)
+        )\(withoutRowID);
+        CREATE INDEX audit_events_problems ON audit_events(seq) WHERE outcome <> 'success';
+        \(AuditMinutes.rebuildSQL(minuteOf: minuteOf, since: "\(nowMinute) - \(AuditMinutes.keptMinutes)"));
+        """
+    }
 }

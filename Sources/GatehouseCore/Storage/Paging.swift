@@ -92,6 +92,12 @@ struct ListQuery {
         for value in values { arguments.append(value) }
     }
 
+    /// Adds `sql` with a list of values for its placeholders.
+    mutating func require(_ sql: String, _ values: [any SQLValueConvertible]) {
+        conditions.append(sql)
+        for value in values { arguments.append(value) }
+    }
+
     /// Adds a text filter matched against `haystack`, when there is one.
     mutating func match(_ filter: TextFilter?, in haystack: String) {
         guard let filter else { return }

@@ -14,6 +14,7 @@ enum Schema {
         migrator.registerMigration("v4-normalised-emails", migrate: normaliseStoredEmails)
         migrator.registerMigration("v5-mail-delivery-and-key-rotation", migrate: addMailDeliveryAndKeyRotation)
         migrator.registerMigration("v6-audit-archives", migrate: addAuditArchives)
+        migrator.registerMigration("v7-audit-minutes", migrate: addAuditMinutes)
         return migrator
     }
 
@@ -232,5 +233,11 @@ enum Schema {
                 WHEN OLD.seq > (SELECT coalesce(max(last_seq), 0) FROM audit_archives)
                 BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END;
             """)
+    }
+
+    /// The audit log's per-minute rollup and the index over its problems (`MigrationSQL.v7AuditMinutes`).
+    private static func addAuditMinutes(_ db: Database) throws {
+        try db.execute(sql: MigrationSQL.v7AuditMinutes(integer: "INTEGER", withoutRowID: " WITHOUT ROWID", minuteOf: "CAST(at / 60 AS INTEGER)",
+                                                        nowMinute: "CAST(strftime('%s', 'now') AS INTEGER) / 60"))
     }
 }

@@ -144,5 +144,7 @@ public enum SyntheticData {
             written = end
             progress(done, total)
         }
+        // The rows went in around `appendNow`: the per-minute rollup is derived from them.
+        if counts.auditEvents > 0 { try database.writeSync { tx in try AuditMinutes.rebuild(in: tx, now: Date(unixSeconds: now)) } }
     }
 }

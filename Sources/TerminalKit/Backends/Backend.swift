@@ -12,6 +12,9 @@ public protocol Backend: AnyObject {
     func invalidate()
     /// Waits up to `timeout` seconds for an event.
     func nextEvent(timeout: Double) -> Event?
+    /// Puts `text` on the operator's clipboard with OSC 52 (`TerminalText.osc52`): the terminal
+    /// they sit at sets it, through SSH and through tmux (`set-clipboard on`).
+    func setClipboard(_ text: String)
 }
 
 /// Draws frames on a backend, sending only what changed since the last one.

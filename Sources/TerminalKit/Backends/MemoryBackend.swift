@@ -31,6 +31,11 @@ public final class MemoryBackend: Backend {
 
     public func flush() {}
 
+    /// What `setClipboard` was given, oldest first.
+    public private(set) var clipboard: [String] = []
+
+    public func setClipboard(_ text: String) { clipboard.append(text) }
+
     public func invalidate() {}
 
     public func resetCounters() { cellsDrawn = 0 }

@@ -128,6 +128,18 @@ public final class NCursesBackend: Backend {
         clearok(gh_stdscr(), true)
     }
 
+    /// Written straight to the terminal after curses has sent its frame: the sequence moves no
+    /// cursor and draws nothing, so curses' idea of the screen stays true.
+    public func setClipboard(_ text: String) {
+        flush()
+        let bytes = Array(TerminalText.osc52(text).utf8)
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes[offset...].withUnsafeBufferPointer { write(STDOUT_FILENO, $0.baseAddress, $0.count) }
+            if written > 0 { offset += written } else if errno != EINTR && errno != EAGAIN { break }
+        }
+    }
+
     public func nextEvent(timeout: Double) -> Event? {
         wtimeout(gh_stdscr(), Int32(max(0, timeout * 1000)))
         var character: wint_t = 0

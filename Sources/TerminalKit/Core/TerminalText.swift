@@ -1,3 +1,5 @@
+import Foundation
+
 /// How text from outside the program (anything another process or a remote client wrote)
 /// meets a terminal: the characters a terminal would obey instead of draw are shown as visible
 /// escapes and never emitted. The console's `Buffer` and every human-readable line of the CLI
@@ -105,5 +107,12 @@ public enum TerminalText {
             }
         }
         return result
+    }
+
+    /// The OSC 52 sequence that sets the clipboard ("c") to `text`, base64-encoded so that no byte
+    /// of it can end the sequence early or be read as a control by the terminal.
+    /// Source: xterm's ctlseqs, "Operating System Commands", Ps = 52.
+    public static func osc52(_ text: String) -> String {
+        "\u{1B}]52;c;" + Data(text.utf8).base64EncodedString() + "\u{07}"
     }
 }

@@ -10,6 +10,9 @@ public struct TabBar {
         self.selected = selected
     }
 
+    /// The columns the tabs take (what is left to their right may show a title).
+    public var width: Int { titles.enumerated().reduce(0) { $0 + DisplayWidth.of(" \($1.offset + 1) \($1.element) ") + 1 } }
+
     public func render(into buffer: inout Buffer, area: Rect) {
         buffer.fill(area, style: style)
         var x = area.x

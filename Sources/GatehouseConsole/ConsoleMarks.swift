@@ -1,0 +1,160 @@
+import Foundation
+import GatehouseCore
+import TerminalKit
+
+/// A destructive action over many rows: what it changes and the targets, in the order marked.
+enum BulkAction: Sendable, Equatable {
+    case revokeSessions([String])
+    case revokeTokens([(hashHex: String, fingerprint: String)])
+    case revokeFamilies([String])
+    case resetBuckets([String])
+    case cancelJobs([Int64])
+
+    static func == (lhs: BulkAction, rhs: BulkAction) -> Bool { lhs.targets == rhs.targets && lhs.verb == rhs.verb }
+
+    /// How each target is named on screen and in the summary audit row.
+    var targets: [String] {
+        switch self {
+        case .revokeSessions(let handles): handles
+        case .revokeTokens(let tokens): tokens.map(\.fingerprint)
+        case .revokeFamilies(let families): families
+        case .resetBuckets(let keys): keys
+        case .cancelJobs(let ids): ids.map { String($0) }
+        }
+    }
+
+    /// The word typed to confirm past the threshold, and the summary row's reason.
+    var verb: String {
+        switch self {
+        case .revokeSessions, .revokeTokens, .revokeFamilies: "revoke"
+        case .resetBuckets: "reset"
+        case .cancelJobs: "cancel"
+        }
+    }
+
+    var pastTense: String {
+        switch self {
+        case .revokeSessions, .revokeTokens, .revokeFamilies: "revoked"
+        case .resetBuckets: "reset"
+        case .cancelJobs: "cancelled"
+        }
+    }
+
+    var noun: String {
+        switch self {
+        case .revokeSessions: "session"
+        case .revokeTokens: "refresh token"
+        case .revokeFamilies: "refresh family"
+        case .resetBuckets: "rate-limit bucket"
+        case .cancelJobs: "job"
+        }
+    }
+
+    /// The summary audit row's action name.
+    var summaryAction: String {
+        switch self {
+        case .revokeSessions: "sessions.bulk_revoked"
+        case .revokeTokens: "refresh_tokens.bulk_revoked"
+        case .revokeFamilies: "refresh_families.bulk_revoked"
+        case .resetBuckets: "rate_limits.bulk_reset"
+        case .cancelJobs: "jobs.bulk_cancelled"
+        }
+    }
+
+    /// More targets than this ask for the verb typed out, not just y.
+    static let typedThreshold = 5
+    /// Targets the confirmation names before "and N more".
+    static let named = 5
+}
+
+/// Marks (space), bulk actions over them, and copying to the clipboard (`y`).
+extension ConsoleUpdate {
+    func toggleMark(_ model: inout ConsoleModel) -> [ConsoleCommand] {
+        var toggled = false
+        model.updateWindow(model.pane) { toggled = $0.toggleMark() }
+        guard toggled else { return [] }
+        let count = model.window(model.pane).markCount
+        model.message = StatusMessage(text: count == 0 ? "no rows marked" : "\(count) marked: the action keys act on all of them; esc clears", kind: .info)
+        return navigate(.down, &model)
+    }
+
+    /// Clears the current pane's marks; false when there were none.
+    func clearMarks(_ model: inout ConsoleModel) -> Bool {
+        guard model.window(model.pane).markCount > 0 else { return false }
+        model.updateWindow(model.pane) { $0.clearMarks() }
+        model.message = StatusMessage(text: "marks cleared", kind: .info)
+        return true
+    }
+
+    /// The bulk action `action` stands for on the current pane's marks; nil without marks.
+    func bulkAction(_ action: ConsoleAction, _ model: ConsoleModel) -> BulkAction? {
+        switch (action, model.pane) {
+        case (.revoke, .sessions) where !model.sessions.marked.isEmpty:
+            .revokeSessions(model.sessions.marked.map(\.session.handle))
+        case (.revoke, .tokens) where !model.tokens.marked.isEmpty:
+            .revokeTokens(model.tokens.marked.map { (GatehouseCore.Fingerprint.hex($0.token.tokenHash), $0.token.fingerprint) })
+        case (.revokeFamily, .tokens) where !model.tokens.marked.isEmpty:
+            .revokeFamilies(Self.unique(model.tokens.marked.map(\.token.family)))
+        case (.resetBucket, .limits) where !model.limits.marked.isEmpty:
+            .resetBuckets(model.limits.marked.map(\.key))
+        case (.cancelJob, .jobs) where !model.jobs.marked.isEmpty:
+            .cancelJobs(model.jobs.marked.map(\.id))
+        default: nil
+        }
+    }
+
+    /// `values` without repeats, in their first order (two marked tokens of one family revoke it once).
+    static func unique(_ values: [String]) -> [String] {
+        var seen = Set<String>()
+        return values.filter { seen.insert($0).inserted }
+    }
+
+    /// The confirmation names the count and the first targets; past the threshold the verb is typed.
+    func confirmBulk(_ bulk: BulkAction, _ model: inout ConsoleModel) {
+        let targets = bulk.targets
+        let count = targets.count
+        var lines = ["\(bulk.verb.capitalized) \(count) marked \(bulk.noun)\(count == 1 ? "" : "s")?"]
+        lines += targets.prefix(BulkAction.named).map { "  " + $0 }
+        if count > BulkAction.named { lines.append("  …and \(count - BulkAction.named) more") }
+        lines.append("One audit row per \(bulk.noun), and one for the whole action.")
+        let typed = count > BulkAction.typedThreshold
+        if typed { lines.append("Type \(bulk.verb) to confirm.") }
+        model.overlay = .confirm(ConfirmDialog(title: "\(bulk.verb.capitalized) \(count) \(bulk.noun)s", lines: lines,
+                                               expected: typed ? bulk.verb : nil), .bulk(bulk))
+    }
+
+    /// `y`: the selected row's identifier (or every marked row's, a line each) to the clipboard.
+    func copy(_ model: inout ConsoleModel) {
+        let pane = model.pane
+        let marked = model.window(pane).markCount
+        let items: [String]
+        let what: String
+        switch pane {
+        case .sessions:
+            items = marked > 0 ? model.sessions.marked.map(\.session.handle) : model.sessions.selectedRow.map { [$0.session.handle] } ?? []
+            what = "handle"
+        case .tokens:
+            items = marked > 0 ? model.tokens.marked.map(\.token.fingerprint) : model.tokens.selectedRow.map { [$0.token.fingerprint] } ?? []
+            what = "fingerprint"
+        case .limits:
+            items = marked > 0 ? model.limits.marked.map(\.key) : model.limits.selectedRow.map { [$0.key] } ?? []
+            what = "bucket key"
+        case .jobs:
+            items = marked > 0 ? model.jobs.marked.map { String($0.id) } : model.jobs.selectedRow.map { [String($0.id)] } ?? []
+            what = "job id"
+        case .audit:
+            items = model.audit.selectedRow.map { [AuditDetail.json($0)] } ?? []
+            what = "audit event"
+        case .pulse:
+            items = []
+            what = ""
+        }
+        guard !items.isEmpty else {
+            model.message = StatusMessage(text: "nothing to copy here", kind: .info)
+            return
+        }
+        model.clipboard = items.joined(separator: "\n")
+        let shown = pane == .audit ? "#\(model.audit.selectedRow?.seq ?? 0) as JSON" : (items.count == 1 ? items[0] : "\(items.count) marked")
+        model.message = StatusMessage(text: "copied \(what) \(shown) to the clipboard (OSC 52)", kind: .info)
+    }
+}

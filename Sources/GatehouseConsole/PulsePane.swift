@@ -1,0 +1,198 @@
+import Foundation
+import GatehouseCore
+import TerminalKit
+
+/// The Pulse pane's state: the last reading, the span it covers, and which series and which
+/// column the cursor is on (`enter` lists those events in the Audit pane).
+struct PulseState: PaneWindow {
+    var reading: AuditPulse?
+    /// Minutes charted: 60 (the hour) or 1440 (`:pulse 24h`).
+    var span = 60
+    var selectedLine = 0
+    /// Columns back from the newest (0: the current minute's column).
+    var columnsBack = 0
+    /// The Pulse pane has no text filter; `PaneWindow` asks.
+    var filter: TextFilter?
+
+    var reloadPage: Page { .first }
+    var rowCount: Int { reading?.lines.count ?? 0 }
+    var loaded: Bool { reading != nil }
+    mutating func select(_ index: Int) { selectedLine = max(0, min(index, rowCount - 1)) }
+    mutating func resetSelection() { selectedLine = 0; columnsBack = 0 }
+    // Nothing on the Pulse pane can be marked.
+    var markCount: Int { 0 }
+    mutating func toggleMark() -> Bool { false }
+    mutating func clearMarks() {}
+
+    var selectedSeries: AuditPulse.Line? {
+        guard let lines = reading?.lines, lines.indices.contains(selectedLine) else { return nil }
+        return lines[selectedLine]
+    }
+}
+
+/// How a span of minutes maps onto the columns a chart has: `perColumn` minutes a column,
+/// the last column ending at the current minute.
+struct PulseColumns: Equatable {
+    var span: Int
+    var perColumn: Int
+    var count: Int
+
+    init(span: Int, width: Int) {
+        self.span = span
+        perColumn = max(1, (span + max(1, width) - 1) / max(1, width))
+        count = (span + perColumn - 1) / perColumn
+    }
+
+    /// The minutes (indices into a line's counts) column `column` covers.
+    func minutes(ofColumn column: Int) -> Range<Int> {
+        let end = span - (count - 1 - column) * perColumn
+        return max(0, end - perColumn)..<end
+    }
+
+    func values(_ counts: [Int]) -> [Int] {
+        (0..<count).map { column in minutes(ofColumn: column).reduce(0) { $0 + counts[$1] } }
+    }
+}
+
+/// The Pulse pane: events per minute as block charts (one series a row or more, scaled to the
+/// terminal), the current minute's value beside each, spikes against the span's median in the
+/// warning slot, and the top offenders of the last minutes on the right.
+enum PulsePane {
+    static let labelWidth = 20
+    static let valueWidth = 7
+
+    /// A column is a spike when it is over three times the median of the span's columns (and
+    /// over three events: one mail failure in a quiet hour is not a spike).
+    static func spikes(_ values: [Int]) -> Set<Int> {
+        let sorted = values.sorted()
+        let median = sorted.isEmpty ? 0 : sorted[sorted.count / 2]
+        let threshold = 3 * max(median, 1)
+        return Set(values.indices.filter { values[$0] > threshold })
+    }
+
+    /// The offenders column: beside the charts when the terminal is wide enough to keep them an
+    /// hour at a column a minute (120 columns), narrower down to 90, left out below.
+    static func offenderWidth(_ area: Rect) -> Int { area.width >= 110 ? 30 : (area.width >= 90 ? 26 : 0) }
+
+    /// The chart columns `area` has room for.
+    static func chartWidth(_ area: Rect) -> Int {
+        let offenders = offenderWidth(area)
+        return max(10, area.width - labelWidth - valueWidth - 1 - (offenders > 0 ? offenders + 2 : 0))
+    }
+
+    static func render(_ state: PulseState, theme: ConsoleTheme, area: Rect, into buffer: inout Buffer) {
+        guard let reading = state.reading else { return }
+        let offendersWidth = offenderWidth(area)
+        let chartArea = Rect(x: area.x, y: area.y, width: area.width - (offendersWidth > 0 ? offendersWidth + 2 : 0), height: area.height)
+        let width = chartWidth(area)
+        let columns = PulseColumns(span: reading.span, width: width)
+        let selectedColumn = max(0, columns.count - 1 - state.columnsBack)
+
+        let spanText = reading.span == 60 ? "last hour" : "last 24 hours"
+        let scale = columns.perColumn == 1 ? "1 column = 1 min" : "1 column = \(columns.perColumn) min"
+        buffer.put("EVENTS PER MINUTE · \(spanText) · \(scale)", x: chartArea.x, y: chartArea.y, style: theme.tableHeader, maxWidth: chartArea.width)
+        buffer.put(DisplayWidth.fit("NOW", to: valueWidth, alignRight: true), x: chartArea.x + labelWidth + width + 1, y: chartArea.y,
+                   style: theme.tableHeader)
+
+        // Under the charts: the time axis, the cursor's caret, and what the cursor is on.
+        let rowsForCharts = max(1, chartArea.height - 4)
+        let lines = reading.lines
+        let height = max(1, min(3, rowsForCharts / max(1, lines.count)))
+        let visible = max(1, rowsForCharts / height)
+        let first = min(max(0, state.selectedLine - visible + 1), max(0, lines.count - visible))
+        for (offset, line) in lines.dropFirst(first).prefix(visible).enumerated() {
+            let index = first + offset
+            let top = chartArea.y + 1 + offset * height
+            let values = columns.values(line.counts)
+            let spikes = spikes(values)
+            let now = line.counts.last ?? 0
+            let quiet = values.allSatisfy { $0 == 0 }
+            let selected = index == state.selectedLine
+            let labelStyle = selected ? theme.selection : (quiet ? theme.muted : theme.text)
+            buffer.put(DisplayWidth.fit(line.series.label, to: labelWidth - 1), x: chartArea.x, y: top + height - 1, style: labelStyle)
+            var chart = Sparkline(values: values)
+            chart.style = theme.accent
+            for spike in spikes { chart.columnStyles[spike] = theme.warn }
+            if selected { chart.columnStyles[selectedColumn] = theme.selection }
+            let chartRect = Rect(x: chartArea.x + labelWidth, y: top, width: width, height: height)
+            if selected { buffer.fill(Rect(x: chartRect.x + (width - columns.count) + selectedColumn, y: top, width: 1, height: height), style: theme.selection) }
+            chart.render(into: &buffer, area: chartRect)
+            let nowSpike = spikes.contains(columns.count - 1)
+            buffer.put(DisplayWidth.fit(String(now), to: valueWidth, alignRight: true), x: chartRect.maxX + 1, y: top + height - 1,
+                       style: nowSpike ? theme.warn : (quiet ? theme.muted : theme.text))
+        }
+
+        let below = chartArea.y + 1 + min(visible, lines.count) * height
+        let chartX = chartArea.x + labelWidth + (width - columns.count)
+        renderAxis(reading, columns: columns, theme: theme, x: chartX, y: below, into: &buffer)
+        buffer.put("▲", x: chartX + selectedColumn, y: below + 1, style: theme.accent, maxWidth: 1)
+        renderCursor(state, reading: reading, columns: columns, selectedColumn: selectedColumn, theme: theme,
+                     area: Rect(x: chartArea.x, y: below + 2, width: chartArea.width, height: 1), into: &buffer)
+        if offendersWidth > 0 {
+            renderOffenders(reading, theme: theme, area: Rect(x: area.maxX - offendersWidth, y: area.y, width: offendersWidth, height: area.height),
+                            into: &buffer)
+        }
+    }
+
+    /// "-60m", "-30m" and "now" under the chart.
+    private static func renderAxis(_ reading: AuditPulse, columns: PulseColumns, theme: ConsoleTheme, x: Int, y: Int, into buffer: inout Buffer) {
+        let total = reading.span >= 1440 ? "-24h" : "-\(reading.span)m"
+        let middle = reading.span >= 1440 ? "-12h" : "-\(reading.span / 2)m"
+        buffer.put(total, x: x, y: y, style: theme.muted)
+        buffer.put(middle, x: x + columns.count / 2 - 2, y: y, style: theme.muted)
+        buffer.put("now", x: x + columns.count - 3, y: y, style: theme.muted)
+    }
+
+    /// What the cursor is on: the minutes, the series, its count against the median.
+    private static func renderCursor(_ state: PulseState, reading: AuditPulse, columns: PulseColumns, selectedColumn: Int,
+                                     theme: ConsoleTheme, area: Rect, into buffer: inout Buffer) {
+        guard let line = state.selectedSeries else { return }
+        let minutes = columns.minutes(ofColumn: selectedColumn)
+        let values = columns.values(line.counts)
+        let sorted = values.sorted()
+        let median = sorted.isEmpty ? 0 : sorted[sorted.count / 2]
+        let from = reading.start(ofMinute: minutes.lowerBound)
+        let to = reading.start(ofMinute: minutes.upperBound)
+        var text = "\(clock(from))–\(clock(to))  \(line.series.label): \(values[selectedColumn]) (median \(median))"
+        if line.unrecorded > 0 { text += "  \(line.unrecorded) left out of the log by the audit throttle" }
+        text += "  · enter lists them in Audit"
+        buffer.put(text, x: area.x, y: area.y, style: theme.info, maxWidth: area.width)
+    }
+
+    private static func renderOffenders(_ reading: AuditPulse, theme: ConsoleTheme, area: Rect, into buffer: inout Buffer) {
+        buffer.put("TOP OFFENDERS · \(reading.offenderMinutes) MIN", x: area.x, y: area.y, style: theme.tableHeader, maxWidth: area.width)
+        var y = area.y + 1
+        let perKind = max(1, (area.height - 1) / AuditPulse.OffenderKind.allCases.count - 1)
+        for kind in AuditPulse.OffenderKind.allCases {
+            guard y < area.maxY else { break }
+            buffer.put(kind.rawValue + (kind == .address ? "es" : "s"), x: area.x, y: y, style: theme.muted, maxWidth: area.width)
+            y += 1
+            let top = reading.offenders.filter { $0.kind == kind }.prefix(perKind)
+            if top.isEmpty, y < area.maxY {
+                buffer.put("  none", x: area.x, y: y, style: theme.muted)
+                y += 1
+            }
+            for offender in top where y < area.maxY {
+                let count = String(offender.count)
+                let keyWidth = area.width - 3 - DisplayWidth.of(count)
+                buffer.put("  " + DisplayWidth.fit(offender.key, to: keyWidth) + " " + count, x: area.x, y: y, style: theme.text, maxWidth: area.width)
+                y += 1
+            }
+        }
+    }
+
+    /// "14:05" in UTC, as the audit log's timestamps are.
+    static func clock(_ date: Date) -> String {
+        String(TimeText.timestamp(date).dropFirst(11).prefix(5))
+    }
+
+    /// The Audit pane's scope for the cursor's series and column.
+    static func scope(_ state: PulseState, chartWidth: Int) -> AuditScope? {
+        guard let reading = state.reading, let line = state.selectedSeries else { return nil }
+        let columns = PulseColumns(span: reading.span, width: chartWidth)
+        let minutes = columns.minutes(ofColumn: max(0, columns.count - 1 - state.columnsBack))
+        let from = reading.start(ofMinute: minutes.lowerBound)
+        let label = "\(line.series.label) \(clock(from))" + (minutes.count > 1 ? "–\(clock(reading.start(ofMinute: minutes.upperBound)))" : "")
+        return AuditScope(actions: line.series.actions, reasons: line.series.reasons, from: from, minutes: minutes.count, label: label)
+    }
+}
