@@ -77,6 +77,54 @@ struct ConsoleTerminalTests {
         #expect(await tmux.waitFor("EXIT=0").0)
     }
 
+    @Test("Sessions pane: three marked sessions revoked at once: one audit row each and one summary, all by the operator")
+    func markAndRevoke() async throws {
+        let setup = try Setup()
+        var handles: [String] = []
+        for index in 0..<5 { handles.append(try await setup.login("bulk\(index)@example.com").session.handle) }
+        let tmux = try setup.console()
+        #expect(await tmux.waitFor("bulk0@example.com").0)
+        // Newest first: marking the top three marks bulk4, bulk3, bulk2.
+        try tmux.send("Space", "Space", "Space")
+        #expect(await tmux.waitFor("3 marked").0)
+        try tmux.send("d")
+        let (asked, dialog) = await tmux.waitFor("Revoke 3 marked sessions?")
+        #expect(asked, "\(dialog)")
+        // The dialog's own lines (inside its border) name the three, and not the rows behind it.
+        let inside = dialog.split(separator: "\n").filter { $0.contains("│") }.joined(separator: "\n")
+        #expect(inside.contains(handles[4]) && inside.contains(handles[2]) && !inside.contains(handles[1]), "\(inside)")
+        try tmux.send("y")
+        let (done, screen) = await tmux.waitFor("revoked 3 of 3 sessions")
+        #expect(done, "\(screen)")
+        let events = try await setup.gatehouse.audit.tail(limit: 10)
+        let revoked = events.filter { $0.action == "session.revoked" }
+        #expect(Set(revoked.compactMap(\.targetId)) == Set(handles[2...4]))
+        let summary = try #require(events.first { $0.action == "sessions.bulk_revoked" })
+        #expect(summary.details?.contains("\"changed\":\"3\"") == true, "\(summary.details ?? "")")
+        #expect((revoked + [summary]).allSatisfy { $0.actorType == "operator" && $0.details?.contains("\"ssh_client\":\"203.0.113.77\"") == true })
+        for handle in handles[0...1] { #expect(try await setup.gatehouse.sessions.summary(handle: handle)?.session.state == .active) }
+        try tmux.send("q")
+        #expect(await tmux.waitFor("EXIT=0").0)
+    }
+
+    @Test("y copies the selected session's handle to the clipboard through the terminal (OSC 52 into tmux's buffer)")
+    func copyHandle() async throws {
+        let setup = try Setup()
+        let login = try await setup.login("copy@example.com")
+        let tmux = try setup.console()
+        try tmux.acceptClipboard()
+        #expect(await tmux.waitFor("copy@example.com").0)
+        try tmux.send("y")
+        let (said, screen) = await tmux.waitFor("copied handle \(login.session.handle) to the clipboard")
+        #expect(said, "\(screen)")
+        // tmux takes the sequence from the program's output: wait for the buffer, not for a time.
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline, tmux.pasteBuffer() != login.session.handle { try await Task.sleep(for: .milliseconds(25)) }
+        #expect(tmux.pasteBuffer() == login.session.handle)
+        try tmux.send("q")
+        #expect(await tmux.waitFor("EXIT=0").0)
+    }
+
     @Test("Jobs pane: a job started from the form runs in a worker process and its progress moves on screen")
     func jobFromForm() async throws {
         let setup = try Setup()

@@ -33,6 +33,18 @@ struct DemoTests {
         #expect(limits, "Limits pane:\n\(limitsScreen)")
         print("demo panes filled after \(String(format: "%.1f", Date().timeIntervalSince(started))) s")
 
+        // Pulse: the charts move with the traffic. The screen is read once; then the test waits
+        // for the chart rows to differ from it (the NOW counts grow as requests come in).
+        try tmux.send("6")
+        func charts(_ screen: String) -> [String] {
+            screen.split(separator: "\n").map(String.init).filter { $0.hasPrefix("logins") || $0.hasPrefix("refreshes") }
+        }
+        let (pulse, pulseScreen) = await tmux.waitFor(timeout: remaining()) { $0.contains("EVENTS PER MINUTE") && charts($0).count == 2 }
+        #expect(pulse, "Pulse pane:\n\(pulseScreen)")
+        let before = charts(pulseScreen)
+        let (moved, movedScreen) = await tmux.waitFor(timeout: remaining()) { charts($0).count == 2 && charts($0) != before }
+        #expect(moved, "the charts did not move:\n\(movedScreen)")
+
         try tmux.send("q")
         let (stopped, screen) = await tmux.waitFor { $0.contains("EXIT=0") }
         #expect(stopped, "\(screen)")
