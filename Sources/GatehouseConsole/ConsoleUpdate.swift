@@ -13,7 +13,7 @@ struct ConsoleUpdate {
             model.size = size
             return reloadAll(&model)
         case .event(.key(let key)):
-            return handle(key, &model, now: now)
+            return handle(key, &model, now: now) + pulseIfShown(&model)
         case .event(.mouse(let button, _, let y)):
             return mouse(button, row: y, &model)
         case .tick:
@@ -24,7 +24,12 @@ struct ConsoleUpdate {
             guard changed && !model.paused else { return [] }
             var commands: [ConsoleCommand] = []
             for pane in PaneID.allCases {
-                if model.loads.isRunning(pane) { model.loads.stale.insert(pane) } else { commands.append(reload(pane, &model)) }
+                // The pulse is read while it is on screen; elsewhere it is only marked stale.
+                if model.loads.isRunning(pane) || (pane == .pulse && model.pane != .pulse) {
+                    model.loads.stale.insert(pane)
+                } else {
+                    commands.append(reload(pane, &model))
+                }
             }
             return commands
         case .loaded(let rows, let anchor, let select, let generation):
@@ -95,6 +100,13 @@ struct ConsoleUpdate {
         state.anchor = anchor
         if let select { state.selectedKey = select }
         state.apply(rows, windowSize: window, now: now)
+    }
+
+    /// The Pulse pane, come on screen after changes it did not read, reads them now.
+    private func pulseIfShown(_ model: inout ConsoleModel) -> [ConsoleCommand] {
+        guard model.pane == .pulse, model.loads.stale.contains(.pulse), !model.loads.isRunning(.pulse) else { return [] }
+        model.loads.stale.remove(.pulse)
+        return [reload(.pulse, &model)]
     }
 
     /// A new minute starts a new column even when nothing was written: the Pulse pane on screen

@@ -17,10 +17,11 @@ struct DatabaseArguments: ParsableArguments {
 
     /// Opens an existing database; only `init` creates one. `signingKeys`: the signing-key
     /// file, when private keys live outside the database (default $GATEHOUSE_SIGNING_KEYS).
-    func open(readOnly: Bool = false, create: Bool = false, configured: String? = nil, signingKeys: String? = nil) throws -> Gatehouse {
+    func open(readOnly: Bool = false, create: Bool = false, configured: String? = nil, signingKeys: String? = nil,
+              options: DatabaseOptions? = nil) throws -> Gatehouse {
         var configuration = GatehouseConfiguration()
         configuration.signingKeyFile = Self.signingKeyFile(signingKeys)
-        return try Gatehouse.open(path: path(configured: configured), options: DatabaseOptions(readOnly: readOnly, createIfMissing: create),
+        return try Gatehouse.open(path: path(configured: configured), options: options ?? DatabaseOptions(readOnly: readOnly, createIfMissing: create),
                                   configuration: configuration)
     }
 

@@ -38,7 +38,7 @@ struct ConsoleCommand: AsyncParsableCommand {
            config != nil || FileManager.default.fileExists(atPath: path) {
             do { file = try ConsoleConfigFile.load(path: path) } catch { notice = "\(error.description) (config ignored)" }
         }
-        let gatehouse = try database.open(readOnly: readOnly, configured: file.database)
+        let gatehouse = try database.open(configured: file.database, options: .console(readOnly: readOnly))
         let options = ConsoleOptions(readOnly: readOnly, refreshInterval: refresh ?? file.refresh ?? 0.25,
                                      operatorIdentity: OperatorIdentity.current(via: "console"),
                                      theme: theme ?? file.theme, themes: themes, keys: file.keys, notice: notice)

@@ -19,6 +19,21 @@ public struct DatabaseOptions: Sendable {
     /// busy, the server restarting or gone) before giving up with `StorageFault.unavailable`,
     /// which the API answers 503 with Retry-After rather than leaving the request hanging.
     public var connectionWait: TimeInterval = 5
+    /// SQLite: read connections the pool may open at once, each with its own page cache (up to
+    /// 2 MB). A server wants several; the console, one person's reads, does with two and keeps
+    /// its memory small.
+    public var maximumReaders = 5
+    /// SQLite: each connection's page cache in KiB (`PRAGMA cache_size`); nil keeps SQLite's 2,000.
+    public var pageCacheKiB: Int?
+
+    /// What the console opens: two readers with 512 KiB of page cache each. Its reads are
+    /// keyset windows of a screenful, a handful of pages; the memory is one person's terminal's.
+    public static func console(readOnly: Bool) -> DatabaseOptions {
+        var options = DatabaseOptions(readOnly: readOnly)
+        options.maximumReaders = 2
+        options.pageCacheKiB = 512
+        return options
+    }
 
     public init(readOnly: Bool = false, createIfMissing: Bool = false,
                 synchronous: Synchronous = .normal, busyTimeout: TimeInterval = 5, connectionWait: TimeInterval = 5) {

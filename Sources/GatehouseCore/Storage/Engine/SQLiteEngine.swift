@@ -57,7 +57,12 @@ final class SQLiteEngine: Sendable {
         config.readonly = options.readOnly
         config.busyMode = lockWait.busyMode
         config.foreignKeysEnabled = true
-        config.prepareDatabase { db in db.add(function: TextMatchFunction.function) }
+        config.maximumReaderCount = max(1, options.maximumReaders)
+        let cache = options.pageCacheKiB
+        config.prepareDatabase { db in
+            db.add(function: TextMatchFunction.function)
+            if let cache { try db.execute(sql: "PRAGMA cache_size = -\(max(64, cache))") }
+        }
 
         // A folder nobody may write to cannot take -wal and -shm; a reader can still open the
         // file as immutable (nothing can change it while the folder stays read-only).
