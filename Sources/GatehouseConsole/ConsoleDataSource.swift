@@ -42,6 +42,7 @@ struct PaneQuery: Sendable {
     var email: String?
     var scope: AuditScope?
     var span = 60
+    var minutesPerPoint = 1
 }
 
 /// Which row to select once a window has been read.
@@ -81,7 +82,7 @@ struct ConsoleDataSource: Sendable {
         case .audit:
             .audit(try await gatehouse.audit.list(text: query.filter, scope: query.scope, limit: limit, page: page))
         case .pulse:
-            .pulse(try await gatehouse.audit.pulse(span: query.span))
+            .pulse(try await gatehouse.audit.pulse(span: query.span, minutesPerPoint: query.minutesPerPoint))
         }
     }
 

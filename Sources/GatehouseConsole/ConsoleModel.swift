@@ -254,7 +254,7 @@ struct ConsoleModel {
         case .limits: PaneQuery(pane: .limits, filter: limits.filter)
         case .jobs: PaneQuery(pane: .jobs, filter: jobs.filter)
         case .audit: PaneQuery(pane: .audit, filter: audit.filter, scope: auditScope)
-        case .pulse: PaneQuery(pane: .pulse, span: pulse.span)
+        case .pulse: PaneQuery(pane: .pulse, span: pulse.span, minutesPerPoint: PulsePane.minutesPerPoint(span: pulse.span, width: size.width))
         }
     }
 

@@ -209,8 +209,8 @@ struct ConsoleUpdate {
         case .pane(let index): model.pane = PaneID(rawValue: index) ?? model.pane
         case .up, .down, .pageUp, .pageDown, .top, .bottom: return navigate(action, &model)
         case .earlier, .later:
-            let columns = PulseColumns(span: model.pulse.span, width: PulsePane.chartWidth(Rect(x: 0, y: 0, width: model.size.width, height: 1)))
-            model.pulse.columnsBack = max(0, min(columns.count - 1, model.pulse.columnsBack + (action == .earlier ? 1 : -1)))
+            let points = model.pulse.reading?.points ?? 1
+            model.pulse.columnsBack = max(0, min(points - 1, model.pulse.columnsBack + (action == .earlier ? 1 : -1)))
         case .zoom:
             return setPulseSpan(model.pulse.span == 60 ? 1440 : 60, &model)
         case .mark: return toggleMark(&model)
@@ -248,8 +248,7 @@ struct ConsoleUpdate {
         case .jobs: return model.jobs.selectedRow.map { [data.loadJobDetail(id: $0.id, theme: model.theme)] } ?? []
         case .pulse:
             // The cursor's series and minutes, listed in the Audit pane.
-            guard let scope = PulsePane.scope(model.pulse, chartWidth: PulsePane.chartWidth(Rect(x: 0, y: 0, width: model.size.width, height: 1)))
-            else { return [] }
+            guard let scope = PulsePane.scope(model.pulse) else { return [] }
             model.auditScope = scope
             model.pane = .audit
             model.audit.resetSelection()

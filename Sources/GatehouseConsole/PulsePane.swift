@@ -30,30 +30,6 @@ struct PulseState: PaneWindow {
     }
 }
 
-/// How a span of minutes maps onto the columns a chart has: `perColumn` minutes a column,
-/// the last column ending at the current minute.
-struct PulseColumns: Equatable {
-    var span: Int
-    var perColumn: Int
-    var count: Int
-
-    init(span: Int, width: Int) {
-        self.span = span
-        perColumn = max(1, (span + max(1, width) - 1) / max(1, width))
-        count = (span + perColumn - 1) / perColumn
-    }
-
-    /// The minutes (indices into a line's counts) column `column` covers.
-    func minutes(ofColumn column: Int) -> Range<Int> {
-        let end = span - (count - 1 - column) * perColumn
-        return max(0, end - perColumn)..<end
-    }
-
-    func values(_ counts: [Int]) -> [Int] {
-        (0..<count).map { column in minutes(ofColumn: column).reduce(0) { $0 + counts[$1] } }
-    }
-}
-
 /// The Pulse pane: events per minute as block charts (one series a row or more, scaled to the
 /// terminal), the current minute's value beside each, spikes against the span's median in the
 /// warning slot, and the top offenders of the last minutes on the right.
@@ -74,22 +50,30 @@ enum PulsePane {
     /// hour at a column a minute (120 columns), narrower down to 90, left out below.
     static func offenderWidth(_ area: Rect) -> Int { area.width >= 110 ? 30 : (area.width >= 90 ? 26 : 0) }
 
-    /// The chart columns `area` has room for.
-    static func chartWidth(_ area: Rect) -> Int {
+    /// The chart columns a terminal `width` wide has room for.
+    static func chartWidth(_ width: Int) -> Int {
+        let area = Rect(x: 0, y: 0, width: width, height: 1)
         let offenders = offenderWidth(area)
-        return max(10, area.width - labelWidth - valueWidth - 1 - (offenders > 0 ? offenders + 2 : 0))
+        return max(10, width - labelWidth - valueWidth - 1 - (offenders > 0 ? offenders + 2 : 0))
+    }
+
+    /// Minutes a column shows so that `span` fits the chart: the pulse is read in such points.
+    static func minutesPerPoint(span: Int, width: Int) -> Int {
+        let columns = chartWidth(width)
+        return (span + columns - 1) / columns
     }
 
     static func render(_ state: PulseState, theme: ConsoleTheme, area: Rect, into buffer: inout Buffer) {
         guard let reading = state.reading else { return }
         let offendersWidth = offenderWidth(area)
         let chartArea = Rect(x: area.x, y: area.y, width: area.width - (offendersWidth > 0 ? offendersWidth + 2 : 0), height: area.height)
-        let width = chartWidth(area)
-        let columns = PulseColumns(span: reading.span, width: width)
-        let selectedColumn = max(0, columns.count - 1 - state.columnsBack)
+        let width = chartWidth(area.width)
+        // A reading made for a wider terminal shows its newest points until the next read.
+        let shown = min(reading.points, width)
+        let selectedColumn = max(0, reading.points - 1 - state.columnsBack)
 
-        let spanText = reading.span == 60 ? "last hour" : "last 24 hours"
-        let scale = columns.perColumn == 1 ? "1 column = 1 min" : "1 column = \(columns.perColumn) min"
+        let spanText = reading.minutes >= 1440 ? "last 24 hours" : "last hour"
+        let scale = "1 column = \(reading.minutesPerPoint) min"
         buffer.put("EVENTS PER MINUTE · \(spanText) · \(scale)", x: chartArea.x, y: chartArea.y, style: theme.tableHeader, maxWidth: chartArea.width)
         buffer.put(DisplayWidth.fit("NOW", to: valueWidth, alignRight: true), x: chartArea.x + labelWidth + width + 1, y: chartArea.y,
                    style: theme.tableHeader)
@@ -103,7 +87,7 @@ enum PulsePane {
         for (offset, line) in lines.dropFirst(first).prefix(visible).enumerated() {
             let index = first + offset
             let top = chartArea.y + 1 + offset * height
-            let values = columns.values(line.counts)
+            let values = line.counts
             let spikes = spikes(values)
             let now = line.counts.last ?? 0
             let quiet = values.allSatisfy { $0 == 0 }
@@ -115,18 +99,21 @@ enum PulsePane {
             for spike in spikes { chart.columnStyles[spike] = theme.warn }
             if selected { chart.columnStyles[selectedColumn] = theme.selection }
             let chartRect = Rect(x: chartArea.x + labelWidth, y: top, width: width, height: height)
-            if selected { buffer.fill(Rect(x: chartRect.x + (width - columns.count) + selectedColumn, y: top, width: 1, height: height), style: theme.selection) }
+            let column = chartRect.maxX - reading.points + selectedColumn
+            if selected && column >= chartRect.x { buffer.fill(Rect(x: column, y: top, width: 1, height: height), style: theme.selection) }
             chart.render(into: &buffer, area: chartRect)
-            let nowSpike = spikes.contains(columns.count - 1)
+            let nowSpike = spikes.contains(reading.points - 1)
             buffer.put(DisplayWidth.fit(String(now), to: valueWidth, alignRight: true), x: chartRect.maxX + 1, y: top + height - 1,
                        style: nowSpike ? theme.warn : (quiet ? theme.muted : theme.text))
         }
 
         let below = chartArea.y + 1 + min(visible, lines.count) * height
-        let chartX = chartArea.x + labelWidth + (width - columns.count)
-        renderAxis(reading, columns: columns, theme: theme, x: chartX, y: below, into: &buffer)
-        buffer.put("▲", x: chartX + selectedColumn, y: below + 1, style: theme.accent, maxWidth: 1)
-        renderCursor(state, reading: reading, columns: columns, selectedColumn: selectedColumn, theme: theme,
+        let chartX = chartArea.x + labelWidth + width - shown
+        renderAxis(reading, shown: shown, theme: theme, x: chartX, y: below, into: &buffer)
+        if selectedColumn >= reading.points - shown {
+            buffer.put("▲", x: chartX + selectedColumn - (reading.points - shown), y: below + 1, style: theme.accent, maxWidth: 1)
+        }
+        renderCursor(state, reading: reading, selectedColumn: selectedColumn, theme: theme,
                      area: Rect(x: chartArea.x, y: below + 2, width: chartArea.width, height: 1), into: &buffer)
         if offendersWidth > 0 {
             renderOffenders(reading, theme: theme, area: Rect(x: area.maxX - offendersWidth, y: area.y, width: offendersWidth, height: area.height),
@@ -135,25 +122,22 @@ enum PulsePane {
     }
 
     /// "-60m", "-30m" and "now" under the chart.
-    private static func renderAxis(_ reading: AuditPulse, columns: PulseColumns, theme: ConsoleTheme, x: Int, y: Int, into buffer: inout Buffer) {
-        let total = reading.span >= 1440 ? "-24h" : "-\(reading.span)m"
-        let middle = reading.span >= 1440 ? "-12h" : "-\(reading.span / 2)m"
-        buffer.put(total, x: x, y: y, style: theme.muted)
-        buffer.put(middle, x: x + columns.count / 2 - 2, y: y, style: theme.muted)
-        buffer.put("now", x: x + columns.count - 3, y: y, style: theme.muted)
+    private static func renderAxis(_ reading: AuditPulse, shown: Int, theme: ConsoleTheme, x: Int, y: Int, into buffer: inout Buffer) {
+        let minutes = shown * reading.minutesPerPoint
+        func ago(_ minutes: Int) -> String { minutes >= 120 ? "-\(minutes / 60)h" : "-\(minutes)m" }
+        buffer.put(ago(minutes), x: x, y: y, style: theme.muted)
+        buffer.put(ago(minutes / 2), x: x + shown / 2 - 2, y: y, style: theme.muted)
+        buffer.put("now", x: x + shown - 3, y: y, style: theme.muted)
     }
 
     /// What the cursor is on: the minutes, the series, its count against the median.
-    private static func renderCursor(_ state: PulseState, reading: AuditPulse, columns: PulseColumns, selectedColumn: Int,
+    private static func renderCursor(_ state: PulseState, reading: AuditPulse, selectedColumn: Int,
                                      theme: ConsoleTheme, area: Rect, into buffer: inout Buffer) {
-        guard let line = state.selectedSeries else { return }
-        let minutes = columns.minutes(ofColumn: selectedColumn)
-        let values = columns.values(line.counts)
-        let sorted = values.sorted()
+        guard let line = state.selectedSeries, line.counts.indices.contains(selectedColumn) else { return }
+        let sorted = line.counts.sorted()
         let median = sorted.isEmpty ? 0 : sorted[sorted.count / 2]
-        let from = reading.start(ofMinute: minutes.lowerBound)
-        let to = reading.start(ofMinute: minutes.upperBound)
-        var text = "\(clock(from))–\(clock(to))  \(line.series.label): \(values[selectedColumn]) (median \(median))"
+        let (from, to) = reading.interval(ofPoint: selectedColumn)
+        var text = "\(clock(from))–\(clock(to))  \(line.series.label): \(line.counts[selectedColumn]) (median \(median))"
         if line.unrecorded > 0 { text += "  \(line.unrecorded) left out of the log by the audit throttle" }
         text += "  · enter lists them in Audit"
         buffer.put(text, x: area.x, y: area.y, style: theme.info, maxWidth: area.width)
@@ -187,12 +171,10 @@ enum PulsePane {
     }
 
     /// The Audit pane's scope for the cursor's series and column.
-    static func scope(_ state: PulseState, chartWidth: Int) -> AuditScope? {
+    static func scope(_ state: PulseState) -> AuditScope? {
         guard let reading = state.reading, let line = state.selectedSeries else { return nil }
-        let columns = PulseColumns(span: reading.span, width: chartWidth)
-        let minutes = columns.minutes(ofColumn: max(0, columns.count - 1 - state.columnsBack))
-        let from = reading.start(ofMinute: minutes.lowerBound)
-        let label = "\(line.series.label) \(clock(from))" + (minutes.count > 1 ? "–\(clock(reading.start(ofMinute: minutes.upperBound)))" : "")
-        return AuditScope(actions: line.series.actions, reasons: line.series.reasons, from: from, minutes: minutes.count, label: label)
+        let (from, to) = reading.interval(ofPoint: max(0, reading.points - 1 - state.columnsBack))
+        let label = "\(line.series.label) \(clock(from))" + (reading.minutesPerPoint > 1 ? "–\(clock(to))" : "")
+        return AuditScope(actions: line.series.actions, reasons: line.series.reasons, from: from, minutes: reading.minutesPerPoint, label: label)
     }
 }

@@ -35,7 +35,25 @@ struct AuditPulseTests {
         let pulse = try await test.gatehouse.audit.pulse()
         let line = try #require(pulse.lines.first { $0.series.label == "refused: unknown" })
         #expect(line.counts.suffix(5) == [0, 2, 4, 6, 0] && line.unrecorded == 4, "\(line)")
+        // Points of two minutes end with the current one: [3, 4], [1, 2], [-1, 0].
+        let coarse = try await test.gatehouse.audit.pulse(span: 60, minutesPerPoint: 2)
+        #expect(coarse.points == 30 && coarse.lines.first { $0.series.label == "refused: unknown" }?.counts.suffix(3) == [0, 6, 6])
         #expect(pulse.offenders.filter { $0.kind == .address } == [AuditPulse.Offender(kind: .address, key: "203.0.113.1", count: 8)])
+    }
+
+    @Test("offenders: the refused address, the user a refused session belongs to, the bucket a 429 came from")
+    func offenders() async throws {
+        let test = try TestGatehouse { try! $0.rateLimits.override("magic-link-email", rate: "2/minute") }
+        for _ in 0..<5 { _ = try? await test.gatehouse.magicLinks.requestMagicLink(email: "flood@example.com", context: ClientContext(ip: "203.0.113.9")) }
+        let (login, pair) = try await test.apiLogin("owner@example.com")
+        try await test.gatehouse.sessions.revoke(handle: login.session.handle, by: Self.oncall)
+        // A revoked session's token is refused against that session, and so against its user.
+        _ = try? await test.gatehouse.refreshTokens.refresh(pair.refreshToken.value, context: ClientContext(ip: "192.0.2.1"))
+        let pulse = try await test.gatehouse.audit.pulse()
+        let byKind = Dictionary(grouping: pulse.offenders, by: \.kind)
+        #expect(byKind[.bucket] == [AuditPulse.Offender(kind: .bucket, key: "magic-link-email:flood@example.com", count: 3)])
+        #expect(byKind[.user]?.map(\.key) == ["flood@example.com", "owner@example.com"], "\(pulse.offenders)")
+        #expect(byKind[.address]?.map(\.key) == ["203.0.113.9", "192.0.2.1"])
     }
 
     @Test("a scope lists exactly one action's events of one minute, newest first, paged")

@@ -60,7 +60,8 @@ public struct PulseSeries: Sendable, Equatable {
 public struct AuditPulse: Sendable, Equatable {
     public struct Line: Sendable, Equatable {
         public var series: PulseSeries
-        /// Events per minute, oldest first: `span` entries, the last the current minute.
+        /// Events per point (`minutesPerPoint` minutes each), oldest first; the last point ends
+        /// with the current minute.
         public var counts: [Int]
         /// Events counted but left out of the log by the audit throttle (in the span).
         public var unrecorded: Int
@@ -77,9 +78,10 @@ public struct AuditPulse: Sendable, Equatable {
         public var count: Int
     }
 
-    /// Minutes charted (60 or 1440).
-    public var span: Int
-    /// The current minute (Unix minutes): the last of `counts`.
+    /// Points per line: the span divided into `minutesPerPoint`-minute steps, rounded up.
+    public var points: Int
+    public var minutesPerPoint: Int
+    /// The current minute (Unix minutes): the last minute of the last point.
     public var lastMinute: Int64
     public var lines: [Line]
     /// The top offenders of each kind, most first.
@@ -87,9 +89,13 @@ public struct AuditPulse: Sendable, Equatable {
     /// The minutes `offenders` covers.
     public var offenderMinutes: Int
 
-    /// When minute `index` of `counts` began.
-    public func start(ofMinute index: Int) -> Date {
-        Date(timeIntervalSince1970: Double(lastMinute - Int64(span - 1) + Int64(index)) * 60)
+    /// Minutes the points cover together (the span, rounded up to whole points).
+    public var minutes: Int { points * minutesPerPoint }
+
+    /// When point `index` begins and ends (the end is the next point's start).
+    public func interval(ofPoint index: Int) -> (start: Date, end: Date) {
+        let end = lastMinute + 1 - Int64(points - 1 - index) * Int64(minutesPerPoint)
+        return (Date(timeIntervalSince1970: Double(end - Int64(minutesPerPoint)) * 60), Date(timeIntervalSince1970: Double(end) * 60))
     }
 }
 
@@ -98,54 +104,62 @@ extension AuditLog {
     /// (about 15 ms). The audit throttle records at most 600 such events a minute by default.
     static let offenderScanLimit = 10_000
 
-    /// The pulse over the `span` minutes up to now (60 for the hour, 1440 for the day) and the
-    /// top `offenders` of each kind in the last `offenderMinutes`.
-    public func pulse(span: Int = 60, offenders: Int = 5, offenderMinutes: Int = 5) async throws -> AuditPulse {
+    /// The pulse over the `span` minutes up to now (60 for the hour, 1440 for the day) in points
+    /// of `minutesPerPoint` minutes (what a chart has room for: one column a point), summed by
+    /// the database, so a day costs what an hour does; and the top `offenders` of each kind in
+    /// the last `offenderMinutes`.
+    public func pulse(span: Int = 60, minutesPerPoint: Int = 1, offenders: Int = 5, offenderMinutes: Int = 5) async throws -> AuditPulse {
         let now = clock.now()
         let last = AuditMinutes.minute(of: now)
+        let step = max(1, minutesPerPoint)
+        let points = max(1, (span + step - 1) / step)
         let series = PulseSeries.standard
         let actions = Array(Set(series.flatMap(\.actions))).sorted()
         let placeholders = actions.map { _ in "?" }.joined(separator: ", ")
         return try await database.read { tx in
+            // `back`: how many points before the newest (0: the one ending now).
             let rows = try tx.fetchAll("""
-                SELECT minute, action, reason, count, unrecorded FROM audit_minutes
+                SELECT (? - minute) / ? AS back, action, reason, sum(count) AS count, sum(unrecorded) AS unrecorded FROM audit_minutes
                 WHERE minute > ? AND minute <= ? AND action IN (\(placeholders))
-                """, SQLArguments([.int(last - Int64(span)), .int(last)] + actions.map { .text($0) }))
-            var counted: [(minute: Int, action: String, reason: String, count: Int, unrecorded: Int)] = []
+                GROUP BY back, action, reason
+                """, SQLArguments([.int(last), .int(Int64(step)), .int(last - Int64(points * step)), .int(last)] + actions.map { .text($0) }))
+            var counted: [(point: Int, action: String, reason: String, count: Int, unrecorded: Int)] = []
             for row in rows {
-                counted.append((Int(try row.decode("minute", as: Int64.self) - (last - Int64(span) + 1)), try row.decode("action"),
+                counted.append((points - 1 - Int(try row.decode("back", as: Int64.self)), try row.decode("action"),
                                 try row.decode("reason"), try row.decode("count"), try row.decode("unrecorded")))
             }
             var lines: [AuditPulse.Line] = []
             for definition in series {
                 let matching = counted.filter { definition.actions.contains($0.action) && definition.reasons.admits($0.reason) }
-                var parts: [PulseSeries] = [definition]
-                if definition.splitByReason {
-                    var totals: [String: Int] = [:]
-                    for row in matching { totals[row.reason, default: 0] += row.count }
-                    let reasons = totals.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }.map(\.key)
-                    if !reasons.isEmpty {
-                        parts = reasons.map { reason in
-                            var part = definition
-                            part.label = "refused: \(reason.isEmpty ? "other" : reason)"
-                            part.reasons = .only([reason])
-                            part.splitByReason = false
-                            return part
-                        }
-                    }
-                }
-                for part in parts {
-                    var counts = [Int](repeating: 0, count: span)
+                for part in Self.split(definition, by: matching.map { ($0.reason, $0.count) }) {
+                    var counts = [Int](repeating: 0, count: points)
                     var unrecorded = 0
-                    for row in matching where part.reasons.admits(row.reason) && counts.indices.contains(row.minute) {
-                        counts[row.minute] += row.count
+                    for row in matching where part.reasons.admits(row.reason) && counts.indices.contains(row.point) {
+                        counts[row.point] += row.count
                         unrecorded += row.unrecorded
                     }
                     lines.append(AuditPulse.Line(series: part, counts: counts, unrecorded: unrecorded))
                 }
             }
             let top = try Self.offenders(since: now.addingTimeInterval(-Double(offenderMinutes) * 60), limit: offenders, in: tx)
-            return AuditPulse(span: span, lastMinute: last, lines: lines, offenders: top, offenderMinutes: offenderMinutes)
+            return AuditPulse(points: points, minutesPerPoint: step, lastMinute: last, lines: lines, offenders: top,
+                              offenderMinutes: offenderMinutes)
+        }
+    }
+
+    /// A series split by reason becomes one series per reason seen, most first (itself when none was).
+    private static func split(_ definition: PulseSeries, by counts: [(reason: String, count: Int)]) -> [PulseSeries] {
+        guard definition.splitByReason else { return [definition] }
+        var totals: [String: Int] = [:]
+        for row in counts { totals[row.reason, default: 0] += row.count }
+        let reasons = totals.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }.map(\.key)
+        guard !reasons.isEmpty else { return [definition] }
+        return reasons.map { reason in
+            var part = definition
+            part.label = "refused: \(reason.isEmpty ? "other" : reason)"
+            part.reasons = .only([reason])
+            part.splitByReason = false
+            return part
         }
     }
 
@@ -158,24 +172,23 @@ extension AuditLog {
     static func offenders(since: Date, limit: Int, in tx: any SQLTransaction) throws -> [AuditPulse.Offender] {
         guard let first = try tx.fetchScalar(Int64.self, "SELECT min(first_seq) FROM audit_minutes WHERE minute >= ?",
                                              [AuditMinutes.minute(of: since)]) else { return [] }
+        // Grouped by the database: one row per address, user and bucket seen, not per event.
+        let bucket = tx.dialect == .postgres ? "(r.details::jsonb ->> 'bucket')" : "json_extract(r.details, '$.bucket')"
         let rows = try tx.fetchAll("""
-            SELECT a.at, a.action, a.ip, a.target_type, a.target_id, a.details, u.email
-            FROM (SELECT * FROM audit_events WHERE outcome <> 'success' AND seq >= ? ORDER BY seq DESC LIMIT ?) a
-            LEFT JOIN sessions s ON a.target_type = 'session' AND s.handle = a.target_id
+            SELECT r.ip, CASE WHEN r.target_type = 'user' THEN r.target_id ELSE u.email END AS user_key,
+                   CASE WHEN r.action IN ('magic_link.rate_limited', 'refresh.rate_limited') THEN \(bucket) END AS bucket, count(*) AS n
+            FROM (SELECT * FROM audit_events WHERE outcome <> 'success' AND seq >= ? ORDER BY seq DESC LIMIT ?) r
+            LEFT JOIN sessions s ON r.target_type = 'session' AND s.handle = r.target_id
             LEFT JOIN users u ON u.id = s.user_id
-            """, [first, offenderScanLimit])
+            WHERE r.at >= ?
+            GROUP BY r.ip, user_key, bucket
+            """, [first, offenderScanLimit, since.unixSeconds])
         var tallies: [AuditPulse.OffenderKind: [String: Int]] = [:]
-        for row in rows where try row.decode("at", as: Double.self) >= since.unixSeconds {
-            if let ip: String = try row.decode("ip") { tallies[.address, default: [:]][ip, default: 0] += 1 }
-            let targetType: String? = try row.decode("target_type")
-            let user: String? = targetType == "user" ? try row.decode("target_id") : try row.decode("email")
-            if let user { tallies[.user, default: [:]][user, default: 0] += 1 }
-            let action: String = try row.decode("action")
-            if action.hasSuffix(".rate_limited"), let details: String = try row.decode("details"),
-               let object = try? JSONSerialization.jsonObject(with: Data(details.utf8)) as? [String: Any],
-               let bucket = object["bucket"] as? String {
-                tallies[.bucket, default: [:]][bucket, default: 0] += 1
-            }
+        for row in rows {
+            let count: Int = try row.decode("n")
+            if let ip: String = try row.decode("ip") { tallies[.address, default: [:]][ip, default: 0] += count }
+            if let user: String = try row.decode("user_key") { tallies[.user, default: [:]][user, default: 0] += count }
+            if let bucket: String = try row.decode("bucket") { tallies[.bucket, default: [:]][bucket, default: 0] += count }
         }
         return AuditPulse.OffenderKind.allCases.flatMap { kind in
             (tallies[kind] ?? [:]).sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }.prefix(limit)
