@@ -241,7 +241,13 @@ struct ConsoleDataSource: Sendable {
         var problems: [String] = []
         func each<T>(_ items: [T], _ name: (T) -> String, _ work: (T) async throws -> Bool) async {
             for item in items {
-                do { if try await work(item) { changed += 1 } } catch { problems.append("\(name(item)): \(explain(error))") }
+                do {
+                    if try await work(item) { changed += 1 }
+                } catch JobError.wrongState {
+                    // Finished meanwhile: nothing to cancel, like a session that had already ended.
+                } catch {
+                    problems.append("\(name(item)): \(explain(error))")
+                }
             }
         }
         switch bulk {
@@ -262,7 +268,7 @@ struct ConsoleDataSource: Sendable {
             details: ["targets": String(targets.count), "changed": String(changed), "failed": String(problems.count),
                       "first": targets.prefix(BulkAction.named).joined(separator: " ")]))
         let unchanged = targets.count - changed - problems.count
-        var text = "\(bulk.pastTense) \(changed) of \(targets.count) \(bulk.noun)s"
+        var text = "\(bulk.pastTense) \(changed) of \(bulk.counted(targets.count))"
         if unchanged > 0 { text += "; \(unchanged) had already ended or changed" }
         if let first = problems.first { text += "; \(problems.count) failed, first: \(first)" }
         return text

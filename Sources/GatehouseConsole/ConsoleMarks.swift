@@ -50,6 +50,16 @@ enum BulkAction: Sendable, Equatable {
         }
     }
 
+    /// "session" for one, "sessions" (or "refresh families") for more.
+    func nouns(_ count: Int) -> String {
+        if count == 1 { return noun }
+        if case .revokeFamilies = self { return "refresh families" }
+        return noun + "s"
+    }
+
+    /// "1 session", "3 refresh families".
+    func counted(_ count: Int) -> String { "\(count) \(nouns(count))" }
+
     /// The summary audit row's action name.
     var summaryAction: String {
         switch self {
@@ -74,7 +84,14 @@ extension ConsoleUpdate {
         model.updateWindow(model.pane) { toggled = $0.toggleMark() }
         guard toggled else { return [] }
         let count = model.window(model.pane).markCount
-        model.message = StatusMessage(text: count == 0 ? "no rows marked" : "\(count) marked: the action keys act on all of them; esc clears", kind: .info)
+        let keys: String = switch model.pane {
+        case .sessions: "d revokes"
+        case .tokens: "d and f revoke"
+        case .limits: "R resets"
+        case .jobs: "c cancels"
+        case .audit, .pulse: ""
+        }
+        model.message = StatusMessage(text: count == 0 ? "no rows marked" : "\(count) marked: \(keys) all of them; esc clears the marks", kind: .info)
         return navigate(.down, &model)
     }
 
@@ -113,13 +130,13 @@ extension ConsoleUpdate {
     func confirmBulk(_ bulk: BulkAction, _ model: inout ConsoleModel) {
         let targets = bulk.targets
         let count = targets.count
-        var lines = ["\(bulk.verb.capitalized) \(count) marked \(bulk.noun)\(count == 1 ? "" : "s")?"]
+        var lines = ["\(bulk.verb.capitalized) \(count) marked \(bulk.nouns(count))?"]
         lines += targets.prefix(BulkAction.named).map { "  " + $0 }
         if count > BulkAction.named { lines.append("  …and \(count - BulkAction.named) more") }
         lines.append("One audit row per \(bulk.noun), and one for the whole action.")
         let typed = count > BulkAction.typedThreshold
         if typed { lines.append("Type \(bulk.verb) to confirm.") }
-        model.overlay = .confirm(ConfirmDialog(title: "\(bulk.verb.capitalized) \(count) \(bulk.noun)s", lines: lines,
+        model.overlay = .confirm(ConfirmDialog(title: "\(bulk.verb.capitalized) \(bulk.counted(count))", lines: lines,
                                                expected: typed ? bulk.verb : nil), .bulk(bulk))
     }
 

@@ -18,30 +18,38 @@ public enum PaneID: Int, CaseIterable, Sendable {
     }
 }
 
-/// A row a pane can show: a stable key for sticky selection and paging, and value equality for
-/// spotting changed rows.
+/// A row a pane can show: a stable key for sticky selection and paging, value equality for
+/// spotting changed rows, and what a mark holds on to.
 protocol PaneRow: Sendable, Equatable {
     var pageKey: PageKey { get }
+    /// The row's identity whatever changes in it: a bucket's place in the listing (its blocked
+    /// count) changes with every refusal, its key does not.
+    var markKey: String { get }
 }
 
 extension SessionSummary: PaneRow {
     var pageKey: PageKey { SessionService.pageKey(session) }
+    var markKey: String { session.handle }
 }
 
 extension RefreshTokenSummary: PaneRow {
     var pageKey: PageKey { RefreshTokenService.pageKey(token) }
+    var markKey: String { GatehouseCore.Fingerprint.hex(token.tokenHash) }
 }
 
 extension RateLimitBucket: PaneRow {
     var pageKey: PageKey { RateLimiter.pageKey(self) }
+    var markKey: String { key }
 }
 
 extension Job: PaneRow {
     var pageKey: PageKey { JobQueue.pageKey(self) }
+    var markKey: String { String(id) }
 }
 
 extension AuditEvent: PaneRow {
     var pageKey: PageKey { AuditLog.pageKey(self) }
+    var markKey: String { String(seq) }
 }
 
 /// What every pane's window offers whatever its rows: the update and the view use this for
@@ -90,11 +98,11 @@ struct PaneState<Row: PaneRow> {
 
     var markCount: Int { marked.count }
 
-    func isMarked(_ row: Row) -> Bool { marked.contains { $0.pageKey == row.pageKey } }
+    func isMarked(_ row: Row) -> Bool { marked.contains { $0.markKey == row.markKey } }
 
     mutating func toggleMark() -> Bool {
         guard let row = selectedRow else { return false }
-        if let index = marked.firstIndex(where: { $0.pageKey == row.pageKey }) { marked.remove(at: index) } else { marked.append(row) }
+        if let index = marked.firstIndex(where: { $0.markKey == row.markKey }) { marked.remove(at: index) } else { marked.append(row) }
         return true
     }
 

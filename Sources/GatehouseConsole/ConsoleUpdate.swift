@@ -81,6 +81,11 @@ struct ConsoleUpdate {
             }
             return []
         case .confirm(let dialog, let action):
+            // A key pressed meanwhile must not answer a dialog it was not meant for.
+            guard model.overlay == nil else {
+                model.message = StatusMessage(text: "\(dialog.title): not asked, another dialog or prompt was open; nothing was changed", kind: .error)
+                return []
+            }
             model.overlay = .confirm(dialog, action)
             return []
         case .actionDone(let text):
@@ -102,23 +107,15 @@ struct ConsoleUpdate {
         state.apply(rows, windowSize: window, now: now)
     }
 
-    /// The Pulse pane, come on screen after changes it did not read, reads them now.
-    private func pulseIfShown(_ model: inout ConsoleModel) -> [ConsoleCommand] {
-        guard model.pane == .pulse, model.loads.stale.contains(.pulse), !model.loads.isRunning(.pulse) else { return [] }
-        model.loads.stale.remove(.pulse)
-        return [reload(.pulse, &model)]
-    }
-
-    /// A new minute starts a new column even when nothing was written: the Pulse pane on screen
-    /// is read again when its newest minute is no longer the current one.
-    private func pulseMinuteTurned(_ model: inout ConsoleModel, now: Date) -> [ConsoleCommand] {
-        guard model.pane == .pulse, !model.paused, let reading = model.pulse.reading, !model.loads.isRunning(.pulse),
-              Int64((now.timeIntervalSince1970 / 60).rounded(.down)) != reading.lastMinute else { return [] }
-        return [reload(.pulse, &model)]
-    }
-
+    /// Re-reads every pane (a resize, `r`, an action done); the Pulse only while it is on screen.
     func reloadAll(_ model: inout ConsoleModel) -> [ConsoleCommand] {
-        PaneID.allCases.map { reload($0, &model) }
+        PaneID.allCases.compactMap { pane in
+            if pane == .pulse && model.pane != .pulse {
+                model.loads.stale.insert(.pulse)
+                return nil
+            }
+            return reload(pane, &model)
+        }
     }
 
     /// Starts the next verification step unless one is running or the chain is known broken.
@@ -163,7 +160,7 @@ struct ConsoleUpdate {
         return perform(action, &model)
     }
 
-    private func perform(_ action: ConsoleAction, _ model: inout ConsoleModel) -> [ConsoleCommand] {
+    func perform(_ action: ConsoleAction, _ model: inout ConsoleModel) -> [ConsoleCommand] {
         // Read-only offers no action: the key map has none, and a remapped key or a command cannot reach one.
         if action.changesData && model.readOnly {
             refuseReadOnly(action.configName, &model)
@@ -193,6 +190,7 @@ struct ConsoleUpdate {
             }
             if model.pane == .tokens, model.tokensUser != nil {
                 model.tokensUser = nil
+                model.tokens.clearMarks()
                 return [load(.tokens, &model, page: .first)]
             }
             model.message = nil
@@ -208,11 +206,8 @@ struct ConsoleUpdate {
         case .previousPane: model.pane = PaneID(rawValue: (model.pane.rawValue + PaneID.allCases.count - 1) % PaneID.allCases.count)!
         case .pane(let index): model.pane = PaneID(rawValue: index) ?? model.pane
         case .up, .down, .pageUp, .pageDown, .top, .bottom: return navigate(action, &model)
-        case .earlier, .later:
-            let points = model.pulse.reading?.points ?? 1
-            model.pulse.columnsBack = max(0, min(points - 1, model.pulse.columnsBack + (action == .earlier ? 1 : -1)))
-        case .zoom:
-            return setPulseSpan(model.pulse.span == 60 ? 1440 : 60, &model)
+        case .earlier, .later: movePulseCursor(action, &model)
+        case .zoom: return setPulseSpan(model.pulse.span == 60 ? 1440 : 60, &model)
         case .mark: return toggleMark(&model)
         case .copy: copy(&model)
         case .startJob:
@@ -223,18 +218,15 @@ struct ConsoleUpdate {
     }
 
     /// The status line's answer to any attempt to change data in read-only mode.
-    private func refuseReadOnly(_ what: String, _ model: inout ConsoleModel) {
+    func refuseReadOnly(_ what: String, _ model: inout ConsoleModel) {
         model.message = StatusMessage(text: "read-only: \(what) is not available: this console is read-only", kind: .error)
     }
 
-    private func setPulseSpan(_ minutes: Int, _ model: inout ConsoleModel) -> [ConsoleCommand] {
-        model.pulse.span = minutes
-        model.pulse.columnsBack = 0
-        return [load(.pulse, &model, page: .first)]
-    }
-
+    /// A new filter shows other rows: the marks go with the old view (an action must never reach
+    /// rows the operator no longer sees).
     private func setFilter(_ filter: TextFilter?, _ model: inout ConsoleModel) {
         model.updateWindow(model.pane) { window in
+            window.clearMarks()
             window.filter = filter
             window.resetSelection()
         }
@@ -246,13 +238,7 @@ struct ConsoleUpdate {
         case .tokens: return model.tokens.selectedRow.map { [data.loadSessionDetail(handle: $0.sessionHandle, theme: model.theme)] } ?? []
         case .limits: return model.limits.selectedRow.map { [data.loadBucketDetail(key: $0.key)] } ?? []
         case .jobs: return model.jobs.selectedRow.map { [data.loadJobDetail(id: $0.id, theme: model.theme)] } ?? []
-        case .pulse:
-            // The cursor's series and minutes, listed in the Audit pane.
-            guard let scope = PulsePane.scope(model.pulse) else { return [] }
-            model.auditScope = scope
-            model.pane = .audit
-            model.audit.resetSelection()
-            return [load(.audit, &model, page: .first)]
+        case .pulse: return openPulseInAudit(&model)
         case .audit:
             // The row already holds everything the detail shows: no read needed.
             if let event = model.audit.selectedRow { model.overlay = .detail(AuditDetail.view(event)) }
@@ -372,7 +358,7 @@ struct ConsoleUpdate {
         return []
     }
 
-    private func applyFilter(_ text: String, _ model: inout ConsoleModel) -> [ConsoleCommand] {
+    func applyFilter(_ text: String, _ model: inout ConsoleModel) -> [ConsoleCommand] {
         let filter = TextFilter(typed: text)
         if let problem = filter?.problem {
             model.message = StatusMessage(text: problem, kind: .error)
@@ -380,78 +366,5 @@ struct ConsoleUpdate {
         }
         setFilter(filter, &model)
         return [load(model.pane, &model, page: .first)]
-    }
-
-    private func runCommand(_ text: String, _ model: inout ConsoleModel) -> [ConsoleCommand] {
-        let words = text.split(separator: " ").map(String.init)
-        guard let name = words.first?.lowercased() else { return [] }
-        if let command = CommandPalette.command(named: name), command.changesData && model.readOnly {
-            refuseReadOnly(":" + command.name, &model)
-            return []
-        }
-        switch CommandPalette.command(named: name)?.name {
-        case "quit": model.quit = true
-        case "help": return perform(.help, &model)
-        case "sessions":
-            model.pane = .sessions
-            if words.count > 1 { return applyFilter(words.dropFirst().joined(separator: " "), &model) }
-        case "tokens":
-            model.pane = .tokens
-            model.tokensUser = words.count > 1 ? words[1] : nil
-            model.tokens.selectedKey = nil
-            model.tokens.selectedIndex = 0
-            return [load(.tokens, &model, page: .first)]
-        case "jobs":
-            model.pane = .jobs
-            if words.count > 1 { return applyFilter(words.dropFirst().joined(separator: " "), &model) }
-        case "limits":
-            model.pane = .limits
-            if words.count > 1 { return applyFilter(words.dropFirst().joined(separator: " "), &model) }
-        case "reset":
-            guard words.count == 2 else {
-                model.message = StatusMessage(text: ":reset needs a bucket key (tab completes it)", kind: .error)
-                return []
-            }
-            model.pane = .limits
-            model.overlay = .confirm(ConfirmDialog(title: "Reset rate-limit bucket", lines: [
-                "Reset bucket \(words[1])?", "Its client may make a full burst of requests at once afterwards.",
-            ]), .resetBucket(key: words[1]))
-        case "keys":
-            return [data.loadKeys(theme: model.theme)]
-        case "revoke-before":
-            guard words.count == 2 || words.count == 3, let cutoff = Timestamp.parse(words[1]) else {
-                model.message = StatusMessage(text: ":revoke-before TIME [EMAIL]: TIME in ISO 8601 (2026-12-01T09:30:00Z); without EMAIL, every user", kind: .error)
-                return []
-            }
-            return [data.prepareRevokeBefore(cutoff, email: words.count == 3 ? words[2] : nil)]
-        case "pulse":
-            model.pane = .pulse
-            guard words.count > 1 else { return [] }
-            switch words[1].lowercased() {
-            case "1h", "60m", "hour": return setPulseSpan(60, &model)
-            case "24h", "1d", "day": return setPulseSpan(1440, &model)
-            default:
-                model.message = StatusMessage(text: ":pulse takes 1h (the last hour) or 24h (the last day), not \(words[1])", kind: .error)
-            }
-        case "theme":
-            guard words.count == 2 else {
-                model.message = StatusMessage(text: "themes: \(model.themes.names().joined(separator: ", "))", kind: .info)
-                return []
-            }
-            let (theme, problem) = model.themes.load(words[1])
-            if let problem {
-                model.message = StatusMessage(text: problem, kind: .error)
-            } else {
-                model.theme = theme.resolved(for: model.colorDepth)
-                model.message = StatusMessage(text: "theme \(theme.name) (\(model.colorDepth.description))", kind: .info)
-            }
-        case "audit":
-            model.pane = .audit
-            if words.count > 1 { return applyFilter(words.dropFirst().joined(separator: " "), &model) }
-        default:
-            let offered = CommandPalette.commandNames(startingWith: "", readOnly: model.readOnly)
-            model.message = StatusMessage(text: "unknown command :\(name) (tab completes: \(offered.joined(separator: ", ")))", kind: .error)
-        }
-        return []
     }
 }

@@ -124,7 +124,8 @@ enum ConsoleView {
 
     private static func emptyPane(_ model: ConsoleModel) -> Bool {
         let window = model.window(model.pane)
-        return window.loaded && window.rowCount == 0
+        // The Pulse says it is reading until its first reading lands (it then always has lines).
+        return model.pane == .pulse ? !window.loaded : window.loaded && window.rowCount == 0
     }
 
     private static func emptyText(_ model: ConsoleModel) -> String {

@@ -40,9 +40,7 @@ enum PulsePane {
     /// A column is a spike when it is over three times the median of the span's columns (and
     /// over three events: one mail failure in a quiet hour is not a spike).
     static func spikes(_ values: [Int]) -> Set<Int> {
-        let sorted = values.sorted()
-        let median = sorted.isEmpty ? 0 : sorted[sorted.count / 2]
-        let threshold = 3 * max(median, 1)
+        let threshold = 3 * max(AuditPulse.median(values), 1)
         return Set(values.indices.filter { values[$0] > threshold })
     }
 
@@ -73,10 +71,12 @@ enum PulsePane {
         let selectedColumn = max(0, reading.points - 1 - state.columnsBack)
 
         let spanText = reading.minutes >= 1440 ? "last 24 hours" : "last hour"
-        let scale = "1 column = \(reading.minutesPerPoint) min"
-        buffer.put("EVENTS PER MINUTE · \(spanText) · \(scale)", x: chartArea.x, y: chartArea.y, style: theme.tableHeader, maxWidth: chartArea.width)
-        buffer.put(DisplayWidth.fit("NOW", to: valueWidth, alignRight: true), x: chartArea.x + labelWidth + width + 1, y: chartArea.y,
-                   style: theme.tableHeader)
+        let step = reading.minutesPerPoint
+        let title = step == 1 ? "EVENTS PER MINUTE · \(spanText)" : "EVENTS PER \(step) MINUTES · \(spanText) · 1 column = \(step) min"
+        buffer.put(title, x: chartArea.x, y: chartArea.y, style: theme.tableHeader, maxWidth: chartArea.width)
+        // The last column's count: the current minute's, or the last `step` minutes'.
+        buffer.put(DisplayWidth.fit(step == 1 ? "NOW" : "LAST \(step)m", to: valueWidth, alignRight: true), x: chartArea.x + labelWidth + width + 1,
+                   y: chartArea.y, style: theme.tableHeader)
 
         // Under the charts: the time axis, the cursor's caret, and what the cursor is on.
         let rowsForCharts = max(1, chartArea.height - 4)
@@ -134,11 +134,9 @@ enum PulsePane {
     private static func renderCursor(_ state: PulseState, reading: AuditPulse, selectedColumn: Int,
                                      theme: ConsoleTheme, area: Rect, into buffer: inout Buffer) {
         guard let line = state.selectedSeries, line.counts.indices.contains(selectedColumn) else { return }
-        let sorted = line.counts.sorted()
-        let median = sorted.isEmpty ? 0 : sorted[sorted.count / 2]
         let (from, to) = reading.interval(ofPoint: selectedColumn)
-        var text = "\(clock(from))–\(clock(to))  \(line.series.label): \(line.counts[selectedColumn]) (median \(median))"
-        if line.unrecorded > 0 { text += "  \(line.unrecorded) left out of the log by the audit throttle" }
+        var text = "\(clock(from))–\(clock(to))  \(line.series.label): \(line.counts[selectedColumn]) (median \(AuditPulse.median(line.counts)))"
+        if line.unrecorded > 0 { text += "  · \(line.unrecorded) in the span left out of the log by the audit throttle" }
         text += "  · enter lists them in Audit"
         buffer.put(text, x: area.x, y: area.y, style: theme.info, maxWidth: area.width)
     }

@@ -112,8 +112,12 @@ struct SessionsCommand: AsyncParsableCommand {
             if issuedBefore != nil {
                 if !handles.isEmpty { throw ValidationError("--issued-before takes --user EMAIL or --all, not handles") }
                 if user == nil && !all { throw ValidationError("--issued-before needs --user EMAIL or --all") }
-                if let issuedBefore, Timestamp.parse(issuedBefore) == nil {
-                    throw ValidationError("--issued-before: '\(issuedBefore)' is not an ISO 8601 time")
+                if let issuedBefore {
+                    guard let cutoff = Timestamp.parse(issuedBefore) else {
+                        throw ValidationError("--issued-before: '\(issuedBefore)' is not an ISO 8601 time")
+                    }
+                    // A time to come would also take logins made after the confirmation's count.
+                    if cutoff > Date() { throw ValidationError("--issued-before: \(issuedBefore) is in the future; give a time up to now") }
                 }
             } else if handles.isEmpty == (user == nil) {
                 throw ValidationError("give session handles or --user EMAIL (one of the two)")
@@ -155,13 +159,13 @@ struct SessionsCommand: AsyncParsableCommand {
             var revoked = 0
             try await CLIError.wrap(gatehouse) {
                 let count = try await gatehouse.sessions.countActive(issuedBefore: cutoff, email: user)
-                if count > 0 {
-                    if let user {
-                        try confirmation.confirm("Revoke \(count) active session(s) of \(user) created before \(time)?", action: "revoke sessions")
-                    } else {
-                        try TypedConfirmation.require(word: "all", given: confirm, action: "revoke every session",
-                                                      question: "Revoke \(count) active session(s) of EVERY user created before \(time)? Type 'all' to confirm:")
-                    }
+                // Nothing to revoke: nothing asked, nothing audited.
+                guard count > 0 else { return }
+                if let user {
+                    try confirmation.confirm("Revoke \(count) active session(s) of \(user) created before \(time)?", action: "revoke sessions")
+                } else {
+                    try TypedConfirmation.require(word: "all", given: confirm, action: "revoke every session",
+                                                  question: "Revoke \(count) active session(s) of EVERY user created before \(time)? Type 'all' to confirm:")
                 }
                 revoked = try await gatehouse.sessions.revoke(issuedBefore: cutoff, email: user, by: actor, reason: reason)
             }

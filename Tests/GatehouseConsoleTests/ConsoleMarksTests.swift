@@ -41,6 +41,48 @@ struct ConsoleMarksTests {
         #expect(readOnly.statusLine.contains("read-only"), "\(readOnly.statusLine)")
     }
 
+    @Test("a marked bucket stays marked while refusals move it in the listing; marks go when the filter changes")
+    func marksFollowTheRow() async throws {
+        let fixture = try ConsoleFixture()
+        let tight = RateLimitPolicy(name: "refresh", limit: 1, period: 60)
+        for key in ["203.0.113.1", "203.0.113.2"] { _ = try await fixture.writer.rateLimits.check(tight, key: key) }
+        await fixture.start()
+        await fixture.press(.character("3"), .character(" "))
+        #expect(fixture.line(1).contains("1 marked"))
+        // Refusals change the marked bucket's blocked count, and with it its place in the listing.
+        for _ in 0..<3 { _ = try await fixture.writer.rateLimits.check(tight, key: "203.0.113.2") }
+        await fixture.tick()
+        await fixture.press(.character("R"))
+        #expect(fixture.raw.contains("Reset 1 marked rate-limit bucket?"), "\(fixture.raw)")
+        await fixture.press(.character("n"), .character("/"))
+        await fixture.type("203")
+        await fixture.press(.enter)
+        #expect(!fixture.line(1).contains("marked"), "\(fixture.line(1))")
+    }
+
+    @Test("a confirmation that needed a read does not open over a prompt the operator is typing into")
+    func confirmationWaitsForNoOverlay() async throws {
+        let fixture = try ConsoleFixture()
+        try await fixture.login("a@example.com")
+        await fixture.start()
+        let cutoff = Timestamp.iso8601(fixture.clock.now())
+        fixture.app.send(.confirm(ConfirmDialog(title: "Revoke before", lines: ["Revoke the sessions?"]),
+                                  .revokeIssuedBefore(cutoff: fixture.clock.now(), email: nil)))
+        await fixture.press()
+        #expect(fixture.raw.contains("Revoke before"))
+        await fixture.press(.escape, .character(":"))
+        fixture.app.send(.confirm(ConfirmDialog(title: "Revoke before", lines: ["Revoke the sessions?"]),
+                                  .revokeIssuedBefore(cutoff: fixture.clock.now(), email: nil)))
+        await fixture.press()
+        #expect(fixture.statusLine.hasPrefix(":"), "the prompt stays: \(fixture.statusLine)")
+        await fixture.press(.escape)
+        #expect(fixture.statusLine.contains("not asked"), "\(fixture.statusLine)")
+        await fixture.press(.character(":"))
+        await fixture.type("revoke-before 2999-01-01")
+        await fixture.press(.enter)
+        #expect(fixture.statusLine.contains("is in the future"), "\(cutoff) \(fixture.statusLine)")
+    }
+
     @Test(":revoke-before TIME asks for 'all' typed and revokes only older sessions; with EMAIL only that user's")
     func revokeBefore() async throws {
         let fixture = try ConsoleFixture()

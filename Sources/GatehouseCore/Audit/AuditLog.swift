@@ -48,7 +48,7 @@ public final class AuditLog: Sendable {
         }
         let previous: Data = if case .blob(let data) = last?[0] ?? .null { data } else { genesisHash }
         let seq = (last?[1].int ?? 0) + 1
-        let milliseconds = Int64((now.timeIntervalSince1970 * 1000).rounded())
+        let milliseconds = AuditMinutes.milliseconds(of: now)
         let details = entry.detailsJSON
         let ip = entry.ip
         let canonical = AuditEvent.canonicalEncoding(
@@ -89,9 +89,9 @@ public final class AuditLog: Sendable {
             let key = index == 0 ? entry.context.clientKey : "*"
             guard try RateLimiter.consume(policy: policy, key: key, in: transaction, at: now).allowed else {
                 // Left out of the log, still counted in the rollup: the Pulse pane shows a flood
-                // at its real height. Just before the commit, like an append (the rollup's row
-                // lock is then held only for the commit on PostgreSQL).
-                let milliseconds = Int64((now.timeIntervalSince1970 * 1000).rounded())
+                // at its real height. In a row of its own (`AuditMinutes`), just before the commit
+                // (on PostgreSQL the row lock is then held only for the commit).
+                let milliseconds = AuditMinutes.milliseconds(of: now)
                 try transaction.beforeCommit { transaction in
                     try AuditMinutes.count(action: entry.action, reason: entry.reason, seq: nil, milliseconds: milliseconds, in: transaction)
                 }

@@ -92,6 +92,15 @@ public struct AuditPulse: Sendable, Equatable {
     /// Minutes the points cover together (the span, rounded up to whole points).
     public var minutes: Int { points * minutesPerPoint }
 
+    /// The Unix minute `date` falls in, as the rollup counts it.
+    public static func minute(of date: Date) -> Int64 { AuditMinutes.minute(of: date) }
+
+    /// The middle value of `values` (the upper one of two), 0 for none: what spikes are judged against.
+    public static func median(_ values: [Int]) -> Int {
+        let sorted = values.sorted()
+        return sorted.isEmpty ? 0 : sorted[sorted.count / 2]
+    }
+
     /// When point `index` begins and ends (the end is the next point's start).
     public func interval(ofPoint index: Int) -> (start: Date, end: Date) {
         let end = lastMinute + 1 - Int64(points - 1 - index) * Int64(minutesPerPoint)

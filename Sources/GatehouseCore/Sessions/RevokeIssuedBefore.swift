@@ -20,12 +20,15 @@ extension SessionService {
     /// Revokes every active session created before `cutoff` (of `email`'s user, or of everyone
     /// when nil) with its refresh family, in batches of `revokeBatch`. Each session gets its
     /// `session.revoked` audit row; one `sessions.revoked_before` row sums the action up.
-    /// Sessions created after `cutoff` (a login after the password change) are untouched.
-    /// Returns how many it revoked.
+    /// Sessions created after `cutoff` (a login after the password change) are untouched; a
+    /// cutoff later than now is taken as now. Returns how many it revoked.
     /// - Throws: `AuthError.notFound` for an address no user has.
     @discardableResult
-    public func revoke(issuedBefore cutoff: Date, email: String?, by actor: Actor, reason: String? = nil,
+    public func revoke(issuedBefore requested: Date, email: String?, by actor: Actor, reason: String? = nil,
                        progress: @Sendable (Int) -> Void = { _ in }) async throws -> Int {
+        // A time still to come would also take the logins made while this runs, after the
+        // operator saw the count: it means now.
+        let cutoff = min(requested, clock.now())
         let reason = reason ?? "issued before \(Timestamp.iso8601(cutoff))"
         var total = 0
         // By id, onward from the last batch: each batch reads only rows it has not seen.

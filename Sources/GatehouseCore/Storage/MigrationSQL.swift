@@ -49,7 +49,8 @@ enum MigrationSQL {
         """
     }
 
-    /// v7: the audit log's per-minute rollup (`AuditMinutes`), filled from the last two days of
+    /// v7: the audit log's per-minute rollup (`AuditMinutes`; `shard` 0 for recorded events, 1…8
+    /// for those the audit throttle left out), filled from the last two days of
     /// events, and a partial index over the events that did not succeed (the Pulse pane's top
     /// offenders read the last minutes of those, however many successes surround them).
     /// `withoutRowID` is SQLite's clause for a table stored by its primary key ("" elsewhere);
@@ -60,11 +61,12 @@ enum MigrationSQL {
             minute      \(integer) NOT NULL,
             action      TEXT NOT NULL,
             reason      TEXT NOT NULL,
+            shard       \(integer) NOT NULL,
             count       \(integer) NOT NULL,
             unrecorded  \(integer) NOT NULL DEFAULT 0,
             first_seq   \(integer),
             last_seq    \(integer),
-            PRIMARY KEY (minute, action, reason)
+            PRIMARY KEY (minute, action, reason, shard)
         )\(withoutRowID);
         CREATE INDEX audit_events_problems ON audit_events(seq) WHERE outcome <> 'success';
         \(AuditMinutes.rebuildSQL(minuteOf: minuteOf, since: "\(nowMinute) - \(AuditMinutes.keptMinutes)"));
