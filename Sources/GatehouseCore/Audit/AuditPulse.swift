@@ -181,16 +181,18 @@ extension AuditLog {
     static func offenders(since: Date, limit: Int, in tx: any SQLTransaction) throws -> [AuditPulse.Offender] {
         guard let first = try tx.fetchScalar(Int64.self, "SELECT min(first_seq) FROM audit_minutes WHERE minute >= ?",
                                              [AuditMinutes.minute(of: since)]) else { return [] }
-        // Grouped by the database: one row per address, user and bucket seen, not per event.
+        // Grouped by the database: one row per address, target and bucket seen, not per event;
+        // only then are session targets looked up for their user (a join per group, not per row).
         let bucket = tx.dialect == .postgres ? "(r.details::jsonb ->> 'bucket')" : "json_extract(r.details, '$.bucket')"
         let rows = try tx.fetchAll("""
-            SELECT r.ip, CASE WHEN r.target_type = 'user' THEN r.target_id ELSE u.email END AS user_key,
-                   CASE WHEN r.action IN ('magic_link.rate_limited', 'refresh.rate_limited') THEN \(bucket) END AS bucket, count(*) AS n
-            FROM (SELECT * FROM audit_events WHERE outcome <> 'success' AND seq >= ? ORDER BY seq DESC LIMIT ?) r
-            LEFT JOIN sessions s ON r.target_type = 'session' AND s.handle = r.target_id
+            SELECT g.ip, CASE WHEN g.target_type = 'user' THEN g.target_id ELSE u.email END AS user_key, g.bucket, g.n
+            FROM (SELECT r.ip, r.target_type, r.target_id,
+                         CASE WHEN r.action IN ('magic_link.rate_limited', 'refresh.rate_limited') THEN \(bucket) END AS bucket, count(*) AS n
+                  FROM (SELECT * FROM audit_events WHERE outcome <> 'success' AND seq >= ? ORDER BY seq DESC LIMIT ?) r
+                  WHERE r.at >= ?
+                  GROUP BY r.ip, r.target_type, r.target_id, bucket) g
+            LEFT JOIN sessions s ON g.target_type = 'session' AND s.handle = g.target_id
             LEFT JOIN users u ON u.id = s.user_id
-            WHERE r.at >= ?
-            GROUP BY r.ip, user_key, bucket
             """, [first, offenderScanLimit, since.unixSeconds])
         var tallies: [AuditPulse.OffenderKind: [String: Int]] = [:]
         for row in rows {
