@@ -84,14 +84,10 @@ extension ConsoleUpdate {
         model.updateWindow(model.pane) { toggled = $0.toggleMark() }
         guard toggled else { return [] }
         let count = model.window(model.pane).markCount
-        let keys: String = switch model.pane {
-        case .sessions: "d revokes"
-        case .tokens: "d and f revoke"
-        case .limits: "R resets"
-        case .jobs: "c cancels"
-        case .audit, .pulse: ""
-        }
-        model.message = StatusMessage(text: count == 0 ? "no rows marked" : "\(count) marked: \(keys) all of them; esc clears the marks", kind: .info)
+        // The keys in force (remapped ones too) whose action has a bulk form on this pane.
+        let keys = model.keyMap.bindings.filter { Self.bulkCapable.contains($0.action) }.compactMap { $0.keys.first?.label }
+        model.message = StatusMessage(text: count == 0 ? "no rows marked" : "\(count) marked: \(keys.joined(separator: ", ")) act on all of them; esc clears the marks",
+                                      kind: .info)
         return navigate(.down, &model)
     }
 
@@ -102,6 +98,9 @@ extension ConsoleUpdate {
         model.message = StatusMessage(text: "marks cleared", kind: .info)
         return true
     }
+
+    /// The actions that act on every marked row (`bulkAction` maps each on its pane).
+    static let bulkCapable: Set<ConsoleAction> = [.revoke, .revokeFamily, .resetBucket, .cancelJob]
 
     /// The bulk action `action` stands for on the current pane's marks; nil without marks.
     func bulkAction(_ action: ConsoleAction, _ model: ConsoleModel) -> BulkAction? {
@@ -143,28 +142,13 @@ extension ConsoleUpdate {
     /// `y`: the selected row's identifier (or every marked row's, a line each) to the clipboard.
     func copy(_ model: inout ConsoleModel) {
         let pane = model.pane
-        let marked = model.window(pane).markCount
-        let items: [String]
-        let what: String
-        switch pane {
-        case .sessions:
-            items = marked > 0 ? model.sessions.marked.map(\.session.handle) : model.sessions.selectedRow.map { [$0.session.handle] } ?? []
-            what = "handle"
-        case .tokens:
-            items = marked > 0 ? model.tokens.marked.map(\.token.fingerprint) : model.tokens.selectedRow.map { [$0.token.fingerprint] } ?? []
-            what = "fingerprint"
-        case .limits:
-            items = marked > 0 ? model.limits.marked.map(\.key) : model.limits.selectedRow.map { [$0.key] } ?? []
-            what = "bucket key"
-        case .jobs:
-            items = marked > 0 ? model.jobs.marked.map { String($0.id) } : model.jobs.selectedRow.map { [String($0.id)] } ?? []
-            what = "job id"
-        case .audit:
-            items = model.audit.selectedRow.map { [AuditDetail.json($0)] } ?? []
-            what = "audit event"
-        case .pulse:
-            items = []
-            what = ""
+        let (items, what): ([String], String) = switch pane {
+        case .sessions: (model.sessions.markedOrSelected.map(\.session.handle), "handle")
+        case .tokens: (model.tokens.markedOrSelected.map(\.token.fingerprint), "fingerprint")
+        case .limits: (model.limits.markedOrSelected.map(\.key), "bucket key")
+        case .jobs: (model.jobs.markedOrSelected.map { String($0.id) }, "job id")
+        case .audit: (model.audit.selectedRow.map { [AuditDetail.json($0)] } ?? [], "audit event")
+        case .pulse: ([], "")
         }
         guard !items.isEmpty else {
             model.message = StatusMessage(text: "nothing to copy here", kind: .info)

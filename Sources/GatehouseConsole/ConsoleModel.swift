@@ -98,6 +98,9 @@ struct PaneState<Row: PaneRow> {
 
     var markCount: Int { marked.count }
 
+    /// What an action or a copy applies to: the marked rows, else the selected one.
+    var markedOrSelected: [Row] { marked.isEmpty ? (selectedRow.map { [$0] } ?? []) : marked }
+
     func isMarked(_ row: Row) -> Bool { marked.contains { $0.markKey == row.markKey } }
 
     mutating func toggleMark() -> Bool {

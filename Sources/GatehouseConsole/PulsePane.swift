@@ -46,12 +46,11 @@ enum PulsePane {
 
     /// The offenders column: beside the charts when the terminal is wide enough to keep them an
     /// hour at a column a minute (120 columns), narrower down to 90, left out below.
-    static func offenderWidth(_ area: Rect) -> Int { area.width >= 110 ? 30 : (area.width >= 90 ? 26 : 0) }
+    static func offenderWidth(_ width: Int) -> Int { width >= 110 ? 30 : (width >= 90 ? 26 : 0) }
 
     /// The chart columns a terminal `width` wide has room for.
     static func chartWidth(_ width: Int) -> Int {
-        let area = Rect(x: 0, y: 0, width: width, height: 1)
-        let offenders = offenderWidth(area)
+        let offenders = offenderWidth(width)
         return max(10, width - labelWidth - valueWidth - 1 - (offenders > 0 ? offenders + 2 : 0))
     }
 
@@ -63,7 +62,7 @@ enum PulsePane {
 
     static func render(_ state: PulseState, theme: ConsoleTheme, area: Rect, into buffer: inout Buffer) {
         guard let reading = state.reading else { return }
-        let offendersWidth = offenderWidth(area)
+        let offendersWidth = offenderWidth(area.width)
         let chartArea = Rect(x: area.x, y: area.y, width: area.width - (offendersWidth > 0 ? offendersWidth + 2 : 0), height: area.height)
         let width = chartWidth(area.width)
         // A reading made for a wider terminal shows its newest points until the next read.
@@ -99,8 +98,6 @@ enum PulsePane {
             for spike in spikes { chart.columnStyles[spike] = theme.warn }
             if selected { chart.columnStyles[selectedColumn] = theme.selection }
             let chartRect = Rect(x: chartArea.x + labelWidth, y: top, width: width, height: height)
-            let column = chartRect.maxX - reading.points + selectedColumn
-            if selected && column >= chartRect.x { buffer.fill(Rect(x: column, y: top, width: 1, height: height), style: theme.selection) }
             chart.render(into: &buffer, area: chartRect)
             let nowSpike = spikes.contains(reading.points - 1)
             buffer.put(DisplayWidth.fit(String(now), to: valueWidth, alignRight: true), x: chartRect.maxX + 1, y: top + height - 1,

@@ -19,6 +19,11 @@ public enum CredentialFailure: String, Sendable, Equatable, Codable {
     case loggedOut = "logged_out"
     /// A refresh token presented again after it was rotated, outside the grace window.
     case reused
+
+    /// What a cookie Gatehouse never issued fails with: another app's cookie of the same name on
+    /// a shared domain (a "foreign" cookie), or a forgery. Forensics and the Pulse keep these
+    /// apart from the failures of Gatehouse's own sessions.
+    public static let foreignCookie: [CredentialFailure] = [.unknown, .malformed]
 }
 
 /// What the auth services throw. Each case is something a client or operator can act on.

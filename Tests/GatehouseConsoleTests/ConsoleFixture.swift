@@ -67,6 +67,13 @@ final class ConsoleFixture {
         app.render()
     }
 
+    /// Runs a `:` command as typed: the colon, the text, enter.
+    func command(_ text: String) async {
+        await press(.character(":"))
+        await type(text)
+        await press(.enter)
+    }
+
     /// What the server did reaches the console on the next tick.
     func tick() async {
         app.send(.tick)

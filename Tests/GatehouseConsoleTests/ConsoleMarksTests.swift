@@ -77,9 +77,7 @@ struct ConsoleMarksTests {
         #expect(fixture.statusLine.hasPrefix(":"), "the prompt stays: \(fixture.statusLine)")
         await fixture.press(.escape)
         #expect(fixture.statusLine.contains("not asked"), "\(fixture.statusLine)")
-        await fixture.press(.character(":"))
-        await fixture.type("revoke-before 2999-01-01")
-        await fixture.press(.enter)
+        await fixture.command("revoke-before 2999-01-01")
         #expect(fixture.statusLine.contains("is in the future"), "\(cutoff) \(fixture.statusLine)")
     }
 
@@ -92,9 +90,7 @@ struct ConsoleMarksTests {
         let cutoff = Timestamp.iso8601(fixture.clock.now().addingTimeInterval(-60))
         let fresh = try await fixture.login("alice@example.com")
         await fixture.start()
-        await fixture.press(.character(":"))
-        await fixture.type("revoke-before \(cutoff) alice@example.com")
-        await fixture.press(.enter)
+        await fixture.command("revoke-before \(cutoff) alice@example.com")
         #expect(fixture.raw.contains("Revoke the 1 active session(s) of alice@example.com created before"), "\(fixture.raw)")
         await fixture.press(.character("y"))
         func state(_ login: Login) async throws -> Session.State? { try await fixture.writer.sessions.summary(handle: login.session.handle)?.session.state }
@@ -102,18 +98,14 @@ struct ConsoleMarksTests {
         #expect(try await state(fresh) == .active)
         #expect(try await state(old) == .active)
 
-        await fixture.press(.character(":"))
-        await fixture.type("revoke-before \(cutoff)")
-        await fixture.press(.enter)
+        await fixture.command("revoke-before \(cutoff)")
         #expect(fixture.raw.contains("of EVERY user created before"))
         await fixture.type("all")
         await fixture.press(.enter)
         #expect(try await state(old) == .revoked)
         #expect(try await state(fresh) == .active)
 
-        await fixture.press(.character(":"))
-        await fixture.type("revoke-before yesterday")
-        await fixture.press(.enter)
+        await fixture.command("revoke-before yesterday")
         #expect(fixture.statusLine.contains("ISO 8601"), "\(fixture.statusLine)")
     }
 

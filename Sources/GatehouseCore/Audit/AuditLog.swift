@@ -298,19 +298,20 @@ public struct AuditScope: Sendable, Equatable {
     }
 
     func constrain(_ query: inout ListQuery) {
-        let first = AuditMinutes.minute(of: from)
-        let actionList = actions.map { _ in "?" }.joined(separator: ", ")
+        let first = AuditMinutes.minute(of: from), end = first + Int64(minutes)
+        func list(_ values: [String]) -> String { "(" + values.map { _ in "?" }.joined(separator: ", ") + ")" }
+        let actionValues: [any SQLValueConvertible] = actions
         // The seq range the rollup recorded for these actions and minutes bounds the scan.
         for (bound, function, fallback) in [(">=", "min(first_seq)", "0"), ("<=", "max(last_seq)", "-1")] {
-            query.require("a.seq \(bound) coalesce((SELECT \(function) FROM audit_minutes WHERE minute >= ? AND minute < ? AND action IN (\(actionList))), \(fallback))",
-                          [first, first + Int64(minutes)] as [any SQLValueConvertible] + actions.map { $0 as any SQLValueConvertible })
+            query.require("a.seq \(bound) coalesce((SELECT \(function) FROM audit_minutes WHERE minute >= ? AND minute < ? AND action IN \(list(actions))), \(fallback))",
+                          [first, end] + actionValues)
         }
-        query.require("a.action IN (\(actionList))", actions.map { $0 as any SQLValueConvertible })
+        query.require("a.action IN \(list(actions))", actionValues)
         switch reasons {
         case .any: break
-        case .only(let list): query.require("coalesce(a.reason, '') IN (\(list.map { _ in "?" }.joined(separator: ", ")))", list.map { $0 as any SQLValueConvertible })
-        case .except(let list): query.require("coalesce(a.reason, '') NOT IN (\(list.map { _ in "?" }.joined(separator: ", ")))", list.map { $0 as any SQLValueConvertible })
+        case .only(let reasons): query.require("coalesce(a.reason, '') IN \(list(reasons))", reasons)
+        case .except(let reasons): query.require("coalesce(a.reason, '') NOT IN \(list(reasons))", reasons)
         }
-        query.require("a.at >= ? AND a.at < ?", Double(first) * 60, Double(first + Int64(minutes)) * 60)
+        query.require("a.at >= ? AND a.at < ?", Double(first) * 60, Double(end) * 60)
     }
 }

@@ -60,14 +60,13 @@ enum AuditMinutes {
             last_seq = coalesce(excluded.last_seq, audit_minutes.last_seq)
         """
 
-    /// Fills the rollup from the events of the last `keptMinutes` (what migration v7 and the
-    /// bench's seeder run). `minuteOf` is the dialect's spelling of `floor(at / 60)` as an
-    /// integer; `since` the first minute to fill, as SQL.
-    static func rebuildSQL(minuteOf: String, since: String) -> String {
+    /// Fills the rollup from the events since minute `since` (SQL): what migration v7, a copy
+    /// and the synthetic seeder run.
+    static func rebuildSQL(dialect: SQLDialect, since: String) -> String {
         let coded = codedReasonActions.map { "'\($0)'" }.joined(separator: ", ")
         return """
             INSERT INTO audit_minutes (minute, action, reason, shard, count, unrecorded, first_seq, last_seq)
-            SELECT \(minuteOf) AS m, action, CASE WHEN action IN (\(coded)) THEN coalesce(reason, '') ELSE '' END AS r,
+            SELECT \(dialect.unixMinute("at")) AS m, action, CASE WHEN action IN (\(coded)) THEN coalesce(reason, '') ELSE '' END AS r,
                    0, count(*), 0, min(seq), max(seq)
             FROM audit_events WHERE at >= (\(since)) * 60
             GROUP BY m, action, r
@@ -79,6 +78,6 @@ enum AuditMinutes {
     static func rebuild(in tx: any SQLTransaction, now: Date) throws {
         try tx.execute("DELETE FROM audit_minutes")
         let since = String(minute(of: now) - keptMinutes)
-        try tx.execute(rebuildSQL(minuteOf: tx.dialect == .postgres ? "floor(at / 60)::bigint" : "CAST(at / 60 AS INTEGER)", since: since))
+        try tx.execute(rebuildSQL(dialect: tx.dialect, since: since))
     }
 }

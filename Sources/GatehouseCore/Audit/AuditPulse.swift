@@ -29,9 +29,9 @@ public struct PulseSeries: Sendable, Equatable {
         self.reasons = reasons
     }
 
-    /// The foreign cookies a shared domain sends (another app's cookie of the same name), kept
-    /// apart from the lookup failures of Gatehouse's own sessions.
-    static let foreignCookieReasons = [CredentialFailure.unknown.rawValue, CredentialFailure.malformed.rawValue]
+    static let foreignCookieReasons = CredentialFailure.foreignCookie.map(\.rawValue)
+    /// The refusals with 429 that the audit log records (each names its rate-limit bucket).
+    static let rateLimitedActions = ["magic_link.rate_limited", "refresh.rate_limited"]
 
     /// What the Pulse pane charts, in order.
     public static let standard: [PulseSeries] = {
@@ -41,7 +41,7 @@ public struct PulseSeries: Sendable, Equatable {
             PulseSeries(label: "logins", actions: ["session.created"]),
             PulseSeries(label: "refreshes", actions: ["refresh.rotated"]),
             refused,
-            PulseSeries(label: "429 rate limited", actions: ["magic_link.rate_limited", "refresh.rate_limited"]),
+            PulseSeries(label: "429 rate limited", actions: rateLimitedActions),
             PulseSeries(label: "reuse detected", actions: ["refresh.reuse_detected"]),
             PulseSeries(label: "cookie failures", actions: ["session.lookup_failed"], reasons: .except(foreignCookieReasons)),
             PulseSeries(label: "foreign cookies", actions: ["session.lookup_failed"], reasons: .only(foreignCookieReasons)),
@@ -161,7 +161,7 @@ extension AuditLog {
         guard definition.splitByReason else { return [definition] }
         var totals: [String: Int] = [:]
         for row in counts { totals[row.reason, default: 0] += row.count }
-        let reasons = totals.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }.map(\.key)
+        let reasons = mostFirst(totals).map(\.key)
         guard !reasons.isEmpty else { return [definition] }
         return reasons.map { reason in
             var part = definition
@@ -183,11 +183,12 @@ extension AuditLog {
                                              [AuditMinutes.minute(of: since)]) else { return [] }
         // Grouped by the database: one row per address, target and bucket seen, not per event;
         // only then are session targets looked up for their user (a join per group, not per row).
-        let bucket = tx.dialect == .postgres ? "(r.details::jsonb ->> 'bucket')" : "json_extract(r.details, '$.bucket')"
+        let bucket = tx.dialect.jsonText("r.details", key: "bucket")
+        let limited = PulseSeries.rateLimitedActions.map { "'\($0)'" }.joined(separator: ", ")
         let rows = try tx.fetchAll("""
             SELECT g.ip, CASE WHEN g.target_type = 'user' THEN g.target_id ELSE u.email END AS user_key, g.bucket, g.n
             FROM (SELECT r.ip, r.target_type, r.target_id,
-                         CASE WHEN r.action IN ('magic_link.rate_limited', 'refresh.rate_limited') THEN \(bucket) END AS bucket, count(*) AS n
+                         CASE WHEN r.action IN (\(limited)) THEN \(bucket) END AS bucket, count(*) AS n
                   FROM (SELECT * FROM audit_events WHERE outcome <> 'success' AND seq >= ? ORDER BY seq DESC LIMIT ?) r
                   WHERE r.at >= ?
                   GROUP BY r.ip, r.target_type, r.target_id, bucket) g
@@ -202,8 +203,12 @@ extension AuditLog {
             if let bucket: String = try row.decode("bucket") { tallies[.bucket, default: [:]][bucket, default: 0] += count }
         }
         return AuditPulse.OffenderKind.allCases.flatMap { kind in
-            (tallies[kind] ?? [:]).sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }.prefix(limit)
-                .map { AuditPulse.Offender(kind: kind, key: $0.key, count: $0.value) }
+            mostFirst(tallies[kind] ?? [:]).prefix(limit).map { AuditPulse.Offender(kind: kind, key: $0.key, count: $0.value) }
         }
+    }
+
+    /// Counts by key, largest first, ties by key: a stable order for the screen and the goldens.
+    private static func mostFirst(_ totals: [String: Int]) -> [(key: String, value: Int)] {
+        totals.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }
     }
 }

@@ -161,7 +161,7 @@ struct SessionStoryteller {
         return try tx.fetchAll(AuditEvent.self, """
             SELECT * FROM audit_events
             WHERE seq > ? AND seq <= ? AND action = 'session.lookup_failed' AND target_id IS NULL
-              AND reason IN ('unknown', 'malformed') AND \(address) AND \(agent) AND at >= ? AND at <= ?
+              AND reason IN (\(CredentialFailure.foreignCookie.map { "'\($0.rawValue)'" }.joined(separator: ", "))) AND \(address) AND \(agent) AND at >= ? AND at <= ?
             ORDER BY seq LIMIT 50
             """, arguments)
     }

@@ -24,8 +24,7 @@ extension SessionService {
     /// cutoff later than now is taken as now. Returns how many it revoked.
     /// - Throws: `AuthError.notFound` for an address no user has.
     @discardableResult
-    public func revoke(issuedBefore requested: Date, email: String?, by actor: Actor, reason: String? = nil,
-                       progress: @Sendable (Int) -> Void = { _ in }) async throws -> Int {
+    public func revoke(issuedBefore requested: Date, email: String?, by actor: Actor, reason: String? = nil) async throws -> Int {
         // A time still to come would also take the logins made while this runs, after the
         // operator saw the count: it means now.
         let cutoff = min(requested, clock.now())
@@ -50,7 +49,6 @@ extension SessionService {
             guard let last else { break }
             after = last
             total += revoked
-            progress(total)
         }
         let now = clock.now()
         let normalized = try email.map(EmailAddress.normalize)

@@ -53,9 +53,8 @@ enum MigrationSQL {
     /// for those the audit throttle left out), filled from the last two days of
     /// events, and a partial index over the events that did not succeed (the Pulse pane's top
     /// offenders read the last minutes of those, however many successes surround them).
-    /// `withoutRowID` is SQLite's clause for a table stored by its primary key ("" elsewhere);
-    /// `minuteOf` / `nowMinute` spell `floor(at / 60)` and the current Unix minute per engine.
-    static func v7AuditMinutes(integer: String, withoutRowID: String, minuteOf: String, nowMinute: String) -> String {
+    /// `withoutRowID` is SQLite's clause for a table stored by its primary key ("" elsewhere).
+    static func v7AuditMinutes(integer: String, withoutRowID: String, dialect: SQLDialect) -> String {
         """
         CREATE TABLE audit_minutes (
             minute      \(integer) NOT NULL,
@@ -69,7 +68,7 @@ enum MigrationSQL {
             PRIMARY KEY (minute, action, reason, shard)
         )\(withoutRowID);
         CREATE INDEX audit_events_problems ON audit_events(seq) WHERE outcome <> 'success';
-        \(AuditMinutes.rebuildSQL(minuteOf: minuteOf, since: "\(nowMinute) - \(AuditMinutes.keptMinutes)"));
+        \(AuditMinutes.rebuildSQL(dialect: dialect, since: "\(dialect.currentUnixMinute) - \(AuditMinutes.keptMinutes)"));
         """
     }
 }

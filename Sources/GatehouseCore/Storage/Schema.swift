@@ -237,7 +237,6 @@ enum Schema {
 
     /// The audit log's per-minute rollup and the index over its problems (`MigrationSQL.v7AuditMinutes`).
     private static func addAuditMinutes(_ db: Database) throws {
-        try db.execute(sql: MigrationSQL.v7AuditMinutes(integer: "INTEGER", withoutRowID: " WITHOUT ROWID", minuteOf: "CAST(at / 60 AS INTEGER)",
-                                                        nowMinute: "CAST(strftime('%s', 'now') AS INTEGER) / 60"))
+        try db.execute(sql: MigrationSQL.v7AuditMinutes(integer: "INTEGER", withoutRowID: " WITHOUT ROWID", dialect: .sqlite))
     }
 }

@@ -52,8 +52,7 @@ enum PostgresSchema {
                 FOR EACH ROW EXECUTE FUNCTION audit_archives_append_only();
             \(changeTriggers("audit_archives"))
             """),
-        ("v7-audit-minutes", MigrationSQL.v7AuditMinutes(integer: "bigint", withoutRowID: "", minuteOf: "floor(at / 60)::bigint",
-                                                         nowMinute: "floor(extract(epoch FROM now()) / 60)::bigint")),
+        ("v7-audit-minutes", MigrationSQL.v7AuditMinutes(integer: "bigint", withoutRowID: "", dialect: .postgres)),
     ]
 
     /// `script` split at each `;` outside quotes ('…', "…") and dollar quotes ($$…$$), with

@@ -60,6 +60,30 @@ public enum SQLDialect: Sendable, Equatable {
         }
     }
 
+    /// The Unix minute of a seconds column, as an integer (`floor(column / 60)`).
+    public func unixMinute(_ column: String) -> String {
+        switch self {
+        case .sqlite: "CAST(\(column) / 60 AS INTEGER)"
+        case .postgres: "floor(\(column) / 60)::bigint"
+        }
+    }
+
+    /// The current Unix minute, as the database's clock has it.
+    public var currentUnixMinute: String {
+        switch self {
+        case .sqlite: "CAST(strftime('%s', 'now') AS INTEGER) / 60"
+        case .postgres: "floor(extract(epoch FROM now()) / 60)::bigint"
+        }
+    }
+
+    /// The text value of `key` in a JSON text column (NULL when absent).
+    public func jsonText(_ column: String, key: String) -> String {
+        switch self {
+        case .sqlite: "json_extract(\(column), '$.\(key)')"
+        case .postgres: "(\(column)::jsonb ->> '\(key)')"
+        }
+    }
+
     /// True when `haystack` contains the bound, already lower-cased text (one `?`).
     public func containsText(_ haystack: String) -> String {
         switch self {
