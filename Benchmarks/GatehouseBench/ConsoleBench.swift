@@ -12,7 +12,8 @@ enum ConsoleBench {
         // The scale from the newest ids: counting a million rows would fill a page cache that
         // the console itself never fills, and the RSS below is the console's.
         let counts = try await (gatehouse.sessions.list(.init(), limit: 1).first?.session.id ?? 0, gatehouse.audit.tail(limit: 1).last?.seq ?? 0)
-        let scale = "\(counts.0.formatted()) sessions, \(counts.1.formatted()) audit events"
+        // Digits grouped by hand: `formatted()` would load ICU into this process, whose RSS is the point.
+        let scale = "\(grouped(counts.0)) sessions, \(grouped(counts.1)) audit events"
         let backend = MemoryBackend(width: 120, height: 40)
         let app = try ConsoleApp(gatehouse: gatehouse, options: ConsoleOptions(operatorIdentity: .current(via: "bench")),
                                  backend: backend)
@@ -52,7 +53,7 @@ enum ConsoleBench {
             pulseFrames.append(await Measure.milliseconds { app.render() })
         }
         results.append(BenchResult(group: "console", name: "Pulse: render one frame", value: pulseFrames.reduce(0, +) / Double(pulseFrames.count),
-                                   unit: "ms", note: "mean of \(pulseFrames.count); slowest \(String(format: "%.2f", pulseFrames.max() ?? 0)) ms"))
+                                   unit: "ms", note: "mean of \(pulseFrames.count); slowest \(hundredths(pulseFrames.max() ?? 0)) ms"))
         await opened("back to Sessions") { app.send(.key(.character("1"))) }
 
         // A frame: the whole view rendered into a buffer and diffed against the last one.
@@ -68,5 +69,23 @@ enum ConsoleBench {
         results.append(BenchResult(group: "console", name: "peak RSS", value: Measure.peakRSSMegabytes(), unit: "MB"))
         try gatehouse.database.close()
         return results
+    }
+
+    /// 1234567 → "1,234,567", without Foundation's formatters (ICU).
+    static func grouped(_ number: Int64) -> String {
+        let digits = String(number.magnitude)
+        var text = ""
+        for (index, digit) in digits.enumerated() {
+            if index > 0, (digits.count - index) % 3 == 0 { text.append(",") }
+            text.append(digit)
+        }
+        return number < 0 ? "-" + text : text
+    }
+
+    /// 0.4567 → "0.46", without `String(format:)`.
+    static func hundredths(_ value: Double) -> String {
+        let cents = Int((value * 100).rounded())
+        let fraction = cents % 100
+        return "\(cents / 100).\(fraction < 10 ? "0" : "")\(fraction)"
     }
 }
