@@ -98,6 +98,8 @@ let package = Package(
                 "GatehouseConsole",
                 "TerminalKit",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                // The C API baseline (`CSQLite`): the very SQLite GRDB links.
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Benchmarks/GatehouseBench"

@@ -4,13 +4,30 @@ import GatehouseCore
 /// The auth service layer's hot paths, in process, over a fresh database: a SQLite file, or a
 /// PostgreSQL database (`--postgres`) reported under its own `group`.
 enum CoreBench {
-    static func run(database path: String, group: String, seconds: Double) async throws -> [BenchResult] {
+    /// Rate limits raised out of the way: the bench measures the work, not the refusals.
+    static func configuration() throws -> GatehouseConfiguration {
         var configuration = GatehouseConfiguration()
         for policy in ["refresh", "refresh-ip", "verify", "magic-link-ip", "magic-link-email"] {
             try configuration.rateLimits.override(policy, rate: "100000000/second")
         }
-        let gatehouse = try Gatehouse.open(path: path, options: .init(createIfMissing: true), configuration: configuration)
-        let context = ClientContext(ip: "198.51.100.7", userAgent: "gatehouse-bench")
+        return configuration
+    }
+
+    static let context = ClientContext(ip: "198.51.100.7", userAgent: "gatehouse-bench")
+
+    /// `CAPIBaseline.rotations` over a family that Gatehouse itself created in a file of its own.
+    static func cRotationBaseline(path: String, seconds: Double) async throws -> BenchResult {
+        let gatehouse = try Gatehouse.open(path: path, options: .init(createIfMissing: true), configuration: configuration())
+        _ = try await login(gatehouse, "baseline@example.com", context)
+        try gatehouse.database.close()
+        let rate = try CAPIBaseline.rotations(path: path, seconds: seconds)
+        return BenchResult(group: "raw SQLite", name: "C API: a refresh rotation's statements", value: rate, unit: "ops/s",
+                           note: "one transaction each, no crypto")
+    }
+
+    static func run(database path: String, group: String, seconds: Double) async throws -> [BenchResult] {
+        let gatehouse = try Gatehouse.open(path: path, options: .init(createIfMissing: true), configuration: configuration())
+        let context = context
         var results: [BenchResult] = []
 
         // Refresh: one family rotated over and over, each token spent once (validation,
@@ -101,7 +118,7 @@ enum CoreBench {
         return results
     }
 
-    private static func login(_ gatehouse: Gatehouse, _ email: String, _ context: ClientContext) async throws -> String {
+    static func login(_ gatehouse: Gatehouse, _ email: String, _ context: ClientContext) async throws -> String {
         let login = try await loginSession(gatehouse, email, context)
         guard case .tokens(let pair) = login.credential else { throw BenchError.unexpected("no token pair") }
         return pair.refreshToken.value

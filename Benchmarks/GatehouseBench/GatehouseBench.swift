@@ -35,7 +35,8 @@ struct Run: AsyncParsableCommand {
         print("warning: a debug build; numbers are meaningless. Use swift run -c release gatehouse-bench")
         #endif
         print("raw SQLite…")
-        var results = try RawSQLiteBench.run(in: directory, seconds: seconds)
+        var results = try await RawSQLiteBench.run(in: directory, seconds: seconds)
+        results.append(try await CoreBench.cRotationBaseline(path: directory.appendingPathComponent("c-rotation.sqlite").path, seconds: seconds))
         print("core…")
         results += try await CoreBench.run(database: directory.appendingPathComponent("core.sqlite").path, group: "core", seconds: seconds)
         if let postgres {
@@ -59,7 +60,14 @@ struct Run: AsyncParsableCommand {
             print("console…")
             results += try ConsoleOnly.inChildProcess(databasePath: path)
         }
-        let commitRate = results.first { $0.group == "raw SQLite" && $0.name.hasPrefix("single-row") }?.value ?? 0
+        let commitRate = results.first { $0.group == "raw SQLite" && $0.name.hasPrefix("C API: single-row") }?.value ?? 0
+        // Each rotation row against the C API's: what the storage layer, crypto and tasks add.
+        if let cRotation = results.first(where: { $0.name.hasPrefix("C API: a refresh rotation") })?.value {
+            for index in results.indices where results[index].name.hasPrefix("refresh rotations") && results[index].group == "core" {
+                let cost = String(format: "costs %.2f× the C API's rotation", cRotation / results[index].value)
+                results[index].note = [cost, results[index].note].compactMap { $0 }.joined(separator: "; ")
+            }
+        }
         for index in results.indices where results[index].unit == "ops/s" && ["core", "console"].contains(results[index].group) && commitRate > 0 {
             results[index].ratioToRawCommits = results[index].value / commitRate
         }

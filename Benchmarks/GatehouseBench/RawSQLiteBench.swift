@@ -1,11 +1,49 @@
 import Foundation
+@_spi(Benchmarks) import GatehouseCore
 import GRDB
 
-/// The limit every other number is a ratio to: what SQLite itself does through GRDB on this
-/// machine with Gatehouse's settings (WAL, synchronous=NORMAL), one row per transaction.
+/// The limits every other number is a ratio to: what SQLite itself does on this machine with
+/// Gatehouse's settings (WAL, synchronous=NORMAL), one row per transaction, through its C API
+/// (`CSQLite`) and through GRDB, beside the same reads through Gatehouse's storage layer.
+/// All on one file, which Gatehouse created (so its storage layer opens it).
 enum RawSQLiteBench {
-    static func run(in directory: URL, seconds: Double) throws -> [BenchResult] {
-        let pool = try DatabasePool(path: directory.appendingPathComponent("raw.sqlite").path)
+    static func run(in directory: URL, seconds: Double) async throws -> [BenchResult] {
+        let path = directory.appendingPathComponent("raw.sqlite").path
+        try Gatehouse.open(path: path, options: .init(createIfMissing: true)).database.close()
+
+        let (commits, reads, rows) = try grdb(path: path, seconds: seconds)
+
+        let cCommits = try CAPIBaseline.commits(path: path, seconds: seconds)
+        let cReads = try CAPIBaseline.pointReads(path: path, rows: rows, seconds: seconds)
+
+        // The same reads through the storage layer, as every service reads: `database.read`.
+        let gatehouse = try Gatehouse.open(path: path, options: .init())
+        let database = gatehouse.database
+        let readCount = rows
+        var next: Int64 = 0
+        let storageReads = try await Measure.rate(seconds: seconds) {
+            next = next % readCount + 1
+            let id = next
+            _ = try await database.read { tx in try tx.fetchOne("SELECT v FROM t WHERE id = ?", [id]) }
+        }
+        try database.close()
+        func ofC(_ value: Double, _ base: Double) -> String { String(format: "%.0f%% of the C API's", value / base * 100) }
+        return [
+            BenchResult(group: "raw SQLite", name: "C API: single-row write transactions", value: cCommits, unit: "ops/s",
+                        ratioToRawCommits: 1, note: "the limit"),
+            BenchResult(group: "raw SQLite", name: "C API: point reads (one transaction each)", value: cReads, unit: "ops/s"),
+            BenchResult(group: "raw SQLite", name: "GRDB: single-row write transactions", value: commits, unit: "ops/s",
+                        note: ofC(commits, cCommits)),
+            BenchResult(group: "raw SQLite", name: "GRDB: point reads (one read each)", value: reads, unit: "ops/s", note: ofC(reads, cReads)),
+            BenchResult(group: "raw SQLite", name: "storage layer: point reads (database.read)", value: storageReads, unit: "ops/s",
+                        note: ofC(storageReads, cReads)),
+        ]
+    }
+
+    /// Through GRDB, synchronously: inside an async function GRDB picks its async overloads,
+    /// which would add a task hop to this baseline.
+    private static func grdb(path: String, seconds: Double) throws -> (commits: Double, reads: Double, rows: Int64) {
+        let pool = try DatabasePool(path: path)
         // GRDB's pools default to WAL with synchronous=NORMAL, as Gatehouse uses; said here to be sure.
         try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = NORMAL") }
         try pool.write { db in
@@ -24,10 +62,6 @@ enum RawSQLiteBench {
             _ = try pool.read { db in try Data.fetchOne(db, sql: "SELECT v FROM t WHERE id = ?", arguments: [next]) }
         }
         try pool.close()
-        return [
-            BenchResult(group: "raw SQLite", name: "single-row write transactions", value: commits, unit: "ops/s",
-                        ratioToRawCommits: 1, note: "the limit"),
-            BenchResult(group: "raw SQLite", name: "point reads (one read each)", value: reads, unit: "ops/s"),
-        ]
+        return (commits, reads, rows)
     }
 }
