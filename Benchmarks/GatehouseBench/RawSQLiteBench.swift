@@ -1,5 +1,5 @@
 import Foundation
-@_spi(Benchmarks) import GatehouseCore
+import GatehouseCore
 import GRDB
 
 /// The limits every other number is a ratio to: what SQLite itself does on this machine with
@@ -7,14 +7,15 @@ import GRDB
 /// (`CSQLite`) and through GRDB, beside the same reads through Gatehouse's storage layer.
 /// All on one file, which Gatehouse created (so its storage layer opens it).
 enum RawSQLiteBench {
-    static func run(in directory: URL, seconds: Double) async throws -> [BenchResult] {
+    /// `cReadSeconds` (default `seconds`) lets `hot c-reads` run the C API's reads alone.
+    static func run(in directory: URL, seconds: Double, cReadSeconds: Double? = nil) async throws -> [BenchResult] {
         let path = directory.appendingPathComponent("raw.sqlite").path
         try Gatehouse.open(path: path, options: .init(createIfMissing: true)).database.close()
 
         let (commits, reads, rows) = try grdb(path: path, seconds: seconds)
 
         let cCommits = try CAPIBaseline.commits(path: path, seconds: seconds)
-        let cReads = try CAPIBaseline.pointReads(path: path, rows: rows, seconds: seconds)
+        let cReads = try CAPIBaseline.pointReads(path: path, rows: rows, seconds: cReadSeconds ?? seconds)
 
         // The same reads through the storage layer, as every service reads: `database.read`.
         let gatehouse = try Gatehouse.open(path: path, options: .init())

@@ -129,9 +129,9 @@ public final class GatehouseDatabase: Sendable {
         }
     }
 
-    /// Runs `body` on a read-only snapshot; never blocks writers. (SPI: the bench measures the
-    /// storage layer's point reads through it against SQLite's C API.)
-    @_spi(Benchmarks) public func read<T: Sendable>(_ body: @escaping @Sendable (any SQLTransaction) throws -> T) async throws -> T {
+    /// Runs `body` on a read-only snapshot; never blocks writers. Public so that the bench can
+    /// measure the storage layer's point reads through it against SQLite's C API.
+    public func read<T: Sendable>(_ body: @escaping @Sendable (any SQLTransaction) throws -> T) async throws -> T {
         switch engine {
         case .sqlite(let sqlite): try await sqlite.read(body)
         case .postgres(let postgres): try await postgres.read(body)
