@@ -1,3 +1,4 @@
+import ArgumentParser
 import Foundation
 import GatehouseCore
 
@@ -140,5 +141,53 @@ enum BenchError: Error, CustomStringConvertible {
     case unexpected(String)
     var description: String {
         switch self { case .unexpected(let what): "benchmark setup failed: \(what)" }
+    }
+}
+
+/// One hot path alone, for a profiler: `perf record -g gatehouse-bench hot rotation`, `strace -c -f …`.
+struct Hot: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "hot", abstract: "Run one hot path alone for a profiler (perf record -g, strace -c -f); prints its rate.")
+
+    enum Path: String, ExpressibleByArgument, CaseIterable {
+        case rotation, rotations8 = "rotation-8-tasks", reads, cRotation = "c-rotation", cReads = "c-reads"
+    }
+
+    @Argument(help: "rotation, rotation-8-tasks, reads (database.read point reads), c-rotation or c-reads.") var path: Path
+    @Option(help: "Seconds to run.") var seconds = 10.0
+
+    func run() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("gatehouse-bench-hot-\(getpid())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let file = directory.appendingPathComponent("hot.sqlite").path
+        let rate: Double
+        switch path {
+        case .cRotation:
+            rate = try await CoreBench.cRotationBaseline(path: file, seconds: seconds).value
+        case .cReads, .reads:
+            let results = try await RawSQLiteBench.run(in: directory, seconds: path == .reads ? seconds : 0.01,
+                                                       cReadSeconds: path == .cReads ? seconds : 0.01)
+            rate = results.first { $0.name.contains(path == .reads ? "storage layer" : "C API: point") }?.value ?? 0
+        case .rotation, .rotations8:
+            let gatehouse = try Gatehouse.open(path: file, options: .init(createIfMissing: true), configuration: CoreBench.configuration())
+            let context = CoreBench.context
+            if path == .rotation {
+                var refresh = try await CoreBench.login(gatehouse, "rotate@example.com", context)
+                rate = try await Measure.rate(seconds: seconds) {
+                    refresh = try await gatehouse.refreshTokens.refresh(refresh, context: context).refreshToken.value
+                }
+            } else {
+                var families: [String] = []
+                for index in 0..<8 { families.append(try await CoreBench.login(gatehouse, "client\(index)@example.com", context)) }
+                let seeds = families
+                rate = try await Measure.concurrentRate(tasks: 8, seconds: seconds) { index in
+                    let token = TokenBox(seeds[index])
+                    return { token.value = try await gatehouse.refreshTokens.refresh(token.value, context: context).refreshToken.value }
+                }
+            }
+            try gatehouse.database.close()
+        }
+        print("\(path.rawValue): \(Int(rate)) ops/s")
     }
 }

@@ -8,7 +8,7 @@ struct GatehouseBench: AsyncParsableCommand {
         commandName: "gatehouse-bench",
         abstract: "Measure Gatehouse's hot paths against SQLite's own commit rate on this machine.",
         discussion: "Build in release: swift run -c release gatehouse-bench",
-        subcommands: [Run.self, Seed.self, ConsoleOnly.self],
+        subcommands: [Run.self, Seed.self, ConsoleOnly.self, Hot.self],
         defaultSubcommand: Run.self)
 }
 
