@@ -42,6 +42,11 @@ final class WriteCoalescer: Sendable {
     }
 
     private let state = Mutex(State())
+    /// Where batches run: a thread outside Swift's cooperative pool, so a batch that waits for
+    /// another process's lock blocks no task, and statements run on the thread that calls
+    /// GRDB's synchronous API (no hop to its queue and back). A request costs two thread
+    /// hand-offs: to this queue, and the continuation's resumption.
+    private let queue = DispatchQueue(label: "gatehouse.sqlite.writer", qos: .userInitiated)
 
     init(pool: DatabasePool, lockWait: LockWait) {
         self.pool = pool
@@ -91,12 +96,12 @@ final class WriteCoalescer: Sendable {
                 return true
             }
             if startDrain {
-                Task.detached { [self] in await drain() }
+                queue.async { [self] in drain() }
             }
         }
     }
 
-    private func drain() async {
+    private func drain() {
         while true {
             let batch = state.withLock { state -> [PendingWrite] in
                 let batch = Array(state.pending.prefix(maximumBatch))
@@ -113,13 +118,13 @@ final class WriteCoalescer: Sendable {
             // the time (a slow, loaded machine never fails a write that met no other writer).
             // A batch that queued past its bound (a loaded machine) still gets a short try.
             let oldest = batch.map(\.arrived).min() ?? .now
-            await run(batch, lockWaitUntil: max(oldest + lockWait.limit, .now + LockWait.minimumTry))
+            run(batch, lockWaitUntil: max(oldest + lockWait.limit, .now + LockWait.minimumTry))
         }
     }
 
-    private func run(_ batch: [PendingWrite], lockWaitUntil deadline: ContinuousClock.Instant) async {
+    private func run(_ batch: [PendingWrite], lockWaitUntil deadline: ContinuousClock.Instant) {
         do {
-            try await pool.writeWithoutTransaction { [lockWait] db in
+            try pool.writeWithoutTransaction { [lockWait] db in
                 try lockWait.withDeadline(deadline) {
                     if batch.count == 1 {
                         // One request: its error rolls back its own transaction, as before.
