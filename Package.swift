@@ -41,6 +41,8 @@ let package = Package(
             name: "GatehouseCore",
             dependencies: [
                 .product(name: "GRDB", package: "GRDB.swift"),
+                // The statements' hot path binds and reads through SQLite's C API (GRDBTransaction).
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
