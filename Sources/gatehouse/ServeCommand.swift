@@ -53,6 +53,8 @@ struct ServeCommand: AsyncParsableCommand {
     var sendTimeout: Double?
     @Option(parsing: .unconditional, help: ArgumentHelp("Connections open at once (default 1024); more wait in the backlog.", valueName: "count"))
     var maxConnections: Int?
+    @Option(parsing: .unconditional, help: ArgumentHelp("Seconds a request may wait for the database (a pooled PostgreSQL connection, SQLite's write lock) before it is answered 503 (default 5, 0.1–600).", valueName: "seconds"))
+    var dbWait: Double?
     @Option(parsing: .unconditional, help: ArgumentHelp("trace, debug, info, notice, warning, error or critical.", valueName: "level"))
     var logLevel: String = "info"
 
@@ -93,6 +95,7 @@ struct ServeCommand: AsyncParsableCommand {
             try require(maxConnections, in: HTTPLimits.connectionRange, "--max-connections")
             options.http.maxConnections = maxConnections
         }
+        if let dbWait { try require(dbWait, in: 0.1...600, "--db-wait") }
         options.host = host ?? options.host
         options.port = port ?? options.port
         options.dev = dev || options.dev
@@ -117,8 +120,12 @@ struct ServeCommand: AsyncParsableCommand {
         if let file = DatabaseArguments.signingKeyFile(keyFile.path) { configuration.signingKeyFile = file }
         options.sendmail = mail.sendmail
 
-        let gatehouse = try Gatehouse.open(path: database.path, options: DatabaseOptions(createIfMissing: true),
-                                           configuration: configuration)
+        var databaseOptions = DatabaseOptions(createIfMissing: true)
+        if let dbWait {
+            databaseOptions.busyTimeout = dbWait
+            databaseOptions.connectionWait = dbWait
+        }
+        let gatehouse = try Gatehouse.open(path: database.path, options: databaseOptions, configuration: configuration)
         let existed = !gatehouse.database.created
         // The signing key is made now, not by the first login racing the second.
         _ = try await CLIError.wrap(gatehouse) { try await gatehouse.accessTokens.keyID() }

@@ -19,9 +19,10 @@ final class Deployment: @unchecked Sendable {
     private let stopped = Atomic<Bool>(false)
 
     /// Starts `nodes` serve processes (no job slots of their own: jobs are the workers') and
-    /// `workers` worker processes. `limits` override `openLimits` by name.
+    /// `workers` worker processes. `limits` override `openLimits` by name. `dbWait`: each node's
+    /// `--db-wait`; nil for the product's default (a test of the 503s while the server is away).
     init(db: String, in directory: TemporaryDirectory, nodes nodeCount: Int = 2, workers workerCount: Int = 0,
-         limits: [String] = [], workerArguments: [String] = []) async throws {
+         limits: [String] = [], workerArguments: [String] = [], dbWait: Int? = 300) async throws {
         self.db = db
         documents = directory.path("documents")
         var rates: [String: String] = [:]
@@ -29,7 +30,10 @@ final class Deployment: @unchecked Sendable {
             let parts = rate.split(separator: "=", maxSplits: 1)
             rates[String(parts[0])] = String(parts[1])
         }
+        // The proofs are about races, not latency: on a loaded machine 25 requests a node can
+        // queue for its 8 pooled connections past the default 5 s wait (a 503).
         let serve = ["--dev", "--workers", "0", "--refresh-reuse-grace", "60", "--log-level", "warning"]
+            + (dbWait.map { ["--db-wait", "\($0)"] } ?? [])
             + rates.sorted { $0.key < $1.key }.flatMap { ["--rate-limit", "\($0.key)=\($0.value)"] }
         do {
             for _ in 0..<nodeCount {

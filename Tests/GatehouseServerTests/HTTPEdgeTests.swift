@@ -197,7 +197,8 @@ struct HTTPEdgeTests {
     func limitsValidated() async throws {
         for (arguments, option) in [(["--header-timeout", "0"], "--header-timeout"), (["--body-timeout", "nan"], "--body-timeout"),
                                     (["--idle-timeout", "-1"], "--idle-timeout"), (["--send-timeout", "1e9"], "--send-timeout"),
-                                    (["--max-connections", "0"], "--max-connections")] {
+                                    (["--max-connections", "0"], "--max-connections"), (["--db-wait", "0"], "--db-wait"),
+                                    (["--db-wait", "nan"], "--db-wait")] {
             let result = try await GatehouseBinary.run(["serve", "--db", "/nonexistent/x.sqlite"] + arguments)
             #expect(result.status == 2, "\(arguments)")
             #expect(result.stderr.contains(option), "\(result.stderr)")
