@@ -30,7 +30,7 @@ struct DocumentJobTests {
         await worker(fixture).runUntilIdle()
         let (job, outputs) = try #require(try await fixture.gatehouse.jobs.find(id: id))
         #expect(job.state == .succeeded && job.progress == 100)
-        #expect(outputs.map(\.name) == ["user-export-\(id).json", "user-export-\(id).md"])
+        try #require(outputs.map(\.name) == ["user-export-\(id).json", "user-export-\(id).md"])
         for output in outputs {
             #expect(try sha256(output.path) == output.sha256)
             #expect(try FileManager.default.attributesOfItem(atPath: output.path)[.size] as? Int == Int(output.size))
@@ -79,7 +79,7 @@ struct DocumentJobTests {
                                                           by: Self.operatorActor).job.id
         await worker(fixture).runUntilIdle()
         let (job, outputs) = try #require(try await fixture.gatehouse.jobs.find(id: id))
-        #expect(job.state == .succeeded, "\(job.lastError ?? "")")
+        try #require(job.state == .succeeded && outputs.count >= 2, "\(job.lastError ?? "")")
         let csv = try String(contentsOfFile: outputs[0].path, encoding: .utf8).split(separator: "\n")
         let jsonl = try String(contentsOfFile: outputs[1].path, encoding: .utf8).split(separator: "\n")
         #expect(csv.first?.hasPrefix("seq,at,actor_type") == true)

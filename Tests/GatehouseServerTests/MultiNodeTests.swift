@@ -111,12 +111,10 @@ struct MultiNodeTests {
             ids.append(try #require(started.json["id"] as? Int64 ?? (started.json["id"] as? Int).map(Int64.init), "\(started.text)"))
         }
         let gatehouse = try Self.open(db)
-        let deadline = ContinuousClock.now + .seconds(180)
-        func allSucceeded() async throws -> Bool {
+        _ = try await eventually {
             for id in ids where try await gatehouse.jobs.find(id: id)?.job.state != .succeeded { return false }
             return true
         }
-        while try await !allSucceeded(), ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
         for id in ids {
             let job = try #require(try await gatehouse.jobs.find(id: id)?.job)
             #expect(job.state == .succeeded && job.attempts == 1, "job \(id): \(job.state) after \(job.attempts)")
@@ -130,23 +128,23 @@ struct MultiNodeTests {
             worker.terminate()
             _ = await worker.exit()
         }
-        let lease = ["--lease", "2", "--concurrency", "1"]
+        // A lease of 10 s, not 2: on a loaded machine a live worker's heartbeat (every third of
+        // the lease) can run late by more than a 2 s lease allows, and the test is about a dead one.
+        let lease = ["--lease", "10", "--concurrency", "1"]
         let first = try deployment.startWorker(lease), second = try deployment.startWorker(lease)
         let id = try await gatehouse.jobs.enqueue(
             JobRequest(kind: DocumentKinds.auditReport, arguments: ["from": "2000-01-01", "to": "2100-01-01"]), by: Self.operatorActor).job.id
         var holder: Subprocess?
-        while holder == nil, ContinuousClock.now < deadline {
+        _ = try await eventually(every: .milliseconds(10)) {
             if let job = try await gatehouse.jobs.find(id: id)?.job, job.progress >= 3, let owner = job.leaseOwner {
                 holder = [first, second].first { owner.contains(":\($0.pid):") }
             }
-            try await Task.sleep(for: .milliseconds(10))
+            return holder != nil
         }
         let doomed = try #require(holder, "no worker took the report")
         doomed.signal(SIGKILL)
         _ = await doomed.exit()
-        while try await gatehouse.jobs.find(id: id)?.job.state != .succeeded, ContinuousClock.now < deadline + .seconds(120) {
-            try await Task.sleep(for: .milliseconds(50))
-        }
+        _ = try await eventually { try await gatehouse.jobs.find(id: id)?.job.state == .succeeded }
         let job = try #require(try await gatehouse.jobs.find(id: id)?.job)
         // Two runs at least: a starved heartbeat may let the lease lapse once more, which is the rule too.
         #expect(job.state == .succeeded && job.attempts >= 2, "\(job.state) after \(job.attempts)")
@@ -204,7 +202,7 @@ struct MultiNodeTests {
         let directory = try TemporaryDirectory()
         let db = cluster.url()
         #expect(try await GatehouseBinary.run(["init", "--db", db]).status == 0)
-        let deployment = try await Deployment(db: db, in: directory)
+        let deployment = try await Deployment(db: db, in: directory, dbWait: nil)
         defer { deployment.stop() }
         _ = try await deployment.login("payer@example.com")
         let load = ClientLoad(deployment, clients: 4, user: "payer@example.com")
