@@ -153,6 +153,22 @@ struct JobQueueTests {
         #expect(try await fixture.auditActions().contains("job.lease_expired"))
     }
 
+    @Test("a claim never reaps the lease of a job its own process is running, however late the heartbeat; another process's claim does")
+    func ownLeaseSpared() async throws {
+        let fixture = try TestGatehouse()
+        let jobs = fixture.gatehouse.jobs
+        let id = try await export(fixture).job.id
+        _ = try await export(fixture, "b@example.com")
+        _ = try #require(try await jobs.claim(worker: "host:1:0", lease: 10))
+        fixture.clock.advance(by: 30) // the slot's heartbeat is 20 s late
+        let other = try #require(try await jobs.claim(worker: "host:1:1", lease: 10, running: [id]))
+        #expect(other.id != id)
+        #expect(try await jobs.heartbeat(id: id, worker: "host:1:0", lease: 10) == .held(cancelRequested: false))
+        fixture.clock.advance(by: 30)
+        #expect(try await jobs.claim(worker: "other:2:0", lease: 10) == nil) // both leases reaped, backoff pending
+        #expect(try await jobs.heartbeat(id: id, worker: "host:1:0", lease: 10) == .lost)
+    }
+
     @Test("cancel: a queued job at once, a running one at its next checkpoint; retry puts either back")
     func cancelAndRetry() async throws {
         let fixture = try TestGatehouse()

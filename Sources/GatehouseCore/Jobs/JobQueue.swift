@@ -73,10 +73,15 @@ public final class JobQueue: Sendable {
     // MARK: - Workers
 
     /// Takes the next ready job for `worker`, after returning expired leases to the queue.
-    public func claim(worker: String, lease: TimeInterval) async throws -> Job? {
+    /// `running`: the jobs the calling process is running at this moment (its other slots).
+    /// Their leases are never reaped here, however late their heartbeat: the process knows they
+    /// are alive, and only another process can tell that one died. (Under load a slot's
+    /// heartbeat can run late while the job runs; reaping it would start the job a second time
+    /// beside itself.)
+    public func claim(worker: String, lease: TimeInterval, running: Set<Int64> = []) async throws -> Job? {
         let now = clock.now()
         return try await database.write { tx in
-            try Self.reapExpiredLeases(in: tx, at: now)
+            try Self.reapExpiredLeases(in: tx, at: now, sparing: running)
             // One statement: the next ready job in the jobs_ready index's order (priority DESC,
             // run_at, id) and its lease. On PostgreSQL the subquery locks the row and skips rows
             // another worker has locked: a job being claimed is passed over, never claimed twice.
@@ -175,13 +180,13 @@ public final class JobQueue: Sendable {
         }
     }
 
-    private static func reapExpiredLeases(in tx: any SQLTransaction, at now: Date) throws {
+    private static func reapExpiredLeases(in tx: any SQLTransaction, at now: Date, sparing running: Set<Int64>) throws {
         // Locked and skipped on PostgreSQL: a lease another worker is reaping, or its owner is
         // renewing at this moment, is left to them.
         let expired = try tx.fetchAll(Job.self, """
             SELECT * FROM jobs WHERE state = 'running' AND lease_expires_at < ?\(tx.dialect.forUpdateSkipLocked)
             """, [now.unixSeconds])
-        for job in expired {
+        for job in expired where !running.contains(job.id) {
             try retryOrFail(job, error: "lease expired: worker \(job.leaseOwner ?? "?") stopped heartbeating", leaseExpired: true,
                             in: tx, at: now)
         }

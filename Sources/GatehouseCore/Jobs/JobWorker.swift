@@ -54,6 +54,8 @@ public final class JobWorker: Sendable {
     let gatehouse: Gatehouse
     public let options: Options
     private let stopping = Mutex(false)
+    /// The jobs this worker's slots are running: a claim never reaps their leases (`JobQueue.claim`).
+    private let running = Mutex(Set<Int64>())
 
     public init(gatehouse: Gatehouse, options: Options) {
         self.gatehouse = gatehouse
@@ -86,8 +88,10 @@ public final class JobWorker: Sendable {
         let worker = "\(options.name):\(slot)"
         while !isStopping {
             do {
-                if let job = try await gatehouse.jobs.claim(worker: worker, lease: options.lease) {
+                if let job = try await gatehouse.jobs.claim(worker: worker, lease: options.lease, running: running.withLock { $0 }) {
+                    running.withLock { _ = $0.insert(job.id) }
                     await execute(job, worker: worker)
+                    running.withLock { _ = $0.remove(job.id) }
                     continue
                 }
                 if untilIdle { return }
