@@ -121,7 +121,9 @@ struct ServeProcessTests {
     func gracefulShutdown() async throws {
         let directory = try TemporaryDirectory()
         let db = try directory.database("graceful")
-        let server = try await Self.start(db: db)
+        // A lock wait of 300 s, not 5: the test is about the shutdown, and on a loaded machine the
+        // steps below can take longer than 5 s (the request then answered 503 in CI).
+        let server = try await Self.start(db: db, ["--db-wait", "300"])
         // Hold the write lock so the next write request waits inside the server.
         let holder = try WriteLockHolder(path: db)
         // The request's bytes are in the kernel when send returns (an HTTP client's are not

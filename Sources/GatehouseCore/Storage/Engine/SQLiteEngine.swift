@@ -147,13 +147,9 @@ final class SQLiteEngine: Sendable {
         return try await watching { try await coalescer.write { db in try body(GRDBTransaction(db: db)) } }
     }
 
-    /// A read-only snapshot; never blocks writers. Runs on the calling thread: in WAL mode a
-    /// reader never waits for a lock, so a read costs its own work and no more, while a hop to
-    /// GRDB's reader queue and back cost more than a point read itself (`gatehouse-bench`:
-    /// storage-layer point reads against the C API's). Whole-table walks (`audit verify`) are
-    /// not on any server path.
+    /// A read-only snapshot; never blocks writers.
     func read<T: Sendable>(_ body: @escaping @Sendable (any SQLTransaction) throws -> T) async throws -> T {
-        try readSync(body)
+        try await watching { try await pool.read { db in try body(GRDBTransaction(db: db)) } }
     }
 
     func writeSync<T>(_ body: (any SQLTransaction) throws -> T) throws -> T {
