@@ -165,10 +165,10 @@ struct Hot: AsyncParsableCommand {
         switch path {
         case .cRotation:
             rate = try await CoreBench.cRotationBaseline(path: file, seconds: seconds).value
-        case .cReads, .reads:
-            let results = try await RawSQLiteBench.run(in: directory, seconds: path == .reads ? seconds : 0.01,
-                                                       cReadSeconds: path == .cReads ? seconds : 0.01)
-            rate = results.first { $0.name.contains(path == .reads ? "storage layer" : "C API: point") }?.value ?? 0
+        case .reads:
+            rate = try await RawSQLiteBench.storageLayerReads(path: RawSQLiteBench.prepare(in: directory, rows: 10_000), rows: 10_000, seconds: seconds)
+        case .cReads:
+            rate = try CAPIBaseline.pointReads(path: RawSQLiteBench.prepare(in: directory, rows: 10_000), rows: 10_000, seconds: seconds)
         case .rotation, .rotations8:
             let gatehouse = try Gatehouse.open(path: file, options: .init(createIfMissing: true), configuration: CoreBench.configuration())
             let context = CoreBench.context

@@ -7,27 +7,12 @@ import GRDB
 /// (`CSQLite`) and through GRDB, beside the same reads through Gatehouse's storage layer.
 /// All on one file, which Gatehouse created (so its storage layer opens it).
 enum RawSQLiteBench {
-    /// `cReadSeconds` (default `seconds`) lets `hot c-reads` run the C API's reads alone.
-    static func run(in directory: URL, seconds: Double, cReadSeconds: Double? = nil) async throws -> [BenchResult] {
-        let path = directory.appendingPathComponent("raw.sqlite").path
-        try Gatehouse.open(path: path, options: .init(createIfMissing: true)).database.close()
-
+    static func run(in directory: URL, seconds: Double) async throws -> [BenchResult] {
+        let path = try prepare(in: directory)
         let (commits, reads, rows) = try grdb(path: path, seconds: seconds)
-
         let cCommits = try CAPIBaseline.commits(path: path, seconds: seconds)
-        let cReads = try CAPIBaseline.pointReads(path: path, rows: rows, seconds: cReadSeconds ?? seconds)
-
-        // The same reads through the storage layer, as every service reads: `database.read`.
-        let gatehouse = try Gatehouse.open(path: path, options: .init())
-        let database = gatehouse.database
-        let readCount = rows
-        var next: Int64 = 0
-        let storageReads = try await Measure.rate(seconds: seconds) {
-            next = next % readCount + 1
-            let id = next
-            _ = try await database.read { tx in try tx.fetchOne("SELECT v FROM t WHERE id = ?", [id]) }
-        }
-        try database.close()
+        let cReads = try CAPIBaseline.pointReads(path: path, rows: rows, seconds: seconds)
+        let storageReads = try await storageLayerReads(path: path, rows: rows, seconds: seconds)
         func ofC(_ value: Double, _ base: Double) -> String { String(format: "%.0f%% of the C API's", value / base * 100) }
         return [
             BenchResult(group: "raw SQLite", name: "C API: single-row write transactions", value: cCommits, unit: "ops/s",
@@ -41,15 +26,38 @@ enum RawSQLiteBench {
         ]
     }
 
+    /// A Gatehouse database in `directory` (so the storage layer opens it) with a table `t` of
+    /// `rows` 64-byte rows, for the point reads alone (`gatehouse-bench hot reads`, `c-reads`).
+    static func prepare(in directory: URL, rows: Int = 0) throws -> String {
+        let path = directory.appendingPathComponent("raw.sqlite").path
+        try Gatehouse.open(path: path, options: .init(createIfMissing: true)).database.close()
+        let pool = try DatabasePool(path: path)
+        defer { try? pool.close() }
+        try pool.write { db in
+            try db.execute(sql: "CREATE TABLE t (id INTEGER PRIMARY KEY, v BLOB NOT NULL)")
+            for _ in 0..<rows { try db.execute(sql: "INSERT INTO t (v) VALUES (?)", arguments: [Data(repeating: 7, count: 64)]) }
+        }
+        return path
+    }
+
+    /// Point reads through the storage layer, as every service reads: `database.read`.
+    static func storageLayerReads(path: String, rows: Int64, seconds: Double) async throws -> Double {
+        let database = try Gatehouse.open(path: path, options: .init()).database
+        defer { try? database.close() }
+        var next: Int64 = 0
+        return try await Measure.rate(seconds: seconds) {
+            next = next % rows + 1
+            let id = next
+            _ = try await database.read { tx in try tx.fetchOne("SELECT v FROM t WHERE id = ?", [id]) }
+        }
+    }
+
     /// Through GRDB, synchronously: inside an async function GRDB picks its async overloads,
     /// which would add a task hop to this baseline.
     private static func grdb(path: String, seconds: Double) throws -> (commits: Double, reads: Double, rows: Int64) {
         let pool = try DatabasePool(path: path)
         // GRDB's pools default to WAL with synchronous=NORMAL, as Gatehouse uses; said here to be sure.
         try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = NORMAL") }
-        try pool.write { db in
-            try db.execute(sql: "CREATE TABLE t (id INTEGER PRIMARY KEY, v BLOB NOT NULL)")
-        }
         let payload = Data(repeating: 7, count: 64)
         let commits = try Measure.syncRate(seconds: seconds) {
             try pool.write { db in

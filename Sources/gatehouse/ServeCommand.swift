@@ -95,7 +95,12 @@ struct ServeCommand: AsyncParsableCommand {
             try require(maxConnections, in: HTTPLimits.connectionRange, "--max-connections")
             options.http.maxConnections = maxConnections
         }
-        if let dbWait { try require(dbWait, in: 0.1...600, "--db-wait") }
+        var databaseOptions = DatabaseOptions(createIfMissing: true)
+        if let dbWait {
+            try require(dbWait, in: DatabaseOptions.waitRange, "--db-wait")
+            databaseOptions.busyTimeout = dbWait
+            databaseOptions.connectionWait = dbWait
+        }
         options.host = host ?? options.host
         options.port = port ?? options.port
         options.dev = dev || options.dev
@@ -120,11 +125,6 @@ struct ServeCommand: AsyncParsableCommand {
         if let file = DatabaseArguments.signingKeyFile(keyFile.path) { configuration.signingKeyFile = file }
         options.sendmail = mail.sendmail
 
-        var databaseOptions = DatabaseOptions(createIfMissing: true)
-        if let dbWait {
-            databaseOptions.busyTimeout = dbWait
-            databaseOptions.connectionWait = dbWait
-        }
         let gatehouse = try Gatehouse.open(path: database.path, options: databaseOptions, configuration: configuration)
         let existed = !gatehouse.database.created
         // The signing key is made now, not by the first login racing the second.

@@ -27,10 +27,9 @@ struct DocumentJobAPITests {
             }
 
             var status = try await client.get("/api/v1/documents/jobs/\(id)", headers: tokens.bearer)
-            let deadline = ContinuousClock.now + .seconds(120)
-            while status.json["state"] as? String != "succeeded" && ContinuousClock.now < deadline {
-                try await Task.sleep(for: .milliseconds(50))
+            _ = try await eventually {
                 status = try await client.get("/api/v1/documents/jobs/\(id)", headers: tokens.bearer)
+                return status.json["state"] as? String == "succeeded"
             }
             #expect(status.json["state"] as? String == "succeeded")
             #expect(status.json["progress"] as? Int == 100)

@@ -20,12 +20,10 @@ struct HTTPEdgeTests {
     /// Polls /metrics until `line` appears (generous bound), for counters the edge bumps after
     /// the connection it counts has closed.
     static func waitForMetric(_ server: ServeProcessTests.RunningServer, _ line: String) async throws -> String {
-        let deadline = ContinuousClock.now + .seconds(60)
         var text = ""
-        while ContinuousClock.now < deadline {
+        _ = try await eventually {
             text = try await metrics(server)
-            if text.contains(line) { return text }
-            try await Task.sleep(for: .milliseconds(50))
+            return text.contains(line)
         }
         return text
     }
@@ -161,8 +159,7 @@ struct HTTPEdgeTests {
         connection.send("POST /api/v1/auth/refresh HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{")
         // Until the server has the head (the route is reading the body), then gone.
         let port = Int(server.base.split(separator: ":").last!)!
-        let deadline = ContinuousClock.now + .seconds(60)
-        while !ServeProcessTests.hasReadConnection(port: port), ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        _ = try await eventually(every: .milliseconds(20)) { ServeProcessTests.hasReadConnection(port: port) }
         connection.close()
         let text = try await Self.waitForMetric(server, #"route="/api/v1/auth/refresh",status="499""#)
         #expect(text.contains(#"route="/api/v1/auth/refresh",status="499""#))

@@ -134,9 +134,7 @@ struct ServeProcessTests {
                         + "Content-Length: \(body.utf8.count)\r\n\r\n\(body)")
         // Wait for the state, not a time: the server holds our connection and has read the request.
         let port = try #require(Int(server.base.split(separator: ":").last ?? ""))
-        let deadline = ContinuousClock.now + .seconds(60)
-        while !Self.hasReadConnection(port: port), ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
-        #expect(Self.hasReadConnection(port: port), "the request never reached the server")
+        #expect(try await eventually(every: .milliseconds(20)) { Self.hasReadConnection(port: port) }, "the request never reached the server")
         server.process.terminate()
         try await Task.sleep(for: .milliseconds(300))
         #expect(kill(server.process.pid, 0) == 0, "the server waits for the request in flight")

@@ -19,6 +19,8 @@ public struct DatabaseOptions: Sendable {
     /// busy, the server restarting or gone) before giving up with `StorageFault.unavailable`,
     /// which the API answers 503 with Retry-After rather than leaving the request hanging.
     public var connectionWait: TimeInterval = 5
+    /// The waits an operator may set (`serve --db-wait`), in seconds.
+    public static let waitRange: ClosedRange<TimeInterval> = 0.1...600
     /// SQLite: read connections the pool may open at once, each with its own page cache (up to
     /// 2 MB). A server wants several; the console, one person's reads, does with two and keeps
     /// its memory small.

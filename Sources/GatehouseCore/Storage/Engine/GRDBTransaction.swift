@@ -41,18 +41,18 @@ struct GRDBTransaction: SQLTransaction {
 
     /// At most `limit` rows, each row's values copied once, into its SQLRow.
     private func rows(_ sql: String, _ arguments: SQLArguments, upTo limit: Int) throws -> [SQLRow] {
+        let cached = try db.cachedStatement(sql: sql)
+        let columns = SQLColumns(cached.columnNames) // names cached by the statement
         guard Self.isRowStatement(sql) else {
-            return try GRDB.Row.fetchAll(db.cachedStatement(sql: sql), arguments: Self.arguments(arguments)).prefix(limit).map { row in
-                SQLRow(columns: SQLColumns(Array(row.columnNames)), values: row.databaseValues.map(Self.value))
+            return try GRDB.Row.fetchAll(cached, arguments: Self.arguments(arguments)).prefix(limit).map { row in
+                SQLRow(columns: columns, values: row.databaseValues.map(Self.value))
             }
         }
-        let cached = try db.cachedStatement(sql: sql)
         let statement = try bind(cached.sqliteStatement, sql, arguments)
         defer { sqlite3_reset(statement) }
         let count = sqlite3_column_count(statement)
         var rows: [SQLRow] = []
         guard limit > 0, try step(statement, sql) else { return rows }
-        let columns = SQLColumns(cached.columnNames) // names cached by the statement
         repeat {
             var values: [SQLValue] = []
             values.reserveCapacity(Int(count))
@@ -97,7 +97,7 @@ struct GRDBTransaction: SQLTransaction {
                     return sqlite3_bind_blob(statement, index, start, Int32(bytes.count), Self.transient)
                 }
             }
-            guard code == SQLITE_OK else { throw error(code, sql) }
+            guard code == SQLITE_OK else { throw error(sql) }
         }
         return statement
     }
@@ -108,11 +108,12 @@ struct GRDBTransaction: SQLTransaction {
         switch sqlite3_step(statement) {
         case SQLITE_ROW: return true
         case SQLITE_DONE: return false
-        case let code: throw error(code, sql)
+        default: throw error(sql)
         }
     }
 
-    private func error(_ code: Int32, _ sql: String) -> DatabaseError {
+    /// The connection's last error (its extended code, as GRDB reports it).
+    private func error(_ sql: String) -> DatabaseError {
         DatabaseError(resultCode: ResultCode(rawValue: sqlite3_extended_errcode(db.sqliteConnection)),
                       message: String(cString: sqlite3_errmsg(db.sqliteConnection)), sql: sql)
     }
