@@ -309,7 +309,7 @@ struct ConsoleTerminalTests {
         #expect(tmux.display("#{alternate_on}") == "1")
         // The pane runs a shell; the console is its child.
         let shell = tmux.display("#{pane_pid}")
-        let pgrep = try Subprocess.run("pgrep", ["-P", shell, "-f", "console"]).stdout
+        let pgrep = try await Subprocess.run("pgrep", ["-P", shell, "-f", "console"]).stdout
         let pid = try #require(Int32(pgrep.split(separator: "\n").first ?? ""))
         kill(pid, SIGTERM)
         let (exited, screen) = await tmux.waitFor("EXIT=143")

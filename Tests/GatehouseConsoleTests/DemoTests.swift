@@ -50,7 +50,7 @@ struct DemoTests {
         #expect(stopped, "\(screen)")
         #expect(screen.replacingOccurrences(of: "\n", with: "").contains("demo stopped; the database is at \(Self.shown(db))"))
         // Only the pane's shell (sleeping) is left: no gatehouse process.
-        let left = try Subprocess.run("/usr/bin/pgrep", ["-f", "^\(binary) demo"])
+        let left = try await Subprocess.run("/usr/bin/pgrep", ["-f", "^\(binary) demo"])
         #expect(left.stdout.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty, "still running: \(left.stdout)")
         // Its documents went to its scratch folder, not into the folder it was started from.
         if case .postgres(let location) = try DatabaseLocation(db) {

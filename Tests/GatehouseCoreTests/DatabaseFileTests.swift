@@ -122,13 +122,13 @@ struct DatabaseFileTests {
         // root ignores folder permissions: run as nobody then, owning the files.
         let asRoot = geteuid() == 0
         if asRoot {
-            for path in [folder, db] { _ = try Subprocess.run("/bin/chown", ["nobody", path]) }
+            for path in [folder, db] { _ = try await Subprocess.run("/bin/chown", ["nobody", path]) }
             chmod(directory.url.path, 0o755)
         }
         chmod(folder, 0o555)
         defer { chmod(folder, 0o755) }
         func run(_ arguments: [String]) async throws -> Subprocess.Result {
-            asRoot ? try Subprocess.run("/usr/sbin/runuser", ["-u", "nobody", "--", GatehouseBinary.url.path] + arguments)
+            asRoot ? try await Subprocess.run("/usr/sbin/runuser", ["-u", "nobody", "--", GatehouseBinary.url.path] + arguments)
                 : try await GatehouseBinary.run(arguments)
         }
         let list = try await run(["sessions", "list", "--user", "a@example.com", "--db", db])

@@ -8,9 +8,10 @@ import Testing
 @Suite("Engine seam: GCRA and the audit chain on SQLite and PostgreSQL")
 struct EngineSeamTests {
     /// A throwaway server with Gatehouse's schema (created by opening it, as `init` does).
-    static func postgres() throws -> (PostgresCluster, GatehouseDatabase) {
-        let cluster = try PostgresCluster()
-        return (cluster, try GatehouseDatabase.open(path: cluster.url(), options: TestEngine.options(createIfMissing: true)))
+    static func postgres() async throws -> (PostgresCluster, GatehouseDatabase) {
+        let cluster = try await PostgresCluster.start()
+        // Opening runs the migrations: some fifty round trips, off the cooperative pool too.
+        return (cluster, try await offPool { try GatehouseDatabase.open(path: cluster.url(), options: TestEngine.options(createIfMissing: true)) })
     }
 
     @Test("the dialect renders ? and ?N as $n for PostgreSQL and leaves quoted text alone")
@@ -35,7 +36,7 @@ struct EngineSeamTests {
     @Test("PostgreSQL: 200 checks of one bucket from 8 tasks over 4 connections let exactly the allowance through",
           .enabled(if: PostgresCluster.testsRun, "skipped: \(PostgresCluster.unavailableReason ?? "")"))
     func postgresConcurrent() async throws {
-        let (cluster, engine) = try Self.postgres()
+        let (cluster, engine) = try await Self.postgres()
         defer { try? engine.close(); cluster.stop() }
         let policy = RateLimitPolicy(name: "seam", limit: 50, period: 3600)
         let now = Date()
@@ -64,7 +65,7 @@ struct EngineSeamTests {
     @Test("PostgreSQL: 200 audit appends from 8 tasks over 4 connections make one chain: seq 1…200, each row hashed on the one before",
           .enabled(if: PostgresCluster.testsRun, "skipped: \(PostgresCluster.unavailableReason ?? "")"))
     func postgresAuditChain() async throws {
-        let (cluster, engine) = try Self.postgres()
+        let (cluster, engine) = try await Self.postgres()
         defer { try? engine.close(); cluster.stop() }
         try await withThrowingTaskGroup(of: Void.self) { group in
             for task in 0..<8 {
@@ -97,15 +98,15 @@ struct EngineSeamTests {
             previous = Data(hash)
         }
         // Append-only there too.
-        #expect(throws: (any Error).self) {
-            try cluster.psql("UPDATE audit_events SET action = 'x' WHERE seq = 1")
+        await #expect(throws: (any Error).self) {
+            try await cluster.psql("UPDATE audit_events SET action = 'x' WHERE seq = 1")
         }
     }
 
     @Test("PostgreSQL: a commit through another connection reaches a console's change detector (LISTEN) once it has settled",
           .enabled(if: PostgresCluster.testsRun, "skipped: \(PostgresCluster.unavailableReason ?? "")"))
     func postgresChangeDetector() async throws {
-        let (cluster, console) = try Self.postgres()
+        let (cluster, console) = try await Self.postgres()
         defer { try? console.close(); cluster.stop() }
         let detector = try ChangeDetector(database: console)
         // The first question always says "changed" (the console draws its first frame).

@@ -43,7 +43,7 @@ struct PostgresStatementTests {
 
     @Test("a server that stops answering without closing (SIGSTOP): the statement gives up after answerWait as 'unreachable', and the pool works again once it answers", .postgresOnly)
     func silentServer() async throws {
-        let cluster = try PostgresCluster()
+        let cluster = try await PostgresCluster.start()
         defer { try? cluster.thaw(); cluster.stop() }
         let database = try GatehouseDatabase.open(path: cluster.url(), options: TestEngine.options(createIfMissing: true))
         defer { try? database.close() }

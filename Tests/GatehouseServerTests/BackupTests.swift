@@ -11,7 +11,7 @@ struct BackupTests {
         let directory = try TemporaryDirectory()
         let db = try directory.database("live")
         let server = try await ServeProcessTests.start(db: db, ["--dev", "--workers", "0"])
-        defer { _ = server.stop() }
+        defer { server.stop() }
         // The load: audit appends from this process, on connections of its own, while serve runs.
         let writer = try Gatehouse.open(path: db, options: TestEngine.options())
         let committed = Mutex(0)
@@ -51,7 +51,7 @@ struct BackupTests {
         let audit = try await GatehouseBinary.run(["audit", "tail", "--limit", "1", "--db", restoredPath])
         #expect(audit.stdout.contains("database.restored"))
         let second = try await ServeProcessTests.start(db: restoredPath, ["--dev", "--workers", "0"])
-        defer { _ = second.stop() }
+        defer { second.stop() }
         let health = try await HTTPRequester.shared.send("GET", second.base + "/healthz")
         #expect(health.status == 200, "\(health.text)")
 

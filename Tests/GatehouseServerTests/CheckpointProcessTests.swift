@@ -29,7 +29,7 @@ struct CheckpointProcessTests {
             checkpoint_interval = 60
             """.write(toFile: config, atomically: true, encoding: .utf8)
         let server = try await ServeProcessTests.start(db: db, ["--dev", "--config", config])
-        defer { _ = server.stop() }
+        defer { server.stop() }
         // The schedule's first tick signs at start: wait for the second line.
         let file = CheckpointFile(directory: directory.path("signed"))
         let deadline = ContinuousClock.now + .seconds(90)
@@ -39,7 +39,7 @@ struct CheckpointProcessTests {
         let verified = try await GatehouseBinary.run(["audit", "verify", "--db", db, "--config", config])
         #expect(verified.status == 0 && verified.stdout.contains("2 signed checkpoint(s) verified"), "\(verified.stdout) \(verified.stderr)")
 
-        _ = server.stop()
+        _ = await server.stopped()
         try TestEngine.rawExecute(TestEngine.isSQLite
             ? "DROP TRIGGER audit_events_no_delete; DELETE FROM audit_events WHERE seq >= \(first.seq)"
             : "DROP TRIGGER audit_events_append_only ON audit_events; DELETE FROM audit_events WHERE seq >= \(first.seq)", on: db)

@@ -52,7 +52,7 @@ struct GoingLiveTests {
         let db = try directory.database("mail")
         let server = try await ServeProcessTests.start(db: db, [
             "--public-url", Self.publicURL, "--sendmail", try relay.sendmailCommand(), "--mail-from", "Example <no-reply@example.test>"])
-        defer { _ = server.stop() }
+        defer { server.stop() }
         let requested = try await HTTPRequester.shared.send("POST", server.base + "/api/v1/auth/magic-link", json: #"{"email":"Alice@Example.com"}"#)
         #expect(requested.status == 202 && requested.json["dev_token"] == nil, "\(requested.text)")
 
@@ -81,7 +81,7 @@ struct GoingLiveTests {
         let directory = try TemporaryDirectory()
         let db = try directory.database("refused")
         let server = try await ServeProcessTests.start(db: db, ["--public-url", Self.publicURL, "--workers", "0"])
-        defer { _ = server.stop() }
+        defer { server.stop() }
         for email in ["refuse-me@example.com", "carol@example.com"] {
             let requested = try await HTTPRequester.shared.send("POST", server.base + "/api/v1/auth/magic-link", json: #"{"email":"\#(email)"}"#)
             #expect(requested.status == 202)
@@ -117,7 +117,7 @@ struct GoingLiveTests {
         let directory = try TemporaryDirectory()
         let db = try directory.database("keys")
         let server = try await ServeProcessTests.start(db: db, ["--dev"])
-        defer { _ = server.stop() }
+        defer { server.stop() }
         func login(_ email: String) async throws -> String {
             let link = try await HTTPRequester.shared.send("POST", server.base + "/api/v1/auth/magic-link", json: #"{"email":"\#(email)"}"#)
             let verified = try await HTTPRequester.shared.send("POST", server.base + "/api/v1/auth/verify",
@@ -196,7 +196,7 @@ struct GoingLiveTests {
         let without = try await Self.refusedServe(["--db", db, "--port", "0", "--dev"])
         #expect(without.status == 1 && without.stderr.contains("signing-key file"), "\(without.stderr)")
         let server = try await ServeProcessTests.start(db: db, ["--dev"], environment: ["GATEHOUSE_SIGNING_KEYS": file])
-        defer { _ = server.stop() }
+        defer { server.stop() }
         let link = try await HTTPRequester.shared.send("POST", server.base + "/api/v1/auth/magic-link", json: #"{"email":"kim@example.com"}"#)
         let verified = try await HTTPRequester.shared.send("POST", server.base + "/api/v1/auth/verify",
                                                            json: #"{"token":"\#(link.json["dev_token"] as? String ?? "")"}"#)
@@ -206,13 +206,13 @@ struct GoingLiveTests {
     @Test("secrets on the command line may come from standard input ('-'), never from the arguments ps shows")
     func secretsFromStandardInput() async throws {
         let test = try await ServerFixtureDatabase.loggedIn()
-        let run = try Subprocess.run("/bin/sh", ["-c", #"printf '%s\n' "$1" | "$0" explain --refresh-token - --db "$2""#,
+        let run = try await Subprocess.run("/bin/sh", ["-c", #"printf '%s\n' "$1" | "$0" explain --refresh-token - --db "$2""#,
                                                  GatehouseBinary.url.path, test.refreshToken, test.db])
         #expect(run.status == 0 && run.stdout.contains("Session \(test.handle)"), "\(run.stdout) \(run.stderr)")
-        let empty = try Subprocess.run("/bin/sh", ["-c", #"printf '' | "$0" tokens revoke --token - --yes --db "$1""#,
+        let empty = try await Subprocess.run("/bin/sh", ["-c", #"printf '' | "$0" tokens revoke --token - --yes --db "$1""#,
                                                    GatehouseBinary.url.path, test.db])
         #expect(empty.status == 2 && empty.stderr.contains("standard input had no value"), "\(empty.stderr)")
-        let revoked = try Subprocess.run("/bin/sh", ["-c", #"printf '%s\n' "$1" | "$0" tokens revoke --token - --yes --db "$2""#,
+        let revoked = try await Subprocess.run("/bin/sh", ["-c", #"printf '%s\n' "$1" | "$0" tokens revoke --token - --yes --db "$2""#,
                                                      GatehouseBinary.url.path, test.refreshToken, test.db])
         #expect(revoked.status == 0 && revoked.stdout.contains("revoked"), "\(revoked.stdout) \(revoked.stderr)")
     }

@@ -31,7 +31,7 @@ struct HTTPEdgeTests {
     @Test("a stalled head or body gets 408 and a close; an idle keep-alive is closed")
     func stalledClients() async throws {
         let (server, directory) = try await Self.serve(["--header-timeout", "1", "--body-timeout", "2", "--idle-timeout", "2"])
-        defer { _ = server.stop(); _ = directory }
+        defer { server.stop(); _ = directory }
 
         // Headers and Content-Length: 1000, then one body byte and nothing more (the field report).
         let body = try RawConnection(base: server.base)
@@ -74,7 +74,7 @@ struct HTTPEdgeTests {
     @Test("a 413 closes the connection at once (no timer does it: every timeout is 600 s)")
     func tooLargeCloses() async throws {
         let (server, directory) = try await Self.serve(["--header-timeout", "600", "--body-timeout", "600", "--idle-timeout", "600"])
-        defer { _ = server.stop(); _ = directory }
+        defer { server.stop(); _ = directory }
         // An oversized body without Connection: close from the client: 413, then the server closes.
         let large = try RawConnection(base: server.base)
         large.send("POST /api/v1/auth/refresh HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{")
@@ -94,7 +94,7 @@ struct HTTPEdgeTests {
     @Test("keep-alive and pipelining: answers in order; a refused request is answered after the ones before it")
     func pipelining() async throws {
         let (server, directory) = try await Self.serve()
-        defer { _ = server.stop(); _ = directory }
+        defer { server.stop(); _ = directory }
         let connection = try RawConnection(base: server.base)
         for _ in 0..<3 {
             connection.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -115,7 +115,7 @@ struct HTTPEdgeTests {
     @Test("a client that never reads its answers is closed after --send-timeout")
     func sendTimeout() async throws {
         let (server, directory) = try await Self.serve(["--send-timeout", "1", "--idle-timeout", "600"])
-        defer { _ = server.stop(); _ = directory }
+        defer { server.stop(); _ = directory }
         let connection = try RawConnection(base: server.base, receiveBuffer: 4096)
         // Pipelined requests for a 30 KB document, none read: the server's send buffer fills.
         connection.send(String(repeating: "GET /openapi.json HTTP/1.1\r\nHost: x\r\n\r\n", count: 200))
@@ -126,7 +126,7 @@ struct HTTPEdgeTests {
     @Test("what the parser refuses is a problem document: 431, 414, 400 (each field-report input)")
     func parserRefusals() async throws {
         let (server, directory) = try await Self.serve()
-        defer { _ = server.stop(); _ = directory }
+        defer { server.stop(); _ = directory }
         let cases: [(String, [UInt8], Int, String)] = [
             ("a 200 KB header", Array("GET /healthz HTTP/1.1\r\nHost: x\r\nX-A: \(String(repeating: "a", count: 200_000))\r\n\r\n".utf8),
              431, "headers-too-large"),
@@ -164,14 +164,14 @@ struct HTTPEdgeTests {
         let text = try await Self.waitForMetric(server, #"route="/api/v1/auth/refresh",status="499""#)
         #expect(text.contains(#"route="/api/v1/auth/refresh",status="499""#))
         #expect(!text.contains(#"status="500""#))
-        let result = server.stop()
+        let result = await server.stopped()
         #expect(!result.stderr.contains(" error "), "\(result.stderr)")
     }
 
     @Test("past --max-connections a client waits in the backlog until a connection closes")
     func connectionCap() async throws {
         let (server, directory) = try await Self.serve(["--max-connections", "2", "--header-timeout", "600"])
-        defer { _ = server.stop(); _ = directory }
+        defer { server.stop(); _ = directory }
         let first = try RawConnection(base: server.base)
         let second = try RawConnection(base: server.base)
         // Both are in once each has had an answer. (The cap stops the listener between accepts,

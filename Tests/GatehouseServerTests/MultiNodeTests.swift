@@ -197,8 +197,8 @@ struct MultiNodeTests {
     @Test("PostgreSQL restarted under load: both nodes answer 503 problems with Retry-After meanwhile (never a 500, never a hang), recover by themselves, lose nothing acknowledged",
           .enabled(if: PostgresCluster.testsRun, "skipped: \(PostgresCluster.unavailableReason ?? "")"))
     func postgresRestart() async throws {
-        let cluster = try await offPool { try PostgresCluster() }
-        defer { Thread.detachNewThread { cluster.stop() } }
+        let cluster = try await PostgresCluster.start()
+        defer { cluster.stop() }
         let directory = try TemporaryDirectory()
         let db = cluster.url()
         #expect(try await GatehouseBinary.run(["init", "--db", db]).status == 0)
@@ -209,12 +209,12 @@ struct MultiNodeTests {
         defer { load.cancel() }
         let warmed = await load.waitUntil { $0.filter(\.acknowledged).count >= 20 }
 
-        try await offPool { try cluster.pause() }
+        try await cluster.pause()
         load.advance()
         let refused = await load.waitUntil { answers in
             [0, 1].allSatisfy { node in answers.contains { $0.phase == 1 && $0.node == node && $0.status == 503 } }
         }
-        try await offPool { try cluster.resume() }
+        try await cluster.resume()
         load.advance()
         let recovered = await load.waitUntil { answers in
             [0, 1].allSatisfy { node in answers.filter { $0.phase == 2 && $0.node == node && $0.acknowledged }.count >= 5 }

@@ -11,9 +11,9 @@ import Testing
 struct PostgresFaultTests {
     @Test("the CLI names each fault in a sentence: wrong password, missing database, no schema, a newer schema, no server")
     func cliFaults() async throws {
-        let cluster = try PostgresCluster()
+        let cluster = try await PostgresCluster.start()
         defer { cluster.stop() }
-        try cluster.psql("CREATE DATABASE gate")
+        try await cluster.psql("CREATE DATABASE gate")
         func refusal(_ url: String) async throws -> String {
             let result = try await GatehouseBinary.run(["sessions", "list", "--db", url])
             #expect(result.status == 1, "\(result.stdout)\(result.stderr)")
@@ -27,29 +27,29 @@ struct PostgresFaultTests {
 
         #expect(try await GatehouseBinary.run(["init", "--db", cluster.url(database: "gate")]).status == 0)
         #expect(try await GatehouseBinary.run(["sessions", "list", "--db", cluster.url(database: "gate")]).status == 0)
-        try cluster.psql("INSERT INTO gatehouse_migrations VALUES ('v99-from-the-future', 0)", database: "gate")
+        try await cluster.psql("INSERT INTO gatehouse_migrations VALUES ('v99-from-the-future', 0)", database: "gate")
         let newer = try await refusal(cluster.url(database: "gate"))
         #expect(newer.contains("newer Gatehouse") && newer.contains("v99-from-the-future"), "\(newer)")
-        try cluster.psql("DELETE FROM gatehouse_migrations WHERE identifier = 'v99-from-the-future'", database: "gate")
+        try await cluster.psql("DELETE FROM gatehouse_migrations WHERE identifier = 'v99-from-the-future'", database: "gate")
 
-        try cluster.pause()
+        try await cluster.pause()
         let gone = try await refusal(cluster.url(database: "gate"))
         #expect(gone.contains("socket does not exist") || gone.contains("connection refused"), "\(gone)")
     }
 
     @Test("PostgreSQL restarted under a running serve: requests meanwhile get 503 problems, never a 500 or a hang; it recovers by itself")
     func serverRestart() async throws {
-        let cluster = try PostgresCluster()
+        let cluster = try await PostgresCluster.start()
         defer { cluster.stop() }
         let server = try await ServeProcessTests.start(db: cluster.url(), ["--dev"])
-        defer { _ = server.stop() }
+        defer { server.stop() }
         let http = HTTPRequester.shared
         func magicLink() async throws -> HTTPResult {
             try await http.send("POST", server.base + "/api/v1/auth/magic-link", json: #"{"email":"pat@example.com"}"#)
         }
         #expect(try await magicLink().status == 202)
 
-        try cluster.pause()
+        try await cluster.pause()
         for _ in 0..<3 {
             let answer = try await magicLink()
             #expect(answer.status == 503, "\(answer.status) \(answer.text)")
@@ -59,7 +59,7 @@ struct PostgresFaultTests {
         let health = try await http.send("GET", server.base + "/healthz")
         #expect(health.status == 503, "\(health.text)")
 
-        try cluster.resume()
+        try await cluster.resume()
         // The pool reconnects on its own: wait for the state, not for a time.
         var recovered = false
         let deadline = ContinuousClock.now + .seconds(60)

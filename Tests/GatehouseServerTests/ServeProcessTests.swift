@@ -12,10 +12,19 @@ struct ServeProcessTests {
         let process: Subprocess
         let base: String
 
-        /// Sends SIGTERM and waits for the exit.
-        func stop() -> Subprocess.Result {
+        /// Sends SIGTERM and waits for the exit, off the cooperative pool (a graceful
+        /// shutdown drains for seconds on a loaded machine).
+        func stopped() async -> Subprocess.Result {
             process.terminate()
-            return process.wait()
+            return await process.exit()
+        }
+
+        /// Sends SIGTERM and reaps the process on a thread of its own: what a `defer` calls,
+        /// which must not hold a thread of the cooperative pool while the server drains.
+        func stop() {
+            process.terminate()
+            let process = process
+            Thread.detachNewThread { _ = process.wait() }
         }
     }
 
@@ -67,7 +76,7 @@ struct ServeProcessTests {
         let write = try await HTTPRequester.shared.send("POST", server.base + "/api/v1/auth/magic-link", json: #"{"email":"b@example.com"}"#)
         #expect(write.status == 503, "\(write.text)")
         #expect(write.headers["content-type"] == "application/problem+json")
-        let result = server.stop()
+        let result = await server.stopped()
         #expect(result.stderr.contains("is corrupt") && result.stderr.contains(".recover"), "\(result.stderr)")
     }
 
@@ -78,7 +87,7 @@ struct ServeProcessTests {
         for _ in 0..<3 {
             _ = try await HTTPRequester.shared.send("GET", server.base + "/healthz", headers: ["X-Forwarded-For": "192.0.2.1"])
         }
-        let result = server.stop()
+        let result = await server.stopped()
         let warnings = result.stderr.components(separatedBy: "X-Forwarded-For but --trust-proxy is off").count - 1
         #expect(warnings == 1, "\(result.stderr)")
     }
@@ -109,7 +118,7 @@ struct ServeProcessTests {
         #expect(after.status == 401)
         #expect(after.json["reason"] as? String == "revoked")
 
-        let result = server.stop()
+        let result = await server.stopped()
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.contains("database closed"))
         // The clean close checkpointed the WAL: the main file alone holds everything.
@@ -150,7 +159,7 @@ struct ServeProcessTests {
         let directory = try TemporaryDirectory()
         let db = try directory.database("opts")
         let server = try await Self.start(db: db, ["--cookie-name", "session", "--insecure-cookies"])
-        let result = server.stop()
+        let result = await server.stopped()
         #expect(result.stderr.contains("RFC 6265"))
 
         for (arguments, message) in [(["--rate-limit", "refresh"], "name=rate"), (["--rate-limit", "refresh=lots"], "invalid rate"),
@@ -188,7 +197,7 @@ struct ServeProcessTests {
         let second = try await HTTPRequester.shared.send("POST", server.base + "/api/v1/auth/refresh", json: #"{"refresh_token":"\#(refresh)"}"#)
         #expect(first.status == 200)
         #expect(second.status == 429)
-        _ = server.stop()
+        _ = await server.stopped()
 
         let bad = directory.path("bad.toml")
         try "[server]\nport = 8080\n\n[rate_limits]\nrefresh = \"often\"\n".write(toFile: bad, atomically: true, encoding: .utf8)

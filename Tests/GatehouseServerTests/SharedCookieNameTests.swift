@@ -42,7 +42,7 @@ struct SharedCookieNameTests {
         let (dbA, dbB) = (try directory.database("a"), try directory.database("b"))
         let appA = try await ServeProcessTests.start(db: dbA, ["--dev", "--insecure-cookies", "--cookie-name", "session"])
         let appB = try await ServeProcessTests.start(db: dbB, ["--dev", "--insecure-cookies", "--cookie-name", "session"])
-        defer { _ = appA.stop(); _ = appB.stop() }
+        defer { appA.stop(); appB.stop() }
         // The development warning names the problem before it happens.
         let startup = appA.process.outputSoFar() + appA.process.errorsSoFar()
         #expect(startup.contains("warning") && startup.contains("'session'"), "\(startup)")
@@ -72,7 +72,7 @@ struct SharedCookieNameTests {
         // Distinct names: the browser keeps both cookies and each app reads its own.
         let appC = try await ServeProcessTests.start(db: try directory.database("c"), ["--dev", "--insecure-cookies", "--cookie-name", "app_c_session"])
         let appD = try await ServeProcessTests.start(db: try directory.database("d"), ["--dev", "--insecure-cookies", "--cookie-name", "app_d_session"])
-        defer { _ = appC.stop(); _ = appD.stop() }
+        defer { appC.stop(); appD.stop() }
         let second = HostCookieJar()
         try await Self.browserLogin(appC.base, jar: second)
         try await Self.browserLogin(appD.base, jar: second)

@@ -17,3 +17,13 @@ extension Subprocess {
         try! await offPool { self.wait() }
     }
 }
+
+extension Subprocess {
+    /// Runs to the end without holding a thread of the cooperative pool. In an async context
+    /// this overload is the one chosen, so a test cannot block the pool on a child by accident;
+    /// the synchronous `run` stays for synchronous helpers (a tmux command, a probe at start).
+    public static func run(_ executable: String, _ arguments: [String], environment: [String: String] = [:],
+                           discardOutput: Bool = false) async throws -> Result {
+        try await Subprocess(executable, arguments, environment: environment, discardOutput: discardOutput).exit()
+    }
+}

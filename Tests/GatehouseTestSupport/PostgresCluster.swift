@@ -34,8 +34,16 @@ public final class PostgresCluster: @unchecked Sendable {
     public static var testsRun: Bool { unavailableReason == nil || ProcessInfo.processInfo.environment["CI"] != nil }
 
     /// Starts a cluster; throws with the server's own words when it cannot. `settings` are
-    /// extra `-c name=value` server settings.
-    public init(settings: [String] = []) throws {
+    /// extra `-c name=value` server settings. initdb and `pg_ctl start` take seconds (tens on a
+    /// loaded machine), so they run off the cooperative pool: every test of the run shares its
+    /// two threads, and a test that blocked them stalled in-process servers long enough for
+    /// other tests' HTTP clients to time out (the PostgreSQL CI run, 2026-12-01).
+    public static func start(settings: [String] = []) async throws -> PostgresCluster {
+        try await offPool { try PostgresCluster(settings: settings) }
+    }
+
+    /// The blocking start (for `TestEngine`'s shared cluster, started once under its lock).
+    init(settings: [String] = []) throws {
         guard let binaries = Self.findBinaries() else { throw ClusterError.unavailable(Self.unavailableReason ?? "") }
         self.binaries = binaries
         runAs = geteuid() == 0 ? "postgres" : nil
@@ -50,11 +58,13 @@ public final class PostgresCluster: @unchecked Sendable {
         try run("/bin/sh", ["-c", "umask 077; printf '%s\\n' \"$0\" > \"$1\"", password, passwordFile])
         try run(binaries + "/initdb", ["-D", directory + "/data", "-U", superuser, "--pwfile", passwordFile,
                                        "--auth-local=scram-sha-256", "--auth-host=scram-sha-256", "-E", "UTF8", "--no-sync"])
-        try resume()
+        try startServer()
     }
 
-    /// Starts the server (again, after `pause`) on the same socket and port.
-    public func resume() throws {
+    /// Starts the server again, after `pause`, on the same socket and port.
+    public func resume() async throws { try await offPool { try self.startServer() } }
+
+    private func startServer() throws {
         try run(binaries + "/pg_ctl", ["-D", directory + "/data", "-l", directory + "/server.log", "-w", "-t", "120", "start",
                                        "-o", serverOptions])
     }
@@ -62,15 +72,34 @@ public final class PostgresCluster: @unchecked Sendable {
     /// The server's log so far (for a failing test's message).
     public var log: String { (try? String(contentsOfFile: directory + "/server.log", encoding: .utf8)) ?? "" }
 
-    /// Stops the server (fast shutdown) and removes everything.
+    /// Stops the server (fast shutdown) and removes everything, on a thread of its own: this
+    /// returns at once (it is what a test's `defer` calls), and the test process waits for every
+    /// such stop before it exits, so no server outlives the run.
     public func stop() {
+        Self.stopping.enter()
+        Thread.detachNewThread {
+            self.stopNow()
+            Self.stopping.leave()
+        }
+    }
+
+    /// Stops still under way; the process waits for them (up to two minutes) when it exits.
+    private static let stopping: DispatchGroup = {
+        atexit { _ = PostgresCluster.stopping.wait(timeout: .now() + 120) }
+        return DispatchGroup()
+    }()
+
+    /// The blocking stop (at exit, and on the stopping thread).
+    func stopNow() {
         guard FileManager.default.fileExists(atPath: directory) else { return }
         _ = try? run(binaries + "/pg_ctl", ["-D", directory + "/data", "-m", "fast", "-w", "stop"])
         try? FileManager.default.removeItem(atPath: directory)
     }
 
     /// Stops the server but keeps its files: a server that went away.
-    public func pause() throws { try run(binaries + "/pg_ctl", ["-D", directory + "/data", "-m", "fast", "-w", "stop"]) }
+    public func pause() async throws {
+        try await offPool { try self.run(self.binaries + "/pg_ctl", ["-D", self.directory + "/data", "-m", "fast", "-w", "stop"]) }
+    }
 
     /// Stops every process of the server (SIGSTOP: the postmaster and its backends) without
     /// closing a socket: a server that went silent, as behind a dead network path.
@@ -90,12 +119,18 @@ public final class PostgresCluster: @unchecked Sendable {
 
     /// Runs SQL as the superuser through `psql` (creating databases and roles for a test).
     @discardableResult
-    public func psql(_ sql: String, database: String = "postgres") throws -> String {
+    public func psql(_ sql: String, database: String = "postgres") async throws -> String {
+        try await offPool { try self.psqlNow(sql, database: database) }
+    }
+
+    /// `psql` on the calling thread, for `TestEngine`'s short statements under its own lock.
+    @discardableResult
+    func psqlNow(_ sql: String, database: String = "postgres") throws -> String {
         try run(binaries + "/psql", ["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", directory, "-p", String(port),
                                             "-U", superuser, "-d", database, "-c", sql], environment: ["PGPASSWORD": password])
     }
 
-    deinit { stop() }
+    deinit { stopNow() }
 
     @discardableResult
     private func run(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws -> String {

@@ -69,7 +69,8 @@ public final class Subprocess: @unchecked Sendable {
         return finished
     }
 
-    public func terminate() { kill(pid, SIGTERM) }
+    /// SIGTERM, unless the process was already reaped (its pid may be another's by now).
+    public func terminate() { if result == nil { kill(pid, SIGTERM) } }
 
     public func signal(_ number: Int32) { kill(pid, number) }
 

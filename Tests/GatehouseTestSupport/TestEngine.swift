@@ -44,7 +44,7 @@ public enum TestEngine: String, Sendable {
             // Every fixture's pool and every process a test starts connects to this one server.
             do {
                 let cluster = try PostgresCluster(settings: ["max_connections=1000"])
-                try cluster.psql("CREATE DATABASE \(template)")
+                try cluster.psqlNow("CREATE DATABASE \(template)")
                 let schema = try GatehouseDatabase.open(path: cluster.url(database: template), options: .init(createIfMissing: true))
                 try schema.close()
                 started = .success(cluster)
@@ -60,7 +60,7 @@ public enum TestEngine: String, Sendable {
     }
 
     private static func stopSharedCluster() {
-        if case .success(let cluster) = sharedCluster.withLock({ $0 }) { cluster.stop() }
+        if case .success(let cluster) = sharedCluster.withLock({ $0 }) { cluster.stopNow() }
     }
 
     /// A fresh database for a test: `name.sqlite` in `directory` (created when first opened),
@@ -101,7 +101,7 @@ public enum TestEngine: String, Sendable {
     public static func rawExecute(_ sql: String, on location: String) throws {
         if location.hasPrefix("postgres") {
             guard let database = URLComponents(string: location)?.path.dropFirst(), !database.isEmpty else { return }
-            try cluster().psql(sql, database: String(database))
+            try cluster().psqlNow(sql, database: String(database))
         } else {
             let queue = try DatabaseQueue(path: location)
             try queue.write { db in try db.execute(sql: sql) }
