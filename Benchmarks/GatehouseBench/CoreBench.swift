@@ -150,10 +150,10 @@ struct Hot: AsyncParsableCommand {
         commandName: "hot", abstract: "Run one hot path alone for a profiler (perf record -g, strace -c -f); prints its rate.")
 
     enum Path: String, ExpressibleByArgument, CaseIterable {
-        case rotation, rotations8 = "rotation-8-tasks", reads, cRotation = "c-rotation", cReads = "c-reads"
+        case rotation, rotations8 = "rotation-8-tasks", reads, queuedReads = "queued-reads", cRotation = "c-rotation", cReads = "c-reads"
     }
 
-    @Argument(help: "rotation, rotation-8-tasks, reads (database.read point reads), c-rotation or c-reads.") var path: Path
+    @Argument(help: "rotation, rotation-8-tasks, reads (database.pointRead), queued-reads (database.read), c-rotation or c-reads.") var path: Path
     @Option(help: "Seconds to run.") var seconds = 10.0
 
     func run() async throws {
@@ -165,8 +165,9 @@ struct Hot: AsyncParsableCommand {
         switch path {
         case .cRotation:
             rate = try await CoreBench.cRotationBaseline(path: file, seconds: seconds).value
-        case .reads:
-            rate = try await RawSQLiteBench.storageLayerReads(path: RawSQLiteBench.prepare(in: directory, rows: 10_000), rows: 10_000, seconds: seconds)
+        case .reads, .queuedReads:
+            rate = try await RawSQLiteBench.storageLayerReads(path: RawSQLiteBench.prepare(in: directory, rows: 10_000), rows: 10_000,
+                                                              seconds: seconds, queued: path == .queuedReads)
         case .cReads:
             rate = try CAPIBaseline.pointReads(path: RawSQLiteBench.prepare(in: directory, rows: 10_000), rows: 10_000, seconds: seconds)
         case .rotation, .rotations8:

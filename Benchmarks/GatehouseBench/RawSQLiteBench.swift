@@ -13,6 +13,7 @@ enum RawSQLiteBench {
         let cCommits = try CAPIBaseline.commits(path: path, seconds: seconds)
         let cReads = try CAPIBaseline.pointReads(path: path, rows: rows, seconds: seconds)
         let storageReads = try await storageLayerReads(path: path, rows: rows, seconds: seconds)
+        let queuedReads = try await storageLayerReads(path: path, rows: rows, seconds: seconds, queued: true)
         func ofC(_ value: Double, _ base: Double) -> String { String(format: "%.0f%% of the C API's", value / base * 100) }
         return [
             BenchResult(group: "raw SQLite", name: "C API: single-row write transactions", value: cCommits, unit: "ops/s",
@@ -21,8 +22,10 @@ enum RawSQLiteBench {
             BenchResult(group: "raw SQLite", name: "GRDB: single-row write transactions", value: commits, unit: "ops/s",
                         note: ofC(commits, cCommits)),
             BenchResult(group: "raw SQLite", name: "GRDB: point reads (one read each)", value: reads, unit: "ops/s", note: ofC(reads, cReads)),
-            BenchResult(group: "raw SQLite", name: "storage layer: point reads (database.read)", value: storageReads, unit: "ops/s",
+            BenchResult(group: "raw SQLite", name: "storage layer: point reads (database.pointRead)", value: storageReads, unit: "ops/s",
                         note: ofC(storageReads, cReads)),
+            BenchResult(group: "raw SQLite", name: "storage layer: point reads, queued (database.read)", value: queuedReads, unit: "ops/s",
+                        note: ofC(queuedReads, cReads)),
         ]
     }
 
@@ -40,15 +43,17 @@ enum RawSQLiteBench {
         return path
     }
 
-    /// Point reads through the storage layer, as every service reads: `database.read`.
-    static func storageLayerReads(path: String, rows: Int64, seconds: Double) async throws -> Double {
+    /// Point reads through the storage layer, as the services' lookups by key read: `pointRead`
+    /// (`queued`: `read`, the path of every other read, through GRDB's reader queue).
+    static func storageLayerReads(path: String, rows: Int64, seconds: Double, queued: Bool = false) async throws -> Double {
         let database = try Gatehouse.open(path: path, options: .init()).database
         defer { try? database.close() }
         var next: Int64 = 0
         return try await Measure.rate(seconds: seconds) {
             next = next % rows + 1
             let id = next
-            _ = try await database.read { tx in try tx.fetchOne("SELECT v FROM t WHERE id = ?", [id]) }
+            let read: @Sendable (any SQLTransaction) throws -> SQLRow? = { tx in try tx.fetchOne("SELECT v FROM t WHERE id = ?", [id]) }
+            _ = try await queued ? database.read(read) : database.pointRead(read)
         }
     }
 

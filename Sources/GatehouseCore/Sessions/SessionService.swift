@@ -126,7 +126,8 @@ public final class SessionService: Sendable {
         guard !tokens.isEmpty else { throw AuthError.invalidCredential(.malformed) }
         let now = clock.now()
         let touchInterval = configuration.sessionTouchInterval
-        let fast = try await database.read { tx -> AuthenticatedSession? in
+        // A lookup by hash that only reads: the point-read path.
+        let fast = try await database.pointRead { tx -> AuthenticatedSession? in
             for token in tokens where token.isWellFormed {
                 guard case .valid(let session, let inGrace) = try Self.evaluate(token.hash, in: tx, at: now) else { continue }
                 // A session due for a touch is served by the write below.

@@ -140,6 +140,17 @@ public final class GatehouseDatabase: Sendable {
         }
     }
 
+    /// `read` for a lookup by key (a session by its secret's hash): on SQLite it runs on the
+    /// calling thread while it stays a point read, without the two thread hand-offs of a
+    /// queued read, and falls back to `read` otherwise (`InlineReaders`). `body` may run twice,
+    /// so it must only read and return. PostgreSQL: `read`.
+    public func pointRead<T: Sendable>(_ body: @escaping @Sendable (any SQLTransaction) throws -> T) async throws -> T {
+        switch engine {
+        case .sqlite(let sqlite): try await sqlite.pointRead(body)
+        case .postgres(let postgres): try await postgres.read(body)
+        }
+    }
+
     /// `write` for callers that cannot wait asynchronously (opening the service, the bench).
     func writeSync<T>(_ body: (any SQLTransaction) throws -> T) throws -> T {
         switch engine {

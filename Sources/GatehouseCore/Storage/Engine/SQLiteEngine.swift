@@ -11,6 +11,9 @@ final class SQLiteEngine: Sendable {
     let options: DatabaseOptions
     let pool: DatabasePool
     private let coalescer: WriteCoalescer
+    /// Connections for `pointRead` (none when the file is opened read-only: the console and the
+    /// CLI have no hot lookups, and keep their memory).
+    private let inline: InlineReaders?
     /// What opening changed that the operator should hear (permissions tightened).
     let openingNotes: [String]
     /// The one bound on waiting for another process's write lock (`busyTimeout`).
@@ -27,6 +30,17 @@ final class SQLiteEngine: Sendable {
         self.lockWait = lockWait
         self.openingNotes = notes
         coalescer = WriteCoalescer(pool: pool, lockWait: lockWait)
+        inline = options.readOnly ? nil : InlineReaders(path: path, capacity: ProcessInfo.processInfo.activeProcessorCount, prepare: Self.prepareConnection(options))
+    }
+
+    /// What every connection of this engine runs when it opens: Gatehouse's SQL functions and
+    /// the page cache asked for.
+    private static func prepareConnection(_ options: DatabaseOptions) -> @Sendable (Database) throws -> Void {
+        let cache = options.pageCacheKiB
+        return { db in
+            db.add(function: TextMatchFunction.function)
+            if let cache { try db.execute(sql: "PRAGMA cache_size = -\(max(64, cache))") }
+        }
     }
 
     static func open(path: String, options: DatabaseOptions) throws(DatabaseOpenError) -> SQLiteEngine {
@@ -58,11 +72,8 @@ final class SQLiteEngine: Sendable {
         config.busyMode = lockWait.busyMode
         config.foreignKeysEnabled = true
         config.maximumReaderCount = max(1, options.maximumReaders)
-        let cache = options.pageCacheKiB
-        config.prepareDatabase { db in
-            db.add(function: TextMatchFunction.function)
-            if let cache { try db.execute(sql: "PRAGMA cache_size = -\(max(64, cache))") }
-        }
+        let prepare = prepareConnection(options)
+        config.prepareDatabase { db in try prepare(db) }
 
         // A folder nobody may write to cannot take -wal and -shm; a reader can still open the
         // file as immutable (nothing can change it while the folder stays read-only).
@@ -150,6 +161,13 @@ final class SQLiteEngine: Sendable {
     /// A read-only snapshot; never blocks writers.
     func read<T: Sendable>(_ body: @escaping @Sendable (any SQLTransaction) throws -> T) async throws -> T {
         try await watching { try await pool.read { db in try body(GRDBTransaction(db: db)) } }
+    }
+
+    /// `read` for a lookup by key: on the calling thread when it stays that cheap
+    /// (`InlineReaders`), else through the pool. `body` may run twice: it must only read.
+    func pointRead<T: Sendable>(_ body: @escaping @Sendable (any SQLTransaction) throws -> T) async throws -> T {
+        if let inline, case .done(let value) = try watching({ try inline.read(body) }) { return value }
+        return try await read(body)
     }
 
     func writeSync<T>(_ body: (any SQLTransaction) throws -> T) throws -> T {
@@ -255,6 +273,7 @@ final class SQLiteEngine: Sendable {
                 try lockWait.withDeadline(.now + .seconds(1)) { try db.checkpoint(.truncate) }
             }
         }
+        inline?.close()
         try pool.close()
     }
 }
