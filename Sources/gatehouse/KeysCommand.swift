@@ -91,7 +91,8 @@ struct KeysCommand: AsyncParsableCommand {
         @OptionGroup var database: DatabaseArguments
         @OptionGroup var keyFile: KeyFileOrConfig
         @OptionGroup var output: OutputOptions
-        @Argument(help: "The key's id (as `keys list` shows it).") var kid: String
+        @Argument(help: "The key's id (as `keys list` shows it). One that begins with '-' (made before 2026-12) goes after --: keys retire -- -Xy…")
+        var kid: String
         @Option(parsing: .unconditional, help: ArgumentHelp("For scripts: the key id again, in place of typing it.", valueName: "kid"))
         var confirm: String?
         @Option(parsing: .unconditional, help: "Why, for the audit log.") var reason = "retired by operator"

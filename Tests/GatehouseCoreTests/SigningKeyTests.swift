@@ -29,6 +29,28 @@ struct SigningKeyTests {
         Issue.record("never happened: \(what)")
     }
 
+    /// Field report: `keys retire KID` failed now and then with "Missing expected argument
+    /// '<kid>'": one base64url kid in 32 began with "-", which the command line took for an option.
+    @Test("a kid is 16 hex digits, never beginning with '-'; an older kid that does is retired from the CLI after --")
+    func kidOnTheCommandLine() async throws {
+        for _ in 0..<500 {
+            let kid = try SigningKeys.NewKey().kid
+            #expect(kid.count == 16 && kid.allSatisfy { "0123456789abcdef".contains($0) }, "\(kid)")
+        }
+        let test = try TestGatehouse()
+        let current = try await test.gatehouse.accessTokens.keyID()
+        let legacy = "-Xy_legacy-kid01"
+        try test.rawWrite("UPDATE signing_keys SET kid = '\(legacy)' WHERE kid = '\(current)'")
+        let retired = try await GatehouseBinary.run(["keys", "retire", "--confirm", legacy, "--reason", "test", "--db", test.path, "--", legacy])
+        #expect(retired.status == 0, "\(retired.stdout)\(retired.stderr)")
+        let list = try await GatehouseBinary.run(["keys", "list", "--json", "--db", test.path])
+        let keys = (try JSONSerialization.jsonObject(with: Data(list.stdout.utf8)) as? [String: Any])?["signing_keys"] as? [[String: Any]] ?? []
+        #expect(keys.contains { $0["kid"] as? String == legacy && $0["state"] as? String == "retired" }, "\(list.stdout)")
+        // The help says where such a kid goes.
+        let help = try await GatehouseBinary.run(["keys", "retire", "--help"])
+        #expect(help.stdout.contains("goes after --"), "\(help.stdout)")
+    }
+
     @Test("rotation: a new key signs, the old one verifies and stays in the JWKS until its tokens expired, then leaves")
     func rotation() async throws {
         let test = try TestGatehouse()

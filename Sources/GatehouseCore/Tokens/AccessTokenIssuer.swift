@@ -206,10 +206,14 @@ public actor AccessTokenIssuer {
     /// key of their own.
     static let keyCreationLock: Int64 = 0x6761_7465_7369_676E
 
-    /// RFC 7638-style thumbprint, shortened: stable across processes and restarts.
+    /// The RFC 7638 thumbprint (SHA-256 of the canonical JWK), its first 64 bits in lowercase
+    /// hex: stable across processes and restarts. Hex, not base64url: an operator passes a kid
+    /// to `keys retire` as an argument, and one in 32 base64url kids began with "-", which a
+    /// command line reads as an option. (Keys made before keep their kids; the CLI takes
+    /// such a kid after `--`.)
     static func keyID(of publicKey: ES256PublicKey) throws -> String {
         guard let parameters = publicKey.parameters else { throw AuthError.notFound("public key parameters") }
         let canonical = #"{"crv":"P-256","kty":"EC","x":"\#(parameters.x)","y":"\#(parameters.y)"}"#
-        return String(Base64URL.encode(SHA256.hash(data: Data(canonical.utf8))).prefix(16))
+        return Fingerprint.hex(Array(SHA256.hash(data: Data(canonical.utf8))).prefix(8))
     }
 }
