@@ -63,11 +63,12 @@ struct InlineReadTests {
         guard case .done(true) = nested else { Issue.record("the nested read was not declined: \(nested)"); return }
     }
 
-    @Test("a read that meets a lock is declined at once (busy_timeout 0), never waits on the caller's thread")
+    @Test("a file an exclusive-mode writer holds: the read is declined at once (busy_timeout 0), and served once the lock is gone")
     func locked() async throws {
         let directory = try TemporaryDirectory()
         let path = directory.path("locked.sqlite")
-        // A writer in exclusive locking mode keeps every other connection out until it closes.
+        // In WAL mode only a writer in exclusive locking mode keeps readers out (until it closes);
+        // it can take that lock only while no other connection is open, so it comes first.
         let holder = try DatabaseQueue(path: path)
         try holder.inDatabase { db in
             try db.execute(sql: """
@@ -82,6 +83,55 @@ struct InlineReadTests {
         try holder.close()
         guard case .done(let value) = try inline.read(read) else { Issue.record("the read was not served once the lock was gone"); return }
         #expect(value == "held")
+    }
+
+    @Test("the storage layer's pointRead is served inline (a session check too), and a read-only open has no inline readers")
+    func servedThroughTheEngine() async throws {
+        let (test, inline) = try await Self.fixture()
+        inline.close()
+        guard case .sqlite(let engine) = test.gatehouse.database.engine, let readers = engine.inline else {
+            Issue.record("no inline readers on a writable SQLite open"); return
+        }
+        let before = readers.served.load(ordering: .relaxed)
+        #expect(try await test.gatehouse.database.pointRead { tx in try tx.fetchScalar(String.self, "SELECT v FROM probe WHERE id = 3") } == "row 3")
+        let (_, secret) = try await test.webLogin()
+        _ = try await test.gatehouse.sessions.authenticate(anyOf: [secret.value])
+        #expect(readers.served.load(ordering: .relaxed) >= before + 2)
+        let readOnly = try GatehouseDatabase.open(path: test.path, options: TestEngine.options(readOnly: true))
+        defer { try? readOnly.close() }
+        guard case .sqlite(let console) = readOnly.engine else { return }
+        #expect(console.inline == nil)
+    }
+
+    @Test("a schema changed by another connection: rows are read by the new column names, not by cached ones")
+    func schemaChange() async throws {
+        let (test, inline) = try await Self.fixture()
+        defer { inline.close() }
+        let read: (any SQLTransaction) throws -> SQLRow? = { tx in try tx.fetchOne("SELECT * FROM probe WHERE id = ?", [1]) }
+        guard case .done(let before) = try inline.read(read) else { Issue.record("declined"); return }
+        #expect(before?["v"] == .text("row 1"))
+        // The same columns in the other order: a statement recompiled under cached names would swap them.
+        try test.rawWrite("""
+            CREATE TABLE probe2 (v TEXT NOT NULL, id INTEGER PRIMARY KEY); INSERT INTO probe2 (v, id) SELECT v, id FROM probe;
+            DROP TABLE probe; ALTER TABLE probe2 RENAME TO probe
+            """)
+        guard case .done(let after) = try inline.read(read) else { Issue.record("declined"); return }
+        #expect(after?["v"] == .text("row 1") && after?["id"] == .int(1), "\(String(describing: after))")
+    }
+
+    @Test("closing while a read runs: that read ends, its connection closes, and no read is served inline after")
+    func closeDuringRead() async throws {
+        let (_test, inline) = try await Self.fixture()
+        defer { _ = _test }
+        let value = try inline.read { tx -> String? in
+            inline.close()
+            return try tx.fetchScalar(String.self, "SELECT v FROM probe WHERE id = 2")
+        }
+        guard case .done(let text) = value else { Issue.record("the read under way was not finished"); return }
+        #expect(text == "row 2")
+        guard case .declined = try inline.read({ tx in try tx.fetchScalar(Int64.self, "SELECT 1") }) else {
+            Issue.record("a read was served after close"); return
+        }
     }
 
     @Test("an error of the read itself reaches the caller as it is, and is not run again")

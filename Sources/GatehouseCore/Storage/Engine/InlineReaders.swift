@@ -29,7 +29,7 @@ final class InlineReaders: Sendable {
     private let path: String
     private let capacity: Int
     private let prepare: @Sendable (Database) throws -> Void
-    private let state = Mutex<(free: [Reader], opened: Int)>(([], 0))
+    private let state = Mutex<(free: [Reader], opened: Int, closed: Bool)>(([], 0, false))
     /// Reads served on the calling thread, and reads declined (queued instead), since opening.
     let served = Atomic<Int>(0)
     let declined = Atomic<Int>(0)
@@ -60,13 +60,16 @@ final class InlineReaders: Sendable {
 
     private func attempt<T>(_ body: (any SQLTransaction) throws -> T) throws -> Outcome<T> {
         guard let reader = take() else { return .declined }
-        defer { state.withLock { $0.free.append(reader) } }
+        defer { giveBack(reader) }
         reader.steps = 0
         do {
             return .done(try reader.queue.inDatabase { db in
                 try reader.run(reader.begin, db)
                 do {
+                    try reader.forgetStatementsIfSchemaChanged(db)
                     let value = try body(GRDBTransaction(db: db))
+                    // A body that swallowed an interruption (`try?`) holds a partial answer.
+                    if reader.overBudget { throw DatabaseError(resultCode: .SQLITE_INTERRUPT, message: "step budget spent") }
                     try reader.run(reader.commit, db)
                     return value
                 } catch {
@@ -84,6 +87,7 @@ final class InlineReaders: Sendable {
     /// when one cannot be opened: the pool then serves, and says what is wrong).
     private func take() -> Reader? {
         let (reader, mayOpen): (Reader?, Bool) = state.withLock { state in
+            if state.closed { return (nil, false) }
             if let reader = state.free.popLast() { return (reader, false) }
             guard state.opened < capacity else { return (nil, false) }
             state.opened += 1
@@ -99,10 +103,21 @@ final class InlineReaders: Sendable {
         }
     }
 
-    /// Closes the connections not in use (all of them once the engine has stopped reading).
+    /// A reader back on the free list; closed instead once `close()` has run.
+    private func giveBack(_ reader: Reader) {
+        let keep = state.withLock { state in
+            if state.closed { state.opened -= 1 } else { state.free.append(reader) }
+            return !state.closed
+        }
+        if !keep { reader.close() }
+    }
+
+    /// Closes the free connections now and each one in use when its read ends; no read is
+    /// served inline after this.
     func close() {
         let readers = state.withLock { state in
-            defer { state.free.removeAll() }
+            state.closed = true
+            defer { state.opened -= state.free.count; state.free.removeAll() }
             return state.free
         }
         for reader in readers { reader.close() }
@@ -117,7 +132,11 @@ final class InlineReaders: Sendable {
         var steps: Int32 = 0
         /// Prepared once: GRDB's `execute(sql:)` would compile them for every read, a third of
         /// a point read's cost.
-        private(set) var begin: OpaquePointer?, commit: OpaquePointer?, rollback: OpaquePointer?
+        private(set) var begin: OpaquePointer?, commit: OpaquePointer?, rollback: OpaquePointer?, schemaVersion: OpaquePointer?
+        /// The schema version this connection's cached statements were compiled against.
+        private var knownSchema: Int64?
+
+        var overBudget: Bool { steps > InlineReaders.stepBudget / InlineReaders.handlerPeriod }
 
         init(path: String, prepare: @escaping @Sendable (Database) throws -> Void) throws {
             var config = Configuration()
@@ -130,13 +149,14 @@ final class InlineReaders: Sendable {
                 sqlite3_progress_handler(db.sqliteConnection, InlineReaders.handlerPeriod, { context in
                     let reader = Unmanaged<Reader>.fromOpaque(context!).takeUnretainedValue()
                     reader.steps += 1
-                    return reader.steps > InlineReaders.stepBudget / InlineReaders.handlerPeriod ? 1 : 0
+                    return reader.overBudget ? 1 : 0
                 }, context)
-                for (sql, statement) in [("BEGIN DEFERRED", \Reader.begin), ("COMMIT", \.commit), ("ROLLBACK", \.rollback)] {
+                for (sql, statement) in [("BEGIN DEFERRED", \Reader.begin), ("COMMIT", \.commit), ("ROLLBACK", \.rollback),
+                                         ("PRAGMA schema_version", \.schemaVersion)] {
                     var prepared: OpaquePointer?
                     guard sqlite3_prepare_v2(db.sqliteConnection, sql, -1, &prepared, nil) == SQLITE_OK else {
                         sqlite3_finalize(prepared)
-                        throw DatabaseError(resultCode: ResultCode(rawValue: sqlite3_extended_errcode(db.sqliteConnection)), sql: sql)
+                        throw Self.lastError(db, sql)
                     }
                     self[keyPath: statement] = prepared
                 }
@@ -147,16 +167,47 @@ final class InlineReaders: Sendable {
         func run(_ statement: OpaquePointer?, _ db: Database) throws {
             let code = sqlite3_step(statement)
             sqlite3_reset(statement)
-            guard code == SQLITE_DONE else {
-                throw DatabaseError(resultCode: ResultCode(rawValue: sqlite3_extended_errcode(db.sqliteConnection)),
-                                    message: String(cString: sqlite3_errmsg(db.sqliteConnection)), sql: String(cString: sqlite3_sql(statement)))
+            guard code == SQLITE_DONE else { throw Self.lastError(db, String(cString: sqlite3_sql(statement))) }
+        }
+
+        /// Another process may have migrated the file: SQLite recompiles a cached statement
+        /// quietly, but the column names GRDB cached for it (`GRDBTransaction` reads rows by
+        /// them) would be the old ones. GRDB's pool checks before every read; so does this, in
+        /// the read's snapshot (the check starts it).
+        func forgetStatementsIfSchemaChanged(_ db: Database) throws {
+            guard sqlite3_step(schemaVersion) == SQLITE_ROW else {
+                sqlite3_reset(schemaVersion)
+                throw Self.lastError(db, "PRAGMA schema_version")
+            }
+            let version = sqlite3_column_int64(schemaVersion, 0)
+            sqlite3_reset(schemaVersion)
+            if version != knownSchema {
+                if knownSchema != nil {
+                    db.clearSchemaCache()
+                    // The pragma reads the version without reloading the connection's schema, so
+                    // a statement compiled now would still name the old columns until its first
+                    // step: a statement that reads the schema table makes SQLite reload it.
+                    let reload = "SELECT 1 FROM sqlite_schema LIMIT 1"
+                    guard sqlite3_exec(db.sqliteConnection, reload, nil, nil, nil) == SQLITE_OK else { throw Self.lastError(db, reload) }
+                }
+                knownSchema = version
             }
         }
 
+        /// Finalizes the statements and closes the connection (once; `deinit` too, so a reader
+        /// whose opening failed halfway leaves nothing open).
         func close() {
-            for statement in [begin, commit, rollback] { sqlite3_finalize(statement) }
-            (begin, commit, rollback) = (nil, nil, nil)
+            for statement in [begin, commit, rollback, schemaVersion] { sqlite3_finalize(statement) }
+            (begin, commit, rollback, schemaVersion) = (nil, nil, nil, nil)
             try? queue.close()
+        }
+
+        deinit { close() }
+
+        /// The connection's last error, as GRDB reports one (`StorageFault` classifies it).
+        private static func lastError(_ db: Database, _ sql: String) -> DatabaseError {
+            DatabaseError(resultCode: ResultCode(rawValue: sqlite3_extended_errcode(db.sqliteConnection)),
+                          message: String(cString: sqlite3_errmsg(db.sqliteConnection)), sql: sql)
         }
     }
 }

@@ -13,7 +13,7 @@ final class SQLiteEngine: Sendable {
     private let coalescer: WriteCoalescer
     /// Connections for `pointRead` (none when the file is opened read-only: the console and the
     /// CLI have no hot lookups, and keep their memory).
-    private let inline: InlineReaders?
+    let inline: InlineReaders?
     /// What opening changed that the operator should hear (permissions tightened).
     let openingNotes: [String]
     /// The one bound on waiting for another process's write lock (`busyTimeout`).
