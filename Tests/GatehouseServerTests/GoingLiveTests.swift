@@ -124,8 +124,8 @@ struct GoingLiveTests {
                                                                json: #"{"token":"\#(link.json["dev_token"] as? String ?? "")"}"#)
             return try #require(verified.json["access_token"] as? String)
         }
-        func pyjwt(_ tokens: [String]) throws -> [String] {
-            let run = try Subprocess.run(python, [PythonTools.fixture("verify_jwt.py"), server.base + "/.well-known/jwks.json", "gatehouse"] + tokens)
+        func pyjwt(_ tokens: [String]) async throws -> [String] {
+            let run = try await Subprocess.run(python, [PythonTools.fixture("verify_jwt.py"), server.base + "/.well-known/jwks.json", "gatehouse"] + tokens)
             #expect(run.status == 0, "\(run.stderr)")
             return run.stdout.split(separator: "\n").map(String.init)
         }
@@ -141,7 +141,7 @@ struct GoingLiveTests {
         }
         let after = try await login("bob@example.com")
         let newKid = try #require(AccessTokenIssuer.headerKid(after))
-        #expect(try pyjwt([before, after]) == ["ok \(oldKid)", "ok \(newKid)"])
+        #expect(try await pyjwt([before, after]) == ["ok \(oldKid)", "ok \(newKid)"])
 
         let retired = try await GatehouseBinary.run(["keys", "retire", oldKid, "--confirm", oldKid, "--reason", "test", "--db", db])
         #expect(retired.status == 0, "\(retired.stderr)")
@@ -149,7 +149,7 @@ struct GoingLiveTests {
             let jwks = try await HTTPRequester.shared.send("GET", server.base + "/.well-known/jwks.json")
             return jwks.text.contains(oldKid) ? nil : true
         }
-        let verdicts = try pyjwt([before, after])
+        let verdicts = try await pyjwt([before, after])
         #expect(verdicts.count == 2 && verdicts[0].hasPrefix("refused \(oldKid)") && verdicts[1] == "ok \(newKid)", "\(verdicts)")
         // Gatehouse itself refuses it too, and a typed confirmation that does not match changes nothing.
         let wrong = try await GatehouseBinary.run(["keys", "retire", newKid, "--confirm", "yes", "--db", db])

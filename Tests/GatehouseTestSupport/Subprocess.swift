@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -18,7 +19,12 @@ public final class Subprocess: @unchecked Sendable {
     public let pid: pid_t
     private let stdoutPath: String
     private let stderrPath: String
+    /// Set once the process is reaped. `waiting` makes a second `wait()` (a test's and a
+    /// `defer`'s reaping thread) wait for the first instead of racing it to `waitpid`;
+    /// `reaped` is what `terminate` checks without waiting.
     private var result: Result?
+    private let waiting = NSLock()
+    private let reaped = Mutex(false)
 
     /// Starts `executable` (a path, or a name looked up in PATH) with `arguments`.
     /// `environment` entries are added to this process's environment; `discardOutput` sends
@@ -59,6 +65,8 @@ public final class Subprocess: @unchecked Sendable {
     /// Waits for the exit and returns status and output (once; later calls return the same).
     @discardableResult
     public func wait() -> Result {
+        waiting.lock()
+        defer { waiting.unlock() }
         if let result { return result }
         var status: Int32 = 0
         while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
@@ -66,11 +74,12 @@ public final class Subprocess: @unchecked Sendable {
         let finished = Result(status: exit, stdout: read(stdoutPath), stderr: read(stderrPath))
         for path in [stdoutPath, stderrPath] where path != "/dev/null" { unlink(path) }
         result = finished
+        reaped.withLock { $0 = true }
         return finished
     }
 
     /// SIGTERM, unless the process was already reaped (its pid may be another's by now).
-    public func terminate() { if result == nil { kill(pid, SIGTERM) } }
+    public func terminate() { reaped.withLock { if !$0 { kill(pid, SIGTERM) } } }
 
     public func signal(_ number: Int32) { kill(pid, number) }
 
