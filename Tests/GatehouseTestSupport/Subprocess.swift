@@ -49,8 +49,21 @@ public final class Subprocess: @unchecked Sendable {
         let argv = ([executable] + arguments).map { strdup($0) } + [nil]
         let envp = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer { (argv + envp).forEach { free($0) } }
+        // The child starts with no signal blocked and every handler at its default, as
+        // Foundation's Process does: a thread of this process (Dispatch, NIO) may block SIGTERM,
+        // and a child inheriting that mask never stops on it (the SMTP relays of the mail tests
+        // outlived their runs).
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var none = sigset_t(), all = sigset_t()
+        sigemptyset(&none)
+        sigfillset(&all)
+        posix_spawnattr_setsigmask(&attributes, &none)
+        posix_spawnattr_setsigdefault(&attributes, &all)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
         var pid: pid_t = 0
-        let status = posix_spawnp(&pid, executable, &actions, nil, argv, envp)
+        let status = posix_spawnp(&pid, executable, &actions, &attributes, argv, envp)
         guard status == 0 else { throw SubprocessError.cannotStart(executable, errno: status) }
         self.pid = pid
     }
