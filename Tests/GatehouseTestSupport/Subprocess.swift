@@ -42,7 +42,7 @@ public final class Subprocess: @unchecked Sendable {
         posix_spawn_file_actions_addopen(&actions, 2, stderrPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
         // Nothing else of the test process's: a socket a test holds (a raw HTTP connection)
         // must close when that test closes it, not live on in a server another test started.
-        Self.closeFrom?(&actions, 3)
+        _ = Self.closeFrom?(&actions, 3)
         var env = ProcessInfo.processInfo.environment
         for name in removed { env.removeValue(forKey: name) }
         for (name, value) in environment { env[name] = value }
