@@ -59,12 +59,6 @@ struct PostgresStatementTests {
         }
         try cluster.thaw()
         // The silent connection was closed; the pool makes another: wait for the state.
-        var answered = false
-        let deadline = ContinuousClock.now + .seconds(120)
-        while !answered && ContinuousClock.now < deadline {
-            answered = (try? await database.read(ping)) == 1
-            if !answered { try await Task.sleep(for: .milliseconds(200)) }
-        }
-        #expect(answered)
+        #expect(try await eventually(every: .milliseconds(200)) { (try? await database.read(ping)) == 1 })
     }
 }

@@ -61,12 +61,6 @@ struct PostgresFaultTests {
 
         try await cluster.resume()
         // The pool reconnects on its own: wait for the state, not for a time.
-        var recovered = false
-        let deadline = ContinuousClock.now + .seconds(60)
-        while !recovered && ContinuousClock.now < deadline {
-            recovered = (try? await magicLink().status) == 202
-            if !recovered { try await Task.sleep(for: .milliseconds(200)) }
-        }
-        #expect(recovered)
+        #expect(try await eventually(every: .milliseconds(200)) { (try? await magicLink().status) == 202 })
     }
 }

@@ -112,8 +112,11 @@ struct GRDBTransaction: SQLTransaction {
         }
     }
 
-    /// The connection's last error (its extended code, as GRDB reports it).
-    private func error(_ sql: String) -> DatabaseError {
+    private func error(_ sql: String) -> DatabaseError { Self.lastError(db, sql) }
+
+    /// `db`'s last error (its extended code, as GRDB reports one; `StorageFault` classifies
+    /// it), for every statement stepped through the C API (here and in `InlineReaders`).
+    static func lastError(_ db: Database, _ sql: String) -> DatabaseError {
         DatabaseError(resultCode: ResultCode(rawValue: sqlite3_extended_errcode(db.sqliteConnection)),
                       message: String(cString: sqlite3_errmsg(db.sqliteConnection)), sql: sql)
     }

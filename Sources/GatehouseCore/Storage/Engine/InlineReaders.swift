@@ -156,7 +156,7 @@ final class InlineReaders: Sendable {
                     var prepared: OpaquePointer?
                     guard sqlite3_prepare_v2(db.sqliteConnection, sql, -1, &prepared, nil) == SQLITE_OK else {
                         sqlite3_finalize(prepared)
-                        throw Self.lastError(db, sql)
+                        throw GRDBTransaction.lastError(db, sql)
                     }
                     self[keyPath: statement] = prepared
                 }
@@ -167,7 +167,7 @@ final class InlineReaders: Sendable {
         func run(_ statement: OpaquePointer?, _ db: Database) throws {
             let code = sqlite3_step(statement)
             sqlite3_reset(statement)
-            guard code == SQLITE_DONE else { throw Self.lastError(db, String(cString: sqlite3_sql(statement))) }
+            guard code == SQLITE_DONE else { throw GRDBTransaction.lastError(db, String(cString: sqlite3_sql(statement))) }
         }
 
         /// Another process may have migrated the file: SQLite recompiles a cached statement
@@ -177,7 +177,7 @@ final class InlineReaders: Sendable {
         func forgetStatementsIfSchemaChanged(_ db: Database) throws {
             guard sqlite3_step(schemaVersion) == SQLITE_ROW else {
                 sqlite3_reset(schemaVersion)
-                throw Self.lastError(db, "PRAGMA schema_version")
+                throw GRDBTransaction.lastError(db, "PRAGMA schema_version")
             }
             let version = sqlite3_column_int64(schemaVersion, 0)
             sqlite3_reset(schemaVersion)
@@ -188,7 +188,7 @@ final class InlineReaders: Sendable {
                     // a statement compiled now would still name the old columns until its first
                     // step: a statement that reads the schema table makes SQLite reload it.
                     let reload = "SELECT 1 FROM sqlite_schema LIMIT 1"
-                    guard sqlite3_exec(db.sqliteConnection, reload, nil, nil, nil) == SQLITE_OK else { throw Self.lastError(db, reload) }
+                    guard sqlite3_exec(db.sqliteConnection, reload, nil, nil, nil) == SQLITE_OK else { throw GRDBTransaction.lastError(db, reload) }
                 }
                 knownSchema = version
             }
@@ -203,11 +203,5 @@ final class InlineReaders: Sendable {
         }
 
         deinit { close() }
-
-        /// The connection's last error, as GRDB reports one (`StorageFault` classifies it).
-        private static func lastError(_ db: Database, _ sql: String) -> DatabaseError {
-            DatabaseError(resultCode: ResultCode(rawValue: sqlite3_extended_errcode(db.sqliteConnection)),
-                          message: String(cString: sqlite3_errmsg(db.sqliteConnection)), sql: sql)
-        }
     }
 }
