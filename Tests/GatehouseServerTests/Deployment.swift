@@ -56,15 +56,13 @@ final class Deployment: @unchecked Sendable {
     /// The base URL of node `index % nodes.count`: request i goes to node i mod n.
     func node(_ index: Int) -> String { nodes[index % nodes.count].base }
 
-    /// Stops every process (SIGTERM) and reaps them on a thread of its own: called from a
+    /// Stops every process (SIGTERM), each reaped on a thread of its own: called from a
     /// `defer`, it must not block the test process's cooperative threads while they exit.
     /// Once: a test's `defer` and the deinit both call it (the process list stays, for clients
     /// still reading it).
     func stop() {
         guard !stopped.exchange(true, ordering: .relaxed) else { return }
-        let processes = nodes.map(\.process) + workers
-        for process in processes { process.terminate() }
-        Thread.detachNewThread { for process in processes { process.wait() } }
+        for process in nodes.map(\.process) + workers { process.stop() }
     }
 
     deinit { stop() }

@@ -19,13 +19,8 @@ struct ServeProcessTests {
             return await process.exit()
         }
 
-        /// Sends SIGTERM and reaps the process on a thread of its own: what a `defer` calls,
-        /// which must not hold a thread of the cooperative pool while the server drains.
-        func stop() {
-            process.terminate()
-            let process = process
-            Thread.detachNewThread { _ = process.wait() }
-        }
+        /// Sends SIGTERM and returns at once (`Subprocess.stop`): for a `defer`.
+        func stop() { process.stop() }
     }
 
     /// Starts `serve --port 0` and waits for the line that names the chosen port. Outside

@@ -11,6 +11,13 @@ public func offPool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) asy
 }
 
 extension Subprocess {
+    /// SIGTERM, and the reaping on a thread of its own: what a test's `defer` calls, which must
+    /// not hold a thread of the cooperative pool while a server drains.
+    public func stop() {
+        terminate()
+        Thread.detachNewThread { self.wait() }
+    }
+
     /// `wait()` without holding a thread of the cooperative pool while the process runs.
     public func exit() async -> Result {
         // wait() does not throw.
