@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import GatehouseTestSupport
 import Testing
 @testable import GatehouseCore
@@ -50,6 +51,77 @@ struct RateLimiterTests {
         #expect(try await limiter.check(policy, key: "noisy").remaining == 4)
         let event = try #require(try await test.gatehouse.audit.tail(limit: 5).last)
         #expect(event.action == "rate_limit.reset" && event.actorId == "oncall" && event.targetId == "test:noisy")
+    }
+
+    /// A request reads the clock when it begins and can reach the bucket after younger ones
+    /// have: it is decided at the bucket's time, neither refused for its lag nor given more room.
+    @Test("a request with an older clock reading than the bucket's last decision is decided at the bucket's time")
+    func olderClockReading() async throws {
+        let test = try TestGatehouse()
+        let limiter = test.gatehouse.rateLimits
+        for _ in 0..<3 { #expect(try await limiter.check(policy, key: "k").allowed) }
+        test.clock.advance(by: -30)                 // half the period behind the last decision
+        #expect(try await limiter.check(policy, key: "k").remaining == 1)
+        #expect(try await limiter.check(policy, key: "k").remaining == 0)
+        let full = try await limiter.check(policy, key: "k")
+        #expect(!full.allowed && abs(full.retryAfter - 12) < 1e-6)
+
+        // The field report's shape: a bucket that allows 10⁸ a second, a request 2 s behind.
+        let generous = RateLimitPolicy(name: "refresh-ip", limit: 100_000_000, period: 1)
+        test.clock.advance(by: 32)
+        #expect(try await limiter.check(generous, key: "nat").allowed)
+        test.clock.advance(by: -2)
+        #expect(try await limiter.check(generous, key: "nat").allowed)
+    }
+
+    /// Two `serve` nodes on one database whose clocks disagree by more than a period.
+    @Test("nodes whose clocks differ by more than the period share a bucket without refusing under the rate")
+    func skewedNodes() async throws {
+        let test = try TestGatehouse()
+        let behindClock = ManualClock(test.clock.now().addingTimeInterval(-5))
+        let behind = try Gatehouse.open(path: test.path, options: TestEngine.options(), clock: behindClock)
+        let tenPerSecond = RateLimitPolicy(name: "ten", limit: 10, period: 1)
+        for _ in 0..<20 {                           // 8 a second between them
+            #expect(try await test.gatehouse.rateLimits.check(tenPerSecond, key: "shared").allowed)
+            #expect(try await behind.rateLimits.check(tenPerSecond, key: "shared").allowed)
+            test.clock.advance(by: 0.25)
+            behindClock.advance(by: 0.25)
+        }
+        // And the limit holds: the bucket keeps the time of the node ahead (its last decision),
+        // at which two of the ten slots are taken, so a burst from the node behind gets 8.
+        var burst = 0
+        for _ in 0..<11 where try await behind.rateLimits.check(tenPerSecond, key: "shared").allowed { burst += 1 }
+        #expect(burst == 8)
+    }
+
+    /// PostgreSQL writes the bucket at the commit: a younger request that commits between this
+    /// one's decision and its commit must not turn an allowed request into a refusal (nor into
+    /// a run again: the transaction commits the first time).
+    @Test("PostgreSQL: a request overtaken at its commit by a younger one commits, allowed, the first time",
+          .enabled(if: !TestEngine.isSQLite))
+    func overtakenByYounger() async throws {
+        let test = try TestGatehouse()
+        let generous = RateLimitPolicy(name: "refresh-ip", limit: 100, period: 1)
+        let start = test.clock.now()
+        let decided = DispatchSemaphore(value: 0), youngerCommitted = DispatchSemaphore(value: 0)
+        let attempts = Mutex(0)
+        async let older = test.gatehouse.database.write { tx in
+            let attempt = attempts.withLock { $0 += 1; return $0 }
+            let decision = try RateLimiter.consume(policy: generous, key: "nat", in: tx, at: start)
+            if attempt == 1 {
+                decided.signal()
+                youngerCommitted.wait()
+            }
+            return decision.allowed
+        }
+        try await offPool { decided.wait() }
+        test.clock.advance(by: 5)
+        #expect(try await test.gatehouse.rateLimits.check(generous, key: "nat").allowed)
+        youngerCommitted.signal()
+        #expect(try await older)
+        #expect(attempts.withLock { $0 } == 1)
+        let bucket = try #require(try await test.gatehouse.rateLimits.bucket(key: "refresh-ip:nat"))
+        #expect(bucket.allowedTotal == 2 && bucket.blockedTotal == 0)
     }
 
     @Test("rates parse from configuration text", arguments: [

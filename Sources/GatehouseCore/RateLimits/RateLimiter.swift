@@ -90,15 +90,25 @@ public final class RateLimiter: Sendable {
     static func bucketKey(policy: RateLimitPolicy, key: String) -> String { "\(policy.name):\(key)" }
 
     /// GCRA in one read and one write; call inside a write transaction.
-    private static let selectTAT = "SELECT tat FROM rate_limit_buckets WHERE key = ?"
+    private static let selectBucket = "SELECT tat, updated_at FROM rate_limit_buckets WHERE key = ?"
 
     /// GCRA, written once for both engines (docs/engines.md), the decision made at once from
     /// the bucket's stored `tat`. SQLite: the write transaction holds the whole database, so
     /// the read and the write below are one step. PostgreSQL: see `recordAtCommit`.
+    ///
+    /// The bucket's time never runs backwards: a request is decided at the later of `now` and
+    /// the bucket's last decision (`updated_at`). `now` is read when the request began, and a
+    /// request can reach the bucket after younger ones have (a PostgreSQL transaction run again
+    /// after a conflict keeps its `now`; a node whose clock is behind another's; a thread
+    /// descheduled between reading the clock and queueing its write). Decided at its own `now`,
+    /// such a request found `tat` up to that lag ahead of it and was refused from a bucket with
+    /// room to spare: any lag longer than the period refused every one (seen: a 10⁸/second
+    /// bucket refusing refreshes on PostgreSQL under load).
     static func consume(policy: RateLimitPolicy, key: String, in transaction: some SQLTransaction, at now: Date) throws -> RateLimitDecision {
         let bucketKey = bucketKey(policy: policy, key: key)
-        let nowSeconds = now.unixSeconds
-        let storedTAT = try transaction.fetchOne(Self.selectTAT, [bucketKey])?[0].double
+        let stored = try transaction.fetchOne(Self.selectBucket, [bucketKey])
+        let nowSeconds = max(now.unixSeconds, stored?[1].double ?? -.infinity)
+        let storedTAT = stored?[0].double
         let interval = policy.emissionInterval
         let tat = max(storedTAT ?? nowSeconds, nowSeconds)
         let newTAT = tat + interval
@@ -164,17 +174,22 @@ public final class RateLimiter: Sendable {
                     VALUES (?1, ?2, ?3, ?4, ?5, 0, 1, ?5, ?5)
                     ON CONFLICT (key) DO UPDATE SET
                         policy = ?2, "limit" = ?3, period = ?4, tat = greatest(rate_limit_buckets.tat, ?5),
-                        blocked_total = rate_limit_buckets.blocked_total + 1, last_blocked_at = ?5, updated_at = ?5
+                        blocked_total = rate_limit_buckets.blocked_total + 1, last_blocked_at = ?5,
+                        updated_at = greatest(rate_limit_buckets.updated_at, ?5)
                     """, [bucketKey, policy.name, policy.limit, policy.period, now])
                 return
             }
+            // Decided at the later of this request's time and the last writer's, as `consume`
+            // is: a younger request that committed meanwhile does not make this one stale.
             let taken = try tx.fetchOne("""
                 INSERT INTO rate_limit_buckets (key, policy, "limit", period, tat, allowed_total, blocked_total, updated_at)
                 VALUES (?1, ?2, ?3, ?4, ?5 + ?6, 1, 0, ?5)
                 ON CONFLICT (key) DO UPDATE SET
-                    policy = ?2, "limit" = ?3, period = ?4, tat = greatest(rate_limit_buckets.tat, ?5) + ?6,
-                    allowed_total = rate_limit_buckets.allowed_total + 1, updated_at = ?5
-                WHERE greatest(rate_limit_buckets.tat, ?5) + ?6 - ?4 <= ?5 + ?7
+                    policy = ?2, "limit" = ?3, period = ?4,
+                    tat = greatest(rate_limit_buckets.tat, ?5, rate_limit_buckets.updated_at) + ?6,
+                    allowed_total = rate_limit_buckets.allowed_total + 1, updated_at = greatest(rate_limit_buckets.updated_at, ?5)
+                WHERE greatest(rate_limit_buckets.tat, ?5, rate_limit_buckets.updated_at) + ?6 - ?4
+                      <= greatest(rate_limit_buckets.updated_at, ?5) + ?7
                 RETURNING tat
                 """, [bucketKey, policy.name, policy.limit, policy.period, now, policy.emissionInterval, Self.tolerance])
             if taken == nil { throw RateLimitOvertaken(bucket: bucketKey) }
