@@ -23,7 +23,7 @@ enum CAPIBaseline {
         start.reset()
 
         // RateLimiter.consume (twice: the address's budget, then the family's).
-        let selectTAT = try db.prepare("SELECT tat FROM rate_limit_buckets WHERE key = ?")
+        let selectTAT = try db.prepare("SELECT tat, updated_at FROM rate_limit_buckets WHERE key = ?")
         let record = try db.prepare("""
             INSERT INTO rate_limit_buckets (key, policy, "limit", period, tat, allowed_total, blocked_total, last_blocked_at, updated_at)
             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
@@ -64,9 +64,11 @@ enum CAPIBaseline {
         // RefreshTokenService.authenticated → User.find
         let user = try db.prepare("SELECT * FROM users WHERE id = ?")
 
-        func consume(_ policy: String, key: String, now: Double) throws {
+        func consume(_ policy: String, key: String, now clockNow: Double) throws {
             selectTAT.bind(1, "\(policy):\(key)")
-            let tat = try selectTAT.step() ? selectTAT.double(0) : now
+            let found = try selectTAT.step()
+            let now = found ? max(clockNow, selectTAT.double(1)) : clockNow
+            let tat = found ? selectTAT.double(0) : now
             selectTAT.reset()
             record.bind(1, "\(policy):\(key)")
             record.bind(2, policy)

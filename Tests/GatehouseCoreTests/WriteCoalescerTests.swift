@@ -11,8 +11,15 @@ struct WriteCoalescerTests {
     @Test("concurrent writes share transactions, yet each commits or rolls back alone")
     func isolation() async throws {
         let fixture = try TestGatehouse()
-        let database = fixture.gatehouse.database
+        // Waits for the write lock as long as the test may need (see the holder below).
+        var options = TestEngine.options()
+        options.busyTimeout = 900
+        let database = try Gatehouse.open(path: fixture.path, options: options, clock: fixture.clock).database
+        guard case .sqlite(let engine) = database.engine else { return }
         try await database.write { tx in try tx.execute("CREATE TABLE probe (id INTEGER PRIMARY KEY, n INTEGER NOT NULL)") }
+        // Writes that come one at a time run inline, each its own transaction; so that these
+        // share batches, another connection holds the lock until all 400 are queued.
+        let holder = try WriteLockHolder(path: fixture.path)
         let outcomes = await withTaskGroup(of: (Int, Bool).self) { group in
             for n in 0..<400 {
                 group.addTask {
@@ -30,6 +37,8 @@ struct WriteCoalescerTests {
                     }
                 }
             }
+            _ = try? await eventually { engine.coalescer.writesInFlight == 400 }
+            holder.release()
             return await group.reduce(into: [:]) { $0[$1.0] = $1.1 }
         }
         let stored = Set(try await database.read { tx in try tx.fetchColumn(Int.self, "SELECT n FROM probe") })

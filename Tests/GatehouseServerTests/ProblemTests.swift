@@ -149,6 +149,7 @@ struct ProblemTests {
             #expect(!metrics.text.contains("random-"))
             #expect(metrics.text.contains("gatehouse_http_request_duration_seconds_bucket"))
             #expect(metrics.text.contains("gatehouse_db_write_transactions"))
+            #expect(metrics.text.contains("gatehouse_db_write_inline"))
         }
     }
 }

@@ -120,9 +120,11 @@ public final class GatehouseDatabase: Sendable {
     // MARK: - Access for the services
 
     /// Runs `body` atomically in a write transaction and returns after the commit. SQLite: a
-    /// `BEGIN IMMEDIATE` transaction (group commit: `WriteCoalescer`). PostgreSQL: READ
-    /// COMMITTED, the rules taking the row locks they need; serialization failures and
-    /// deadlocks retried a bounded number of times.
+    /// `BEGIN IMMEDIATE` transaction (group commit, or on the calling thread while writes come
+    /// one at a time: `WriteCoalescer`). PostgreSQL: READ COMMITTED, the rules taking the row
+    /// locks they need; serialization failures and deadlocks retried a bounded number of times.
+    /// Either engine may run `body` more than once (a retry, an inline write declined halfway),
+    /// each run rolled back but the last: it must act only through the transaction.
     @discardableResult
     func write<T: Sendable>(_ body: @escaping @Sendable (any SQLTransaction) throws -> T) async throws -> T {
         switch engine {

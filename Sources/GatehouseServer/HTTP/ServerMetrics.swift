@@ -50,6 +50,7 @@ public final class ServerMetrics: Sendable {
     func recordWrites(_ statistics: WriteStatistics) {
         registry.makeGauge(descriptor: Self.writeRequests, labels: []).set(Double(statistics.requests))
         registry.makeGauge(descriptor: Self.writeTransactions, labels: []).set(Double(statistics.transactions))
+        registry.makeGauge(descriptor: Self.writesInline, labels: []).set(Double(statistics.inline))
     }
 
     /// The text exposition format.
@@ -81,6 +82,9 @@ public final class ServerMetrics: Sendable {
     private static var writeTransactions: MetricNameDescriptor { MetricNameDescriptor(
         namespace: "gatehouse", subsystem: "db", metricName: "write_transactions", unitName: "",
         helpText: "Transactions committed since start; requests/transactions is the group-commit factor") }
+    private static var writesInline: MetricNameDescriptor { MetricNameDescriptor(
+        namespace: "gatehouse", subsystem: "db", metricName: "write_inline", unitName: "",
+        helpText: "Write requests run on the caller's thread, without a hand-off (SQLite)") }
     private static var blocks: MetricNameDescriptor { MetricNameDescriptor(
         namespace: "gatehouse", metricName: "rate_limit_blocked", unitName: "total",
         helpText: "Requests refused by a rate-limit policy") }

@@ -14,18 +14,12 @@ import Synchronization
 /// - on a read-only connection of its own, taken from a free list without waiting (none free:
 ///   the caller queues the read instead);
 /// - with `busy_timeout` 0: a read that would wait for a lock (WAL recovery) is declined at once;
-/// - under a step budget (`sqlite3_progress_handler`): past `stepBudget` virtual-machine
+/// - under a step budget (`StepBudget`): past `StepBudget.instructions` virtual-machine
 ///   instructions, SQLite interrupts the statement and the read is declined.
 ///
 /// A declined read is rolled back and runs again through the pool, so `body` must be free of
 /// side effects (it only reads and returns a value). Connections open lazily, up to `capacity`.
 final class InlineReaders: Sendable {
-    /// Virtual-machine instructions a read may run inline: a point read by key takes well under
-    /// a thousand; this allows a few rows more and still ends within about a millisecond.
-    static let stepBudget: Int32 = 200_000
-    /// SQLite calls the progress handler every this many instructions.
-    private static let handlerPeriod: Int32 = 1_000
-
     private let path: String
     private let capacity: Int
     private let prepare: @Sendable (Database) throws -> Void
@@ -41,15 +35,9 @@ final class InlineReaders: Sendable {
         self.prepare = prepare
     }
 
-    enum Outcome<T> {
-        case done(T)
-        /// No reader free, a lock in the way, or the budget spent: queue the read instead.
-        case declined
-    }
-
     /// Runs `body` in a read transaction on the calling thread, or declines. Errors of `body`
     /// itself (and SQLite's, other than the declines above) are thrown as they are.
-    func read<T>(_ body: (any SQLTransaction) throws -> T) throws -> Outcome<T> {
+    func read<T>(_ body: (any SQLTransaction) throws -> T) throws -> InlineOutcome<T> {
         let outcome = try attempt(body)
         switch outcome {
         case .done: served.add(1, ordering: .relaxed)
@@ -58,23 +46,23 @@ final class InlineReaders: Sendable {
         return outcome
     }
 
-    private func attempt<T>(_ body: (any SQLTransaction) throws -> T) throws -> Outcome<T> {
+    private func attempt<T>(_ body: (any SQLTransaction) throws -> T) throws -> InlineOutcome<T> {
         guard let reader = take() else { return .declined }
         defer { giveBack(reader) }
-        reader.steps = 0
+        reader.budget.arm()
         do {
             return .done(try reader.queue.inDatabase { db in
-                try reader.run(reader.begin, db)
+                try GRDBTransaction.run("BEGIN DEFERRED", on: db)
                 do {
                     try reader.forgetStatementsIfSchemaChanged(db)
                     let value = try body(GRDBTransaction(db: db))
                     // A body that swallowed an interruption (`try?`) holds a partial answer.
-                    if reader.overBudget { throw DatabaseError(resultCode: .SQLITE_INTERRUPT, message: "step budget spent") }
-                    try reader.run(reader.commit, db)
+                    if reader.budget.spent { throw DatabaseError(resultCode: .SQLITE_INTERRUPT, message: "step budget spent") }
+                    try GRDBTransaction.run("COMMIT", on: db)
                     return value
                 } catch {
                     // An interrupted statement may have ended the transaction already.
-                    if sqlite3_get_autocommit(db.sqliteConnection) == 0 { try? reader.run(reader.rollback, db) }
+                    if sqlite3_get_autocommit(db.sqliteConnection) == 0 { try? GRDBTransaction.run("ROLLBACK", on: db) }
                     throw error
                 }
             })
@@ -123,20 +111,15 @@ final class InlineReaders: Sendable {
         for reader in readers { reader.close() }
     }
 
-    /// One connection, its transaction statements and its step count. The progress handler
-    /// reads `steps` through an unretained pointer: the reader outlives its connection (closed
-    /// before it is released).
+    /// One connection, its schema check and its step budget (which the connection holds
+    /// unretained: the reader outlives its connection, closed before it is released).
     private final class Reader: @unchecked Sendable {
         let queue: DatabaseQueue
-        /// Progress-handler calls in the current read (only touched by the thread holding it).
-        var steps: Int32 = 0
-        /// Prepared once: GRDB's `execute(sql:)` would compile them for every read, a third of
-        /// a point read's cost.
-        private(set) var begin: OpaquePointer?, commit: OpaquePointer?, rollback: OpaquePointer?, schemaVersion: OpaquePointer?
+        let budget = StepBudget()
+        /// Prepared once (finalized in `close`).
+        private var schemaVersion: OpaquePointer?
         /// The schema version this connection's cached statements were compiled against.
         private var knownSchema: Int64?
-
-        var overBudget: Bool { steps > InlineReaders.stepBudget / InlineReaders.handlerPeriod }
 
         init(path: String, prepare: @escaping @Sendable (Database) throws -> Void) throws {
             var config = Configuration()
@@ -144,30 +127,13 @@ final class InlineReaders: Sendable {
             config.busyMode = .immediateError
             config.prepareDatabase { db in try prepare(db) }
             queue = try DatabaseQueue(path: path, configuration: config)
-            let context = Unmanaged.passUnretained(self).toOpaque()
             try queue.inDatabase { db in
-                sqlite3_progress_handler(db.sqliteConnection, InlineReaders.handlerPeriod, { context in
-                    let reader = Unmanaged<Reader>.fromOpaque(context!).takeUnretainedValue()
-                    reader.steps += 1
-                    return reader.overBudget ? 1 : 0
-                }, context)
-                for (sql, statement) in [("BEGIN DEFERRED", \Reader.begin), ("COMMIT", \.commit), ("ROLLBACK", \.rollback),
-                                         ("PRAGMA schema_version", \.schemaVersion)] {
-                    var prepared: OpaquePointer?
-                    guard sqlite3_prepare_v2(db.sqliteConnection, sql, -1, &prepared, nil) == SQLITE_OK else {
-                        sqlite3_finalize(prepared)
-                        throw GRDBTransaction.lastError(db, sql)
-                    }
-                    self[keyPath: statement] = prepared
+                budget.install(on: db)
+                let sql = "PRAGMA schema_version"
+                guard sqlite3_prepare_v2(db.sqliteConnection, sql, -1, &schemaVersion, nil) == SQLITE_OK else {
+                    throw GRDBTransaction.lastError(db, sql)
                 }
             }
-        }
-
-        /// Steps one of the transaction statements to its end.
-        func run(_ statement: OpaquePointer?, _ db: Database) throws {
-            let code = sqlite3_step(statement)
-            sqlite3_reset(statement)
-            guard code == SQLITE_DONE else { throw GRDBTransaction.lastError(db, String(cString: sqlite3_sql(statement))) }
         }
 
         /// Another process may have migrated the file: SQLite recompiles a cached statement
@@ -197,8 +163,8 @@ final class InlineReaders: Sendable {
         /// Finalizes the statements and closes the connection (once; `deinit` too, so a reader
         /// whose opening failed halfway leaves nothing open).
         func close() {
-            for statement in [begin, commit, rollback, schemaVersion] { sqlite3_finalize(statement) }
-            (begin, commit, rollback, schemaVersion) = (nil, nil, nil, nil)
+            sqlite3_finalize(schemaVersion)
+            schemaVersion = nil
             try? queue.close()
         }
 

@@ -10,7 +10,8 @@ final class SQLiteEngine: Sendable {
     let path: String
     let options: DatabaseOptions
     let pool: DatabasePool
-    private let coalescer: WriteCoalescer
+    let coalescer: WriteCoalescer
+    private let checkpoints: WALCheckpoints
     /// Connections for `pointRead` (none when the file is opened read-only: the console and the
     /// CLI have no hot lookups, and keep their memory).
     let inline: InlineReaders?
@@ -22,14 +23,16 @@ final class SQLiteEngine: Sendable {
     /// True when this open created the file.
     let created: Bool
 
-    private init(path: String, options: DatabaseOptions, pool: DatabasePool, lockWait: LockWait, notes: [String], created: Bool) {
+    private init(path: String, options: DatabaseOptions, pool: DatabasePool, lockWait: LockWait, checkpoints: WALCheckpoints,
+                 notes: [String], created: Bool) {
         self.path = path
         self.created = created
         self.options = options
         self.pool = pool
         self.lockWait = lockWait
         self.openingNotes = notes
-        coalescer = WriteCoalescer(pool: pool, lockWait: lockWait)
+        self.checkpoints = checkpoints
+        coalescer = WriteCoalescer(pool: pool, lockWait: lockWait, checkpoints: checkpoints)
         inline = options.readOnly ? nil : InlineReaders(path: path, capacity: ProcessInfo.processInfo.activeProcessorCount, prepare: Self.prepareConnection(options))
     }
 
@@ -57,8 +60,10 @@ final class SQLiteEngine: Sendable {
             var notes: [String] = []
             if options.createIfMissing, !options.readOnly, created == nil, let note = try file.restrictToOwner() { notes.append(note) }
             let lockWait = LockWait(seconds: options.busyTimeout)
-            let pool = try openPool(file, options: options, lockWait: lockWait)
-            return SQLiteEngine(path: path, options: options, pool: pool, lockWait: lockWait, notes: notes, created: created != nil)
+            let checkpoints = WALCheckpoints()
+            let pool = try openPool(file, options: options, lockWait: lockWait, checkpoints: checkpoints)
+            return SQLiteEngine(path: path, options: options, pool: pool, lockWait: lockWait, checkpoints: checkpoints,
+                                notes: notes, created: created != nil)
         } catch {
             // A create that failed (a full disk, a folder that went read-only) leaves nothing behind.
             if let created { file.remove(created: created) }
@@ -66,7 +71,8 @@ final class SQLiteEngine: Sendable {
         }
     }
 
-    private static func openPool(_ file: DatabaseFile, options: DatabaseOptions, lockWait: LockWait) throws(DatabaseOpenError) -> DatabasePool {
+    private static func openPool(_ file: DatabaseFile, options: DatabaseOptions, lockWait: LockWait,
+                                 checkpoints: WALCheckpoints) throws(DatabaseOpenError) -> DatabasePool {
         var config = Configuration()
         config.readonly = options.readOnly
         config.busyMode = lockWait.busyMode
@@ -87,6 +93,7 @@ final class SQLiteEngine: Sendable {
                 try pool.writeWithoutTransaction { db in
                     try db.execute(sql: "PRAGMA synchronous = \(options.synchronous.rawValue)")
                 }
+                try checkpoints.install(on: pool)
             }
             try prepareSchema(pool, path: file.path, options: options)
             return pool
@@ -172,6 +179,10 @@ final class SQLiteEngine: Sendable {
 
     func writeSync<T>(_ body: (any SQLTransaction) throws -> T) throws -> T {
         try refuseWritesIfCorrupt()
+        // The caller's thread is its own here (a CLI, a seeding loop): the checkpoint a commit
+        // made due runs on it (`WALCheckpoints`), or a process that only writes this way would
+        // grow the log without end.
+        defer { checkpoints.runIfDue(on: pool) }
         return try watching { try pool.write { db in try body(GRDBTransaction(db: db)) } }
     }
 
