@@ -143,15 +143,11 @@ struct ConsoleOnly: AsyncParsableCommand {
 
     /// Runs `console` in a fresh process so that its peak RSS is the console's alone.
     static func inChildProcess(databasePath: String) throws -> [BenchResult] {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL
-        process.arguments = ["console", "--db", databasePath]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else { throw BenchError.unexpected("console measurement exited \(process.terminationStatus)") }
+        let console = try ChildProcess(URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL.path,
+                                       ["console", "--db", databasePath], output: .pipe)
+        let data = console.output!.readDataToEndOfFile()
+        let ended = console.wait()
+        guard ended == .exited(0) else { throw BenchError.unexpected("console measurement exited \(ended.status)") }
         return try JSONDecoder().decode([BenchResult].self, from: data)
     }
 }

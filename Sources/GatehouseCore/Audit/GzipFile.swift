@@ -19,40 +19,27 @@ enum GzipFile {
         let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         guard descriptor >= 0 else { throw Failure(description: "cannot create \(path): \(String(cString: strerror(errno)))") }
         let output = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: program)
-        process.arguments = ["-c", "-6"]
-        let input = Pipe()
-        process.standardInput = input
-        process.standardOutput = output
-        try process.run()
+        let gzip = try ChildProcess(program, ["-c", "-6"], input: .pipe, output: .descriptor(descriptor))
         do {
-            try body { data in try input.fileHandleForWriting.write(contentsOf: data) }
-            try input.fileHandleForWriting.close()
+            try body { data in try gzip.input!.write(contentsOf: data) }
+            try gzip.input!.close()
         } catch {
-            process.terminate()
-            process.waitUntilExit()
+            gzip.signal(SIGTERM)
+            gzip.wait()
             throw error
         }
-        process.waitUntilExit()
+        let ended = gzip.wait()
         try output.synchronize()
         try output.close()
-        guard process.terminationStatus == 0 else { throw Failure(description: "gzip failed writing \(path) (exit \(process.terminationStatus))") }
+        guard ended == .exited(0) else { throw Failure(description: "gzip failed writing \(path) (exit \(ended.status))") }
     }
 
     /// Calls `line` with each line of the decompressed file, in order.
     static func readLines(_ path: String, _ line: (Substring) throws -> Void) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: program)
-        process.arguments = ["-dc", path]
-        let output = Pipe()
-        let errors = Pipe()
-        process.standardOutput = output
-        process.standardError = errors
-        try process.run()
+        let gzip = try ChildProcess(program, ["-dc", path], output: .pipe, errors: .pipe)
         var pending = Data()
         do {
-            while let chunk = try output.fileHandleForReading.read(upToCount: 1 << 16), !chunk.isEmpty {
+            while let chunk = try gzip.output!.read(upToCount: 1 << 16), !chunk.isEmpty {
                 pending.append(chunk)
                 var start = pending.startIndex
                 while let newline = pending[start...].firstIndex(of: 0x0A) {
@@ -62,14 +49,14 @@ enum GzipFile {
                 pending = Data(pending[start...])
             }
         } catch {
-            process.terminate()
-            process.waitUntilExit()
+            gzip.signal(SIGTERM)
+            gzip.wait()
             throw error
         }
-        process.waitUntilExit()
+        let ended = gzip.wait()
         if !pending.isEmpty { try line(Substring(decoding: pending, as: UTF8.self)) }
-        guard process.terminationStatus == 0 else {
-            let said = String(decoding: (try? errors.fileHandleForReading.readToEnd()) ?? Data(), as: UTF8.self)
+        guard ended == .exited(0) else {
+            let said = String(decoding: (try? gzip.errors!.readToEnd()) ?? Data(), as: UTF8.self)
             throw Failure(description: "\(path) is not a readable gzip file: \(said.trimmingCharacters(in: .whitespacesAndNewlines))")
         }
     }

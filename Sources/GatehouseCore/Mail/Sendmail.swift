@@ -73,55 +73,42 @@ public struct SendmailCommand: Sendable, Equatable, CustomStringConvertible {
         guard let program = Self.resolve(arguments[0]) else {
             return .deferred("sendmail program '\(arguments[0])' not found (install msmtp-mta or another MTA, or set [mail] sendmail)")
         }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: program)
-        process.arguments = Array(arguments.dropFirst())
-        let input = Pipe()
-        let output = Pipe()
-        process.standardInput = input
-        process.standardOutput = output
-        process.standardError = output
-        let exited = DispatchSemaphore(value: 0)
-        let hasExited = Mutex(false)
-        process.terminationHandler = { _ in
-            hasExited.withLock { $0 = true }
-            exited.signal()
-        }
         let deadline = DispatchTime.now() + timeout
+        let child: ChildProcess
         do {
-            try process.run()
+            // A group of its own: a wrapper's children are stopped with it at the deadline.
+            child = try ChildProcess(program, Array(arguments.dropFirst()), input: .pipe, output: .pipe, errors: .sameAsOutput,
+                                     processGroup: true)
         } catch {
-            return .deferred("cannot run \(program): \(error.localizedDescription)")
+            return .deferred("cannot run \(program): \(error)")
         }
-        let pid = process.processIdentifier
         // Written from a thread of its own: a program that never reads its input cannot hold
         // this one past the deadline (it gets EPIPE, SIGPIPE being ignored, once it is stopped).
-        let writer = input.fileHandleForWriting
+        let writer = child.input!
         Thread.detachNewThread {
             try? writer.write(contentsOf: message)
             try? writer.close()
         }
-        var (printed, timedOut) = Self.readOutput(output.fileHandleForReading.fileDescriptor, until: deadline,
-                                                  exited: { hasExited.withLock { $0 } })
-        if timedOut || exited.wait(timeout: deadline) == .timedOut {
+        var (printed, timedOut) = Self.readOutput(child.output!.fileDescriptor, until: deadline,
+                                                  exited: { child.termination != nil })
+        var ended = timedOut ? nil : child.wait(until: deadline)
+        if ended == nil {
             timedOut = true
             // The program and whatever it started (a wrapper's child may hold the pipe open).
             for signal in [SIGTERM, SIGKILL] {
-                kill(-pid, signal)
-                kill(pid, signal)
-                if exited.wait(timeout: .now() + 2) == .success { break }
+                child.signal(signal, group: true)
+                if let stopped = child.wait(until: .now() + 2) { ended = stopped; break }
             }
         }
-        try? output.fileHandleForReading.close()
         if !printed.isEmpty, printed.count > 16_384 { printed = printed.suffix(16_384) }
         let said = Self.oneLine(String(decoding: printed, as: UTF8.self))
         if timedOut {
             return .deferred("\(arguments[0]) did not finish within \(Int(timeout)) s and was stopped" + (said.isEmpty ? "" : ": \(said)"))
         }
-        if process.terminationReason == .uncaughtSignal {
-            return .deferred("\(arguments[0]) was killed by signal \(process.terminationStatus)" + (said.isEmpty ? "" : ": \(said)"))
+        if case .signalled(let signal) = ended {
+            return .deferred("\(arguments[0]) was killed by signal \(signal)" + (said.isEmpty ? "" : ": \(said)"))
         }
-        return Self.classify(status: process.terminationStatus, output: said)
+        return Self.classify(status: ended?.status ?? -1, output: said)
     }
 
     /// What the program prints, until the end of its output or the deadline (true: reached).
