@@ -111,7 +111,10 @@ public enum SyntheticData {
         let start = now - Double(counts.auditEvents) * 0.01
         while written < counts.auditEvents {
             let end = min(counts.auditEvents, written + batch)
-            try database.writeSync { tx in
+            // The chain's position is carried in and out, not changed in place: a body that runs
+            // again (a PostgreSQL retry) starts from where the last commit left it.
+            (seq, previous) = try database.writeSync { [seq, previous] tx in
+                var seq = seq, previous = previous
                 var events = InsertBatch(tx, """
                     INSERT INTO audit_events (seq, at, actor_type, actor_id, action, target_type, target_id, outcome,
                                               reason, ip, user_agent, request_id, details, prev_hash, hash) VALUES
@@ -139,6 +142,7 @@ public enum SyntheticData {
                     previous = hash
                 }
                 try events.flush()
+                return (seq, previous)
             }
             done += end - written
             written = end
