@@ -121,6 +121,8 @@ let package = Package(
                 "TerminalKit",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                // TokenJSONEncoder's header is jwt-kit's JWTHeader.
+                .product(name: "JWTKit", package: "jwt-kit"),
             ]
         ),
         .testTarget(

@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import GatehouseTestSupport
+import JWTKit
 import Testing
 @testable import GatehouseCore
 
@@ -65,5 +66,25 @@ struct AccessTokenTests {
         test.clock.advance(by: 900)
         #expect(await failure { try await test.gatehouse.authenticateAccessToken(second.accessToken) } == .expired)
         #expect(await failure { try await test.gatehouse.authenticateAccessToken("a.b.c") } == .malformed)
+    }
+
+    /// `TokenJSONEncoder` writes the claims and the header by hand: what it writes must read
+    /// back as the values, whatever the strings hold (RFC 8259 §7 escapes).
+    @Test("token JSON written by hand reads back as the claims and header it was made from", arguments: [
+        "plain", "quote \" reverse solidus \\ solidus /", "controls \u{0}\u{1}\u{1F}\n\r\t\u{7F}", "Élodie 😀 \u{2028}\u{2029}", "",
+    ])
+    func tokenJSON(_ text: String) throws {
+        let claims = AccessTokenClaims(
+            iss: .init(value: text), sub: .init(value: "42"), sid: "ses_" + text,
+            iat: .init(value: Date(timeIntervalSince1970: 1_800_000_000)), exp: .init(value: Date(timeIntervalSince1970: 1_800_000_900)),
+            jti: .init(value: "at_" + text))
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .secondsSince1970
+        #expect(try decoder.decode(AccessTokenClaims.self, from: TokenJSONEncoder.json(claims)) == claims)
+        let header = JWTHeader(fields: ["alg": .string("ES256"), "kid": .string(text), "typ": .string("JWT")])
+        let written = try #require(TokenJSONEncoder.json(header))
+        #expect(try JSONSerialization.jsonObject(with: written) as? [String: String] == ["alg": "ES256", "kid": text, "typ": "JWT"])
+        // A header with anything but strings is Foundation's to write.
+        #expect(TokenJSONEncoder.json(JWTHeader(fields: ["alg": .string("ES256"), "x5c": .array([.string("a")])])) == nil)
     }
 }

@@ -166,7 +166,7 @@ public actor AccessTokenIssuer {
     private func build(_ rows: [SigningKey.Row], version: [String]) async throws -> Keyring {
         let encoder = JSONEncoder()
         encoder.dateEncodingStrategy = .integerSecondsSince1970
-        let serializer = DefaultJWTSerializer(jsonEncoder: encoder)
+        let serializer = DefaultJWTSerializer(jsonEncoder: TokenJSONEncoder(fallback: encoder))
         let verifier = JWTKeyCollection()
         var verifying: [(kid: String, publicKey: ES256PublicKey)] = []
         var refused: [String: CredentialFailure] = [:]
