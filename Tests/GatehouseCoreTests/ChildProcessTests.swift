@@ -44,7 +44,7 @@ struct ChildProcessTests {
         try await offPool {
             let child = try ChildProcess("/bin/sh", ["-c", "sleep 600 & echo $!; wait"], output: .pipe, processGroup: true)
             var line = Data()
-            while let byte = try child.output!.read(upToCount: 1), byte != Data("\n".utf8) { line += byte }
+            while let byte = try child.output!.read(upToCount: 1), !byte.isEmpty, byte != Data("\n".utf8) { line += byte }
             let sleeper = String(decoding: line, as: UTF8.self)
             #expect(child.wait(until: .now() + .milliseconds(50)) == nil)
             #expect(child.termination == nil)

@@ -80,7 +80,7 @@ public struct SendmailCommand: Sendable, Equatable, CustomStringConvertible {
             child = try ChildProcess(program, Array(arguments.dropFirst()), input: .pipe, output: .pipe, errors: .sameAsOutput,
                                      processGroup: true)
         } catch {
-            return .deferred("cannot run \(program): \(error)")
+            return .deferred("\(error)")
         }
         // Written from a thread of its own: a program that never reads its input cannot hold
         // this one past the deadline (it gets EPIPE, SIGPIPE being ignored, once it is stopped).
@@ -92,9 +92,10 @@ public struct SendmailCommand: Sendable, Equatable, CustomStringConvertible {
         var (printed, timedOut) = Self.readOutput(child.output!.fileDescriptor, until: deadline,
                                                   exited: { child.termination != nil })
         var ended = timedOut ? nil : child.wait(until: deadline)
-        if ended == nil {
-            timedOut = true
-            // The program and whatever it started (a wrapper's child may hold the pipe open).
+        if ended == nil { timedOut = true }
+        if timedOut {
+            // The program and whatever it started (a wrapper's child may hold the pipe open),
+            // even when the program itself has ended.
             for signal in [SIGTERM, SIGKILL] {
                 child.signal(signal, group: true)
                 if let stopped = child.wait(until: .now() + 2) { ended = stopped; break }
@@ -107,6 +108,9 @@ public struct SendmailCommand: Sendable, Equatable, CustomStringConvertible {
         }
         if case .signalled(let signal) = ended {
             return .deferred("\(arguments[0]) was killed by signal \(signal)" + (said.isEmpty ? "" : ": \(said)"))
+        }
+        if ended == .lost {
+            return .deferred("\(arguments[0])'s exit status could not be collected (is SIGCHLD ignored?)" + (said.isEmpty ? "" : ": \(said)"))
         }
         return Self.classify(status: ended?.status ?? -1, output: said)
     }

@@ -116,16 +116,18 @@ public final class RateLimiter: Sendable {
         let allowAt = newTAT - policy.period
         let allowed = allowAt <= nowSeconds + Self.tolerance
 
+        // How long to wait is told in the caller's own time: the bucket's may be ahead of it.
+        let callerNow = now.unixSeconds
         let decision: RateLimitDecision
         if allowed {
             decision = RateLimitDecision(
                 allowed: true, policy: policy, key: key,
                 remaining: policy.remaining(tat: newTAT, now: nowSeconds),
-                retryAfter: 0, resetAfter: newTAT - nowSeconds)
+                retryAfter: 0, resetAfter: newTAT - callerNow)
         } else {
             decision = RateLimitDecision(
                 allowed: false, policy: policy, key: key, remaining: 0,
-                retryAfter: allowAt - nowSeconds, resetAfter: tat - nowSeconds)
+                retryAfter: allowAt - callerNow, resetAfter: tat - callerNow)
         }
         if transaction.dialect == .postgres {
             try recordAtCommit(decision, bucketKey: bucketKey, in: transaction, at: nowSeconds)

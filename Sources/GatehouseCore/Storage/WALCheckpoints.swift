@@ -30,6 +30,12 @@ final class WALCheckpoints: Sendable {
         }
     }
 
+    /// Takes the hook off (SQLite's automatic checkpoint does not come back): before the pool
+    /// closes, so that the unretained context cannot outlive its owner.
+    static func uninstall(from db: Database) {
+        sqlite3_wal_hook(db.sqliteConnection, nil, nil)
+    }
+
     /// True if a commit found the log past `pages` since the last call.
     var isDue: Bool { due.load(ordering: .relaxed) }
 

@@ -42,6 +42,8 @@ final class WriteCoalescer: Sendable {
         /// two or more: the load signal for running inline.
         var inFlight = 0
         var lastConcurrent: ContinuousClock.Instant?
+        /// Users of the writer connection outside the coalescer (`outside`) right now.
+        var outside = 0
         var statistics = WriteStatistics()
     }
 
@@ -66,6 +68,8 @@ final class WriteCoalescer: Sendable {
     let declined = Atomic<Int>(0)
     /// Callers inside `write` now.
     var writesInFlight: Int { state.withLock { $0.inFlight } }
+    /// Nothing writing, queued or draining.
+    var isIdle: Bool { state.withLock { !$0.draining && $0.inFlight == 0 } }
 
     func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
         state.withLock { state in
@@ -86,8 +90,9 @@ final class WriteCoalescer: Sendable {
     /// alternating runs); with this rule, 6 of 33,657 writes under that load ran inline.
     /// It must stay cheap there, since the caller's thread is one of Swift's few cooperative
     /// ones, so it is declined, and queued as before, when:
-    /// - another write is in flight or was within `quietBeforeInline`, or a batch is running
-    ///   (inline writes never overtake queued ones);
+    /// - another write is in flight or was within `quietBeforeInline`, a batch is running
+    ///   (inline writes never overtake queued ones), or the writer connection is in use
+    ///   `outside` the coalescer;
     /// - the write lock is held by another process: `BEGIN IMMEDIATE` is tried once, not waited
     ///   for (the queue waits instead, off the cooperative pool);
     /// - `body`'s SQL runs past the step budget (a purge, a bulk insert): it is interrupted and
@@ -96,7 +101,7 @@ final class WriteCoalescer: Sendable {
     /// `body`'s own error, or the commit's, is the caller's answer, as for a batch of one.
     private func inline<T>(_ body: (Database) throws -> T) throws -> InlineOutcome<T> {
         let claimed = state.withLock { state in
-            if state.draining || state.inFlight > 1 { return false }
+            if state.draining || state.inFlight > 1 || state.outside > 0 { return false }
             if let last = state.lastConcurrent, ContinuousClock.now - last < Self.quietBeforeInline { return false }
             state.draining = true                   // pending is empty whenever nothing drains
             return true
@@ -114,6 +119,15 @@ final class WriteCoalescer: Sendable {
         }
         if case .declined = outcome { declined.add(1, ordering: .relaxed) } else { countInline() }
         return outcome
+    }
+
+    /// Runs `body`, which uses the writer connection outside the coalescer (`writeSync`, a
+    /// pragma, closing): meanwhile no write runs inline, which would wait for GRDB's writer
+    /// queue (a whole lock wait, a seeding batch) on a cooperative thread.
+    func outside<T>(_ body: () throws -> T) rethrows -> T {
+        state.withLock { $0.outside += 1 }
+        defer { state.withLock { $0.outside -= 1 } }
+        return try body()
     }
 
     /// How long writes must have come one at a time before one runs inline again: a server under

@@ -38,12 +38,16 @@ public final class ChildProcess: Sendable {
     public enum Termination: Sendable, Equatable {
         case exited(Int32)
         case signalled(Int32)
+        /// The status could not be collected (SIGCHLD ignored, or reaped elsewhere): never
+        /// taken for success.
+        case lost
 
-        /// The shell's convention: the exit status, or 128 + the signal.
+        /// The shell's convention: the exit status, or 128 + the signal; -1 when lost.
         public var status: Int32 {
             switch self {
             case .exited(let code): code
             case .signalled(let signal): 128 + signal
+            case .lost: -1
             }
         }
     }
@@ -55,6 +59,8 @@ public final class ChildProcess: Sendable {
     }
 
     public let pid: pid_t
+    /// True when the child leads a process group of its own (`processGroup`).
+    public let leadsGroup: Bool
     /// This process's ends of the pipes asked for (`.pipe`), else nil; closed on release.
     public let input: FileHandle?
     public let output: FileHandle?
@@ -127,16 +133,24 @@ public final class ChildProcess: Sendable {
             throw StartError(program: program, code: failure)
         }
         self.pid = pid
+        leadsGroup = processGroup
         input = pipes[0].map { FileHandle(fileDescriptor: $0.ours, closeOnDealloc: true) }
         output = pipes[1].map { FileHandle(fileDescriptor: $0.ours, closeOnDealloc: true) }
         errors = pipes[2].map { FileHandle(fileDescriptor: $0.ours, closeOnDealloc: true) }
         // Reaped on a thread of its own, so that `wait(until:)` can give up and a waiter need
-        // not be the one to reap.
+        // not be the one to reap. The exit is awaited without reaping (WNOWAIT), then reaped
+        // and recorded in one step under the lock `signal` takes: a signal never reaches a pid
+        // the system may have given to another process.
         Thread.detachNewThread { [reaping, pid] in
-            var status: Int32 = 0
-            while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
-            let termination: Termination = (status & 0x7f) == 0 ? .exited((status >> 8) & 0xff) : .signalled(status & 0x7f)
-            reaping.termination.withLock { $0 = termination }
+            var info = siginfo_t()
+            while waitid(P_PID, id_t(pid), &info, WEXITED | WNOWAIT) == -1 && errno == EINTR {}
+            reaping.termination.withLock { termination in
+                var status: Int32 = 0
+                var reaped: pid_t
+                repeat { reaped = waitpid(pid, &status, 0) } while reaped == -1 && errno == EINTR
+                termination = reaped != pid ? .lost
+                    : (status & 0x7f) == 0 ? .exited((status >> 8) & 0xff) : .signalled(status & 0x7f)
+            }
             reaping.exited.signal()
         }
     }
@@ -167,13 +181,13 @@ public final class ChildProcess: Sendable {
         return termination
     }
 
-    /// Sends `number` to the child (and to its group, when it has one of its own and `group`),
-    /// unless it has been reaped.
+    /// Sends `number` to the child unless it has been reaped, and with `group` to its process
+    /// group (when it leads one) even then: what it started may outlive it (the group's id
+    /// stays taken while any member lives).
     public func signal(_ number: Int32, group: Bool = false) {
         reaping.termination.withLock { ended in
-            guard ended == nil else { return }
-            if group { kill(-pid, number) }
-            kill(pid, number)
+            if group && leadsGroup { kill(-pid, number) }
+            if ended == nil { kill(pid, number) }
         }
     }
 }

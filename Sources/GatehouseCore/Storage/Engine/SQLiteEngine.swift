@@ -182,8 +182,8 @@ final class SQLiteEngine: Sendable {
         // The caller's thread is its own here (a CLI, a seeding loop): the checkpoint a commit
         // made due runs on it (`WALCheckpoints`), or a process that only writes this way would
         // grow the log without end.
-        defer { checkpoints.runIfDue(on: pool) }
-        return try watching { try pool.write { db in try body(GRDBTransaction(db: db)) } }
+        defer { coalescer.outside { checkpoints.runIfDue(on: pool) } }
+        return try watching { try coalescer.outside { try pool.write { db in try body(GRDBTransaction(db: db)) } } }
     }
 
     func readSync<T>(_ body: (any SQLTransaction) throws -> T) throws -> T {
@@ -195,7 +195,7 @@ final class SQLiteEngine: Sendable {
     /// The connection outside a transaction, for pragmas that refuse to run in one.
     func writeWithoutTransaction<T>(_ body: (Database) throws -> T) throws -> T {
         try refuseWritesIfCorrupt()
-        return try watching { try pool.writeWithoutTransaction(body) }
+        return try watching { try coalescer.outside { try pool.writeWithoutTransaction(body) } }
     }
 
     func schemaVersion() async throws -> String? {
@@ -260,7 +260,7 @@ final class SQLiteEngine: Sendable {
     /// Current pragmas, for `gatehouse init` and the tests.
     func pragmas() throws -> [String: String] {
         // The writer connection: synchronous is a per-connection setting, set on the writer.
-        try pool.writeWithoutTransaction { db in
+        try coalescer.outside { try pool.writeWithoutTransaction { db in
             var result: [String: String] = [:]
             for name in ["journal_mode", "synchronous", "foreign_keys"] {
                 result[name] = try String.fetchOne(db, sql: "PRAGMA \(name)")
@@ -268,7 +268,7 @@ final class SQLiteEngine: Sendable {
             // A busy handler of ours, not SQLite's busy_timeout (which would read 0): its bound.
             result["busy_timeout"] = String(Int(options.busyTimeout * 1000))
             return result
-        }
+        } }
     }
 
     /// Checkpoints the WAL into the main file and closes every connection; later calls fail.
@@ -280,8 +280,11 @@ final class SQLiteEngine: Sendable {
         if !options.readOnly {
             // Another process may hold readers open; then the checkpoint is partial, which is fine.
             // Bounded: a shutdown must not add a full lock wait after a request's own.
-            _ = try? pool.writeWithoutTransaction { db in
-                try lockWait.withDeadline(.now + .seconds(1)) { try db.checkpoint(.truncate) }
+            _ = try? coalescer.outside {
+                try pool.writeWithoutTransaction { db in
+                    WALCheckpoints.uninstall(from: db)      // its owner may go before the pool
+                    try lockWait.withDeadline(.now + .seconds(1)) { try db.checkpoint(.truncate) }
+                }
             }
         }
         inline?.close()
