@@ -84,6 +84,12 @@ struct AccessTokenTests {
         let header = JWTHeader(fields: ["alg": .string("ES256"), "kid": .string(text), "typ": .string("JWT")])
         let written = try #require(TokenJSONEncoder.json(header))
         #expect(try JSONSerialization.jsonObject(with: written) as? [String: String] == ["alg": "ES256", "kid": text, "typ": "JWT"])
+        // The same members as Foundation's encoder writes (a claim added to AccessTokenClaims
+        // later and not to TokenJSONEncoder would be left out of every token).
+        let foundation = JSONEncoder()
+        foundation.dateEncodingStrategy = .integerSecondsSince1970
+        let expected = try JSONSerialization.jsonObject(with: foundation.encode(claims)) as? NSDictionary
+        #expect(try JSONSerialization.jsonObject(with: TokenJSONEncoder.json(claims)) as? NSDictionary == expected)
         // A header with anything but strings is Foundation's to write.
         #expect(TokenJSONEncoder.json(JWTHeader(fields: ["alg": .string("ES256"), "x5c": .array([.string("a")])])) == nil)
     }
